@@ -1,0 +1,349 @@
+package dev.ferry.core.protocol;
+
+import org.agrona.DirectBuffer;
+import org.agrona.MutableDirectBuffer;
+
+import dev.ferry.core.spi.Stage;
+
+import static dev.ferry.core.protocol.Wire.BYTE_ORDER;
+
+/**
+ * Body of {@code COM_RES_DATA_DESC}: one of three descriptors, told apart by the first byte.
+ * <pre>
+ * common:  0 uint8 descriptor type (1 STATE, 2 FILE, 3 DATA)   1 uint8 0   2 uint16 0
+ *
+ * STATE (40 bytes):  4 int32 stage   8 int64 file count   16 int64 chunk count   24 int64 estimated bytes
+ *                   32 int32 block size   36 int32 0
+ *
+ * FILE (44 + path + target):  4 int32 file index   8 int64 size   16 int64 mtime (ns since epoch)
+ *                  24 int32 mode (permission bits, 07777)   28 uint8 type (1 regular, 2 dir, 3 symlink)
+ *                  29 uint8 0   30 uint16 0   32 int32 first chunk   36 int32 chunk span
+ *                  40 string path (uint16 length + UTF-8, relative, '/'-separated)
+ *                     string symlink target (empty unless type is symlink)
+ *
+ * DATA (40 bytes):   4 int32 file index   8 int32 chunk   12 int32 block (within the chunk)
+ *                   16 int64 offset in the file   24 int32 length   28 int32 CRC32C of the bytes
+ *                   32 int32 flags (1 last block of its chunk, 2 CRC present)   36 int32 0
+ * </pre>
+ * A DATA descriptor is followed by a {@code COM_RES_DATA} frame whose body is exactly {@code length} bytes.
+ * <p>
+ * Made once and re-wrapped per message; accessors read at absolute indexes. Not thread-safe.
+ */
+public final class DescriptorFlyweight
+{
+    public static final int TYPE_STATE = 1;
+    public static final int TYPE_FILE = 2;
+    public static final int TYPE_DATA = 3;
+
+    public static final int FILE_REGULAR = 1;
+    public static final int FILE_DIRECTORY = 2;
+    public static final int FILE_SYMLINK = 3;
+
+    public static final int DATA_FLAG_LAST_IN_CHUNK = 1;
+    public static final int DATA_FLAG_CRC = 2;
+
+    public static final int TYPE_OFFSET = 0;
+
+    public static final int STATE_STAGE_OFFSET = 4;
+    public static final int STATE_FILES_OFFSET = 8;
+    public static final int STATE_CHUNKS_OFFSET = 16;
+    public static final int STATE_BYTES_OFFSET = 24;
+    public static final int STATE_BLOCK_SIZE_OFFSET = 32;
+    public static final int STATE_LENGTH = 40;
+
+    public static final int FILE_INDEX_OFFSET = 4;
+    public static final int FILE_SIZE_OFFSET = 8;
+    public static final int FILE_MTIME_OFFSET = 16;
+    public static final int FILE_MODE_OFFSET = 24;
+    public static final int FILE_TYPE_OFFSET = 28;
+    public static final int FILE_FIRST_CHUNK_OFFSET = 32;
+    public static final int FILE_CHUNK_SPAN_OFFSET = 36;
+    public static final int FILE_PATH_OFFSET = 40;
+    public static final int FILE_MIN_LENGTH = FILE_PATH_OFFSET + 2 * Wire.STRING_LENGTH_SIZE;
+
+    public static final int DATA_FILE_OFFSET = 4;
+    public static final int DATA_CHUNK_OFFSET = 8;
+    public static final int DATA_BLOCK_OFFSET = 12;
+    public static final int DATA_POSITION_OFFSET = 16;
+    public static final int DATA_LENGTH_OFFSET = 24;
+    public static final int DATA_CRC_OFFSET = 28;
+    public static final int DATA_FLAGS_OFFSET = 32;
+    public static final int DATA_LENGTH = 40;
+
+    private DirectBuffer buffer;
+    private int offset;
+    private int length;
+
+    public DescriptorFlyweight wrap(final DirectBuffer buffer, final int offset, final int length)
+    {
+        this.buffer = buffer;
+        this.offset = offset;
+        this.length = length;
+        return this;
+    }
+
+    public DirectBuffer buffer()
+    {
+        return buffer;
+    }
+
+    public int offset()
+    {
+        return offset;
+    }
+
+    public int length()
+    {
+        return length;
+    }
+
+    /**
+     * Check the wrapped descriptor: its type, its length and every enum and range in it.
+     *
+     * @return {@link ErrorCode#OK} or {@link ErrorCode#MALFORMED_FRAME}.
+     */
+    public int validate()
+    {
+        if (length < 4)
+        {
+            return ErrorCode.MALFORMED_FRAME;
+        }
+        switch (type())
+        {
+            case TYPE_STATE:
+                return length == STATE_LENGTH && Stage.isValid(stage()) && fileCount() >= 0 && chunkCount() >= 0 &&
+                    estimatedBytes() >= 0 && blockSize() > 0 ? ErrorCode.OK : ErrorCode.MALFORMED_FRAME;
+
+            case TYPE_FILE:
+            {
+                if (length < FILE_MIN_LENGTH)
+                {
+                    return ErrorCode.MALFORMED_FRAME;
+                }
+                final int limit = offset + length;
+                final int pathLength = Wire.checkedStringLength(buffer, offset + FILE_PATH_OFFSET, limit, Wire.MAX_STRING_BYTES);
+                if (pathLength < 0)
+                {
+                    return ErrorCode.MALFORMED_FRAME;
+                }
+                final int targetOffset = offset + FILE_PATH_OFFSET + Wire.STRING_LENGTH_SIZE + pathLength;
+                final int targetLength = Wire.checkedStringLength(buffer, targetOffset, limit, Wire.MAX_STRING_BYTES);
+                if (targetLength < 0 || targetOffset + Wire.STRING_LENGTH_SIZE + targetLength != limit)
+                {
+                    return ErrorCode.MALFORMED_FRAME;
+                }
+                final int fileType = fileType();
+                if (fileIndex() < 0 || fileSize() < 0 || (mode() & ~07777) != 0 ||
+                    fileType < FILE_REGULAR || fileType > FILE_SYMLINK || firstChunk() < 0 || chunkSpan() < 0 ||
+                    (fileType != FILE_SYMLINK && targetLength != 0))
+                {
+                    return ErrorCode.MALFORMED_FRAME;
+                }
+                return ErrorCode.OK;
+            }
+
+            case TYPE_DATA:
+                return length == DATA_LENGTH && fileIndex() >= 0 && dataChunk() >= 0 && dataBlock() >= 0 &&
+                    dataPosition() >= 0 && dataLength() >= 0 && (dataFlags() & ~3) == 0 ?
+                    ErrorCode.OK : ErrorCode.MALFORMED_FRAME;
+
+            default:
+                return ErrorCode.MALFORMED_FRAME;
+        }
+    }
+
+    public int type()
+    {
+        return buffer.getByte(offset + TYPE_OFFSET) & 0xFF;
+    }
+
+    // STATE
+
+    public int stage()
+    {
+        return buffer.getInt(offset + STATE_STAGE_OFFSET, BYTE_ORDER);
+    }
+
+    public long fileCount()
+    {
+        return buffer.getLong(offset + STATE_FILES_OFFSET, BYTE_ORDER);
+    }
+
+    public long chunkCount()
+    {
+        return buffer.getLong(offset + STATE_CHUNKS_OFFSET, BYTE_ORDER);
+    }
+
+    public long estimatedBytes()
+    {
+        return buffer.getLong(offset + STATE_BYTES_OFFSET, BYTE_ORDER);
+    }
+
+    public int blockSize()
+    {
+        return buffer.getInt(offset + STATE_BLOCK_SIZE_OFFSET, BYTE_ORDER);
+    }
+
+    // FILE and DATA
+
+    public int fileIndex()
+    {
+        return buffer.getInt(offset + FILE_INDEX_OFFSET, BYTE_ORDER);
+    }
+
+    // FILE
+
+    public long fileSize()
+    {
+        return buffer.getLong(offset + FILE_SIZE_OFFSET, BYTE_ORDER);
+    }
+
+    public long mtimeNanos()
+    {
+        return buffer.getLong(offset + FILE_MTIME_OFFSET, BYTE_ORDER);
+    }
+
+    public int mode()
+    {
+        return buffer.getInt(offset + FILE_MODE_OFFSET, BYTE_ORDER);
+    }
+
+    public int fileType()
+    {
+        return buffer.getByte(offset + FILE_TYPE_OFFSET) & 0xFF;
+    }
+
+    public int firstChunk()
+    {
+        return buffer.getInt(offset + FILE_FIRST_CHUNK_OFFSET, BYTE_ORDER);
+    }
+
+    public int chunkSpan()
+    {
+        return buffer.getInt(offset + FILE_CHUNK_SPAN_OFFSET, BYTE_ORDER);
+    }
+
+    public byte[] pathBytes()
+    {
+        return Wire.getStringBytes(buffer, offset + FILE_PATH_OFFSET);
+    }
+
+    public String path()
+    {
+        return Wire.getString(buffer, offset + FILE_PATH_OFFSET);
+    }
+
+    private int targetOffset()
+    {
+        return offset + FILE_PATH_OFFSET + Wire.STRING_LENGTH_SIZE +
+            (buffer.getShort(offset + FILE_PATH_OFFSET, BYTE_ORDER) & 0xFFFF);
+    }
+
+    public String linkTarget()
+    {
+        return Wire.getString(buffer, targetOffset());
+    }
+
+    public byte[] linkTargetBytes()
+    {
+        return Wire.getStringBytes(buffer, targetOffset());
+    }
+
+    // DATA
+
+    public int dataChunk()
+    {
+        return buffer.getInt(offset + DATA_CHUNK_OFFSET, BYTE_ORDER);
+    }
+
+    public int dataBlock()
+    {
+        return buffer.getInt(offset + DATA_BLOCK_OFFSET, BYTE_ORDER);
+    }
+
+    public long dataPosition()
+    {
+        return buffer.getLong(offset + DATA_POSITION_OFFSET, BYTE_ORDER);
+    }
+
+    public int dataLength()
+    {
+        return buffer.getInt(offset + DATA_LENGTH_OFFSET, BYTE_ORDER);
+    }
+
+    public int dataCrc()
+    {
+        return buffer.getInt(offset + DATA_CRC_OFFSET, BYTE_ORDER);
+    }
+
+    public int dataFlags()
+    {
+        return buffer.getInt(offset + DATA_FLAGS_OFFSET, BYTE_ORDER);
+    }
+
+    public boolean isLastInChunk()
+    {
+        return (dataFlags() & DATA_FLAG_LAST_IN_CHUNK) != 0;
+    }
+
+    public boolean hasCrc()
+    {
+        return (dataFlags() & DATA_FLAG_CRC) != 0;
+    }
+
+    // encoders
+
+    public static int encodeState(
+        final MutableDirectBuffer b, final int o, final int stage, final long files, final long chunks,
+        final long bytes, final int blockSize)
+    {
+        b.putInt(o, TYPE_STATE, BYTE_ORDER);
+        b.putInt(o + STATE_STAGE_OFFSET, stage, BYTE_ORDER);
+        b.putLong(o + STATE_FILES_OFFSET, files, BYTE_ORDER);
+        b.putLong(o + STATE_CHUNKS_OFFSET, chunks, BYTE_ORDER);
+        b.putLong(o + STATE_BYTES_OFFSET, bytes, BYTE_ORDER);
+        b.putInt(o + STATE_BLOCK_SIZE_OFFSET, blockSize, BYTE_ORDER);
+        b.putInt(o + STATE_BLOCK_SIZE_OFFSET + 4, 0, BYTE_ORDER);
+        return STATE_LENGTH;
+    }
+
+    public static int fileLength(final byte[] path, final byte[] target)
+    {
+        return FILE_PATH_OFFSET + Wire.stringSize(path) + Wire.stringSize(target);
+    }
+
+    public static int encodeFile(
+        final MutableDirectBuffer b, final int o, final int index, final long size, final long mtimeNanos,
+        final int mode, final int fileType, final int firstChunk, final int chunkSpan, final byte[] path,
+        final byte[] target)
+    {
+        b.putInt(o, TYPE_FILE, BYTE_ORDER);
+        b.putInt(o + FILE_INDEX_OFFSET, index, BYTE_ORDER);
+        b.putLong(o + FILE_SIZE_OFFSET, size, BYTE_ORDER);
+        b.putLong(o + FILE_MTIME_OFFSET, mtimeNanos, BYTE_ORDER);
+        b.putInt(o + FILE_MODE_OFFSET, mode, BYTE_ORDER);
+        b.putInt(o + FILE_TYPE_OFFSET, fileType, BYTE_ORDER);
+        b.putInt(o + FILE_FIRST_CHUNK_OFFSET, firstChunk, BYTE_ORDER);
+        b.putInt(o + FILE_CHUNK_SPAN_OFFSET, chunkSpan, BYTE_ORDER);
+        int p = o + FILE_PATH_OFFSET;
+        p += Wire.putString(b, p, path);
+        p += Wire.putString(b, p, target);
+        return p - o;
+    }
+
+    public static int encodeData(
+        final MutableDirectBuffer b, final int o, final int fileIndex, final int chunk, final int block,
+        final long position, final int dataLength, final int crc, final int flags)
+    {
+        b.putInt(o, TYPE_DATA, BYTE_ORDER);
+        b.putInt(o + DATA_FILE_OFFSET, fileIndex, BYTE_ORDER);
+        b.putInt(o + DATA_CHUNK_OFFSET, chunk, BYTE_ORDER);
+        b.putInt(o + DATA_BLOCK_OFFSET, block, BYTE_ORDER);
+        b.putLong(o + DATA_POSITION_OFFSET, position, BYTE_ORDER);
+        b.putInt(o + DATA_LENGTH_OFFSET, dataLength, BYTE_ORDER);
+        b.putInt(o + DATA_CRC_OFFSET, crc, BYTE_ORDER);
+        b.putInt(o + DATA_FLAGS_OFFSET, flags, BYTE_ORDER);
+        b.putInt(o + DATA_FLAGS_OFFSET + 4, 0, BYTE_ORDER);
+        return DATA_LENGTH;
+    }
+}

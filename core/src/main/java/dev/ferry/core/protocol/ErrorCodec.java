@@ -1,0 +1,64 @@
+package dev.ferry.core.protocol;
+
+import java.nio.charset.StandardCharsets;
+
+import org.agrona.DirectBuffer;
+import org.agrona.MutableDirectBuffer;
+
+import static dev.ferry.core.protocol.Wire.BYTE_ORDER;
+
+/**
+ * Body of {@code COM_RES_ERROR} (and of a client's error {@code COM_EXIT}): a code and a message.
+ * <pre>
+ *  0 int32 error code ({@link ErrorCode})   4 string message (at most 1024 bytes of UTF-8)
+ * </pre>
+ * Thread-safe: static methods only.
+ */
+public final class ErrorCodec
+{
+    public static final int CODE_OFFSET = 0;
+    public static final int MESSAGE_OFFSET = 4;
+    public static final int MAX_MESSAGE_BYTES = 1024;
+
+    private ErrorCodec()
+    {
+    }
+
+    public static int encode(final MutableDirectBuffer b, final int o, final int code, final String message)
+    {
+        b.putInt(o + CODE_OFFSET, code, BYTE_ORDER);
+        byte[] m = Wire.utf8(message == null ? "" : message);
+        if (m.length > MAX_MESSAGE_BYTES)
+        {
+            // cut on a character boundary so the receiver still sees valid UTF-8
+            int cut = MAX_MESSAGE_BYTES;
+            while (cut > 0 && (m[cut] & 0xC0) == 0x80)
+            {
+                cut--;
+            }
+            m = new String(m, 0, cut, StandardCharsets.UTF_8).getBytes(StandardCharsets.UTF_8);
+        }
+        return MESSAGE_OFFSET + Wire.putString(b, o + MESSAGE_OFFSET, m);
+    }
+
+    public static int validate(final DirectBuffer b, final int o, final int length)
+    {
+        if (length < MESSAGE_OFFSET + Wire.STRING_LENGTH_SIZE)
+        {
+            return ErrorCode.MALFORMED_FRAME;
+        }
+        final int ml = Wire.checkedStringLength(b, o + MESSAGE_OFFSET, o + length, MAX_MESSAGE_BYTES);
+        return ml >= 0 && MESSAGE_OFFSET + Wire.STRING_LENGTH_SIZE + ml == length ?
+            ErrorCode.OK : ErrorCode.MALFORMED_FRAME;
+    }
+
+    public static int code(final DirectBuffer b, final int o)
+    {
+        return b.getInt(o + CODE_OFFSET, BYTE_ORDER);
+    }
+
+    public static String message(final DirectBuffer b, final int o)
+    {
+        return Wire.getString(b, o + MESSAGE_OFFSET);
+    }
+}

@@ -1,0 +1,40 @@
+package dev.ferry.core.spi;
+
+/**
+ * Stages of a clone, carried in locators and state descriptors. Codes are wire values.
+ */
+public final class Stage
+{
+    /** Nothing has happened yet. */
+    public static final int NONE = 0;
+    /** The master task ships the manifest: one file descriptor per entry. */
+    public static final int METADATA = 1;
+    /** All tasks ship data blocks. */
+    public static final int FILE_COPY = 2;
+    /** The recipient restores metadata and forces files and directories to disk. */
+    public static final int FILE_SYNC = 3;
+    /** The clone is complete. */
+    public static final int DONE = 4;
+
+    private Stage()
+    {
+    }
+
+    public static boolean isValid(final int stage)
+    {
+        return stage >= NONE && stage <= DONE;
+    }
+
+    public static String name(final int stage)
+    {
+        switch (stage)
+        {
+            case NONE: return "NONE";
+            case METADATA: return "METADATA";
+            case FILE_COPY: return "FILE COPY";
+            case FILE_SYNC: return "FILE SYNC";
+            case DONE: return "DONE";
+            default: return "STAGE_" + stage;
+        }
+    }
+}
