@@ -1,0 +1,313 @@
+package dev.ferry.core.protocol;
+
+import java.nio.ByteOrder;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+import org.agrona.concurrent.UnsafeBuffer;
+import org.junit.jupiter.api.Test;
+
+import dev.ferry.core.spi.AppliedState;
+import dev.ferry.core.spi.Locator;
+import dev.ferry.core.spi.Stage;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Exact bytes of each layout, as {@code docs/PROTOCOL.md} draws them. Any change to an offset, a width or the byte
+ * order fails here: such a change needs a new protocol version, not a quiet edit.
+ */
+class WireLayoutTest
+{
+    private final UnsafeBuffer buffer = new UnsafeBuffer(new byte[256]);
+
+    @Test
+    void oneByteOrderLittleEndian()
+    {
+        assertEquals(ByteOrder.LITTLE_ENDIAN, Wire.BYTE_ORDER);
+        assertEquals(2, Wire.STRING_LENGTH_SIZE);
+        assertEquals(4096, Wire.MAX_STRING_BYTES);
+        assertEquals(16 * 1024 * 1024, FrameHeader.DEFAULT_MAX_FRAME_LENGTH);
+    }
+
+    @Test
+    void frameHeaderBytes()
+    {
+        assertEquals(0, FrameHeader.LENGTH_OFFSET);
+        assertEquals(4, FrameHeader.TYPE_OFFSET);
+        assertEquals(6, FrameHeader.FLAGS_OFFSET);
+        assertEquals(8, FrameHeader.HEADER_LENGTH);
+
+        buffer.setMemory(0, 16, (byte)0xEE);
+        assertEquals(8, FrameHeader.write(buffer, 0, 0x0102_0304, 0x0665));
+        assertBytes("04030201 6506 0000", 0, 8);
+        assertEquals((byte)0xEE, buffer.getByte(8));
+        assertEquals(0x0102_0304, FrameHeader.frameLength(buffer, 0));
+        assertEquals(0x0665, FrameHeader.type(buffer, 0));
+        assertEquals(0, FrameHeader.flags(buffer, 0));
+
+        FrameHeader.write(buffer, 3, 48, FrameType.COM_RES_DATA_DESC);
+        assertBytes("30000000 6600 0000", 3, 8);
+
+        // type and flags are unsigned 16-bit
+        FrameHeader.write(buffer, 0, 8, 0xFFFF);
+        buffer.putShort(FrameHeader.FLAGS_OFFSET, (short)0x8001, ByteOrder.LITTLE_ENDIAN);
+        assertEquals(0xFFFF, FrameHeader.type(buffer, 0));
+        assertEquals(0x8001, FrameHeader.flags(buffer, 0));
+    }
+
+    @Test
+    void dataDescriptorBytes()
+    {
+        buffer.setMemory(0, 64, (byte)0xEE);
+        final int length = DescriptorFlyweight.encodeData(buffer, 0, 0x1122_3344, 0x0102_0304, 0x0506_0708,
+            0x0102_0304_0506_0708L, 0x0A0B_0C0D, 0xCAFE_BABE, 3);
+        assertEquals(40, length);
+        assertBytes(
+            "03 000000" +           //  0 type DATA, reserved
+            "44332211" +            //  4 file index
+            "04030201" +            //  8 chunk
+            "08070605" +            // 12 block
+            "0807060504030201" +    // 16 offset in the file
+            "0D0C0B0A" +            // 24 length
+            "BEBAFECA" +            // 28 CRC32C
+            "03000000" +            // 32 flags
+            "00000000",             // 36 reserved
+            0, 40);
+        assertEquals((byte)0xEE, buffer.getByte(40));
+
+        assertEquals(4, DescriptorFlyweight.DATA_FILE_OFFSET);
+        assertEquals(8, DescriptorFlyweight.DATA_CHUNK_OFFSET);
+        assertEquals(12, DescriptorFlyweight.DATA_BLOCK_OFFSET);
+        assertEquals(16, DescriptorFlyweight.DATA_POSITION_OFFSET);
+        assertEquals(24, DescriptorFlyweight.DATA_LENGTH_OFFSET);
+        assertEquals(28, DescriptorFlyweight.DATA_CRC_OFFSET);
+        assertEquals(32, DescriptorFlyweight.DATA_FLAGS_OFFSET);
+        assertEquals(40, DescriptorFlyweight.DATA_LENGTH);
+    }
+
+    @Test
+    void stateDescriptorBytes()
+    {
+        buffer.setMemory(0, 64, (byte)0xEE);
+        assertEquals(40, DescriptorFlyweight.encodeState(buffer, 0, Stage.FILE_COPY, 0x0102_0304_0506_0708L,
+            0x1112_1314_1516_1718L, 0x2122_2324_2526_2728L, 0x0010_0000));
+        assertBytes(
+            "01 000000" +
+            "02000000" +
+            "0807060504030201" +
+            "1817161514131211" +
+            "2827262524232221" +
+            "00001000" +
+            "00000000",
+            0, 40);
+    }
+
+    @Test
+    void fileDescriptorBytes()
+    {
+        buffer.setMemory(0, 64, (byte)0xEE);
+        final int length = DescriptorFlyweight.encodeFile(buffer, 0, 0x0102_0304, 0x1112_1314_1516_1718L,
+            0x2122_2324_2526_2728L, 0755, DescriptorFlyweight.FILE_SYMLINK, 0x3132_3334, 0x4142_4344,
+            Wire.utf8("a\u00e9"), Wire.utf8("c"));
+        assertEquals(48, length);
+        assertBytes(
+            "02 000000" +           //  0 type FILE, reserved
+            "04030201" +            //  4 file index
+            "1817161514131211" +    //  8 size
+            "2827262524232221" +    // 16 mtime ns
+            "ED010000" +            // 24 mode 0755
+            "03 00 0000" +          // 28 file type symlink, reserved
+            "34333231" +            // 32 first chunk
+            "44434241" +            // 36 chunk span
+            "0300 61C3A9" +         // 40 path "a\u00e9"
+            "0100 63",              // 45 target "c"
+            0, 48);
+        assertEquals((byte)0xEE, buffer.getByte(48));
+    }
+
+    @Test
+    void helloBytes()
+    {
+        final int length = HelloCodec.encode(buffer, 0, 1, 0x0203, HelloCodec.ROLE_DONOR, 0x0102_0304_0506_0708L, "v1");
+        assertEquals(28, length);
+        assertBytes(
+            "4645525259 0D0A00" +   //  0 "FERRY\r\n\0"
+            "0100" +                //  8 protocol min
+            "0302" +                // 10 protocol max
+            "02000000" +            // 12 role donor
+            "0807060504030201" +    // 16 features
+            "0200 7631",            // 24 "v1"
+            0, 28);
+        assertEquals(1, HelloCodec.FEATURE_CRC32C);
+        assertEquals(2, HelloCodec.FEATURE_RESTART);
+        assertEquals(4, HelloCodec.FEATURE_AUTH_REQUIRED);
+        assertEquals(8, HelloCodec.FEATURE_TLS);
+    }
+
+    @Test
+    void realLocatorBytes()
+    {
+        final int length = LocatorCodec.encode(buffer, 0,
+            Locator.real(0x0102, 0x0304, 0x1112_1314_1516_1718L, 0x21, Stage.FILE_COPY));
+        assertEquals(24, length);
+        assertBytes(
+            "0201" +                //  0 engine
+            "02" +                  //  2 kind real
+            "02" +                  //  3 stage FILE_COPY
+            "0403" +                //  4 protocol min
+            "0403" +                //  6 protocol max
+            "1817161514131211" +    //  8 snapshot
+            "21000000" +            // 16 task
+            "00000000",             // 20 applied-state length
+            0, 24);
+    }
+
+    @Test
+    void restartLocatorBytes()
+    {
+        final AppliedState state = new AppliedState(10);
+        state.onApplied(0, 0, true);
+        state.onApplied(3, 16, true);
+        state.onApplied(9, 1, true);
+        state.onApplied(1, 2, false);
+        state.onApplied(5, 7, false);
+        final Locator restart = Locator.real(1, 1, 5, 0, Stage.FILE_COPY).restart(state);
+        final int length = LocatorCodec.encode(buffer, 0, restart);
+        assertEquals(50, length);
+        assertBytes(
+            "0100 03 02 0100 0100 0500000000000000 00000000" +
+            "1A000000" +            // 20 applied-state length 26
+            "0A000000" +            // 24 chunk count 10
+            "02000000" +            // 28 partial count 2
+            "09 02" +               // 32 bitmap: chunks 0, 3 | chunk 9
+            "01000000 02000000" +   // 34 chunk 1: 2 blocks
+            "05000000 07000000",    // 42 chunk 5: 7 blocks
+            0, 50);
+    }
+
+    @Test
+    void ackBytes()
+    {
+        AckCodec.putCount(buffer, 0, 2);
+        AckCodec.putEntry(buffer, 0, 0, 0x0102_0304, 5, AckCodec.FLAG_CHUNK_COMPLETE);
+        AckCodec.putEntry(buffer, 0, 1, 7, 0, 0);
+        assertEquals(28, AckCodec.lengthFor(2));
+        assertBytes("02000000 04030201 05000000 01000000 07000000 00000000 00000000", 0, 28);
+    }
+
+    @Test
+    void errorBytes()
+    {
+        final int length = ErrorCodec.encode(buffer, 0, ErrorCode.PATH_REFUSED, "\u00e9!");
+        assertEquals(9, length);
+        assertBytes("0C000000 0300 C3A921", 0, 9);
+    }
+
+    @Test
+    void completeBytes()
+    {
+        assertEquals(16, CompleteCodec.encode(buffer, 0, Stage.FILE_COPY, 3, 0x0102_0304_0506_0708L));
+        assertBytes("02000000 03000000 0807060504030201", 0, 16);
+    }
+
+    @Test
+    void configBytes()
+    {
+        final Map<String, String> config = new LinkedHashMap<>();
+        config.put("k", "v");
+        config.put("ab", "");
+        assertEquals(16, ConfigCodec.encode(buffer, 0, config));
+        assertBytes("02000000 0100 6B 0100 76 0200 6162 0000", 0, 16);
+    }
+
+    @Test
+    void authBytes()
+    {
+        final byte[] nonce = new byte[32];
+        final byte[] proof = new byte[32];
+        for (int i = 0; i < 32; i++)
+        {
+            nonce[i] = (byte)i;
+            proof[i] = (byte)(0x80 + i);
+        }
+        assertEquals(64, AuthCodec.encode(buffer, 0, nonce, proof));
+        for (int i = 0; i < 32; i++)
+        {
+            assertEquals((byte)i, buffer.getByte(i));
+            assertEquals((byte)(0x80 + i), buffer.getByte(32 + i));
+        }
+    }
+
+    @Test
+    void frameTypeNumbersAreFrozen()
+    {
+        final int[][] expected = {
+            { FrameType.COM_INIT, 1 }, { FrameType.COM_ATTACH, 2 }, { FrameType.COM_REINIT, 3 },
+            { FrameType.COM_EXECUTE, 4 }, { FrameType.COM_ACK, 5 }, { FrameType.COM_EXIT, 6 },
+            { FrameType.HELLO, 16 }, { FrameType.AUTH_CHALLENGE, 17 }, { FrameType.AUTH_RESPONSE, 18 },
+            { FrameType.AUTH_OK, 19 }, { FrameType.COM_CLONE, 20 }, { FrameType.PING, 21 },
+            { FrameType.COM_RES_LOCS, 101 }, { FrameType.COM_RES_DATA_DESC, 102 }, { FrameType.COM_RES_DATA, 103 },
+            { FrameType.COM_RES_CONFIG, 104 }, { FrameType.COM_RES_COMPLETE, 105 }, { FrameType.COM_RES_ERROR, 106 },
+        };
+        int known = 0;
+        for (final int[] e : expected)
+        {
+            assertEquals(e[1], e[0]);
+        }
+        for (int type = 0; type <= 0xFFFF; type++)
+        {
+            if (FrameType.isKnown(type))
+            {
+                known++;
+                assertFalse(FrameType.name(type).startsWith("TYPE_"), "type " + type);
+            }
+            else
+            {
+                assertEquals("TYPE_" + type, FrameType.name(type));
+            }
+        }
+        assertEquals(expected.length, known);
+    }
+
+    @Test
+    void errorCodeNumbersAreFrozen()
+    {
+        final String[] names = {
+            "OK", "MALFORMED_FRAME", "FRAME_TOO_LARGE", "UNKNOWN_COMMAND", "UNEXPECTED_COMMAND", "VERSION_MISMATCH",
+            "BAD_LOCATOR", "UNKNOWN_SNAPSHOT", "TOO_MANY_CLONES", "CONFIG_MISMATCH", "FILE_CHANGED", "IO_ERROR",
+            "PATH_REFUSED", "CHECKSUM_MISMATCH", "AUTH_FAILED", "NOT_FERRY", "TIMEOUT", "NETWORK", "TARGET_NOT_EMPTY",
+            "DISK_FULL", "BAD_DESCRIPTOR", "INTERNAL", "CANCELLED" };
+        for (int code = 0; code < names.length; code++)
+        {
+            assertEquals(names[code], ErrorCode.name(code));
+        }
+        assertEquals(22, ErrorCode.CANCELLED);
+        assertEquals(5, ErrorCode.VERSION_MISMATCH);
+        assertEquals("ERROR_23", ErrorCode.name(23));
+        assertEquals("ERROR_-1", ErrorCode.name(-1));
+        assertEquals("", ErrorCode.hint(99));
+        assertTrue(ErrorCode.isRestartable(ErrorCode.NETWORK));
+        assertTrue(ErrorCode.isRestartable(ErrorCode.TIMEOUT));
+        assertFalse(ErrorCode.isRestartable(ErrorCode.IO_ERROR));
+
+        final FerryException e = new FerryException(ErrorCode.NETWORK, "lost donor:3306");
+        assertTrue(e.isRestartable());
+        assertEquals("NETWORK: lost donor:3306 (the connection was lost; retry with --resume)", e.describe());
+        assertEquals("CANCELLED: stop", new FerryException(ErrorCode.CANCELLED, "stop").describe());
+    }
+
+    private void assertBytes(final String expectedHex, final int offset, final int length)
+    {
+        final String hex = expectedHex.replace(" ", "");
+        assertEquals(2 * length, hex.length(), "expected hex has the wrong length");
+        final StringBuilder actual = new StringBuilder();
+        for (int i = 0; i < length; i++)
+        {
+            actual.append(String.format("%02X", buffer.getByte(offset + i) & 0xFF));
+        }
+        assertEquals(hex.toUpperCase(), actual.toString());
+    }
+}

@@ -1,0 +1,82 @@
+package dev.ferry.engine.cli;
+
+import java.io.PrintWriter;
+
+import dev.ferry.core.protocol.FerryException;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/**
+ * The {@code ferry} command line. {@link #run} returns an exit code and never exits the JVM; only {@link #main} does.
+ */
+@Command(
+    name = "ferry",
+    mixinStandardHelpOptions = true,
+    versionProvider = FerryMain.Version.class,
+    description = "Clone a directory tree from a donor to a recipient, fast and safely.",
+    subcommands = { DemoCommand.class, LocalCommand.class, CommandLine.HelpCommand.class })
+public final class FerryMain implements Runnable
+{
+    /** Exit code of a failed clone or command. */
+    public static final int EXIT_FAILURE = 1;
+    /** Exit code of a usage error. */
+    public static final int EXIT_USAGE = 2;
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public void run()
+    {
+        spec.commandLine().usage(spec.commandLine().getOut());
+    }
+
+    /**
+     * Run a command line.
+     *
+     * @return the exit code.
+     */
+    public static int run(final String[] args, final PrintWriter out, final PrintWriter err)
+    {
+        final CommandLine cl = new CommandLine(new FerryMain());
+        cl.setOut(out);
+        cl.setErr(err);
+        cl.setExecutionExceptionHandler((ex, commandLine, parseResult) ->
+        {
+            if (ex instanceof FerryException)
+            {
+                err.println("ferry: error: " + ((FerryException)ex).describe());
+            }
+            else
+            {
+                err.println("ferry: error: " + ex);
+            }
+            err.flush();
+            return EXIT_FAILURE;
+        });
+        final int code = cl.execute(args);
+        out.flush();
+        err.flush();
+        return code;
+    }
+
+    public static void main(final String[] args)
+    {
+        final int code = run(args, new PrintWriter(System.out, true), new PrintWriter(System.err, true));
+        System.exit(code);
+    }
+
+    /**
+     * Reports the build's version.
+     */
+    static final class Version implements CommandLine.IVersionProvider
+    {
+        @Override
+        public String[] getVersion()
+        {
+            final String v = FerryMain.class.getPackage().getImplementationVersion();
+            return new String[] { "ferry " + (v == null ? "dev" : v) + " (protocol " +
+                dev.ferry.core.protocol.Wire.PROTOCOL_MIN + ".." + dev.ferry.core.protocol.Wire.PROTOCOL_MAX + ")" };
+        }
+    }
+}

@@ -1,0 +1,53 @@
+package dev.ferry.engine.cli;
+
+import java.util.Locale;
+
+/**
+ * Formatting of sizes and rates for people: powers of 1000 for rates (MB/s, GB/s), as peers report them.
+ */
+final class Units
+{
+    private Units()
+    {
+    }
+
+    static String bytes(final long b)
+    {
+        if (b < 1000)
+        {
+            return b + " B";
+        }
+        if (b < 1000_000)
+        {
+            return String.format(Locale.ROOT, "%.1f kB", b / 1e3);
+        }
+        if (b < 1000_000_000)
+        {
+            return String.format(Locale.ROOT, "%.1f MB", b / 1e6);
+        }
+        return String.format(Locale.ROOT, "%.2f GB", b / 1e9);
+    }
+
+    static String rate(final long bytes, final double seconds)
+    {
+        final double r = seconds > 0 ? bytes / seconds : 0;
+        return r >= 1e9 ? String.format(Locale.ROOT, "%.2f GB/s", r / 1e9) : String.format(Locale.ROOT, "%.0f MB/s", r / 1e6);
+    }
+
+    /**
+     * Parse "64M", "1g", "4096", "512k" into bytes (powers of 1024).
+     */
+    static long parseSize(final String s)
+    {
+        final String t = s.trim().toLowerCase(Locale.ROOT);
+        long mult = 1;
+        String num = t;
+        if (t.endsWith("k") || t.endsWith("m") || t.endsWith("g") || t.endsWith("t"))
+        {
+            final char u = t.charAt(t.length() - 1);
+            mult = u == 'k' ? 1L << 10 : u == 'm' ? 1L << 20 : u == 'g' ? 1L << 30 : 1L << 40;
+            num = t.substring(0, t.length() - 1);
+        }
+        return Long.parseLong(num) * mult;
+    }
+}

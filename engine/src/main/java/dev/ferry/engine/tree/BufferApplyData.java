@@ -1,0 +1,57 @@
+package dev.ferry.engine.tree;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.util.zip.CRC32C;
+
+import dev.ferry.core.spi.ApplyData;
+
+/**
+ * {@link ApplyData} over a slice of a (direct) {@link ByteBuffer}. Re-pointed with {@link #set} for each block, so
+ * the apply path allocates nothing. Not thread-safe: one per apply thread.
+ */
+public final class BufferApplyData implements ApplyData
+{
+    private final CRC32C crc = new CRC32C();
+    private ByteBuffer buffer;
+    private int offset;
+    private int length;
+
+    /**
+     * @return this, pointing at {@code length} bytes of {@code buffer} from {@code offset}.
+     */
+    public BufferApplyData set(final ByteBuffer buffer, final int offset, final int length)
+    {
+        this.buffer = buffer;
+        this.offset = offset;
+        this.length = length;
+        return this;
+    }
+
+    @Override
+    public int length()
+    {
+        return length;
+    }
+
+    @Override
+    public int crc32c()
+    {
+        buffer.limit(offset + length).position(offset);
+        crc.reset();
+        crc.update(buffer);
+        return (int)crc.getValue();
+    }
+
+    @Override
+    public void writeTo(final FileChannel target, final long position) throws IOException
+    {
+        buffer.limit(offset + length).position(offset);
+        long at = position;
+        while (buffer.hasRemaining())
+        {
+            at += target.write(buffer, at);
+        }
+    }
+}

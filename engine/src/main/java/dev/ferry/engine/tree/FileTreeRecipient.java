@@ -1,0 +1,501 @@
+package dev.ferry.engine.tree;
+
+import java.io.IOException;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.DirectoryStream;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.nio.file.Paths;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.FileTime;
+import java.util.HashSet;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReferenceArray;
+
+import org.agrona.DirectBuffer;
+import org.agrona.collections.Int2ObjectHashMap;
+
+import dev.ferry.core.config.CloneSettings;
+import dev.ferry.core.protocol.DescriptorFlyweight;
+import dev.ferry.core.protocol.ErrorCode;
+import dev.ferry.core.protocol.FerryException;
+import dev.ferry.core.protocol.LocatorCodec;
+import dev.ferry.core.protocol.Wire;
+import dev.ferry.core.spi.ApplyData;
+import dev.ferry.core.spi.CloneMode;
+import dev.ferry.core.spi.Locator;
+import dev.ferry.core.spi.RecipientStorage;
+import dev.ferry.core.spi.Stage;
+
+/**
+ * The recipient side of the file-tree storage engine: builds the tree under a target directory.
+ * <ul>
+ *   <li>Metadata: directories are created as they are announced; empty files too; other files at their first
+ *   block. A path is accepted only if {@link PathGuard} accepts it and its parent was announced as a directory, so
+ *   nothing is ever written through a symlink or outside the target.</li>
+ *   <li>Data: blocks are checked against their CRC32C and written at their offsets with positional writes; each
+ *   task keeps its own open files.</li>
+ *   <li>End (FILE SYNC): symlinks are created, modes and times restored (directories deepest first), files and
+ *   directories forced to disk, and only then the {@code .ferry/} marker removed.</li>
+ * </ul>
+ * See {@link RecipientStorage} for the thread model.
+ */
+public final class FileTreeRecipient implements RecipientStorage
+{
+    /** Most entries a manifest may announce, so a hostile donor cannot make the recipient reserve unbounded memory. */
+    public static final long MAX_ENTRIES = 100_000_000L;
+
+    private final Path target;
+    private final Path stateDir;
+    private final CloneSettings settings;
+    private final AtomicReferenceArray<Int2ObjectHashMap<FileChannel>> taskFiles =
+        new AtomicReferenceArray<>(LocatorCodec.MAX_TASKS);
+    private final DescriptorFlyweight desc = new DescriptorFlyweight();
+    private final Set<String> directories = new HashSet<>();
+    private final Set<String> paths = new HashSet<>();
+
+    private Entry[] entries;
+    private int received;
+    private volatile int stage = Stage.NONE;
+    private int blockSize;
+    private long snapshotId;
+
+    /**
+     * What the recipient knows of one announced entry.
+     */
+    static final class Entry
+    {
+        final String path;
+        final Path resolved;
+        final int type;
+        final long size;
+        final int mode;
+        final long mtimeNanos;
+        final String linkTarget;
+
+        Entry(final String path, final Path resolved, final int type, final long size, final int mode,
+            final long mtimeNanos, final String linkTarget)
+        {
+            this.path = path;
+            this.resolved = resolved;
+            this.type = type;
+            this.size = size;
+            this.mode = mode;
+            this.mtimeNanos = mtimeNanos;
+            this.linkTarget = linkTarget;
+        }
+    }
+
+    public FileTreeRecipient(final Path target, final CloneSettings settings)
+    {
+        this.target = target.toAbsolutePath().normalize();
+        this.stateDir = this.target.resolve(ManifestScanner.STATE_DIR);
+        this.settings = settings;
+    }
+
+    public Path target()
+    {
+        return target;
+    }
+
+    /**
+     * @return true if {@code dir} holds the marker of an incomplete clone.
+     */
+    public static boolean isIncomplete(final Path dir)
+    {
+        return Files.isDirectory(dir.resolve(ManifestScanner.STATE_DIR), LinkOption.NOFOLLOW_LINKS);
+    }
+
+    @Override
+    public Locator applyBegin(final CloneMode mode, final Locator locator)
+    {
+        switch (mode)
+        {
+            case VERSION:
+                return Locator.version(Locator.ENGINE_FILE_TREE, Wire.PROTOCOL_MIN, Wire.PROTOCOL_MAX);
+            case START:
+                prepareTarget(locator);
+                return locator;
+            case ATTACH:
+            case RESTART:
+                return locator;
+            default:
+                throw new FerryException(ErrorCode.INTERNAL, "unknown mode " + mode);
+        }
+    }
+
+    private void prepareTarget(final Locator locator)
+    {
+        try
+        {
+            if (Files.exists(target, LinkOption.NOFOLLOW_LINKS))
+            {
+                if (!Files.isDirectory(target, LinkOption.NOFOLLOW_LINKS))
+                {
+                    throw new FerryException(ErrorCode.TARGET_NOT_EMPTY, "target " + target + " exists and is not a directory");
+                }
+                try (DirectoryStream<Path> s = Files.newDirectoryStream(target))
+                {
+                    if (s.iterator().hasNext())
+                    {
+                        throw new FerryException(ErrorCode.TARGET_NOT_EMPTY, "target " + target + " is not empty" +
+                            (isIncomplete(target) ? " (it holds an interrupted clone)" : ""));
+                    }
+                }
+            }
+            else
+            {
+                Files.createDirectories(target);
+            }
+            Files.createDirectory(stateDir);
+            snapshotId = locator.snapshotId();
+            Files.write(stateDir.resolve("status"), ("incomplete clone of snapshot " + Long.toHexString(snapshotId) +
+                "\nthis directory is not a finished copy while .ferry/ exists\n").getBytes(StandardCharsets.UTF_8));
+        }
+        catch (final IOException ex)
+        {
+            throw io("cannot prepare target " + target, ex);
+        }
+    }
+
+    @Override
+    public void apply(
+        final Locator locator, final int task, final DirectBuffer buffer, final int offset, final int length,
+        final ApplyData data)
+    {
+        final DescriptorFlyweight d = data == null ? desc : new DescriptorFlyweight();
+        d.wrap(buffer, offset, length);
+        if (d.validate() != ErrorCode.OK)
+        {
+            throw new FerryException(ErrorCode.MALFORMED_FRAME, "malformed descriptor from donor");
+        }
+        switch (d.type())
+        {
+            case DescriptorFlyweight.TYPE_STATE:
+                applyState(d);
+                break;
+            case DescriptorFlyweight.TYPE_FILE:
+                applyFile(d);
+                break;
+            case DescriptorFlyweight.TYPE_DATA:
+                applyData(task, d, data);
+                break;
+            default:
+                throw new FerryException(ErrorCode.MALFORMED_FRAME, "unknown descriptor type " + d.type());
+        }
+    }
+
+    /**
+     * Apply a DATA descriptor from the hot path: the caller has already validated the descriptor flyweight.
+     */
+    public void applyData(final int task, final DescriptorFlyweight d, final ApplyData data)
+    {
+        final int currentStage = stage;
+        final Entry[] es = entries;
+        if (es == null || currentStage != Stage.FILE_COPY)
+        {
+            throw new FerryException(ErrorCode.BAD_DESCRIPTOR, "data before the manifest was complete");
+        }
+        final int index = d.fileIndex();
+        final Entry e = index < es.length ? es[index] : null;
+        if (e == null || e.type != DescriptorFlyweight.FILE_REGULAR)
+        {
+            throw new FerryException(ErrorCode.BAD_DESCRIPTOR, "data for file " + index + ", which is not an announced " +
+                "regular file");
+        }
+        final long position = d.dataPosition();
+        final int len = d.dataLength();
+        if (len <= 0 || len > blockSize || position + len > e.size)
+        {
+            throw new FerryException(ErrorCode.BAD_DESCRIPTOR, "block of " + len + " bytes at offset " + position +
+                " does not fit '" + PathGuard.printable(e.path) + "' of " + e.size + " bytes");
+        }
+        if (data == null || data.length() != len)
+        {
+            throw new FerryException(ErrorCode.BAD_DESCRIPTOR, "block for '" + PathGuard.printable(e.path) +
+                "' announced " + len + " bytes but carried " + (data == null ? 0 : data.length()));
+        }
+        if (d.hasCrc())
+        {
+            final int crc = data.crc32c();
+            if (crc != d.dataCrc())
+            {
+                throw new FerryException(ErrorCode.CHECKSUM_MISMATCH, "block " + d.dataBlock() + " of chunk " +
+                    d.dataChunk() + " ('" + PathGuard.printable(e.path) + "' at offset " + position + ") has CRC32C " +
+                    Integer.toHexString(crc) + ", donor said " + Integer.toHexString(d.dataCrc()));
+            }
+        }
+        Int2ObjectHashMap<FileChannel> files = taskFiles.get(task);
+        if (files == null)
+        {
+            files = new Int2ObjectHashMap<>();
+            taskFiles.set(task, files);
+        }
+        FileChannel ch = files.get(index);
+        try
+        {
+            if (ch == null)
+            {
+                ch = FileChannel.open(e.resolved, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+                    LinkOption.NOFOLLOW_LINKS);
+                files.put(index, ch);
+            }
+            data.writeTo(ch, position);
+            if (position + len == e.size || d.isLastInChunk())
+            {
+                files.remove(index);
+                ch.close();
+            }
+        }
+        catch (final IOException ex)
+        {
+            throw io("cannot write '" + PathGuard.printable(e.path) + "' at offset " + position, ex);
+        }
+    }
+
+    private void applyState(final DescriptorFlyweight d)
+    {
+        final int newStage = d.stage();
+        if (newStage == Stage.METADATA)
+        {
+            if (entries != null)
+            {
+                throw new FerryException(ErrorCode.BAD_DESCRIPTOR, "the donor announced the manifest twice");
+            }
+            if (d.fileCount() > MAX_ENTRIES)
+            {
+                throw new FerryException(ErrorCode.BAD_DESCRIPTOR, "the donor announced " + d.fileCount() +
+                    " entries, more than the recipient's limit of " + MAX_ENTRIES);
+            }
+            if (d.blockSize() > settings.maxFrameLength())
+            {
+                throw new FerryException(ErrorCode.CONFIG_MISMATCH, "donor block size " + d.blockSize() +
+                    " exceeds this recipient's frame cap " + settings.maxFrameLength());
+            }
+            entries = new Entry[(int)d.fileCount()];
+            blockSize = d.blockSize();
+            stage = Stage.METADATA;
+        }
+        else if (newStage == Stage.FILE_COPY)
+        {
+            if (entries == null || received != entries.length)
+            {
+                throw new FerryException(ErrorCode.BAD_DESCRIPTOR, "the donor started the file copy after " + received +
+                    " of " + (entries == null ? 0 : entries.length) + " manifest entries");
+            }
+            stage = Stage.FILE_COPY;
+        }
+        else
+        {
+            throw new FerryException(ErrorCode.BAD_DESCRIPTOR, "unexpected stage " + Stage.name(newStage));
+        }
+    }
+
+    private void applyFile(final DescriptorFlyweight d)
+    {
+        if (entries == null || stage != Stage.METADATA)
+        {
+            throw new FerryException(ErrorCode.BAD_DESCRIPTOR, "file descriptor outside the metadata stage");
+        }
+        final int index = d.fileIndex();
+        if (index >= entries.length || entries[index] != null)
+        {
+            throw new FerryException(ErrorCode.BAD_DESCRIPTOR, "file index " + index + " is out of range or repeated");
+        }
+        final String path = d.path();
+        final String parent = PathGuard.check(path);
+        if (!parent.isEmpty() && !directories.contains(parent))
+        {
+            throw PathGuard.refused(path, "its parent '" + PathGuard.printable(parent) +
+                "' was not announced as a directory (it may be a symlink)");
+        }
+        if (!paths.add(path))
+        {
+            throw new FerryException(ErrorCode.BAD_DESCRIPTOR, "the donor announced '" + PathGuard.printable(path) +
+                "' twice");
+        }
+        final Path resolved = target.resolve(path);
+        if (!resolved.startsWith(target) || resolved.equals(target))
+        {
+            throw PathGuard.refused(path, "it resolves outside the target");
+        }
+        final int type = d.fileType();
+        final Entry e = new Entry(path, resolved, type, d.fileSize(), d.mode(), d.mtimeNanos(),
+            type == DescriptorFlyweight.FILE_SYMLINK ? d.linkTarget() : null);
+        try
+        {
+            if (type == DescriptorFlyweight.FILE_DIRECTORY)
+            {
+                try
+                {
+                    Files.createDirectory(resolved);
+                }
+                catch (final FileAlreadyExistsException ex)
+                {
+                    if (!Files.isDirectory(resolved, LinkOption.NOFOLLOW_LINKS))
+                    {
+                        throw PathGuard.refused(path, "it exists and is not a directory");
+                    }
+                }
+                directories.add(path);
+            }
+            else if (type == DescriptorFlyweight.FILE_REGULAR && e.size == 0)
+            {
+                FileChannel.open(resolved, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+                    LinkOption.NOFOLLOW_LINKS).close();
+            }
+        }
+        catch (final IOException ex)
+        {
+            throw io("cannot create '" + PathGuard.printable(path) + "'", ex);
+        }
+        entries[index] = e;
+        received++;
+    }
+
+    @Override
+    public void applyEnd(final Locator locator, final int task, final int error)
+    {
+        closeFiles();
+        if (error != ErrorCode.OK || entries == null)
+        {
+            return;
+        }
+        if (stage != Stage.FILE_COPY)
+        {
+            throw new FerryException(ErrorCode.BAD_DESCRIPTOR, "the clone ended before the file copy stage");
+        }
+        stage = Stage.FILE_SYNC;
+        final boolean sync = settings.sync();
+        Entry current = null;
+        try
+        {
+            for (final Entry e : entries)
+            {
+                current = e;
+                if (e.type == DescriptorFlyweight.FILE_SYMLINK)
+                {
+                    Files.createSymbolicLink(e.resolved, Paths.get(e.linkTarget));
+                }
+            }
+            for (final Entry e : entries)
+            {
+                current = e;
+                if (e.type == DescriptorFlyweight.FILE_REGULAR)
+                {
+                    if (sync)
+                    {
+                        try (FileChannel ch = FileChannel.open(e.resolved, StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS))
+                        {
+                            if (ch.size() != e.size)
+                            {
+                                throw new FerryException(ErrorCode.INTERNAL, "'" + PathGuard.printable(e.path) +
+                                    "' has " + ch.size() + " bytes after the copy, expected " + e.size);
+                            }
+                            ch.force(true);
+                        }
+                    }
+                    restore(e);
+                }
+            }
+            for (int i = entries.length - 1; i >= 0; i--)
+            {
+                final Entry e = entries[i];
+                current = e;
+                if (e.type == DescriptorFlyweight.FILE_DIRECTORY)
+                {
+                    restore(e);
+                    if (sync)
+                    {
+                        forceDirectory(e.resolved);
+                    }
+                }
+            }
+            current = null;
+            if (sync)
+            {
+                forceDirectory(target);
+            }
+            Files.deleteIfExists(stateDir.resolve("status"));
+            Files.deleteIfExists(stateDir);
+            if (sync)
+            {
+                forceDirectory(target);
+            }
+            stage = Stage.DONE;
+        }
+        catch (final IOException ex)
+        {
+            throw io("FILE SYNC failed" + (current != null ? " at '" + PathGuard.printable(current.path) + "'" : ""), ex);
+        }
+    }
+
+    private static void restore(final Entry e) throws IOException
+    {
+        Files.setAttribute(e.resolved, "unix:mode", e.mode, LinkOption.NOFOLLOW_LINKS);
+        Files.setLastModifiedTime(e.resolved, FileTime.from(e.mtimeNanos, TimeUnit.NANOSECONDS));
+    }
+
+    private static void forceDirectory(final Path dir) throws IOException
+    {
+        try (FileChannel ch = FileChannel.open(dir, StandardOpenOption.READ))
+        {
+            ch.force(true);
+        }
+    }
+
+    private void closeFiles()
+    {
+        for (int i = 0; i < LocatorCodec.MAX_TASKS; i++)
+        {
+            final Int2ObjectHashMap<FileChannel> files = taskFiles.getAndSet(i, null);
+            if (files != null)
+            {
+                for (final FileChannel ch : files.values())
+                {
+                    try
+                    {
+                        ch.close();
+                    }
+                    catch (final IOException ignore)
+                    {
+                        // the clone failed already; the marker stays
+                    }
+                }
+            }
+        }
+    }
+
+    /**
+     * @return the number of manifest entries announced, or -1 before the manifest.
+     */
+    public int entryCount()
+    {
+        return entries == null ? -1 : entries.length;
+    }
+
+    public int stage()
+    {
+        return stage;
+    }
+
+    static FerryException io(final String what, final IOException ex)
+    {
+        final String m = String.valueOf(ex.getMessage());
+        if (m.contains("No space left on device") || m.contains("Disk quota exceeded"))
+        {
+            return new FerryException(ErrorCode.DISK_FULL, what + ": the recipient's disk is full", ex);
+        }
+        return new FerryException(ErrorCode.IO_ERROR, what + ": " + ex, ex);
+    }
+
+    @Override
+    public void close()
+    {
+        closeFiles();
+    }
+}
