@@ -40,14 +40,45 @@ public final class CloneSettings
     public static final String SYNC_PROP = "ferry.sync";
     public static final boolean SYNC_DEFAULT = true;
 
-    private long chunkSize = Long.getLong(CHUNK_SIZE_PROP, CHUNK_SIZE_DEFAULT);
-    private int blockSize = Integer.getInteger(BLOCK_SIZE_PROP, BLOCK_SIZE_DEFAULT);
-    private long transferCap = Long.getLong(TRANSFER_CAP_PROP, TRANSFER_CAP_DEFAULT);
-    private int maxFrameLength = Integer.getInteger(MAX_FRAME_PROP, MAX_FRAME_DEFAULT);
-    private int filesPerChunk = Integer.getInteger(FILES_PER_CHUNK_PROP, FILES_PER_CHUNK_DEFAULT);
+    private String propertyError;
+    private long chunkSize = longProperty(CHUNK_SIZE_PROP, CHUNK_SIZE_DEFAULT);
+    private int blockSize = (int)longProperty(BLOCK_SIZE_PROP, BLOCK_SIZE_DEFAULT);
+    private long transferCap = longProperty(TRANSFER_CAP_PROP, TRANSFER_CAP_DEFAULT);
+    private int maxFrameLength = (int)longProperty(MAX_FRAME_PROP, MAX_FRAME_DEFAULT);
+    private int filesPerChunk = (int)longProperty(FILES_PER_CHUNK_PROP, FILES_PER_CHUNK_DEFAULT);
     private boolean checksum = Boolean.parseBoolean(System.getProperty(CHECKSUM_PROP, String.valueOf(CHECKSUM_DEFAULT)));
-    private int smallBlock = Integer.getInteger(SMALL_BLOCK_PROP, SMALL_BLOCK_DEFAULT);
+    private int smallBlock = (int)longProperty(SMALL_BLOCK_PROP, SMALL_BLOCK_DEFAULT);
+    private boolean smallBlockSet = System.getProperty(SMALL_BLOCK_PROP) != null;
     private boolean sync = Boolean.parseBoolean(System.getProperty(SYNC_PROP, String.valueOf(SYNC_DEFAULT)));
+
+    private long longProperty(final String name, final long defaultValue)
+    {
+        final String v = System.getProperty(name);
+        if (v == null)
+        {
+            return defaultValue;
+        }
+        try
+        {
+            final long parsed = Long.parseLong(v.trim());
+            if (parsed < Integer.MIN_VALUE || parsed > Integer.MAX_VALUE)
+            {
+                if (!name.equals(CHUNK_SIZE_PROP) && !name.equals(TRANSFER_CAP_PROP))
+                {
+                    throw new NumberFormatException();
+                }
+            }
+            return parsed;
+        }
+        catch (final NumberFormatException ex)
+        {
+            if (propertyError == null)
+            {
+                propertyError = name + "=" + v;
+            }
+            return defaultValue;
+        }
+    }
 
     public CloneSettings chunkSize(final long v)
     {
@@ -118,6 +149,7 @@ public final class CloneSettings
     public CloneSettings smallBlock(final int v)
     {
         smallBlock = v;
+        smallBlockSet = true;
         return this;
     }
 
@@ -145,6 +177,15 @@ public final class CloneSettings
      */
     public CloneSettings conclude()
     {
+        if (propertyError != null)
+        {
+            throw new FerryException(ErrorCode.CONFIG_MISMATCH, "setting " + propertyError +
+                " is invalid: it must be a whole number of bytes or items");
+        }
+        if (!smallBlockSet && smallBlock > blockSize)
+        {
+            smallBlock = blockSize;
+        }
         if (blockSize < 4096 || blockSize > 64 * 1024 * 1024 || Integer.bitCount(blockSize) != 1)
         {
             throw bad(BLOCK_SIZE_PROP, blockSize, "a power of two between 4 KiB and 64 MiB");

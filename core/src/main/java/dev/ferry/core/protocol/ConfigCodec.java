@@ -36,8 +36,15 @@ public final class ConfigCodec
         int p = o + 4;
         for (final Map.Entry<String, String> e : config.entrySet())
         {
-            p += Wire.putString(b, p, Wire.utf8(e.getKey()));
-            p += Wire.putString(b, p, Wire.utf8(e.getValue()));
+            final byte[] k = Wire.utf8(e.getKey());
+            final byte[] v = Wire.utf8(e.getValue());
+            if (k.length > MAX_KEY_BYTES || v.length > MAX_VALUE_BYTES)
+            {
+                throw new FerryException(ErrorCode.INTERNAL, "config pair '" + e.getKey() + "' exceeds " +
+                    MAX_KEY_BYTES + " key bytes or " + MAX_VALUE_BYTES + " value bytes");
+            }
+            p += Wire.putString(b, p, k);
+            p += Wire.putString(b, p, v);
         }
         return p - o;
     }

@@ -1,7 +1,5 @@
 package dev.ferry.core.protocol;
 
-import java.nio.charset.StandardCharsets;
-
 import org.agrona.DirectBuffer;
 import org.agrona.MutableDirectBuffer;
 
@@ -27,17 +25,7 @@ public final class ErrorCodec
     public static int encode(final MutableDirectBuffer b, final int o, final int code, final String message)
     {
         b.putInt(o + CODE_OFFSET, code, BYTE_ORDER);
-        byte[] m = Wire.utf8(message == null ? "" : message);
-        if (m.length > MAX_MESSAGE_BYTES)
-        {
-            // cut on a character boundary so the receiver still sees valid UTF-8
-            int cut = MAX_MESSAGE_BYTES;
-            while (cut > 0 && (m[cut] & 0xC0) == 0x80)
-            {
-                cut--;
-            }
-            m = new String(m, 0, cut, StandardCharsets.UTF_8).getBytes(StandardCharsets.UTF_8);
-        }
+        final byte[] m = Wire.utf8Truncated(message == null ? "" : message, MAX_MESSAGE_BYTES);
         return MESSAGE_OFFSET + Wire.putString(b, o + MESSAGE_OFFSET, m);
     }
 

@@ -50,11 +50,7 @@ public final class HelloCodec
         b.putShort(o + PROTOCOL_MAX_OFFSET, (short)protocolMax, BYTE_ORDER);
         b.putInt(o + ROLE_OFFSET, role, BYTE_ORDER);
         b.putLong(o + FEATURES_OFFSET, features, BYTE_ORDER);
-        byte[] v = Wire.utf8(softwareVersion);
-        if (v.length > MAX_VERSION_BYTES)
-        {
-            v = java.util.Arrays.copyOf(v, MAX_VERSION_BYTES);
-        }
+        final byte[] v = Wire.utf8Truncated(softwareVersion, MAX_VERSION_BYTES);
         return VERSION_OFFSET + Wire.putString(b, o + VERSION_OFFSET, v);
     }
 

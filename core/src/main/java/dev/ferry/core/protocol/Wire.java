@@ -96,6 +96,24 @@ public final class Wire
     }
 
     /**
+     * @return the UTF-8 bytes of {@code s}, cut to at most {@code maxBytes} on a character boundary.
+     */
+    public static byte[] utf8Truncated(final String s, final int maxBytes)
+    {
+        final byte[] all = utf8(s);
+        if (all.length <= maxBytes)
+        {
+            return all;
+        }
+        int cut = maxBytes;
+        while (cut > 0 && (all[cut] & 0xC0) == 0x80)
+        {
+            cut--;
+        }
+        return java.util.Arrays.copyOf(all, cut);
+    }
+
+    /**
      * @return the UTF-8 bytes of a string.
      */
     public static byte[] utf8(final String s)

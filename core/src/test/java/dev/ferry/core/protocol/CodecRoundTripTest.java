@@ -105,6 +105,28 @@ class CodecRoundTripTest
         }
     }
 
+    @Test
+    void largestRestartLocatorFitsInADefaultFrameAndRoundTrips()
+    {
+        final AppliedState state = new AppliedState(LocatorCodec.MAX_CHUNKS);
+        for (int c = 0; c < LocatorCodec.MAX_CHUNKS; c += 3)
+        {
+            state.onApplied(c, 0, true);
+        }
+        state.onApplied(1, 5, false);
+        state.onApplied(LocatorCodec.MAX_CHUNKS - 2, 1, false); // (MAX_CHUNKS - 1) % 3 == 0: already complete
+        final Locator restart = Locator.real(1, 1, 77, 0, Stage.FILE_COPY).restart(state);
+        final int length = LocatorCodec.encodedLength(restart);
+        assertEquals(LocatorCodec.FIXED_LENGTH + 8 + LocatorCodec.MAX_CHUNKS / 8 + 16, length);
+
+        final UnsafeBuffer frame = BufferKind.DIRECT_BYTE_BUFFER.allocate(FrameHeader.HEADER_LENGTH + length);
+        FrameHeader.write(frame, 0, FrameHeader.HEADER_LENGTH + length, FrameType.COM_REINIT);
+        assertEquals(length, LocatorCodec.encode(frame, FrameHeader.HEADER_LENGTH, restart));
+        assertEquals(ErrorCode.OK, new FrameValidator(FrameHeader.DEFAULT_MAX_FRAME_LENGTH)
+            .validate(frame, 0, frame.capacity()));
+        assertEquals(restart, LocatorCodec.decode(frame, FrameHeader.HEADER_LENGTH));
+    }
+
     /**
      * Patterns: 0 nothing applied, 1 all complete, 2 only partial chunks, 3 mixed, 4 complete chunks that also
      * recorded blocks (the blocks of a complete chunk are not carried).

@@ -242,6 +242,39 @@ class WireLayoutTest
     }
 
     @Test
+    void examplesInTheProtocolDocument()
+    {
+        // docs/PROTOCOL.md section 2: PING
+        assertEquals(8, FrameHeader.write(buffer, 0, 8, FrameType.PING));
+        assertBytes("08000000 1500 0000", 0, 8);
+
+        // section 4.1: a client HELLO
+        final int hello = HelloCodec.encode(buffer, 8, 1, 1, HelloCodec.ROLE_CLIENT,
+            HelloCodec.FEATURE_CRC32C | HelloCodec.FEATURE_RESTART, "ferry 0.1.0");
+        FrameHeader.write(buffer, 0, 8 + hello, FrameType.HELLO);
+        assertBytes("2D000000 1000 0000 46455252590D0A00 0100 0100 01000000 0300000000000000 " +
+            "0B00 666572727920302E312E30", 0, 45);
+
+        // section 4.5: a normal COM_EXIT body
+        assertEquals(6, ErrorCodec.encode(buffer, 8, ErrorCode.OK, ""));
+        assertBytes("00000000 0000", 8, 6);
+
+        // section 4.8: a whole COM_RES_DATA_DESC frame with a DATA descriptor
+        final int data = DescriptorFlyweight.encodeData(buffer, 8, 0x1122_3344, 0x0102_0304, 0x0506_0708,
+            0x0102_0304_0506_0708L, 0x0A0B_0C0D, 0xCAFE_BABE, 3);
+        FrameHeader.write(buffer, 0, 8 + data, FrameType.COM_RES_DATA_DESC);
+        assertBytes("30000000 6600 0000 03000000 44332211 04030201 08070605 0807060504030201 " +
+            "0D0C0B0A BEBAFECA 03000000 00000000", 0, 48);
+        assertEquals(ErrorCode.OK, new FrameValidator(FrameHeader.DEFAULT_MAX_FRAME_LENGTH).validate(buffer, 0, 48));
+
+        // section 6.3: the bytes of a non-Ferry server fail the header check
+        buffer.putBytes(0, Wire.utf8("HTTP/1.1 400 Bad Request\r\n"));
+        assertEquals(1_347_703_880, FrameHeader.frameLength(buffer, 0));
+        assertEquals(ErrorCode.FRAME_TOO_LARGE,
+            new FrameValidator(FrameHeader.DEFAULT_MAX_FRAME_LENGTH).validate(buffer, 0, 26));
+    }
+
+    @Test
     void frameTypeNumbersAreFrozen()
     {
         final int[][] expected = {

@@ -1,0 +1,70 @@
+package dev.ferry.engine.cli;
+
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+
+import dev.ferry.engine.remote.CloneClient;
+import dev.ferry.engine.remote.CloneResult;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code ferry clone}: clone a donor's tree into a local directory.
+ */
+@Command(name = "clone", mixinStandardHelpOptions = true,
+    description = "Clone the tree a donor serves into DIR (absent or empty). Exits 0 only when the copy is complete and synced.")
+final class CloneCommand implements Callable<Integer>
+{
+    @Option(names = "--from", required = true, paramLabel = "HOST:PORT", description = "the donor")
+    String from;
+
+    @Option(names = "--to", required = true, paramLabel = "DIR", description = "target directory, absent or empty")
+    Path to;
+
+    @Option(names = "--threads", defaultValue = "2", description = "connections to the donor (default: ${DEFAULT-VALUE})")
+    int threads;
+
+    @Option(names = "--apply-threads", defaultValue = "1", description = "threads writing to disk (default: ${DEFAULT-VALUE})")
+    int applyThreads;
+
+    @Option(names = "--progress", defaultValue = "auto", paramLabel = "auto|tty|json|none",
+        description = "progress on stderr when it is a terminal (auto), always (tty), as JSON lines on stdout (json), or never")
+    String progress;
+
+    @Option(names = "--no-sync", description = "skip forcing files and directories to disk at the end")
+    boolean noSync;
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public Integer call()
+    {
+        final PrintWriter out = spec.commandLine().getOut();
+        final ProgressPrinter.Mode mode = ProgressPrinter.Mode.valueOf(progress.toUpperCase(Locale.ROOT));
+        final ProgressPrinter printer = new ProgressPrinter(mode == ProgressPrinter.Mode.JSON ? out :
+            spec.commandLine().getErr(), mode);
+        final CloneClient.Options options = new CloneClient.Options().threads(threads).applyThreads(applyThreads)
+            .settings(new dev.ferry.core.config.CloneSettings().sync(!noSync)).onProgress(printer, 1000);
+        final CloneResult r;
+        try
+        {
+            r = new CloneClient(HostPort.parse(from), to, options).run();
+        }
+        finally
+        {
+            printer.end();
+        }
+        if (mode != ProgressPrinter.Mode.JSON)
+        {
+            out.println("cloned " + r.entries() + " entries, " + Units.bytes(r.dataBytes()) + " in " +
+                String.format(Locale.ROOT, "%.2f s", r.seconds()) + ": " + Units.rate(r.dataBytes(), r.seconds()) +
+                " (" + threads + " threads, " + Units.bytes(r.networkBytes()) + " over the network" +
+                (r.restarts() > 0 ? ", " + r.restarts() + " restarts" : "") + ")");
+        }
+        return 0;
+    }
+}

@@ -1,0 +1,85 @@
+package dev.ferry.engine.cli;
+
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+
+import dev.ferry.core.config.CloneSettings;
+import dev.ferry.engine.remote.DonorService;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code ferry donor}: serve a directory until interrupted.
+ */
+@Command(name = "donor", mixinStandardHelpOptions = true,
+    description = "Serve DIR to Ferry clients over TCP until interrupted (Ctrl-C).")
+final class DonorCommand implements Callable<Integer>
+{
+    @Option(names = "--root", required = true, paramLabel = "DIR", description = "directory to serve")
+    Path root;
+
+    @Option(names = "--listen", defaultValue = "127.0.0.1:0", paramLabel = "HOST:PORT",
+        description = "address to listen on; port 0 picks a free one (default: ${DEFAULT-VALUE})")
+    String listen;
+
+    @Option(names = "--max-clones", defaultValue = "4", description = "clones served at once (default: ${DEFAULT-VALUE})")
+    int maxClones;
+
+    @Option(names = "--loops", defaultValue = "1", description = "network event-loop threads (default: ${DEFAULT-VALUE})")
+    int loops;
+
+    @Option(names = "--restart-window", defaultValue = "300", paramLabel = "SECONDS",
+        description = "how long a snapshot is kept for a client to reconnect after a network failure (default: ${DEFAULT-VALUE})")
+    long restartWindowSeconds;
+
+    @Option(names = "--no-checksum", description = "send blocks without CRC32C (saves donor CPU)")
+    boolean noChecksum;
+
+    @Option(names = "--block-size", defaultValue = "1M", description = "block size (default: ${DEFAULT-VALUE})")
+    String blockSize;
+
+    @Option(names = "--chunk-size", defaultValue = "64M", description = "chunk size (default: ${DEFAULT-VALUE})")
+    String chunkSize;
+
+    @Option(names = "--quiet", description = "do not report refused clients and failed clones on stderr")
+    boolean quiet;
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public Integer call() throws InterruptedException
+    {
+        final CloneSettings settings = new CloneSettings().checksum(!noChecksum)
+            .blockSize((int)Units.parseSize(blockSize)).chunkSize(Units.parseSize(chunkSize));
+        final java.io.PrintWriter err = spec.commandLine().getErr();
+        final DonorService.Options options = new DonorService.Options()
+            .settings(settings).maxClones(maxClones).loops(loops).restartWindowMs(restartWindowSeconds * 1000)
+            .log(ex ->
+            {
+                if (!quiet)
+                {
+                    synchronized (err)
+                    {
+                        err.println("ferry donor: " + ex.getMessage());
+                        err.flush();
+                    }
+                }
+            });
+        final CountDownLatch stop = new CountDownLatch(1);
+        try (DonorService donor = new DonorService(root, HostPort.parse(listen), options).start())
+        {
+            final Thread hook = new Thread(stop::countDown, "ferry-donor-shutdown");
+            Runtime.getRuntime().addShutdownHook(hook);
+            spec.commandLine().getOut().println("ferry donor: serving " + root.toAbsolutePath() + " on " +
+                HostPort.format(donor.address()));
+            spec.commandLine().getOut().flush();
+            err.println("ferry donor: WARNING: data travels in clear text (TLS is not configured)");
+            err.flush();
+            stop.await();
+        }
+        return 0;
+    }
+}

@@ -1,0 +1,320 @@
+package dev.ferry.engine.remote;
+
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+
+import org.agrona.concurrent.AgentRunner;
+import org.agrona.concurrent.BackoffIdleStrategy;
+
+import dev.ferry.core.config.CloneSettings;
+import dev.ferry.core.protocol.ErrorCode;
+import dev.ferry.core.protocol.FerryException;
+import dev.ferry.core.protocol.Wire;
+import dev.ferry.core.spi.CloneMode;
+import dev.ferry.core.spi.Stage;
+import dev.ferry.engine.CloneProgress;
+import dev.ferry.engine.tree.FileTreeRecipient;
+import dev.ferry.transport.TransportSettings;
+
+/**
+ * Clones a donor's tree into a local directory over TCP: the recipient side of the remote clone flow. Embeddable:
+ * {@link #run()} blocks until the clone is complete and synced, and either returns a {@link CloneResult} or throws a
+ * {@link FerryException} whose {@link FerryException#describe()} is one line a person can act on. Never exits the
+ * JVM, logs nothing, keeps no global state.
+ * <p>
+ * The master task ships the metadata; once it is applied, {@code threads - 1} more tasks attach, each on its own
+ * connection; apply workers write blocks; when every task is complete, FILE SYNC runs and each task sends
+ * {@code COM_EXIT}. One {@code CloneClient} runs one clone.
+ */
+public final class CloneClient
+{
+    /**
+     * Options of a clone. Chained setters.
+     */
+    public static final class Options
+    {
+        private int threads = 2;
+        private int applyThreads = 1;
+        private int poolBuffers = 32;
+        private CloneSettings settings = new CloneSettings();
+        private TransportSettings transport = new TransportSettings();
+        private int protocolMin = Wire.PROTOCOL_MIN;
+        private int protocolMax = Wire.PROTOCOL_MAX;
+        private boolean requireChecksum;
+        private Consumer<CloneProgress> onProgress = p -> { };
+        private long progressIntervalMs = 1000;
+
+        /**
+         * Connections (clone tasks), at least 1.
+         */
+        public Options threads(final int v)
+        {
+            threads = v;
+            return this;
+        }
+
+        /**
+         * Threads writing blocks to disk, at least 1.
+         */
+        public Options applyThreads(final int v)
+        {
+            applyThreads = v;
+            return this;
+        }
+
+        /**
+         * Block buffers per connection: how much may be in flight between the socket and the disk.
+         */
+        public Options poolBuffers(final int v)
+        {
+            poolBuffers = v;
+            return this;
+        }
+
+        public Options settings(final CloneSettings v)
+        {
+            settings = v;
+            return this;
+        }
+
+        public Options transport(final TransportSettings v)
+        {
+            transport = v;
+            return this;
+        }
+
+        /**
+         * Offer only this protocol range (tests use it to play an older or newer client).
+         */
+        public Options protocols(final int min, final int max)
+        {
+            protocolMin = min;
+            protocolMax = max;
+            return this;
+        }
+
+        /**
+         * Refuse a donor that sends blocks without CRC32C.
+         */
+        public Options requireChecksum(final boolean v)
+        {
+            requireChecksum = v;
+            return this;
+        }
+
+        /**
+         * Called on the thread running {@link CloneClient#run()} about every {@code intervalMs}.
+         */
+        public Options onProgress(final Consumer<CloneProgress> listener, final long intervalMs)
+        {
+            onProgress = listener;
+            progressIntervalMs = intervalMs;
+            return this;
+        }
+
+        int threads()
+        {
+            return threads;
+        }
+
+        int poolBuffers()
+        {
+            return poolBuffers;
+        }
+
+        CloneSettings settings()
+        {
+            return settings;
+        }
+
+        TransportSettings transport()
+        {
+            return transport;
+        }
+
+        int protocolMin()
+        {
+            return protocolMin;
+        }
+
+        int protocolMax()
+        {
+            return protocolMax;
+        }
+
+        boolean requireChecksum()
+        {
+            return requireChecksum;
+        }
+    }
+
+    private final InetSocketAddress donor;
+    private final Path target;
+    private final Options options;
+    private final CloneProgress progress = new CloneProgress();
+
+    public CloneClient(final InetSocketAddress donor, final Path target, final Options options)
+    {
+        this.donor = donor;
+        this.target = target.toAbsolutePath().normalize();
+        this.options = options;
+    }
+
+    /**
+     * @return live counters of this clone; readable from any thread.
+     */
+    public CloneProgress progress()
+    {
+        return progress;
+    }
+
+    /**
+     * Run the clone.
+     *
+     * @return what was copied.
+     * @throws FerryException if the clone failed; the target then carries the {@code .ferry/} marker if anything was
+     *                        written.
+     */
+    public CloneResult run()
+    {
+        if (options.threads < 1 || options.threads > 64 || options.applyThreads < 1 || options.poolBuffers < 2)
+        {
+            throw new FerryException(ErrorCode.CONFIG_MISMATCH, "threads must be 1..64, apply threads >= 1 and " +
+                "pool buffers >= 2 (got " + options.threads + ", " + options.applyThreads + ", " + options.poolBuffers + ")");
+        }
+        options.settings.conclude();
+        options.transport.conclude();
+        checkTarget();
+        progress.threads(options.threads);
+        final FileTreeRecipient recipient = new FileTreeRecipient(target, options.settings);
+        final CloneRun run = new CloneRun(options, recipient, progress);
+        final ApplyWorker[] workers = new ApplyWorker[options.applyThreads];
+        final List<AgentRunner> workerRunners = new ArrayList<>();
+        final List<ClientTask> tasks = new ArrayList<>();
+        final int queueCapacity = Math.max(64, options.threads * options.poolBuffers * 2);
+        for (int i = 0; i < workers.length; i++)
+        {
+            workers[i] = new ApplyWorker(i, recipient, queueCapacity);
+            final AgentRunner r = new AgentRunner(new BackoffIdleStrategy(100, 10, TimeUnit.MICROSECONDS.toNanos(1),
+                TimeUnit.MICROSECONDS.toNanos(200)), run::onLoopError, null, workers[i]);
+            workerRunners.add(r);
+            AgentRunner.startOnThread(r);
+        }
+        run.workers(workers);
+        long nextProgress = System.nanoTime();
+        try
+        {
+            final ClientTask master = new ClientTask(run, 0, CloneMode.START);
+            tasks.add(master);
+            master.start(donor);
+            boolean attached = false;
+            while (true)
+            {
+                final FerryException failure = run.failure();
+                if (failure != null)
+                {
+                    throw failure;
+                }
+                if (!attached && run.metadataDone())
+                {
+                    attached = true;
+                    for (int t = 1; t < options.threads; t++)
+                    {
+                        final ClientTask task = new ClientTask(run, t, CloneMode.ATTACH);
+                        tasks.add(task);
+                        task.start(donor);
+                    }
+                }
+                if (attached && run.tasksComplete() == options.threads)
+                {
+                    break;
+                }
+                final long now = System.nanoTime();
+                if (now >= nextProgress)
+                {
+                    options.onProgress.accept(progress);
+                    nextProgress = now + TimeUnit.MILLISECONDS.toNanos(options.progressIntervalMs);
+                }
+                run.await(50);
+            }
+            progress.stage(Stage.FILE_SYNC);
+            options.onProgress.accept(progress);
+            recipient.applyEnd(run.locator(), 0, ErrorCode.OK);
+            run.requestExit();
+            final long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            while (run.tasksFinished() < tasks.size() && System.nanoTime() < deadline)
+            {
+                run.await(20);
+            }
+            progress.stage(Stage.DONE);
+            progress.finish();
+            options.onProgress.accept(progress);
+            return new CloneResult(run.locator().snapshotId(), progress.totalFiles(), progress.dataBytes(),
+                progress.networkBytes(), progress.elapsedSeconds(), progress.restarts());
+        }
+        catch (final InterruptedException ex)
+        {
+            Thread.currentThread().interrupt();
+            final FerryException f = new FerryException(ErrorCode.CANCELLED, "clone interrupted");
+            run.fail(f);
+            recipient.applyEnd(run.locator(), 0, f.code());
+            throw f;
+        }
+        catch (final FerryException ex)
+        {
+            run.fail(ex);
+            stopAll(tasks, workerRunners);
+            recipient.applyEnd(run.locator(), 0, ex.code());
+            throw ex;
+        }
+        finally
+        {
+            progress.finish();
+            stopAll(tasks, workerRunners);
+            recipient.close();
+        }
+    }
+
+    private static void stopAll(final List<ClientTask> tasks, final List<AgentRunner> workerRunners)
+    {
+        for (final ClientTask t : tasks)
+        {
+            t.stop();
+        }
+        for (final AgentRunner r : workerRunners)
+        {
+            r.close();
+        }
+    }
+
+    private void checkTarget()
+    {
+        if (Files.exists(target, LinkOption.NOFOLLOW_LINKS))
+        {
+            if (!Files.isDirectory(target, LinkOption.NOFOLLOW_LINKS))
+            {
+                throw new FerryException(ErrorCode.TARGET_NOT_EMPTY, "target " + target + " exists and is not a directory");
+            }
+            try (DirectoryStream<Path> s = Files.newDirectoryStream(target))
+            {
+                if (s.iterator().hasNext())
+                {
+                    throw new FerryException(ErrorCode.TARGET_NOT_EMPTY, "target " + target + " is not empty" +
+                        (FileTreeRecipient.isIncomplete(target) ? " (it holds an interrupted clone)" : ""));
+                }
+            }
+            catch (final IOException ex)
+            {
+                throw new FerryException(ErrorCode.IO_ERROR, "cannot read target " + target + ": " + ex.getMessage(), ex);
+            }
+        }
+    }
+}

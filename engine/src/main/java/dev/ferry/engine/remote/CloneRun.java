@@ -1,0 +1,270 @@
+package dev.ferry.engine.remote;
+
+import java.util.Map;
+
+import org.agrona.DirectBuffer;
+
+import dev.ferry.core.config.CloneSettings;
+import dev.ferry.core.protocol.DescriptorFlyweight;
+import dev.ferry.core.protocol.ErrorCode;
+import dev.ferry.core.protocol.FerryException;
+import dev.ferry.core.spi.AppliedState;
+import dev.ferry.core.spi.CloneMode;
+import dev.ferry.core.spi.Locator;
+import dev.ferry.core.spi.Stage;
+import dev.ferry.engine.CloneProgress;
+import dev.ferry.engine.tree.FileTreeRecipient;
+import dev.ferry.transport.TransportSettings;
+
+/**
+ * What the tasks of one client clone share: the recipient storage, the real locator, the apply workers, the
+ * applied state, and the outcome. Tasks call in from their loop threads; the driver ({@link CloneClient}) waits on
+ * it. Thread-safe (synchronized: none of this is on the per-block path).
+ */
+final class CloneRun
+{
+    private final CloneClient.Options options;
+    private final FileTreeRecipient recipient;
+    private final CloneProgress progress;
+    private ApplyWorker[] workers;
+    private volatile Locator locator;
+    private volatile FerryException failure;
+    private volatile boolean exitRequested;
+    private boolean metadataDone;
+    private int tasksComplete;
+    private int tasksFinished;
+    private AppliedState applied;
+
+    CloneRun(final CloneClient.Options options, final FileTreeRecipient recipient, final CloneProgress progress)
+    {
+        this.options = options;
+        this.recipient = recipient;
+        this.progress = progress;
+    }
+
+    void workers(final ApplyWorker[] w)
+    {
+        workers = w;
+    }
+
+    ApplyWorker worker(final int chunk)
+    {
+        return workers[Math.floorMod(chunk, workers.length)];
+    }
+
+    TransportSettings transport()
+    {
+        return options.transport();
+    }
+
+    CloneSettings settings()
+    {
+        return options.settings();
+    }
+
+    int protocolMin()
+    {
+        return options.protocolMin();
+    }
+
+    int protocolMax()
+    {
+        return options.protocolMax();
+    }
+
+    int poolBuffers()
+    {
+        return options.poolBuffers();
+    }
+
+    CloneProgress progress()
+    {
+        return progress;
+    }
+
+    Locator versionLocator()
+    {
+        final Locator v = recipient.applyBegin(CloneMode.VERSION, null);
+        return Locator.version(v.engineId(), options.protocolMin(), options.protocolMax());
+    }
+
+    Locator locator()
+    {
+        return locator;
+    }
+
+    synchronized Locator restartLocator()
+    {
+        return locator.restart(applied.copy()).withStage(metadataDone ? Stage.FILE_COPY : Stage.METADATA);
+    }
+
+    synchronized void onLocator(final ClientTask task, final Locator real)
+    {
+        if (task.index() == 0 && locator == null)
+        {
+            recipient.applyBegin(CloneMode.START, real);
+            locator = real;
+        }
+        else if (locator == null || real.snapshotId() != locator.snapshotId())
+        {
+            throw new FerryException(ErrorCode.BAD_LOCATOR, "donor attached task " + task.index() +
+                " to a different snapshot");
+        }
+    }
+
+    /**
+     * Check the donor's COM_RES_CONFIG before any data moves.
+     *
+     * @return the block size.
+     */
+    int validateConfig(final Map<String, String> config)
+    {
+        final String engine = config.get("engine");
+        if (!"file-tree".equals(engine))
+        {
+            throw new FerryException(ErrorCode.CONFIG_MISMATCH, "donor storage engine is '" + engine +
+                "', this recipient only applies 'file-tree'");
+        }
+        if (!"1".equals(config.get("format")))
+        {
+            throw new FerryException(ErrorCode.CONFIG_MISMATCH, "donor format version " + config.get("format") +
+                " is not supported (this recipient applies format 1)");
+        }
+        final String checksum = config.get("checksum");
+        if (!"crc32c".equals(checksum) && !"none".equals(checksum))
+        {
+            throw new FerryException(ErrorCode.CONFIG_MISMATCH, "donor checksum '" + checksum + "' is unknown");
+        }
+        if ("none".equals(checksum) && options.requireChecksum())
+        {
+            throw new FerryException(ErrorCode.CONFIG_MISMATCH, "donor sends blocks without checksums and this " +
+                "recipient requires CRC32C; start the donor with checksums on");
+        }
+        final int blockSize;
+        try
+        {
+            blockSize = Integer.parseInt(config.getOrDefault("block_size", ""));
+        }
+        catch (final NumberFormatException ex)
+        {
+            throw new FerryException(ErrorCode.CONFIG_MISMATCH, "donor block size '" + config.get("block_size") +
+                "' is not a number");
+        }
+        if (blockSize < 4096 || Integer.bitCount(blockSize) != 1 || blockSize > options.settings().maxFrameLength() - 4096 ||
+            blockSize > options.transport().maxFrameLength() - 4096)
+        {
+            throw new FerryException(ErrorCode.CONFIG_MISMATCH, "donor block size " + blockSize + " is not usable here " +
+                "(a power of two from 4 KiB up to the frame cap " + options.settings().maxFrameLength() + " less 4 KiB)");
+        }
+        return blockSize;
+    }
+
+    /**
+     * Apply a STATE or FILE descriptor (master task's loop thread).
+     */
+    void applyMetadata(final DirectBuffer body, final int offset, final int length, final DescriptorFlyweight d)
+    {
+        recipient.apply(locator, 0, body, offset, length, null);
+        if (d.type() == DescriptorFlyweight.TYPE_STATE)
+        {
+            if (d.stage() == Stage.METADATA)
+            {
+                progress.estimate(d.estimatedBytes(), d.fileCount());
+                progress.stage(Stage.METADATA);
+                synchronized (this)
+                {
+                    applied = new AppliedState((int)Math.min(Integer.MAX_VALUE, d.chunkCount()));
+                }
+            }
+            else if (d.stage() == Stage.FILE_COPY)
+            {
+                progress.stage(Stage.FILE_COPY);
+                synchronized (this)
+                {
+                    metadataDone = true;
+                    notifyAll();
+                }
+            }
+        }
+    }
+
+    synchronized void onAcknowledged(final int chunk, final int blocks, final boolean complete)
+    {
+        if (applied == null || chunk >= applied.chunkCount())
+        {
+            throw new FerryException(ErrorCode.BAD_DESCRIPTOR, "data for chunk " + chunk + " outside the announced " +
+                (applied == null ? 0 : applied.chunkCount()) + " chunks");
+        }
+        applied.onApplied(chunk, blocks, complete);
+    }
+
+    synchronized AppliedState applied()
+    {
+        return applied == null ? null : applied.copy();
+    }
+
+    synchronized boolean metadataDone()
+    {
+        return metadataDone;
+    }
+
+    synchronized void onTaskComplete(final ClientTask task)
+    {
+        tasksComplete++;
+        notifyAll();
+    }
+
+    synchronized int tasksComplete()
+    {
+        return tasksComplete;
+    }
+
+    synchronized void onTaskFinished()
+    {
+        tasksFinished++;
+        notifyAll();
+    }
+
+    synchronized int tasksFinished()
+    {
+        return tasksFinished;
+    }
+
+    void onLoopError(final Throwable ex)
+    {
+        fail(ex instanceof FerryException ? (FerryException)ex :
+            new FerryException(ErrorCode.INTERNAL, "client loop failed: " + ex, ex));
+    }
+
+    synchronized void fail(final FerryException ex)
+    {
+        if (failure == null)
+        {
+            failure = ex;
+        }
+        notifyAll();
+    }
+
+    FerryException failure()
+    {
+        return failure;
+    }
+
+    void requestExit()
+    {
+        exitRequested = true;
+    }
+
+    boolean exitRequested()
+    {
+        return exitRequested;
+    }
+
+    /**
+     * Wait for a change (up to {@code ms}).
+     */
+    synchronized void await(final long ms) throws InterruptedException
+    {
+        wait(ms);
+    }
+}

@@ -1,0 +1,807 @@
+package dev.ferry.transport;
+
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.SocketAddress;
+import java.net.StandardSocketOptions;
+import java.nio.ByteBuffer;
+import java.nio.channels.ClosedChannelException;
+import java.nio.channels.FileChannel;
+import java.nio.channels.SelectionKey;
+import java.nio.channels.SocketChannel;
+import java.util.concurrent.TimeUnit;
+
+import org.agrona.DirectBuffer;
+import org.agrona.concurrent.UnsafeBuffer;
+
+import dev.ferry.core.protocol.ErrorCode;
+import dev.ferry.core.protocol.ErrorCodec;
+import dev.ferry.core.protocol.FrameHeader;
+import dev.ferry.core.protocol.FrameType;
+import dev.ferry.core.protocol.FrameValidator;
+
+/**
+ * One framed TCP connection, owned by one {@link EventLoop} thread.
+ * <h2>Receive path</h2>
+ * Bytes are read into an off-heap staging buffer and frames parsed in place. Control frames are validated and
+ * handed to {@link ConnectionHandler#onFrame}. For the bulk frame type ({@link #bulkType}, e.g. data), the body goes
+ * into a buffer the handler provides: whatever of it is already staged is copied, the rest is read straight into
+ * that buffer. When the handler has no buffer, the connection stops reading: TCP flow control slows the peer.
+ * <h2>Send path</h2>
+ * Frames are written into an off-heap send buffer ({@link #claim}). A file region ({@link #sendRegion}) follows its
+ * header and goes to the socket with {@code FileChannel.transferTo} (sendfile: no copy in the JVM), in calls of at
+ * most {@code transferCap} bytes, looping over partial sends. While a region is pending nothing else can be queued;
+ * {@link ConnectionHandler#onWritable} says when the send side has drained.
+ * <h2>Liveness</h2>
+ * A PING is sent when nothing was sent for a heartbeat interval; the connection closes with
+ * {@link ErrorCode#TIMEOUT} when nothing arrived for the read timeout while it was willing to read.
+ * <p>
+ * All methods are for the loop thread only, except the counters.
+ */
+public final class Connection
+{
+    private static final int READS_PER_CYCLE = 16;
+
+    private final EventLoop loop;
+    private final SocketChannel channel;
+    private final TransportSettings settings;
+    private final FrameValidator validator;
+    private final ByteBuffer staging;
+    private final UnsafeBuffer stagingView;
+    private final ByteBuffer sendBuffer;
+    private final UnsafeBuffer sendView;
+    private final long readTimeoutNanos;
+    private final long heartbeatNanos;
+    private final String peer;
+    private SelectionKey key;
+    private ConnectionHandler handler;
+    private int bulkType = -1;
+    private int errorType = -1;
+
+    private int parsePosition;
+    private ByteBuffer body;
+    private int bodyLength;
+    private int bodyRemaining;
+    private boolean waitingForBody;
+    private boolean readPaused;
+
+    private int sendIndex;
+    private FileChannel region;
+    private long regionPosition;
+    private long regionRemaining;
+    private boolean closeWhenFlushed;
+    private boolean closed;
+
+    private long lastReceiveNanos;
+    private long lastSendNanos;
+    private volatile long bytesIn;
+    private volatile long bytesOut;
+    private volatile long fileBytesOut;
+
+    private Connection(final EventLoop loop, final SocketChannel channel, final TransportSettings settings)
+    {
+        this.loop = loop;
+        this.channel = channel;
+        this.settings = settings;
+        this.validator = new FrameValidator(settings.maxFrameLength());
+        this.staging = ByteBuffer.allocateDirect(settings.stagingCapacity());
+        this.stagingView = new UnsafeBuffer(staging);
+        this.sendBuffer = ByteBuffer.allocateDirect(settings.sendCapacity());
+        this.sendView = new UnsafeBuffer(sendBuffer);
+        this.readTimeoutNanos = TimeUnit.MILLISECONDS.toNanos(settings.readTimeoutMs());
+        this.heartbeatNanos = TimeUnit.MILLISECONDS.toNanos(settings.heartbeatMs());
+        String p;
+        try
+        {
+            final SocketAddress a = channel.getRemoteAddress();
+            p = a == null ? "?" : a.toString();
+        }
+        catch (final IOException ex)
+        {
+            p = "?";
+        }
+        this.peer = p;
+        lastReceiveNanos = lastSendNanos = System.nanoTime();
+    }
+
+    /**
+     * Open a TCP connection with a blocking connect bounded by the connect timeout. Called off the loop thread.
+     *
+     * @throws IOException if the peer cannot be reached in time.
+     */
+    public static SocketChannel connect(final InetSocketAddress address, final TransportSettings settings) throws IOException
+    {
+        final SocketChannel ch = SocketChannel.open();
+        try
+        {
+            ch.socket().connect(address, (int)Math.min(Integer.MAX_VALUE, settings.connectTimeoutMs()));
+            return ch;
+        }
+        catch (final IOException ex)
+        {
+            ch.close();
+            throw ex;
+        }
+    }
+
+    /**
+     * Make a connection of a connected socket and register it with the loop. Loop thread only.
+     */
+    public static Connection register(
+        final EventLoop loop, final SocketChannel channel, final TransportSettings settings, final ConnectionHandler handler)
+        throws IOException
+    {
+        channel.configureBlocking(false);
+        channel.setOption(StandardSocketOptions.TCP_NODELAY, true);
+        final Connection c = new Connection(loop, channel, settings);
+        c.handler = handler;
+        c.key = channel.register(loop.selector(), SelectionKey.OP_READ, c);
+        loop.add(c);
+        return c;
+    }
+
+    public EventLoop loop()
+    {
+        return loop;
+    }
+
+    public String peer()
+    {
+        return peer;
+    }
+
+    public void handler(final ConnectionHandler handler)
+    {
+        this.handler = handler;
+    }
+
+    /**
+     * Frames of this type deliver their body through {@link ConnectionHandler#acquireBody}.
+     */
+    public void bulkType(final int type)
+    {
+        bulkType = type;
+    }
+
+    /**
+     * On a malformed frame, send a frame of this type (error-shaped: code + message) before closing; -1 to just close.
+     */
+    public void errorType(final int type)
+    {
+        errorType = type;
+    }
+
+    public boolean isClosed()
+    {
+        return closed;
+    }
+
+    public long bytesIn()
+    {
+        return bytesIn;
+    }
+
+    public long bytesOut()
+    {
+        return bytesOut;
+    }
+
+    /**
+     * @return bytes sent with transferTo.
+     */
+    public long fileBytesOut()
+    {
+        return fileBytesOut;
+    }
+
+    /**
+     * @return the send buffer, to encode a claimed body into.
+     */
+    public UnsafeBuffer sendBuffer()
+    {
+        return sendView;
+    }
+
+    /**
+     * Reserve room for a frame and write its header.
+     *
+     * @return the offset in {@link #sendBuffer()} where the body goes, or -1 if there is no room now (or a region is
+     * pending, or the connection is closing).
+     */
+    public int claim(final int type, final int bodyLength)
+    {
+        if (region != null || closed || closeWhenFlushed)
+        {
+            return -1;
+        }
+        final int need = FrameHeader.HEADER_LENGTH + bodyLength;
+        if (sendBuffer.remaining() < need)
+        {
+            compactSend();
+            if (sendBuffer.remaining() < need)
+            {
+                return -1;
+            }
+        }
+        final int at = sendBuffer.position();
+        FrameHeader.write(sendView, at, need, type);
+        sendBuffer.position(at + need);
+        return at + FrameHeader.HEADER_LENGTH;
+    }
+
+    /**
+     * @return true if a frame with a body of {@code bodyLength} could be claimed now.
+     */
+    public boolean canClaim(final int bodyLength)
+    {
+        if (region != null || closed || closeWhenFlushed)
+        {
+            return false;
+        }
+        return sendBuffer.remaining() >= FrameHeader.HEADER_LENGTH + bodyLength ||
+            sendBuffer.capacity() - (sendBuffer.position() - sendIndex) >= FrameHeader.HEADER_LENGTH + bodyLength;
+    }
+
+    /**
+     * @return true if frames totalling {@code bytes} (headers included) can be claimed now, one after the other.
+     */
+    public boolean hasRoom(final int bytes)
+    {
+        if (region != null || closed || closeWhenFlushed)
+        {
+            return false;
+        }
+        if (sendBuffer.remaining() >= bytes)
+        {
+            return true;
+        }
+        if (sendBuffer.capacity() - (sendBuffer.position() - sendIndex) >= bytes)
+        {
+            compactSend();
+            return true;
+        }
+        return false;
+    }
+
+    /**
+     * Queue a frame whose body is copied from {@code body}.
+     *
+     * @return false if there is no room now.
+     */
+    public boolean send(final int type, final DirectBuffer body, final int offset, final int length)
+    {
+        final int at = claim(type, length);
+        if (at < 0)
+        {
+            return false;
+        }
+        if (length > 0)
+        {
+            sendView.putBytes(at, body, offset, length);
+        }
+        return true;
+    }
+
+    /**
+     * Queue a frame of {@code type} whose body is {@code count} bytes of {@code file} from {@code position}, sent
+     * with zero copies after everything queued before it. The caller keeps the file open until
+     * {@link ConnectionHandler#onWritable} (or the close).
+     *
+     * @return false if there is no room for the header now or a region is pending.
+     */
+    public boolean sendRegion(final int type, final FileChannel file, final long position, final long count)
+    {
+        if (count > Integer.MAX_VALUE - FrameHeader.HEADER_LENGTH)
+        {
+            throw new IllegalArgumentException("region of " + count + " bytes does not fit one frame");
+        }
+        final int at = claim(type, 0);
+        if (at < 0)
+        {
+            return false;
+        }
+        FrameHeader.write(sendView, at - FrameHeader.HEADER_LENGTH, FrameHeader.HEADER_LENGTH + (int)count, type);
+        region = file;
+        regionPosition = position;
+        regionRemaining = count;
+        return true;
+    }
+
+    /**
+     * @return true if nothing is waiting to be sent.
+     */
+    public boolean isDrained()
+    {
+        return region == null && sendIndex == sendBuffer.position();
+    }
+
+    /**
+     * Queue a COM_RES_ERROR (or any error-shaped frame) and close once it is sent.
+     */
+    public void sendErrorAndClose(final int type, final int code, final String message)
+    {
+        if (closed)
+        {
+            return;
+        }
+        final int at = claimEvenIfRegion(type, ErrorCodec.MESSAGE_OFFSET + 2 + ErrorCodec.MAX_MESSAGE_BYTES);
+        if (at >= 0)
+        {
+            final int len = ErrorCodec.encode(sendView, at, code, message);
+            // shrink the claimed frame to the real length
+            final int frameStart = at - FrameHeader.HEADER_LENGTH;
+            FrameHeader.write(sendView, frameStart, FrameHeader.HEADER_LENGTH + len, type);
+            sendBuffer.position(at + len);
+        }
+        closeWhenFlushed = true;
+        flush();
+        if (isDrained())
+        {
+            close(code, message);
+        }
+    }
+
+    private int claimEvenIfRegion(final int type, final int maxBody)
+    {
+        if (region != null)
+        {
+            // a region cannot be interrupted without corrupting the stream: drop it, the peer will see the error
+            // only if the region had not started; otherwise just close
+            if (regionRemaining > 0)
+            {
+                region = null;
+                regionRemaining = 0;
+                sendIndex = sendBuffer.position();
+                return -1;
+            }
+            region = null;
+        }
+        final int need = FrameHeader.HEADER_LENGTH + maxBody;
+        if (sendBuffer.remaining() < need)
+        {
+            compactSend();
+            if (sendBuffer.remaining() < need)
+            {
+                return -1;
+            }
+        }
+        final int at = sendBuffer.position();
+        FrameHeader.write(sendView, at, need, type);
+        sendBuffer.position(at + need);
+        return at + FrameHeader.HEADER_LENGTH;
+    }
+
+    private void compactSend()
+    {
+        if (sendIndex == 0)
+        {
+            return;
+        }
+        final int pending = sendBuffer.position() - sendIndex;
+        if (pending > 0)
+        {
+            sendView.putBytes(0, sendView, sendIndex, pending);
+        }
+        sendBuffer.position(pending);
+        sendIndex = 0;
+    }
+
+    /**
+     * Write as much as the socket takes now.
+     *
+     * @return bytes written.
+     */
+    public long flush()
+    {
+        if (closed)
+        {
+            return 0;
+        }
+        long written = 0;
+        try
+        {
+            final int end = sendBuffer.position();
+            if (sendIndex < end)
+            {
+                final int savedPosition = end;
+                sendBuffer.limit(end).position(sendIndex);
+                final int n = channel.write(sendBuffer);
+                sendBuffer.limit(sendBuffer.capacity()).position(savedPosition);
+                sendIndex += n;
+                written += n;
+                if (sendIndex == end)
+                {
+                    sendIndex = 0;
+                    sendBuffer.position(0);
+                }
+            }
+            if (region != null && sendIndex == sendBuffer.position())
+            {
+                while (regionRemaining > 0)
+                {
+                    final long n = region.transferTo(regionPosition, Math.min(regionRemaining, settings.transferCap()), channel);
+                    if (n <= 0)
+                    {
+                        if (regionPosition >= region.size())
+                        {
+                            close(ErrorCode.FILE_CHANGED, "a file being sent was truncated under the donor");
+                            return written;
+                        }
+                        break;
+                    }
+                    regionPosition += n;
+                    regionRemaining -= n;
+                    written += n;
+                    fileBytesOut += n;
+                }
+                if (regionRemaining == 0)
+                {
+                    region = null;
+                }
+            }
+        }
+        catch (final IOException ex)
+        {
+            close(ErrorCode.NETWORK, "send to " + peer + " failed: " + ex.getMessage());
+            return written;
+        }
+        if (written > 0)
+        {
+            bytesOut += written;
+            lastSendNanos = System.nanoTime();
+        }
+        updateInterest();
+        if (closeWhenFlushed && isDrained())
+        {
+            close(ErrorCode.OK, "closed after flush");
+        }
+        return written;
+    }
+
+    private void updateInterest()
+    {
+        if (closed || !key.isValid())
+        {
+            return;
+        }
+        int ops = 0;
+        if (!isDrained())
+        {
+            ops |= SelectionKey.OP_WRITE;
+        }
+        if (!readPaused && !waitingForBody && !closeWhenFlushed)
+        {
+            ops |= SelectionKey.OP_READ;
+        }
+        if (key.interestOps() != ops)
+        {
+            key.interestOps(ops);
+        }
+    }
+
+    /**
+     * Stop reading (the handler is behind); {@link #resumeReading} undoes it.
+     */
+    public void pauseReading()
+    {
+        readPaused = true;
+        updateInterest();
+    }
+
+    /**
+     * Resume reading after {@link #pauseReading} or after {@link ConnectionHandler#acquireBody} returned null;
+     * frames already staged are parsed at once.
+     */
+    public void resumeReading()
+    {
+        if (closed || (!readPaused && !waitingForBody))
+        {
+            return;
+        }
+        readPaused = false;
+        waitingForBody = false;
+        lastReceiveNanos = System.nanoTime();
+        parse();
+        if (!closed)
+        {
+            read();
+            updateInterest();
+        }
+    }
+
+    int onReady(final SelectionKey k)
+    {
+        if (closed || !k.isValid())
+        {
+            return 0;
+        }
+        int work = 0;
+        if (k.isWritable())
+        {
+            work += flush() > 0 ? 1 : 0;
+            if (!closed && isDrained())
+            {
+                handler.onWritable(this);
+            }
+        }
+        if (!closed && k.isValid() && k.isReadable())
+        {
+            work += read();
+        }
+        return work;
+    }
+
+    private int read()
+    {
+        int work = 0;
+        try
+        {
+            for (int i = 0; i < READS_PER_CYCLE && !closed && !readPaused && !waitingForBody && !closeWhenFlushed; i++)
+            {
+                final int n;
+                if (body != null && parsePosition == staging.position())
+                {
+                    n = channel.read(body);
+                    if (n > 0)
+                    {
+                        bodyRemaining -= n;
+                        received(n);
+                        if (bodyRemaining == 0)
+                        {
+                            deliverBody();
+                            parse();
+                        }
+                    }
+                }
+                else
+                {
+                    if (staging.remaining() == 0)
+                    {
+                        compactStaging();
+                        if (staging.remaining() == 0)
+                        {
+                            protocolError(ErrorCode.FRAME_TOO_LARGE, "a frame does not fit the receive buffer");
+                            return work;
+                        }
+                    }
+                    n = channel.read(staging);
+                    if (n > 0)
+                    {
+                        received(n);
+                        parse();
+                    }
+                }
+                if (n < 0)
+                {
+                    final boolean midFrame = body != null || parsePosition != staging.position();
+                    close(ErrorCode.NETWORK, "peer " + peer + " closed the connection" + (midFrame ? " in the middle of a frame" : ""));
+                    return work;
+                }
+                if (n == 0)
+                {
+                    break;
+                }
+                work++;
+            }
+        }
+        catch (final ClosedChannelException ex)
+        {
+            close(ErrorCode.NETWORK, "connection to " + peer + " closed");
+        }
+        catch (final IOException ex)
+        {
+            close(ErrorCode.NETWORK, "receive from " + peer + " failed: " + ex.getMessage());
+        }
+        if (!closed)
+        {
+            updateInterest();
+        }
+        return work;
+    }
+
+    private void received(final int n)
+    {
+        bytesIn += n;
+        lastReceiveNanos = System.nanoTime();
+    }
+
+    private void parse()
+    {
+        while (!closed && !readPaused && !waitingForBody)
+        {
+            final int available = staging.position() - parsePosition;
+            if (body != null)
+            {
+                if (available == 0)
+                {
+                    break;
+                }
+                final int n = Math.min(available, bodyRemaining);
+                stagingView.getBytes(parsePosition, body, n);
+                parsePosition += n;
+                bodyRemaining -= n;
+                if (bodyRemaining == 0)
+                {
+                    deliverBody();
+                }
+                continue;
+            }
+            if (available < FrameHeader.HEADER_LENGTH)
+            {
+                break;
+            }
+            final int headerResult = FrameHeader.validate(stagingView, parsePosition, settings.maxFrameLength());
+            if (headerResult != ErrorCode.OK)
+            {
+                protocolError(headerResult, "bad frame header from " + peer + " (length " +
+                    FrameHeader.frameLength(stagingView, parsePosition) + ", type " +
+                    FrameHeader.type(stagingView, parsePosition) + ")");
+                return;
+            }
+            final int length = FrameHeader.frameLength(stagingView, parsePosition);
+            final int type = FrameHeader.type(stagingView, parsePosition);
+            if (type == bulkType)
+            {
+                final int bodyLen = length - FrameHeader.HEADER_LENGTH;
+                final ByteBuffer b = handler.acquireBody(this, bodyLen);
+                if (closed)
+                {
+                    return;
+                }
+                if (b == null)
+                {
+                    waitingForBody = true;
+                    updateInterest();
+                    break;
+                }
+                if (b.remaining() < bodyLen)
+                {
+                    protocolError(ErrorCode.FRAME_TOO_LARGE, "data frame of " + bodyLen + " bytes exceeds the block buffer");
+                    return;
+                }
+                parsePosition += FrameHeader.HEADER_LENGTH;
+                b.limit(b.position() + bodyLen);
+                body = b;
+                bodyLength = bodyLen;
+                bodyRemaining = bodyLen;
+                if (bodyLen == 0)
+                {
+                    deliverBody();
+                }
+                continue;
+            }
+            if (length > staging.capacity())
+            {
+                protocolError(ErrorCode.FRAME_TOO_LARGE, FrameType.name(type) + " frame of " + length +
+                    " bytes exceeds the receive buffer of " + staging.capacity());
+                return;
+            }
+            if (available < length)
+            {
+                if (staging.capacity() - parsePosition < length)
+                {
+                    compactStaging();
+                }
+                break;
+            }
+            final int bodyOffset = parsePosition + FrameHeader.HEADER_LENGTH;
+            final int bodyLen = length - FrameHeader.HEADER_LENGTH;
+            final int bodyResult = validator.validateBody(type, stagingView, bodyOffset, bodyLen);
+            if (bodyResult != ErrorCode.OK)
+            {
+                protocolError(bodyResult, "malformed " + FrameType.name(type) + " frame from " + peer);
+                return;
+            }
+            parsePosition += length;
+            if (type != FrameType.PING)
+            {
+                handler.onFrame(this, type, stagingView, bodyOffset, bodyLen);
+            }
+        }
+        if (!closed && parsePosition == staging.position())
+        {
+            parsePosition = 0;
+            staging.clear();
+        }
+    }
+
+    private void deliverBody()
+    {
+        final ByteBuffer b = body;
+        final int len = bodyLength;
+        body = null;
+        handler.onBody(this, b, len);
+    }
+
+    private void compactStaging()
+    {
+        final int pending = staging.position() - parsePosition;
+        if (parsePosition > 0)
+        {
+            if (pending > 0)
+            {
+                stagingView.putBytes(0, stagingView, parsePosition, pending);
+            }
+            staging.position(pending);
+            parsePosition = 0;
+        }
+    }
+
+    private void protocolError(final int code, final String message)
+    {
+        if (errorType > 0)
+        {
+            sendErrorAndClose(errorType, code, message);
+        }
+        else
+        {
+            close(code, message);
+        }
+    }
+
+    void tick(final long now)
+    {
+        if (closed)
+        {
+            return;
+        }
+        if (!readPaused && !waitingForBody && now - lastReceiveNanos > readTimeoutNanos)
+        {
+            close(ErrorCode.TIMEOUT, "nothing received from " + peer + " for " +
+                TimeUnit.NANOSECONDS.toMillis(now - lastReceiveNanos) + " ms");
+            return;
+        }
+        if (now - lastSendNanos > heartbeatNanos && isDrained() && !closeWhenFlushed)
+        {
+            if (claim(FrameType.PING, 0) >= 0)
+            {
+                flush();
+            }
+        }
+        if (!closed)
+        {
+            handler.onTick(this, now);
+        }
+    }
+
+    /**
+     * Close now; the handler hears {@link ConnectionHandler#onClose} once.
+     */
+    public void close(final int code, final String message)
+    {
+        if (closed)
+        {
+            return;
+        }
+        closed = true;
+        if (key != null)
+        {
+            key.cancel();
+        }
+        try
+        {
+            channel.close();
+        }
+        catch (final IOException ignore)
+        {
+            // already broken
+        }
+        loop.remove(this);
+        handler.onClose(this, code, message);
+    }
+
+    /**
+     * Close after everything queued is sent.
+     */
+    public void closeAfterFlush()
+    {
+        closeWhenFlushed = true;
+        flush();
+    }
+
+    @Override
+    public String toString()
+    {
+        return "Connection{" + peer + "}";
+    }
+}

@@ -1,0 +1,138 @@
+package dev.ferry.transport;
+
+import dev.ferry.core.config.CloneSettings;
+import dev.ferry.core.protocol.ErrorCode;
+import dev.ferry.core.protocol.FerryException;
+
+/**
+ * Settings of the transport: buffer sizes, the frame cap, timeouts and heartbeats. Chained setters, one
+ * {@link #conclude()}; immutable in practice afterwards.
+ */
+public final class TransportSettings
+{
+    public static final String READ_TIMEOUT_PROP = "ferry.read.timeout.ms";
+    public static final long READ_TIMEOUT_DEFAULT = 30_000;
+
+    public static final String HEARTBEAT_PROP = "ferry.heartbeat.ms";
+    public static final long HEARTBEAT_DEFAULT = 1_000;
+
+    public static final String CONNECT_TIMEOUT_PROP = "ferry.connect.timeout.ms";
+    public static final long CONNECT_TIMEOUT_DEFAULT = 10_000;
+
+    /** Receive staging buffer: control frames must fit in it. */
+    public static final int STAGING_DEFAULT = 1024 * 1024;
+    /** Send buffer for frame headers, control frames and small blocks. */
+    public static final int SEND_BUFFER_DEFAULT = 1024 * 1024;
+
+    private long readTimeoutMs = Long.getLong(READ_TIMEOUT_PROP, READ_TIMEOUT_DEFAULT);
+    private long heartbeatMs = Long.getLong(HEARTBEAT_PROP, HEARTBEAT_DEFAULT);
+    private long connectTimeoutMs = Long.getLong(CONNECT_TIMEOUT_PROP, CONNECT_TIMEOUT_DEFAULT);
+    private int stagingCapacity = STAGING_DEFAULT;
+    private int sendCapacity = SEND_BUFFER_DEFAULT;
+    private int maxFrameLength = CloneSettings.MAX_FRAME_DEFAULT;
+    private long transferCap = CloneSettings.TRANSFER_CAP_DEFAULT;
+
+    public TransportSettings readTimeoutMs(final long v)
+    {
+        readTimeoutMs = v;
+        return this;
+    }
+
+    public long readTimeoutMs()
+    {
+        return readTimeoutMs;
+    }
+
+    public TransportSettings heartbeatMs(final long v)
+    {
+        heartbeatMs = v;
+        return this;
+    }
+
+    public long heartbeatMs()
+    {
+        return heartbeatMs;
+    }
+
+    public TransportSettings connectTimeoutMs(final long v)
+    {
+        connectTimeoutMs = v;
+        return this;
+    }
+
+    public long connectTimeoutMs()
+    {
+        return connectTimeoutMs;
+    }
+
+    public TransportSettings stagingCapacity(final int v)
+    {
+        stagingCapacity = v;
+        return this;
+    }
+
+    public int stagingCapacity()
+    {
+        return stagingCapacity;
+    }
+
+    public TransportSettings sendCapacity(final int v)
+    {
+        sendCapacity = v;
+        return this;
+    }
+
+    public int sendCapacity()
+    {
+        return sendCapacity;
+    }
+
+    public TransportSettings maxFrameLength(final int v)
+    {
+        maxFrameLength = v;
+        return this;
+    }
+
+    public int maxFrameLength()
+    {
+        return maxFrameLength;
+    }
+
+    public TransportSettings transferCap(final long v)
+    {
+        transferCap = v;
+        return this;
+    }
+
+    public long transferCap()
+    {
+        return transferCap;
+    }
+
+    public TransportSettings conclude()
+    {
+        if (readTimeoutMs < 10)
+        {
+            throw bad(READ_TIMEOUT_PROP, readTimeoutMs, "at least 10 ms");
+        }
+        if (heartbeatMs < 1 || heartbeatMs >= readTimeoutMs)
+        {
+            throw bad(HEARTBEAT_PROP, heartbeatMs, "at least 1 ms and below the read timeout (" + readTimeoutMs + ")");
+        }
+        if (stagingCapacity < 64 * 1024 || sendCapacity < 64 * 1024)
+        {
+            throw bad("staging/send capacity", Math.min(stagingCapacity, sendCapacity), "at least 64 KiB");
+        }
+        if (transferCap < 1)
+        {
+            throw bad(CloneSettings.TRANSFER_CAP_PROP, transferCap, "at least 1");
+        }
+        return this;
+    }
+
+    private static FerryException bad(final String name, final long value, final String expected)
+    {
+        return new FerryException(ErrorCode.CONFIG_MISMATCH, "setting " + name + "=" + value + " is invalid: it must be " +
+            expected);
+    }
+}
