@@ -11,6 +11,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.SplittableRandom;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
 import java.util.stream.Stream;
 import java.util.zip.CRC32C;
 
@@ -279,9 +280,10 @@ class ChunkPlanTest
         int expectedSegment = 0;
         for (int c = 0; c < plan.chunkCount(); c++)
         {
-            assertEquals(expectedSegment, plan.firstSegment(c), "segments of chunk " + c + " must follow chunk " + (c - 1));
+            final int chunk = c;
+            check(expectedSegment == plan.firstSegment(c), () -> "segments of chunk " + chunk + " do not follow the previous chunk's");
             final int count = plan.segmentCount(c);
-            assertTrue(count >= 1, "chunk " + c + " is empty");
+            check(count >= 1, () -> "chunk " + chunk + " is empty");
             expectedSegment += count;
             long bytes = 0;
             int blocks = 0;
@@ -289,43 +291,55 @@ class ChunkPlanTest
             int nb = 0;
             for (int s = plan.firstSegment(c); s < plan.firstSegment(c) + count; s++)
             {
+                final int seg = s;
                 final Manifest.Entry e = m.entry(plan.segmentFile(s));
-                assertTrue(e.isRegular() && e.size > 0, "segment " + s + " of " + e);
                 final long off = plan.segmentOffset(s);
                 final long len = plan.segmentLength(s);
-                assertTrue(off >= 0 && len > 0 && off + len <= e.size, "segment " + s + " of " + e);
-                assertTrue(c >= e.firstChunk() && c < e.firstChunk() + e.chunkSpan(), "chunk " + c + " outside " + e);
-                assertEquals(blocks, plan.segmentFirstBlock(s), "first block of segment " + s);
+                check(e.isRegular() && e.size > 0, () -> "segment " + seg + " of non-regular or empty " + e);
+                check(off >= 0 && len > 0 && off + len <= e.size, () -> "segment " + seg + " outside " + e);
+                check(c >= e.firstChunk() && c < e.firstChunk() + e.chunkSpan(), () -> "chunk " + chunk + " outside " + e);
+                check(blocks == plan.segmentFirstBlock(s), () -> "first block of segment " + seg);
                 final int sb = plan.segmentBlocks(s);
-                assertEquals((len + blockSize - 1) / blockSize, sb);
+                check((len + blockSize - 1) / blockSize == sb, () -> "block count of segment " + seg);
                 for (int j = 0; j < sb; j++)
                 {
                     final long blen = Math.min(blockSize, len - (long)j * blockSize);
-                    assertTrue(blen > 0 && blen <= blockSize, "block " + j + " of segment " + s);
-                    assertTrue(nb < blockLengths.length, "chunk " + c + " has more blocks than chunkBlocks");
+                    if (blen <= 0 || blen > blockSize)
+                    {
+                        fail("block " + j + " of segment " + s + " has " + blen + " bytes");
+                    }
+                    if (nb >= blockLengths.length)
+                    {
+                        fail("chunk " + c + " has more blocks than chunkBlocks");
+                    }
                     blockLengths[nb++] = blen;
-                    assertEquals(s, plan.segmentOf(c, blocks + j), "segmentOf(" + c + ", " + (blocks + j) + ")");
+                    final int found = plan.segmentOf(c, blocks + j);
+                    if (found != s)
+                    {
+                        fail("segmentOf(" + c + ", " + (blocks + j) + ") = " + found + ", expected " + s);
+                    }
                 }
                 if (e.size >= chunkSize)
                 {
-                    assertEquals(1, count, "a big file's chunk holds only that file: " + e);
-                    assertEquals((long)(c - e.firstChunk()) * chunkSize, off);
-                    assertEquals(Math.min(chunkSize, e.size - off), len);
+                    check(count == 1, () -> "a big file's chunk holds only that file: " + e);
+                    check((long)(c - e.firstChunk()) * chunkSize == off, () -> "offset of segment " + seg);
+                    check(Math.min(chunkSize, e.size - off) == len, () -> "length of segment " + seg);
                 }
                 else
                 {
-                    assertEquals(0, off);
-                    assertEquals(e.size, len);
-                    assertEquals(1, e.chunkSpan());
+                    check(off == 0 && len == e.size, () -> "a batched file is one whole segment: " + e);
+                    check(e.chunkSpan() == 1, () -> "a batched file spans one chunk: " + e);
                 }
                 ranges.get(e.index).add(new long[]{ off, len });
                 blocks += sb;
                 bytes += len;
             }
-            assertEquals(bytes, plan.chunkBytes(c), "bytes of chunk " + c);
-            assertEquals(blocks, plan.chunkBlocks(c), "blocks of chunk " + c);
-            assertTrue(bytes <= chunkSize, "chunk " + c + " holds " + bytes);
-            assertTrue(count <= filesPerChunk || count == 1, "chunk " + c + " batches " + count + " files");
+            final long b0 = bytes;
+            final int n0 = blocks;
+            check(bytes == plan.chunkBytes(c), () -> "bytes of chunk " + chunk + ": " + plan.chunkBytes(chunk) + " vs " + b0);
+            check(blocks == plan.chunkBlocks(c), () -> "blocks of chunk " + chunk + ": " + plan.chunkBlocks(chunk) + " vs " + n0);
+            check(bytes <= chunkSize, () -> "chunk " + chunk + " holds " + b0);
+            check(count <= filesPerChunk || count == 1, () -> "chunk " + chunk + " batches " + count + " files");
             long suffix = 0;
             for (int b = blocks; b >= 0; b--)
             {
@@ -333,9 +347,13 @@ class ChunkPlanTest
                 {
                     suffix += blockLengths[b];
                 }
-                assertEquals(suffix, plan.bytesFrom(c, b), "bytesFrom(" + c + ", " + b + ")");
+                final long from = plan.bytesFrom(c, b);
+                if (from != suffix)
+                {
+                    fail("bytesFrom(" + c + ", " + b + ") = " + from + ", expected " + suffix);
+                }
             }
-            assertEquals(bytes, plan.bytesFrom(c, -1));
+            check(plan.bytesFrom(c, -1) == bytes, () -> "bytesFrom(" + chunk + ", -1)");
             totalBytes += bytes;
         }
         assertEquals(m.totalBytes(), totalBytes);
@@ -345,19 +363,22 @@ class ChunkPlanTest
             final List<long[]> rs = ranges.get(e.index);
             if (!e.isRegular() || e.size == 0)
             {
-                assertEquals(0, rs.size(), "no segments for " + e);
-                assertEquals(0, e.chunkSpan(), "no chunks for " + e);
+                assertEquals(0, rs.size(), () -> "no segments for " + e);
+                assertEquals(0, e.chunkSpan(), () -> "no chunks for " + e);
                 continue;
             }
             rs.sort((a, b) -> Long.compare(a[0], b[0]));
             long at = 0;
             for (final long[] r : rs)
             {
-                assertEquals(at, r[0], "gap or overlap in " + e);
+                if (at != r[0])
+                {
+                    fail("gap or overlap in " + e + " at " + at + ": next segment starts at " + r[0]);
+                }
                 at += r[1];
             }
-            assertEquals(e.size, at, "coverage of " + e);
-            assertEquals(e.size >= chunkSize ? (e.size + chunkSize - 1) / chunkSize : 1, e.chunkSpan(), "span of " + e);
+            assertEquals(e.size, at, () -> "coverage of " + e);
+            assertEquals(e.size >= chunkSize ? (e.size + chunkSize - 1) / chunkSize : 1, e.chunkSpan(), () -> "span of " + e);
         }
 
         final int[] order = plan.order();
@@ -365,19 +386,33 @@ class ChunkPlanTest
         final boolean[] seen = new boolean[order.length];
         for (int i = 0; i < order.length; i++)
         {
-            assertTrue(order[i] >= 0 && order[i] < order.length && !seen[order[i]], "order is not a permutation");
+            if (order[i] < 0 || order[i] >= order.length || seen[order[i]])
+            {
+                fail("order is not a permutation at " + i);
+            }
             seen[order[i]] = true;
             if (i > 0)
             {
                 final long prev = plan.chunkBytes(order[i - 1]);
                 final long cur = plan.chunkBytes(order[i]);
-                assertTrue(prev > cur || (prev == cur && order[i - 1] < order[i]), "order at " + i);
+                if (!(prev > cur || (prev == cur && order[i - 1] < order[i])))
+                {
+                    fail("order is not largest first at " + i);
+                }
             }
         }
         if (order.length > 0)
         {
             order[0] = -1;
             assertTrue(plan.order()[0] != -1, "order() must return a copy");
+        }
+    }
+
+    private static void check(final boolean ok, final Supplier<String> message)
+    {
+        if (!ok)
+        {
+            fail(message.get());
         }
     }
 
