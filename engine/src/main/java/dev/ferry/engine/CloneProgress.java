@@ -2,6 +2,9 @@ package dev.ferry.engine;
 
 import java.util.concurrent.atomic.AtomicLong;
 
+import org.HdrHistogram.Histogram;
+import org.HdrHistogram.Recorder;
+
 import dev.ferry.core.spi.Stage;
 
 /**
@@ -22,10 +25,67 @@ public final class CloneProgress
     private final AtomicLong restarts = new AtomicLong();
     private final AtomicLong resentBytes = new AtomicLong();
     private volatile long endNanos;
+    private final Recorder chunkLatency = new Recorder(3);
+    private final Histogram chunkLatencyTotal = new Histogram(3);
+    private Histogram chunkLatencyInterval;
+
+    /**
+     * Record how long a chunk took from its first byte received to its last block applied. Any thread, wait-free.
+     */
+    public void onChunkLatency(final long nanos)
+    {
+        chunkLatency.recordValue(Math.max(1, nanos));
+    }
+
+    /**
+     * @return all chunk latencies recorded so far, in nanoseconds. Call from one reader thread.
+     */
+    public synchronized Histogram chunkLatency()
+    {
+        chunkLatencyInterval = chunkLatency.getIntervalHistogram(chunkLatencyInterval);
+        chunkLatencyTotal.add(chunkLatencyInterval);
+        return chunkLatencyTotal.copy();
+    }
+
+    private final long[] stageStartNanos = new long[Stage.DONE + 1];
 
     public void stage(final int s)
     {
+        if (s >= 0 && s < stageStartNanos.length && stageStartNanos[s] == 0)
+        {
+            stageStartNanos[s] = System.nanoTime();
+        }
         stage = s;
+    }
+
+    /**
+     * @return seconds spent in {@code s} so far (until the next stage began), 0 if it never began.
+     */
+    public double stageSeconds(final int s)
+    {
+        final long start = stageStartNanos[s];
+        if (start == 0)
+        {
+            return 0;
+        }
+        long end = 0;
+        for (int n = s + 1; n < stageStartNanos.length && end == 0; n++)
+        {
+            end = stageStartNanos[n];
+        }
+        if (end == 0)
+        {
+            end = endNanos != 0 ? endNanos : System.nanoTime();
+        }
+        return (end - start) / 1e9;
+    }
+
+    /**
+     * @return seconds from the start until {@code s} began, 0 if it never began.
+     */
+    public double secondsUntil(final int s)
+    {
+        return stageStartNanos[s] == 0 ? 0 : (stageStartNanos[s] - startNanos) / 1e9;
     }
 
     public int stage()

@@ -27,7 +27,7 @@ final class DonorCommand implements Callable<Integer>
     @Option(names = "--max-clones", defaultValue = "4", description = "clones served at once (default: ${DEFAULT-VALUE})")
     int maxClones;
 
-    @Option(names = "--loops", defaultValue = "1", description = "network event-loop threads (default: ${DEFAULT-VALUE})")
+    @Option(names = "--loops", defaultValue = "2", description = "network event-loop threads (default: ${DEFAULT-VALUE})")
     int loops;
 
     @Option(names = "--restart-window", defaultValue = "300", paramLabel = "SECONDS",

@@ -62,6 +62,7 @@ final class ClientTask implements ConnectionHandler
     private final UnsafeBuffer pendingDescriptor = new UnsafeBuffer(ByteBuffer.allocateDirect(DescriptorFlyweight.DATA_LENGTH));
     private final DescriptorFlyweight desc = new DescriptorFlyweight();
     private final Int2IntHashMap ackBlocks = new Int2IntHashMap(-1);
+    private final org.agrona.collections.Int2ObjectHashMap<long[]> chunkStart = new org.agrona.collections.Int2ObjectHashMap<>();
     private final UnsafeBuffer scratch = new UnsafeBuffer(new byte[8192]);
     private AgentRunner runner;
     private Connection connection;
@@ -324,6 +325,11 @@ final class ClientTask implements ConnectionHandler
             return null;
         }
         b.descriptor.putBytes(0, pendingDescriptor, 0, DescriptorFlyweight.DATA_LENGTH);
+        final int chunk = b.flyweight.dataChunk();
+        if (!chunkStart.containsKey(chunk))
+        {
+            chunkStart.put(chunk, new long[] { System.nanoTime() });
+        }
         b.data.clear();
         b.error = null;
         receiving = b;
@@ -373,6 +379,14 @@ final class ClientTask implements ConnectionHandler
             final int chunk = d.dataChunk();
             final int blocks = d.dataBlock() + 1;
             ackBlocks.put(chunk, d.isLastInChunk() ? -blocks - 2 : blocks);
+            if (d.isLastInChunk())
+            {
+                final long[] start = chunkStart.remove(chunk);
+                if (start != null)
+                {
+                    run.progress().onChunkLatency(System.nanoTime() - start[0]);
+                }
+            }
             free.push(b);
         }
         if (waitingForBuffer && !free.isEmpty())

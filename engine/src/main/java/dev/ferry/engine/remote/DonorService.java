@@ -48,7 +48,7 @@ public final class DonorService implements AutoCloseable
 
         private CloneSettings settings = new CloneSettings();
         private TransportSettings transport = new TransportSettings();
-        private int loops = 1;
+        private int loops = Math.min(2, Runtime.getRuntime().availableProcessors());
         private int maxClones = 4;
         private int maxConnections = 256;
         private long restartWindowMs = RESTART_WINDOW_DEFAULT_MS;

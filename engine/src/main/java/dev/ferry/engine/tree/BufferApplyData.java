@@ -13,6 +13,9 @@ import dev.ferry.core.spi.ApplyData;
  */
 public final class BufferApplyData implements ApplyData
 {
+    /** Largest single write. */
+    public static final int WRITE_SLICE = 256 * 1024;
+
     private final CRC32C crc = new CRC32C();
     private ByteBuffer buffer;
     private int offset;
@@ -44,14 +47,25 @@ public final class BufferApplyData implements ApplyData
         return (int)crc.getValue();
     }
 
+    /**
+     * Writes in slices of at most {@link #WRITE_SLICE}: on the file systems we measured, 64-512 KiB writes into new
+     * files ran several times faster than multi-megabyte ones.
+     */
     @Override
     public void writeTo(final FileChannel target, final long position) throws IOException
     {
-        buffer.limit(offset + length).position(offset);
+        final int end = offset + length;
+        int from = offset;
         long at = position;
-        while (buffer.hasRemaining())
+        while (from < end)
         {
-            at += target.write(buffer, at);
+            final int to = Math.min(end, from + WRITE_SLICE);
+            buffer.limit(to).position(from);
+            while (buffer.hasRemaining())
+            {
+                at += target.write(buffer, at);
+            }
+            from = to;
         }
     }
 }

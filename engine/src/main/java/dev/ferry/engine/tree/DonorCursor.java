@@ -8,8 +8,7 @@ import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
-import java.nio.file.attribute.FileTime;
-import java.util.Map;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.util.concurrent.TimeUnit;
 import java.util.zip.CRC32C;
 
@@ -270,6 +269,10 @@ final class DonorCursor
             final long segmentEnd = plan.segmentOffset(segment) + plan.segmentLength(segment);
             mapStart = position;
             mapEnd = Math.min(segmentEnd, position + MAP_WINDOW);
+            if (channel.size() < mapEnd)
+            {
+                throw changed(entry, "it is shorter than the " + entry.size + " bytes it had at the snapshot");
+            }
             map = channel.map(FileChannel.MapMode.READ_ONLY, mapStart, mapEnd - mapStart);
         }
         try
@@ -294,12 +297,17 @@ final class DonorCursor
         {
             channel = FileChannel.open(path, StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS);
         }
+        catch (final java.nio.file.NoSuchFileException ex)
+        {
+            throw changed(entry, "it was deleted");
+        }
         catch (final IOException ex)
         {
             throw new FerryException(ErrorCode.IO_ERROR, "cannot open donor file " + entry.path + ": " + ex, ex);
         }
         channelFile = entry.index;
-        checkUnchanged(entry);
+        // no stat here: the check when the segment is retired (after its last block was read) catches any change
+        // since the snapshot, at one stat per file instead of two
     }
 
     private void checkUnchanged(final Manifest.Entry entry)
@@ -307,9 +315,9 @@ final class DonorCursor
         final Path path = root.resolve(entry.path);
         try
         {
-            final Map<String, Object> a = Files.readAttributes(path, "size,lastModifiedTime", LinkOption.NOFOLLOW_LINKS);
-            final long size = (Long)a.get("size");
-            final long mtime = ((FileTime)a.get("lastModifiedTime")).to(TimeUnit.NANOSECONDS);
+            final BasicFileAttributes a = Files.readAttributes(path, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+            final long size = a.size();
+            final long mtime = a.lastModifiedTime().to(TimeUnit.NANOSECONDS);
             if (size != entry.size)
             {
                 throw changed(entry, "its size went from " + entry.size + " to " + size + " bytes");

@@ -63,6 +63,8 @@ public final class FileTreeRecipient implements RecipientStorage
     private volatile int stage = Stage.NONE;
     private int blockSize;
     private long snapshotId;
+    private int defaultFileMode = -1;
+    private int defaultDirMode = -1;
 
     /**
      * What the recipient knows of one announced entry.
@@ -152,6 +154,7 @@ public final class FileTreeRecipient implements RecipientStorage
                 Files.createDirectories(target);
             }
             Files.createDirectory(stateDir);
+            probeDefaultModes();
             snapshotId = locator.snapshotId();
             Files.write(stateDir.resolve("status"), ("incomplete clone of snapshot " + Long.toHexString(snapshotId) +
                 "\nthis directory is not a finished copy while .ferry/ exists\n").getBytes(StandardCharsets.UTF_8));
@@ -209,7 +212,7 @@ public final class FileTreeRecipient implements RecipientStorage
         }
         final long position = d.dataPosition();
         final int len = d.dataLength();
-        if (len <= 0 || len > blockSize || position + len > e.size)
+        if (len <= 0 || len > blockSize || position > e.size - len)
         {
             throw new FerryException(ErrorCode.BAD_DESCRIPTOR, "block of " + len + " bytes at offset " + position +
                 " does not fit '" + PathGuard.printable(e.path) + "' of " + e.size + " bytes");
@@ -319,7 +322,8 @@ public final class FileTreeRecipient implements RecipientStorage
                 "' twice");
         }
         final Path resolved = target.resolve(path);
-        if (!resolved.startsWith(target) || resolved.equals(target))
+        final Path normalized = resolved.normalize();
+        if (!normalized.startsWith(target) || normalized.equals(target) || !normalized.equals(resolved))
         {
             throw PathGuard.refused(path, "it resolves outside the target");
         }
@@ -434,9 +438,29 @@ public final class FileTreeRecipient implements RecipientStorage
         }
     }
 
-    private static void restore(final Entry e) throws IOException
+    /**
+     * Learn which modes new files and directories get here (the umask), so FILE SYNC can skip a chmod per entry that
+     * already has its mode: on a tree of 20,000 small files that is 20,000 system calls.
+     */
+    private void probeDefaultModes() throws IOException
     {
-        Files.setAttribute(e.resolved, "unix:mode", e.mode, LinkOption.NOFOLLOW_LINKS);
+        final Path file = stateDir.resolve("probe-file");
+        final Path dir = stateDir.resolve("probe-dir");
+        FileChannel.open(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE).close();
+        Files.createDirectory(dir);
+        defaultFileMode = ((Integer)Files.getAttribute(file, "unix:mode", LinkOption.NOFOLLOW_LINKS)) & 07777;
+        defaultDirMode = ((Integer)Files.getAttribute(dir, "unix:mode", LinkOption.NOFOLLOW_LINKS)) & 07777;
+        Files.delete(file);
+        Files.delete(dir);
+    }
+
+    private void restore(final Entry e) throws IOException
+    {
+        final int created = e.type == DescriptorFlyweight.FILE_DIRECTORY ? defaultDirMode : defaultFileMode;
+        if (e.mode != created)
+        {
+            Files.setAttribute(e.resolved, "unix:mode", e.mode, LinkOption.NOFOLLOW_LINKS);
+        }
         Files.setLastModifiedTime(e.resolved, FileTime.from(e.mtimeNanos, TimeUnit.NANOSECONDS));
     }
 

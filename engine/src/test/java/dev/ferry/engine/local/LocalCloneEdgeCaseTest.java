@@ -220,6 +220,56 @@ class LocalCloneEdgeCaseTest
         assertEquals(List.of("f"), TestFiles.listAll(dst));
     }
 
+    @ParameterizedTest(name = "threads={0}")
+    @MethodSource("threadCounts")
+    void treeWithoutDataIsCloned(final int threads) throws IOException
+    {
+        final Path src = Files.createDirectories(base.resolve("src"));
+        final Path empty = base.resolve("empty-src");
+        Files.createDirectories(empty);
+        Files.createDirectories(src.resolve("a/b"));
+        Files.write(src.resolve("a/b/zero"), new byte[0]);
+        Files.createSymbolicLink(src.resolve("a/link"), Path.of("b/zero"));
+        final FileTime t = FileTime.from(Instant.ofEpochSecond(1_700_000_000L, 999_999_999));
+        Files.setLastModifiedTime(src.resolve("a/b/zero"), t);
+        Files.setLastModifiedTime(src.resolve("a/b"), t);
+        Files.setLastModifiedTime(src.resolve("a"), t);
+
+        new LocalClone(src, base.resolve("dst"), small(), threads).run();
+        new LocalClone(empty, base.resolve("dst-empty"), small(), threads).run();
+
+        assertEquals(List.of("a", "a/b", "a/b/zero", "a/link"), TestFiles.listAll(base.resolve("dst")));
+        assertEquals(List.of(), TreeComparator.compare(src, base.resolve("dst")));
+        assertEquals(t.to(TimeUnit.NANOSECONDS), TestFiles.mtimeNanos(base.resolve("dst/a")));
+        assertEquals(t.to(TimeUnit.NANOSECONDS), TestFiles.mtimeNanos(base.resolve("dst/a/b/zero")));
+        assertEquals(List.of(), TestFiles.listAll(base.resolve("dst-empty")));
+        assertTrue(Files.isDirectory(base.resolve("dst-empty"), LinkOption.NOFOLLOW_LINKS));
+    }
+
+    static Stream<Integer> threadCounts()
+    {
+        return Stream.of(1, 4);
+    }
+
+    @Test
+    void missingSourceFailsWithoutTouchingTheTarget()
+    {
+        final Path dst = base.resolve("dst");
+        final FerryException ex = assertThrows(FerryException.class,
+            () -> new LocalClone(base.resolve("no-such-source"), dst, small(), 2).run());
+        assertEquals(ErrorCode.IO_ERROR, ex.code(), ex.getMessage());
+        assertFalse(Files.exists(dst, LinkOption.NOFOLLOW_LINKS), "the target must not be created");
+    }
+
+    @Test
+    void zeroThreadsIsRefused()
+    {
+        final FerryException ex = assertThrows(FerryException.class,
+            () -> new LocalClone(base.resolve("src"), base.resolve("dst"), small(), 0));
+        assertEquals(ErrorCode.CONFIG_MISMATCH, ex.code());
+        assertFalse(Files.exists(base.resolve("dst"), LinkOption.NOFOLLOW_LINKS));
+    }
+
     private static CloneSettings small()
     {
         return new CloneSettings().blockSize(BLOCK).chunkSize(CHUNK16).filesPerChunk(3).smallBlock(1024).sync(false)

@@ -54,7 +54,7 @@ class DonorChangeDetectionTest
 
     enum Change
     {
-        APPEND_BEFORE, TRUNCATE_BEFORE, MTIME_BEFORE, APPEND_DURING
+        APPEND_BEFORE, APPEND_KEEPING_MTIME_BEFORE, TRUNCATE_BEFORE, MTIME_BEFORE, APPEND_DURING
     }
 
     @TempDir
@@ -100,6 +100,14 @@ class DonorChangeDetectionTest
             case APPEND_BEFORE:
                 Files.write(victim, new byte[]{ 42 }, StandardOpenOption.APPEND);
                 break;
+            case APPEND_KEEPING_MTIME_BEFORE:
+            {
+                // only the size tells: put the mtime back as it was
+                final FileTime before = Files.getLastModifiedTime(victim, LinkOption.NOFOLLOW_LINKS);
+                Files.write(victim, new byte[]{ 42 }, StandardOpenOption.APPEND);
+                Files.setLastModifiedTime(victim, before);
+                break;
+            }
             case TRUNCATE_BEFORE:
                 try (FileChannel ch = FileChannel.open(victim, StandardOpenOption.WRITE))
                 {
@@ -107,9 +115,12 @@ class DonorChangeDetectionTest
                 }
                 break;
             case MTIME_BEFORE:
+            {
+                // same size, one nanosecond later
                 final FileTime t = Files.getLastModifiedTime(victim, LinkOption.NOFOLLOW_LINKS);
                 Files.setLastModifiedTime(victim, FileTime.from(t.to(TimeUnit.NANOSECONDS) + 1, TimeUnit.NANOSECONDS));
                 break;
+            }
             default:
                 break;
         }
@@ -119,6 +130,10 @@ class DonorChangeDetectionTest
 
         assertEquals(ErrorCode.name(ErrorCode.FILE_CHANGED), ErrorCode.name(ex.code()), ex.getMessage());
         assertTrue(ex.getMessage().contains("'" + VICTIM + "'"), ex.getMessage());
+        if (change == Change.APPEND_KEEPING_MTIME_BEFORE)
+        {
+            assertTrue(ex.getMessage().contains(size + " to " + (size + 1)), ex.getMessage());
+        }
         if (change == Change.APPEND_DURING)
         {
             assertTrue(collector.victimBlocks > 0, "the change happened during the copy");

@@ -137,17 +137,19 @@ class RecipientPathEscapeTest
         final List<Arguments> out = new ArrayList<>();
         for (final String p : paths)
         {
-            out.add(Arguments.of(p, FILE_REGULAR, 0L));
-            out.add(Arguments.of(p, FILE_REGULAR, 10L));
-            out.add(Arguments.of(p, FILE_DIRECTORY, 0L));
-            out.add(Arguments.of(p, FILE_SYMLINK, 0L));
+            final String label = "'" + PathGuard.printable(p) + "'";
+            out.add(Arguments.of(label, p, FILE_REGULAR, 0L));
+            out.add(Arguments.of(label, p, FILE_REGULAR, 10L));
+            out.add(Arguments.of(label, p, FILE_DIRECTORY, 0L));
+            out.add(Arguments.of(label, p, FILE_SYMLINK, 0L));
         }
         return out.stream();
     }
 
-    @ParameterizedTest(name = "[{index}] type {1} size {2}")
+    @ParameterizedTest(name = "[{index}] {0} type {2} size {3}")
     @MethodSource("hostilePaths")
-    void hostilePathIsRefused(final String hostile, final int type, final long size) throws IOException
+    void hostilePathIsRefused(final String label, final String hostile, final int type, final long size)
+        throws IOException
     {
         final String path = hostile.replace(OUTSIDE_TOKEN, outside.toString());
         state(Stage.METADATA, 3);
@@ -298,6 +300,7 @@ class RecipientPathEscapeTest
         state(Stage.FILE_COPY, 1);
         // position + length wraps to a negative number, which is "not past" a 10-byte file
         assertRefused(ErrorCode.BAD_DESCRIPTOR, () -> data(0, 0, Long.MAX_VALUE - 4, new byte[10], DATA_FLAG_CRC, true));
+        assertEquals(List.of(), userEntries(), "a refused block must not create its file");
     }
 
     @Test
