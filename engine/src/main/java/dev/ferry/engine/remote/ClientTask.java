@@ -54,6 +54,7 @@ final class ClientTask implements ConnectionHandler
     private static final int ACK_BATCH = 128;
 
     private final CloneRun run;
+    private final int generation;
     private final int index;
     private final CloneMode mode;
     private final EventLoop loop;
@@ -79,6 +80,7 @@ final class ClientTask implements ConnectionHandler
 
     ClientTask(final CloneRun run, final int index, final CloneMode mode)
     {
+        this.generation = run.generation();
         this.run = run;
         this.index = index;
         this.mode = mode;
@@ -89,6 +91,16 @@ final class ClientTask implements ConnectionHandler
     int index()
     {
         return index;
+    }
+
+    int generation()
+    {
+        return generation;
+    }
+
+    CloneMode mode()
+    {
+        return mode;
     }
 
     boolean isFinished()
@@ -344,6 +356,7 @@ final class ClientTask implements ConnectionHandler
         expectData = false;
         b.length = length;
         inFlight++;
+        run.onOffered(length);
         if (!run.worker(b.flyweight.dataChunk()).offer(b))
         {
             fail(new FerryException(ErrorCode.INTERNAL, "apply queue full"));
@@ -356,10 +369,29 @@ final class ClientTask implements ConnectionHandler
     void onApplied(final BlockBuffer block)
     {
         done.offer(block);
+        run.onAppliedByWorker();
         if (waitingForBuffer || state >= STATE_COMPLETE)
         {
             loop.wakeup();
         }
+    }
+
+    /**
+     * After the loop has stopped and the workers are idle: fold every applied block into the clone's applied state
+     * without acknowledging it (the restart locator carries it). Driver thread.
+     */
+    void absorbForRestart()
+    {
+        drainApplied();
+        final Int2IntHashMap.KeyIterator keys = ackBlocks.keySet().iterator();
+        while (keys.hasNext())
+        {
+            final int chunk = keys.nextValue();
+            final int v = ackBlocks.get(chunk);
+            final boolean complete = v < -1;
+            run.onAcknowledged(chunk, complete ? -v - 2 : v, complete);
+        }
+        ackBlocks.clear();
     }
 
     private void drainApplied()
@@ -389,7 +421,7 @@ final class ClientTask implements ConnectionHandler
             }
             free.push(b);
         }
-        if (waitingForBuffer && !free.isEmpty())
+        if (waitingForBuffer && !free.isEmpty() && !connection.isClosed())
         {
             waitingForBuffer = false;
             connection.resumeReading();
@@ -442,9 +474,15 @@ final class ClientTask implements ConnectionHandler
         final long net = c.bytesIn();
         run.progress().onNetwork(net - lastNetworkBytes);
         lastNetworkBytes = net;
-        if (run.failure() != null)
+        final FerryException failure = run.failure();
+        if (failure != null && state != STATE_DONE && state >= STATE_LOCS)
         {
-            c.close(ErrorCode.CANCELLED, "clone failed");
+            sendExit(c, failure.code(), failure.getMessage());
+            return;
+        }
+        if (failure != null || generation != run.generation())
+        {
+            c.close(ErrorCode.CANCELLED, "clone failed or restarted");
             return;
         }
         flushAcks(now, state == STATE_COMPLETE && inFlight == 0);
@@ -455,14 +493,28 @@ final class ClientTask implements ConnectionHandler
         }
         if (reportedComplete && run.exitRequested() && state != STATE_DONE)
         {
-            final int at = c.claim(FrameType.COM_EXIT, ErrorCodec.MESSAGE_OFFSET + 2);
-            if (at >= 0)
-            {
-                ErrorCodec.encode(c.sendBuffer(), at, ErrorCode.OK, "");
-                state = STATE_DONE;
-                c.closeAfterFlush();
-            }
+            sendExit(c, ErrorCode.OK, "");
         }
+    }
+
+    /**
+     * End the task with COM_EXIT carrying {@code code}: 0 after a complete clone, else the error, so the donor can
+     * release the snapshot at once instead of holding it for a restart.
+     */
+    private void sendExit(final Connection c, final int code, final String message)
+    {
+        final int max = ErrorCodec.MESSAGE_OFFSET + 2 + ErrorCodec.MAX_MESSAGE_BYTES;
+        if (!c.hasRoom(FrameHeader.HEADER_LENGTH + max))
+        {
+            c.close(ErrorCode.CANCELLED, "clone failed");
+            return;
+        }
+        final int at = c.claim(FrameType.COM_EXIT, max);
+        final int len = ErrorCodec.encode(c.sendBuffer(), at, code, message);
+        FrameHeader.write(c.sendBuffer(), at - FrameHeader.HEADER_LENGTH, FrameHeader.HEADER_LENGTH + len, FrameType.COM_EXIT);
+        c.sendBuffer().byteBuffer().position(at + len);
+        state = STATE_DONE;
+        c.closeAfterFlush();
     }
 
     private void fail(final FerryException ex)
@@ -470,20 +522,41 @@ final class ClientTask implements ConnectionHandler
         run.fail(ex);
         if (connection != null && !connection.isClosed())
         {
-            connection.close(ex.code(), ex.getMessage());
+            if (state >= STATE_LOCS && state != STATE_DONE)
+            {
+                sendExit(connection, ex.code(), ex.getMessage());
+            }
+            else
+            {
+                connection.close(ex.code(), ex.getMessage());
+            }
         }
     }
 
     @Override
-    public void onClose(final Connection c, final int errorCode, final String message)
+    public void onClose(final Connection c, final int errorCode, String message)
     {
-        if (state != STATE_DONE)
+        if (state != STATE_DONE && errorCode != ErrorCode.CANCELLED)
         {
-            run.fail(new FerryException(errorCode == ErrorCode.OK ? ErrorCode.NETWORK : errorCode,
-                "connection " + index + " to the donor was lost: " + message));
+            int code = errorCode == ErrorCode.OK ? ErrorCode.NETWORK : errorCode;
+            if (state == STATE_HELLO && (code == ErrorCode.MALFORMED_FRAME || code == ErrorCode.FRAME_TOO_LARGE ||
+                code == ErrorCode.UNKNOWN_COMMAND))
+            {
+                code = ErrorCode.NOT_FERRY;
+                message = "the peer at " + c.peer() + " does not speak the Ferry protocol (" + message + ")";
+            }
+            final FerryException ex = new FerryException(code, "connection " + index + " to the donor was lost: " + message);
+            if (ErrorCode.isRestartable(code) && (state >= STATE_LOCS || run.locator() != null))
+            {
+                run.onNetworkFailure(this, ex);
+            }
+            else
+            {
+                run.fail(ex);
+            }
         }
         finished = true;
-        run.onTaskFinished();
+        run.onTaskFinished(this);
     }
 
     int stage()

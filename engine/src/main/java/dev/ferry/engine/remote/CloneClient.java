@@ -51,6 +51,8 @@ public final class CloneClient
         private boolean requireChecksum;
         private Consumer<CloneProgress> onProgress = p -> { };
         private long progressIntervalMs = 1000;
+        private int maxRestarts = 100;
+        private long restartWindowMs = -1;
 
         /**
          * Connections (clone tasks), at least 1.
@@ -117,6 +119,24 @@ public final class CloneClient
         {
             onProgress = listener;
             progressIntervalMs = intervalMs;
+            return this;
+        }
+
+        /**
+         * Most reconnections after network failures before the clone gives up (default 100; 0 disables restart).
+         */
+        public Options maxRestarts(final int v)
+        {
+            maxRestarts = v;
+            return this;
+        }
+
+        /**
+         * How long to keep trying to reconnect after a network failure; default: the window the donor announced.
+         */
+        public Options restartWindowMs(final long v)
+        {
+            restartWindowMs = v;
             return this;
         }
 
@@ -223,14 +243,29 @@ public final class CloneClient
                 {
                     throw failure;
                 }
-                if (!attached && run.metadataDone())
+                final FerryException networkFailure = run.networkFailure();
+                if (networkFailure != null)
+                {
+                    restart(run, tasks, networkFailure);
+                    attached = false;
+                    continue;
+                }
+                if (!attached && run.metadataDone() && run.masterAccepted())
                 {
                     attached = true;
                     for (int t = 1; t < options.threads; t++)
                     {
                         final ClientTask task = new ClientTask(run, t, CloneMode.ATTACH);
                         tasks.add(task);
-                        task.start(donor);
+                        try
+                        {
+                            task.start(donor);
+                        }
+                        catch (final FerryException ex)
+                        {
+                            run.onNetworkFailure(task, ex);
+                            break;
+                        }
                     }
                 }
                 if (attached && run.tasksComplete() == options.threads)
@@ -271,6 +306,20 @@ public final class CloneClient
         catch (final FerryException ex)
         {
             run.fail(ex);
+            // tasks tell the donor with COM_EXIT carrying the error, so it releases the snapshot at once
+            final long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(1);
+            while (run.tasksFinished() < tasks.size() && System.nanoTime() < deadline)
+            {
+                try
+                {
+                    run.await(10);
+                }
+                catch (final InterruptedException ie)
+                {
+                    Thread.currentThread().interrupt();
+                    break;
+                }
+            }
             stopAll(tasks, workerRunners);
             recipient.applyEnd(run.locator(), 0, ex.code());
             throw ex;
@@ -282,6 +331,81 @@ public final class CloneClient
             recipient.close();
         }
     }
+
+    /**
+     * The restart after a network failure, as the clone plugin does it: stop every task, let the apply workers
+     * finish what they hold, fold it into the applied state, then reconnect with backoff and send COM_REINIT with a
+     * restart locator; workers re-attach once the donor accepted it. Gives up when the restart window (the donor's,
+     * unless the options say otherwise) has passed since the failure, or after too many restarts.
+     */
+    private void restart(final CloneRun run, final List<ClientTask> tasks, final FerryException cause)
+        throws InterruptedException
+    {
+        final long failedAt = System.nanoTime();
+        if (outageStartNanos == 0 || run.masterAccepted())
+        {
+            outageStartNanos = failedAt;
+            backoffMs = 0;
+        }
+        progress.onRestart();
+        if (progress.restarts() > options.maxRestarts || run.locator() == null)
+        {
+            throw new FerryException(cause.code(), cause.getMessage() + "; gave up after " + (progress.restarts() - 1) +
+                " restarts (the target can be resumed with --resume)");
+        }
+        for (final ClientTask t : tasks)
+        {
+            t.stop();
+        }
+        while (!run.workersIdle())
+        {
+            if (run.failure() != null)
+            {
+                throw run.failure();
+            }
+            Thread.sleep(1);
+        }
+        for (final ClientTask t : tasks)
+        {
+            t.absorbForRestart();
+        }
+        tasks.clear();
+        run.beginRestart();
+        final long window = options.restartWindowMs >= 0 ? options.restartWindowMs :
+            run.restartWindowMs() >= 0 ? run.restartWindowMs() : DonorService.Options.RESTART_WINDOW_DEFAULT_MS;
+        final long deadline = outageStartNanos + TimeUnit.MILLISECONDS.toNanos(window);
+        while (true)
+        {
+            if (backoffMs > 0)
+            {
+                if (System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(backoffMs) > deadline)
+                {
+                    throw new FerryException(ErrorCode.NETWORK, "the donor could not be reached again within the " +
+                        "restart window of " + window / 1000.0 + " s after: " + cause.getMessage() +
+                        "; the clone can be resumed with --resume");
+                }
+                Thread.sleep(backoffMs);
+            }
+            backoffMs = Math.min(5000, Math.max(50, backoffMs * 2));
+            final ClientTask master = new ClientTask(run, 0, CloneMode.RESTART);
+            try
+            {
+                master.start(donor);
+                tasks.add(master);
+                return;
+            }
+            catch (final FerryException ex)
+            {
+                if (!ex.isRestartable())
+                {
+                    throw ex;
+                }
+            }
+        }
+    }
+
+    private long outageStartNanos;
+    private long backoffMs;
 
     private static void stopAll(final List<ClientTask> tasks, final List<AgentRunner> workerRunners)
     {

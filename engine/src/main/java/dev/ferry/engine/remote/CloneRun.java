@@ -29,11 +29,18 @@ final class CloneRun
     private ApplyWorker[] workers;
     private volatile Locator locator;
     private volatile FerryException failure;
+    private volatile FerryException networkFailure;
     private volatile boolean exitRequested;
+    private volatile int generation;
     private boolean metadataDone;
+    private boolean masterAccepted;
     private int tasksComplete;
     private int tasksFinished;
     private AppliedState applied;
+    private long restartWindowMs = -1;
+    private final java.util.concurrent.atomic.AtomicLong offered = new java.util.concurrent.atomic.AtomicLong();
+    private final java.util.concurrent.atomic.AtomicLong appliedBlocks = new java.util.concurrent.atomic.AtomicLong();
+    private final java.util.concurrent.atomic.AtomicLong receivedBytes = new java.util.concurrent.atomic.AtomicLong();
 
     CloneRun(final CloneClient.Options options, final FileTreeRecipient recipient, final CloneProgress progress)
     {
@@ -95,15 +102,40 @@ final class CloneRun
 
     synchronized Locator restartLocator()
     {
-        return locator.restart(applied.copy()).withStage(metadataDone ? Stage.FILE_COPY : Stage.METADATA);
+        if (!metadataDone || applied == null)
+        {
+            return locator.restart(new AppliedState(0)).withStage(Stage.METADATA);
+        }
+        return locator.restart(applied.copy()).withStage(Stage.FILE_COPY);
     }
 
     synchronized void onLocator(final ClientTask task, final Locator real)
     {
+        if (task.generation() != generation)
+        {
+            throw new FerryException(ErrorCode.CANCELLED, "superseded by a restart");
+        }
         if (task.index() == 0 && locator == null)
         {
             recipient.applyBegin(CloneMode.START, real);
             locator = real;
+            masterAccepted = true;
+            notifyAll();
+        }
+        else if (task.index() == 0 && task.mode() == CloneMode.RESTART)
+        {
+            if (real.snapshotId() != locator.snapshotId())
+            {
+                throw new FerryException(ErrorCode.BAD_LOCATOR, "donor resumed a different snapshot");
+            }
+            recipient.applyBegin(CloneMode.RESTART, real);
+            metadataDone = real.stage() >= Stage.FILE_COPY;
+            if (!metadataDone)
+            {
+                applied = null;
+            }
+            masterAccepted = true;
+            notifyAll();
         }
         else if (locator == null || real.snapshotId() != locator.snapshotId())
         {
@@ -119,6 +151,19 @@ final class CloneRun
      */
     int validateConfig(final Map<String, String> config)
     {
+        try
+        {
+            final long window = Long.parseLong(config.getOrDefault("restart_window_ms", "-1"));
+            synchronized (this)
+            {
+                restartWindowMs = window;
+            }
+        }
+        catch (final NumberFormatException ex)
+        {
+            throw new FerryException(ErrorCode.CONFIG_MISMATCH, "donor restart window '" +
+                config.get("restart_window_ms") + "' is not a number");
+        }
         final String engine = config.get("engine");
         if (!"file-tree".equals(engine))
         {
@@ -188,6 +233,74 @@ final class CloneRun
         }
     }
 
+    /**
+     * A task's connection broke with a restartable (network) error. Only the first one per generation counts.
+     */
+    synchronized void onNetworkFailure(final ClientTask task, final FerryException ex)
+    {
+        if (task.generation() == generation && networkFailure == null && failure == null)
+        {
+            networkFailure = ex;
+            notifyAll();
+        }
+    }
+
+    FerryException networkFailure()
+    {
+        return networkFailure;
+    }
+
+    /**
+     * Start a new generation of tasks after a network failure: forget per-generation progress.
+     */
+    synchronized void beginRestart()
+    {
+        generation++;
+        networkFailure = null;
+        masterAccepted = false;
+        tasksComplete = 0;
+        tasksFinished = 0;
+    }
+
+    int generation()
+    {
+        return generation;
+    }
+
+    synchronized boolean masterAccepted()
+    {
+        return masterAccepted;
+    }
+
+    synchronized long restartWindowMs()
+    {
+        return restartWindowMs;
+    }
+
+    void onOffered(final int bytes)
+    {
+        offered.incrementAndGet();
+        receivedBytes.addAndGet(bytes);
+    }
+
+    void onAppliedByWorker()
+    {
+        appliedBlocks.incrementAndGet();
+    }
+
+    /**
+     * @return true when every block handed to an apply worker has been applied.
+     */
+    boolean workersIdle()
+    {
+        return appliedBlocks.get() == offered.get();
+    }
+
+    long receivedBytes()
+    {
+        return receivedBytes.get();
+    }
+
     synchronized void onAcknowledged(final int chunk, final int blocks, final boolean complete)
     {
         if (applied == null || chunk >= applied.chunkCount())
@@ -210,6 +323,10 @@ final class CloneRun
 
     synchronized void onTaskComplete(final ClientTask task)
     {
+        if (task.generation() != generation)
+        {
+            return;
+        }
         tasksComplete++;
         notifyAll();
     }
@@ -219,8 +336,12 @@ final class CloneRun
         return tasksComplete;
     }
 
-    synchronized void onTaskFinished()
+    synchronized void onTaskFinished(final ClientTask task)
     {
+        if (task.generation() != generation)
+        {
+            return;
+        }
         tasksFinished++;
         notifyAll();
     }

@@ -225,10 +225,15 @@ public final class DonorService implements AutoCloseable
         if (connections.incrementAndGet() > options.maxConnections)
         {
             connections.decrementAndGet();
-            options.log.onError(new FerryException(ErrorCode.TOO_MANY_CLONES, "refused a connection: " +
-                options.maxConnections + " connections already open"));
+            final String why = "the donor already has " + options.maxConnections + " connections open; try again later";
+            options.log.onError(new FerryException(ErrorCode.TOO_MANY_CLONES, "refused a connection: " + why));
             try
             {
+                final org.agrona.concurrent.UnsafeBuffer frame = new org.agrona.concurrent.UnsafeBuffer(new byte[256]);
+                final int len = dev.ferry.core.protocol.ErrorCodec.encode(frame, 8, ErrorCode.TOO_MANY_CLONES, why);
+                dev.ferry.core.protocol.FrameHeader.write(frame, 0, 8 + len, FrameType.COM_RES_ERROR);
+                ch.configureBlocking(false);
+                ch.write(java.nio.ByteBuffer.wrap(frame.byteArray(), 0, 8 + len));
                 ch.close();
             }
             catch (final IOException ignore)

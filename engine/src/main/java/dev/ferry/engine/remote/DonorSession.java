@@ -91,6 +91,8 @@ final class DonorSession implements ConnectionHandler, CopyCallback
                 {
                     throw new FerryException(ErrorCode.UNEXPECTED_COMMAND, "a donor only talks to clients");
                 }
+                FileTreeDonor.negotiate(service.options().protocolMin(), service.options().protocolMax(),
+                    HelloCodec.protocolMin(body, offset), HelloCodec.protocolMax(body, offset));
                 sendHello();
                 state = STATE_CLONE;
                 break;
@@ -401,6 +403,11 @@ final class DonorSession implements ConnectionHandler, CopyCallback
         if (clone != null && s != STATE_CLOSED)
         {
             clone.storage.end(locator, task, code);
+            if (!ErrorCode.isRestartable(code))
+            {
+                clone.finished = true;
+                service.removeClone(clone);
+            }
         }
         service.options().log().onError(new FerryException(code, "session with " + connection.peer() + ": " + message));
         connection.sendErrorAndClose(FrameType.COM_RES_ERROR, code, message);

@@ -20,6 +20,7 @@ import dev.ferry.core.protocol.ErrorCode;
 import dev.ferry.core.protocol.FerryException;
 import dev.ferry.core.spi.CopyCallback;
 import dev.ferry.core.spi.DonorStorage;
+import dev.ferry.core.spi.Locator;
 import dev.ferry.core.spi.Stage;
 
 /**
@@ -41,6 +42,7 @@ final class DonorCursor
     private static final int MAP_WINDOW = 64 * 1024 * 1024;
 
     private final FileTreeDonor donor;
+    private Locator locator;
     private final Path root;
     private final Manifest manifest;
     private final ChunkPlan plan;
@@ -87,6 +89,19 @@ final class DonorCursor
         this.readBuffer = ByteBuffer.allocateDirect(Math.max(smallBlock, 4096));
         this.readView = new UnsafeBuffer(readBuffer);
         this.phase = master ? PHASE_META_START : PHASE_DATA;
+    }
+
+    /**
+     * The locator {@link FileTreeDonor#begin} returned for this task: only calls that pass it back use this cursor.
+     */
+    void locator(final Locator l)
+    {
+        locator = l;
+    }
+
+    Locator locator()
+    {
+        return locator;
     }
 
     long bytesOffered()

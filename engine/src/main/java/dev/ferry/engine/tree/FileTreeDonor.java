@@ -126,8 +126,8 @@ public final class FileTreeDonor implements DonorStorage
                 }
                 while (id == 0);
                 snapshotId = id;
-                install(0, new DonorCursor(this, true, queue));
-                return Locator.real(Locator.ENGINE_FILE_TREE, protocol, snapshotId, 0, Stage.METADATA);
+                return install(0, new DonorCursor(this, true, queue),
+                    Locator.real(Locator.ENGINE_FILE_TREE, protocol, snapshotId, 0, Stage.METADATA));
             }
             case ATTACH:
             {
@@ -138,13 +138,14 @@ public final class FileTreeDonor implements DonorStorage
                     throw new FerryException(ErrorCode.BAD_LOCATOR, "task index " + task + " out of range 1.." +
                         (LocatorCodec.MAX_TASKS - 1));
                 }
-                install(task, new DonorCursor(this, false, queue));
-                return Locator.real(Locator.ENGINE_FILE_TREE, protocol, snapshotId, task, Stage.FILE_COPY);
+                return install(task, new DonorCursor(this, false, queue),
+                    Locator.real(Locator.ENGINE_FILE_TREE, protocol, snapshotId, task, Stage.FILE_COPY));
             }
             case RESTART:
             {
                 checkSnapshot(locator);
-                final AppliedState state = locator.applied();
+                final boolean metadataDone = locator.stage() >= Stage.FILE_COPY;
+                final AppliedState state = metadataDone ? locator.applied() : new AppliedState(plan.chunkCount());
                 if (state == null || state.chunkCount() != plan.chunkCount())
                 {
                     throw new FerryException(ErrorCode.BAD_LOCATOR, "restart locator describes " +
@@ -152,10 +153,9 @@ public final class FileTreeDonor implements DonorStorage
                         plan.chunkCount());
                 }
                 restartFrom(state);
-                final boolean metadataDone = locator.stage() >= Stage.FILE_COPY;
-                install(0, new DonorCursor(this, !metadataDone, queue));
-                return Locator.real(Locator.ENGINE_FILE_TREE, protocol, snapshotId, 0,
-                    metadataDone ? Stage.FILE_COPY : Stage.METADATA);
+                return install(0, new DonorCursor(this, !metadataDone, queue),
+                    Locator.real(Locator.ENGINE_FILE_TREE, protocol, snapshotId, 0,
+                    metadataDone ? Stage.FILE_COPY : Stage.METADATA));
             }
             default:
                 throw new FerryException(ErrorCode.BAD_LOCATOR, "a donor cannot begin in mode " + mode);
@@ -201,13 +201,25 @@ public final class FileTreeDonor implements DonorStorage
         queue = new ChunkQueue(order, start);
     }
 
-    private void install(final int task, final DonorCursor cursor)
+    private Locator install(final int task, final DonorCursor cursor, final Locator locator)
     {
+        cursor.locator(locator);
         final DonorCursor old = cursors.getAndSet(task, cursor);
         if (old != null)
         {
             old.close();
         }
+        return locator;
+    }
+
+    /**
+     * @return the task's cursor if {@code locator} is the very locator {@link #begin} returned for it; a session
+     * superseded by a restart or a re-attach holds an older locator and gets null.
+     */
+    private DonorCursor cursor(final Locator locator, final int task)
+    {
+        final DonorCursor c = task >= 0 && task < LocatorCodec.MAX_TASKS ? cursors.get(task) : null;
+        return c != null && c.locator() == locator ? c : null;
     }
 
     private void checkEngine(final Locator locator)
@@ -232,10 +244,11 @@ public final class FileTreeDonor implements DonorStorage
     @Override
     public int copy(final Locator locator, final int task, final CopyCallback callback)
     {
-        final DonorCursor cursor = task >= 0 && task < LocatorCodec.MAX_TASKS ? cursors.get(task) : null;
+        final DonorCursor cursor = cursor(locator, task);
         if (cursor == null)
         {
-            throw new FerryException(ErrorCode.BAD_LOCATOR, "task " + task + " has not begun");
+            throw new FerryException(ErrorCode.BAD_LOCATOR, "task " + task + " has not begun or was superseded by a " +
+                "restart");
         }
         return cursor.copy(callback);
     }
@@ -286,13 +299,10 @@ public final class FileTreeDonor implements DonorStorage
     @Override
     public void end(final Locator locator, final int task, final int error)
     {
-        if (task >= 0 && task < LocatorCodec.MAX_TASKS)
+        final DonorCursor c = cursor(locator, task);
+        if (c != null && cursors.compareAndSet(task, c, null))
         {
-            final DonorCursor c = cursors.get(task);
-            if (c != null)
-            {
-                c.close();
-            }
+            c.close();
         }
     }
 

@@ -123,7 +123,18 @@ public final class FileTreeRecipient implements RecipientStorage
                 prepareTarget(locator);
                 return locator;
             case ATTACH:
+                return locator;
             case RESTART:
+                if (locator.stage() < Stage.FILE_COPY)
+                {
+                    // the manifest was cut short: forget it, the donor sends it again (directories that exist are kept)
+                    closeFiles();
+                    entries = null;
+                    received = 0;
+                    directories.clear();
+                    paths.clear();
+                    stage = Stage.NONE;
+                }
                 return locator;
             default:
                 throw new FerryException(ErrorCode.INTERNAL, "unknown mode " + mode);
@@ -273,6 +284,11 @@ public final class FileTreeRecipient implements RecipientStorage
             {
                 throw new FerryException(ErrorCode.BAD_DESCRIPTOR, "the donor announced " + d.fileCount() +
                     " entries, more than the recipient's limit of " + MAX_ENTRIES);
+            }
+            if (d.chunkCount() > LocatorCodec.MAX_CHUNKS)
+            {
+                throw new FerryException(ErrorCode.BAD_DESCRIPTOR, "the donor announced " + d.chunkCount() +
+                    " chunks, more than the protocol's limit of " + LocatorCodec.MAX_CHUNKS);
             }
             if (d.blockSize() > settings.maxFrameLength())
             {
