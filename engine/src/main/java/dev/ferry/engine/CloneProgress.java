@@ -128,6 +128,28 @@ public final class CloneProgress
         blocks.incrementAndGet();
     }
 
+    private volatile long keptFiles;
+    private volatile long keptBytes;
+
+    /**
+     * A resume kept {@code files} files ({@code bytes}) from the interrupted clone without sending them again.
+     */
+    public void onKept(final long files, final long bytes)
+    {
+        keptFiles = files;
+        keptBytes = bytes;
+    }
+
+    public long keptFiles()
+    {
+        return keptFiles;
+    }
+
+    public long keptBytes()
+    {
+        return keptBytes;
+    }
+
     public void onNetwork(final long bytes)
     {
         networkBytes.addAndGet(bytes);

@@ -34,8 +34,17 @@ final class CloneCommand implements Callable<Integer>
         description = "progress on stderr when it is a terminal (auto), always (tty), as JSON lines on stdout (json), or never")
     String progress;
 
-    @Option(names = "--no-sync", description = "skip forcing files and directories to disk at the end")
+    @Option(names = "--no-sync", description = "skip forcing files and directories to disk (at the end and at journal " +
+        "checkpoints: a resume is then safe after a process crash, not after a power loss)")
     boolean noSync;
+
+    @Option(names = "--resume", description = "continue an interrupted clone in DIR: against the same snapshot if the " +
+        "donor still holds it, else against a new one, keeping files that are complete and unchanged")
+    boolean resume;
+
+    @Option(names = "--max-restarts", defaultValue = "100",
+        description = "reconnections after network failures before giving up (default: ${DEFAULT-VALUE})")
+    int maxRestarts;
 
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
@@ -48,11 +57,13 @@ final class CloneCommand implements Callable<Integer>
         final ProgressPrinter printer = new ProgressPrinter(mode == ProgressPrinter.Mode.JSON ? out :
             spec.commandLine().getErr(), mode);
         final CloneClient.Options options = new CloneClient.Options().threads(threads).applyThreads(applyThreads)
-            .settings(new dev.ferry.core.config.CloneSettings().sync(!noSync)).onProgress(printer, 1000);
+            .settings(new dev.ferry.core.config.CloneSettings().sync(!noSync)).onProgress(printer, 1000)
+            .resume(resume).maxRestarts(maxRestarts);
         final CloneResult r;
+        final CloneClient client = new CloneClient(HostPort.parse(from), to, options);
         try
         {
-            r = new CloneClient(HostPort.parse(from), to, options).run();
+            r = client.run();
         }
         finally
         {
@@ -63,7 +74,9 @@ final class CloneCommand implements Callable<Integer>
             out.println("cloned " + r.entries() + " entries, " + Units.bytes(r.dataBytes()) + " in " +
                 String.format(Locale.ROOT, "%.2f s", r.seconds()) + ": " + Units.rate(r.dataBytes(), r.seconds()) +
                 " (" + threads + " threads, " + Units.bytes(r.networkBytes()) + " over the network" +
-                (r.restarts() > 0 ? ", " + r.restarts() + " restarts" : "") + ")");
+                (r.restarts() > 0 ? ", " + r.restarts() + " restarts" : "") +
+                (client.progress().keptFiles() > 0 ? ", " + client.progress().keptFiles() + " files (" +
+                Units.bytes(client.progress().keptBytes()) + ") kept from the interrupted clone" : "") + ")");
         }
         return 0;
     }

@@ -20,6 +20,7 @@ import dev.ferry.core.protocol.ConfigCodec;
 import dev.ferry.core.protocol.DescriptorFlyweight;
 import dev.ferry.core.protocol.ErrorCode;
 import dev.ferry.core.protocol.ErrorCodec;
+import dev.ferry.core.protocol.ExecuteFlags;
 import dev.ferry.core.protocol.FerryException;
 import dev.ferry.core.protocol.FrameHeader;
 import dev.ferry.core.protocol.FrameType;
@@ -77,6 +78,7 @@ final class ClientTask implements ConnectionHandler
     private volatile boolean waitingForBuffer;
     private volatile boolean finished;
     private boolean reportedComplete;
+    private boolean metadataOnly;
 
     ClientTask(final CloneRun run, final int index, final CloneMode mode)
     {
@@ -135,6 +137,14 @@ final class ClientTask implements ConnectionHandler
         connection.flush();
         runner = new AgentRunner(new NoOpIdleStrategy(), run::onLoopError, null, loop);
         AgentRunner.startOnThread(runner);
+    }
+
+    /**
+     * Ask the donor for the manifest only (resume by manifest). Before {@link #start}.
+     */
+    void metadataOnly()
+    {
+        metadataOnly = true;
     }
 
     void stop()
@@ -209,7 +219,16 @@ final class ClientTask implements ConnectionHandler
                 {
                     free.push(new BlockBuffer(this, blockSize));
                 }
-                sendEmpty(FrameType.COM_EXECUTE);
+                if (metadataOnly)
+                {
+                    final int at = connection.claim(FrameType.COM_EXECUTE, ExecuteFlags.LENGTH);
+                    connection.sendBuffer().putInt(at, ExecuteFlags.METADATA_ONLY, dev.ferry.core.protocol.Wire.BYTE_ORDER);
+                    connection.flush();
+                }
+                else
+                {
+                    sendEmpty(FrameType.COM_EXECUTE);
+                }
                 state = STATE_STREAMING;
                 break;
             }
@@ -224,6 +243,12 @@ final class ClientTask implements ConnectionHandler
                     if (expectData)
                     {
                         throw new FerryException(ErrorCode.BAD_DESCRIPTOR, "COM_RES_COMPLETE where data was announced");
+                    }
+                    if (metadataOnly)
+                    {
+                        run.onMetadataOnlyComplete(this);
+                        sendExit(connection, ErrorCode.OK, "");
+                        break;
                     }
                     state = STATE_COMPLETE;
                 }

@@ -18,10 +18,14 @@ import dev.ferry.core.config.CloneSettings;
 import dev.ferry.core.protocol.ErrorCode;
 import dev.ferry.core.protocol.FerryException;
 import dev.ferry.core.protocol.Wire;
+import dev.ferry.core.spi.AppliedState;
 import dev.ferry.core.spi.CloneMode;
+import dev.ferry.core.spi.Locator;
 import dev.ferry.core.spi.Stage;
 import dev.ferry.engine.CloneProgress;
 import dev.ferry.engine.tree.FileTreeRecipient;
+import dev.ferry.engine.tree.ManifestScanner;
+import dev.ferry.engine.tree.RecipientJournal;
 import dev.ferry.transport.TransportSettings;
 
 /**
@@ -52,6 +56,7 @@ public final class CloneClient
         private Consumer<CloneProgress> onProgress = p -> { };
         private long progressIntervalMs = 1000;
         private int maxRestarts = 100;
+        private boolean resume;
         private long restartWindowMs = -1;
 
         /**
@@ -140,6 +145,16 @@ public final class CloneClient
             return this;
         }
 
+        /**
+         * Continue an interrupted clone in a non-empty target that holds {@code .ferry/} state: against the same
+         * snapshot if the donor still holds it, else against a new one, keeping unchanged complete files.
+         */
+        public Options resume(final boolean v)
+        {
+            resume = v;
+            return this;
+        }
+
         int threads()
         {
             return threads;
@@ -212,8 +227,38 @@ public final class CloneClient
         }
         options.settings.conclude();
         options.transport.conclude();
-        checkTarget();
+        final int kind = checkTarget();
         progress.threads(options.threads);
+        if (kind == RESUME_SAME)
+        {
+            final RecipientJournal.Loaded loaded = RecipientJournal.load(target.resolve(ManifestScanner.STATE_DIR));
+            try
+            {
+                return attempt(RESUME_SAME, loaded);
+            }
+            catch (final FerryException ex)
+            {
+                if (ex.code() != ErrorCode.UNKNOWN_SNAPSHOT)
+                {
+                    throw ex;
+                }
+                // the donor no longer holds the snapshot: resume against a new one, comparing manifests
+            }
+            return attempt(RESUME_MERGE, loaded);
+        }
+        if (kind == RESUME_MERGE)
+        {
+            return attempt(RESUME_MERGE, RecipientJournal.load(target.resolve(ManifestScanner.STATE_DIR)));
+        }
+        return attempt(FRESH, null);
+    }
+
+    private static final int FRESH = 0;
+    private static final int RESUME_SAME = 1;
+    private static final int RESUME_MERGE = 2;
+
+    private CloneResult attempt(final int kind, final RecipientJournal.Loaded loaded)
+    {
         final FileTreeRecipient recipient = new FileTreeRecipient(target, options.settings);
         final CloneRun run = new CloneRun(options, recipient, progress);
         final ApplyWorker[] workers = new ApplyWorker[options.applyThreads];
@@ -230,9 +275,34 @@ public final class CloneClient
         }
         run.workers(workers);
         long nextProgress = System.nanoTime();
+        long nextCheckpoint = System.nanoTime() + CHECKPOINT_NANOS;
         try
         {
-            final ClientTask master = new ClientTask(run, 0, CloneMode.START);
+            final ClientTask master;
+            if (kind == RESUME_SAME)
+            {
+                recipient.resumeSameSnapshot(loaded);
+                final dev.ferry.engine.tree.ChunkPlan plan = recipient.plan();
+                run.preset(Locator.real(Locator.ENGINE_FILE_TREE, options.protocolMax, loaded.snapshotId, 0, Stage.FILE_COPY),
+                    loaded.applied != null && loaded.applied.chunkCount() == plan.chunkCount() ? loaded.applied :
+                    new AppliedState(plan.chunkCount()));
+                progress.estimate(plan.chunkCount() == 0 ? 0 : estimate(plan), recipient.entryCount());
+                progress.stage(Stage.FILE_COPY);
+                master = new ClientTask(run, 0, CloneMode.RESTART);
+            }
+            else
+            {
+                if (kind == RESUME_MERGE)
+                {
+                    recipient.mergeWith(loaded);
+                    run.holdWorkers(true);
+                }
+                master = new ClientTask(run, 0, CloneMode.START);
+                if (kind == RESUME_MERGE)
+                {
+                    master.metadataOnly();
+                }
+            }
             tasks.add(master);
             master.start(donor);
             boolean attached = false;
@@ -242,6 +312,32 @@ public final class CloneClient
                 if (failure != null)
                 {
                     throw failure;
+                }
+                if (run.metadataOnlyComplete())
+                {
+                    // resume by manifest: the manifest is merged; ask for what is missing with a restart locator
+                    final AppliedState merged = recipient.mergedApplied();
+                    final long[] kept = recipient.keptCounts();
+                    progress.onKept(kept[0], kept[1]);
+                    run.continueWith(merged);
+                    run.holdWorkers(false);
+                    for (final ClientTask t : tasks)
+                    {
+                        t.stop();
+                    }
+                    tasks.clear();
+                    run.beginRestart();
+                    final ClientTask resumed = new ClientTask(run, 0, CloneMode.RESTART);
+                    tasks.add(resumed);
+                    resumed.start(donor);
+                    attached = false;
+                    continue;
+                }
+                final long now0 = System.nanoTime();
+                if (now0 >= nextCheckpoint)
+                {
+                    checkpoint(run, recipient);
+                    nextCheckpoint = now0 + CHECKPOINT_NANOS;
                 }
                 final FerryException networkFailure = run.networkFailure();
                 if (networkFailure != null)
@@ -306,6 +402,14 @@ public final class CloneClient
         catch (final FerryException ex)
         {
             run.fail(ex);
+            try
+            {
+                checkpoint(run, recipient);
+            }
+            catch (final FerryException ignore)
+            {
+                // keep the first failure; the journal holds the previous checkpoint
+            }
             // tasks tell the donor with COM_EXIT carrying the error, so it releases the snapshot at once
             final long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(1);
             while (run.tasksFinished() < tasks.size() && System.nanoTime() < deadline)
@@ -404,6 +508,34 @@ public final class CloneClient
         }
     }
 
+    private static final long CHECKPOINT_NANOS = TimeUnit.SECONDS.toNanos(1);
+
+    /**
+     * Record the applied state in the resume journal (after forcing the files it covers, when sync is on).
+     */
+    private static void checkpoint(final CloneRun run, final FileTreeRecipient recipient)
+    {
+        if (!run.metadataDone() || run.workersIdleUnknown())
+        {
+            return;
+        }
+        final AppliedState state = run.applied();
+        if (state != null && state.chunkCount() > 0)
+        {
+            recipient.checkpoint(state);
+        }
+    }
+
+    private static long estimate(final dev.ferry.engine.tree.ChunkPlan plan)
+    {
+        long bytes = 0;
+        for (int c = 0; c < plan.chunkCount(); c++)
+        {
+            bytes += plan.chunkBytes(c);
+        }
+        return bytes;
+    }
+
     private long outageStartNanos;
     private long backoffMs;
 
@@ -419,26 +551,40 @@ public final class CloneClient
         }
     }
 
-    private void checkTarget()
+    private int checkTarget()
     {
-        if (Files.exists(target, LinkOption.NOFOLLOW_LINKS))
+        if (!Files.exists(target, LinkOption.NOFOLLOW_LINKS))
         {
-            if (!Files.isDirectory(target, LinkOption.NOFOLLOW_LINKS))
+            return FRESH;
+        }
+        if (!Files.isDirectory(target, LinkOption.NOFOLLOW_LINKS))
+        {
+            throw new FerryException(ErrorCode.TARGET_NOT_EMPTY, "target " + target + " exists and is not a directory");
+        }
+        try (DirectoryStream<Path> s = Files.newDirectoryStream(target))
+        {
+            if (!s.iterator().hasNext())
             {
-                throw new FerryException(ErrorCode.TARGET_NOT_EMPTY, "target " + target + " exists and is not a directory");
-            }
-            try (DirectoryStream<Path> s = Files.newDirectoryStream(target))
-            {
-                if (s.iterator().hasNext())
-                {
-                    throw new FerryException(ErrorCode.TARGET_NOT_EMPTY, "target " + target + " is not empty" +
-                        (FileTreeRecipient.isIncomplete(target) ? " (it holds an interrupted clone)" : ""));
-                }
-            }
-            catch (final IOException ex)
-            {
-                throw new FerryException(ErrorCode.IO_ERROR, "cannot read target " + target + ": " + ex.getMessage(), ex);
+                return FRESH;
             }
         }
+        catch (final IOException ex)
+        {
+            throw new FerryException(ErrorCode.IO_ERROR, "cannot read target " + target + ": " + ex.getMessage(), ex);
+        }
+        final boolean incomplete = FileTreeRecipient.isIncomplete(target);
+        if (!options.resume)
+        {
+            throw new FerryException(ErrorCode.TARGET_NOT_EMPTY, "target " + target + " is not empty" +
+                (incomplete ? "; it holds an interrupted clone: continue it with --resume" :
+                "; choose an empty directory (--resume continues only an interrupted Ferry clone)"));
+        }
+        if (!incomplete)
+        {
+            throw new FerryException(ErrorCode.TARGET_NOT_EMPTY, "target " + target + " is not empty and holds no " +
+                "interrupted Ferry clone (no .ferry/ state), so --resume cannot continue it");
+        }
+        final RecipientJournal.Loaded loaded = RecipientJournal.load(target.resolve(ManifestScanner.STATE_DIR));
+        return loaded == null ? RESUME_MERGE : RESUME_SAME;
     }
 }

@@ -34,6 +34,8 @@ final class CloneRun
     private volatile int generation;
     private boolean metadataDone;
     private boolean masterAccepted;
+    private boolean metadataOnlyComplete;
+    private volatile boolean holdWorkers;
     private int tasksComplete;
     private int tasksFinished;
     private AppliedState applied;
@@ -175,6 +177,15 @@ final class CloneRun
             throw new FerryException(ErrorCode.CONFIG_MISMATCH, "donor format version " + config.get("format") +
                 " is not supported (this recipient applies format 1)");
         }
+        try
+        {
+            recipient.layout(Long.parseLong(config.getOrDefault("chunk_size", "0")),
+                Integer.parseInt(config.getOrDefault("files_per_chunk", "0")));
+        }
+        catch (final NumberFormatException ex)
+        {
+            throw new FerryException(ErrorCode.CONFIG_MISMATCH, "donor chunk layout is not numeric: " + config);
+        }
         final String checksum = config.get("checksum");
         if (!"crc32c".equals(checksum) && !"none".equals(checksum))
         {
@@ -269,7 +280,52 @@ final class CloneRun
 
     synchronized boolean masterAccepted()
     {
-        return masterAccepted;
+        return masterAccepted && !holdWorkers;
+    }
+
+    void holdWorkers(final boolean v)
+    {
+        holdWorkers = v;
+    }
+
+    synchronized void onMetadataOnlyComplete(final ClientTask task)
+    {
+        if (task.generation() == generation)
+        {
+            metadataOnlyComplete = true;
+            notifyAll();
+        }
+    }
+
+    synchronized boolean metadataOnlyComplete()
+    {
+        return metadataOnlyComplete;
+    }
+
+    /**
+     * Resume: start from a known snapshot and applied state instead of a COM_INIT.
+     */
+    synchronized void preset(final Locator real, final AppliedState state)
+    {
+        locator = real;
+        applied = state;
+        metadataDone = true;
+        masterAccepted = false;
+    }
+
+    /**
+     * Resume by manifest: the manifest is merged; continue with this applied state over a COM_REINIT.
+     */
+    synchronized void continueWith(final AppliedState state)
+    {
+        applied = state;
+        metadataDone = true;
+        metadataOnlyComplete = false;
+    }
+
+    FileTreeRecipient recipient()
+    {
+        return recipient;
     }
 
     synchronized long restartWindowMs()
@@ -294,6 +350,14 @@ final class CloneRun
     boolean workersIdle()
     {
         return appliedBlocks.get() == offered.get();
+    }
+
+    /**
+     * @return false: checkpoints use the acknowledged state, which only holds blocks the workers finished.
+     */
+    boolean workersIdleUnknown()
+    {
+        return false;
     }
 
     long receivedBytes()

@@ -12,6 +12,7 @@ import dev.ferry.core.protocol.CompleteCodec;
 import dev.ferry.core.protocol.ConfigCodec;
 import dev.ferry.core.protocol.ErrorCode;
 import dev.ferry.core.protocol.ErrorCodec;
+import dev.ferry.core.protocol.ExecuteFlags;
 import dev.ferry.core.protocol.FerryException;
 import dev.ferry.core.protocol.FrameHeader;
 import dev.ferry.core.protocol.FrameType;
@@ -56,6 +57,7 @@ final class DonorSession implements ConnectionHandler, CopyCallback
     private Locator locator;
     private int task;
     private long bytesSent;
+    private boolean metadataOnly;
 
     DonorSession(final DonorService service)
     {
@@ -133,6 +135,12 @@ final class DonorSession implements ConnectionHandler, CopyCallback
 
             case FrameType.COM_EXECUTE:
                 expect(STATE_EXECUTE, type);
+                metadataOnly = length == ExecuteFlags.LENGTH &&
+                    (body.getInt(offset, Wire.BYTE_ORDER) & ExecuteFlags.METADATA_ONLY) != 0;
+                if (metadataOnly)
+                {
+                    clone.storage.metadataOnly(locator, task);
+                }
                 state = STATE_STREAMING;
                 pump();
                 break;
@@ -155,7 +163,7 @@ final class DonorSession implements ConnectionHandler, CopyCallback
                 if (clone != null)
                 {
                     clone.storage.end(locator, task, code);
-                    if (task == 0 && code == ErrorCode.OK && state == STATE_EXIT)
+                    if (task == 0 && code == ErrorCode.OK && state == STATE_EXIT && !metadataOnly)
                     {
                         clone.finished = true;
                         service.removeClone(clone);
@@ -274,6 +282,7 @@ final class DonorSession implements ConnectionHandler, CopyCallback
         config.put("format", "1");
         config.put("block_size", String.valueOf(service.options().settings().blockSize()));
         config.put("chunk_size", String.valueOf(service.options().settings().chunkSize()));
+        config.put("files_per_chunk", String.valueOf(service.options().settings().filesPerChunk()));
         config.put("checksum", service.options().settings().checksum() ? "crc32c" : "none");
         config.put("restart_window_ms", String.valueOf(service.options().restartWindowMs()));
         config.put("software", "ferry");
@@ -316,7 +325,8 @@ final class DonorSession implements ConnectionHandler, CopyCallback
                     return;
                 }
                 final int at = connection.claim(FrameType.COM_RES_COMPLETE, CompleteCodec.LENGTH);
-                CompleteCodec.encode(connection.sendBuffer(), at, Stage.FILE_COPY, task, bytesSent);
+                CompleteCodec.encode(connection.sendBuffer(), at, metadataOnly ? Stage.METADATA : Stage.FILE_COPY, task,
+                    bytesSent);
                 connection.flush();
                 state = STATE_EXIT;
                 return;

@@ -70,6 +70,7 @@ final class DonorCursor
     private long mapStart;
     private long mapEnd;
 
+    private boolean metadataOnly;
     private boolean prepared;
     private int preparedLength;
     private long preparedPosition;
@@ -102,6 +103,14 @@ final class DonorCursor
     Locator locator()
     {
         return locator;
+    }
+
+    /**
+     * Send the manifest only, then report done (resume compares manifests before asking for data).
+     */
+    void metadataOnly()
+    {
+        metadataOnly = true;
     }
 
     long bytesOffered()
@@ -152,7 +161,7 @@ final class DonorCursor
                     {
                         return DonorStorage.COPY_MORE;
                     }
-                    phase = PHASE_DATA;
+                    phase = metadataOnly ? PHASE_DONE : PHASE_DATA;
                     break;
                 }
                 case PHASE_DATA:

@@ -253,6 +253,18 @@ public final class FileTreeDonor implements DonorStorage
         return cursor.copy(callback);
     }
 
+    /**
+     * Limit the task of {@code locator} to the manifest (COM_EXECUTE with {@code METADATA_ONLY}).
+     */
+    public void metadataOnly(final Locator locator, final int task)
+    {
+        final DonorCursor c = cursor(locator, task);
+        if (c != null)
+        {
+            c.metadataOnly();
+        }
+    }
+
     @Override
     public void ack(final Locator locator, final int task, final int chunk, final int appliedBlocks, final boolean complete)
     {

@@ -12,6 +12,7 @@ import java.nio.file.Paths;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.FileTime;
 import java.util.HashSet;
+import java.util.List;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReferenceArray;
@@ -25,6 +26,7 @@ import dev.ferry.core.protocol.ErrorCode;
 import dev.ferry.core.protocol.FerryException;
 import dev.ferry.core.protocol.LocatorCodec;
 import dev.ferry.core.protocol.Wire;
+import dev.ferry.core.spi.AppliedState;
 import dev.ferry.core.spi.ApplyData;
 import dev.ferry.core.spi.CloneMode;
 import dev.ferry.core.spi.Locator;
@@ -65,6 +67,33 @@ public final class FileTreeRecipient implements RecipientStorage
     private long snapshotId;
     private int defaultFileMode = -1;
     private int defaultDirMode = -1;
+    private final RecipientJournal journal;
+    private boolean journaling = true;
+    private long chunkSize = CloneSettings.CHUNK_SIZE_DEFAULT;
+    private int filesPerChunk = CloneSettings.FILES_PER_CHUNK_DEFAULT;
+    private java.util.List<Manifest.Entry> manifestEntries;
+    /** Resume by manifest: what the interrupted clone had, by path (null unless merging). */
+    private java.util.Map<String, OldEntry> old;
+
+    /**
+     * An entry of an interrupted clone's manifest and whether all its bytes were journaled.
+     */
+    static final class OldEntry
+    {
+        final int type;
+        final long size;
+        final long mtimeNanos;
+        final boolean complete;
+        boolean seen;
+
+        OldEntry(final int type, final long size, final long mtimeNanos, final boolean complete)
+        {
+            this.type = type;
+            this.size = size;
+            this.mtimeNanos = mtimeNanos;
+            this.complete = complete;
+        }
+    }
 
     /**
      * What the recipient knows of one announced entry.
@@ -78,6 +107,7 @@ public final class FileTreeRecipient implements RecipientStorage
         final int mode;
         final long mtimeNanos;
         final String linkTarget;
+        boolean kept;
 
         Entry(final String path, final Path resolved, final int type, final long size, final int mode,
             final long mtimeNanos, final String linkTarget)
@@ -97,6 +127,216 @@ public final class FileTreeRecipient implements RecipientStorage
         this.target = target.toAbsolutePath().normalize();
         this.stateDir = this.target.resolve(ManifestScanner.STATE_DIR);
         this.settings = settings;
+        this.journal = new RecipientJournal(stateDir, settings.sync());
+    }
+
+    /**
+     * The donor's chunk layout (from COM_RES_CONFIG), recorded in the journal so a resume can rebuild the plan.
+     */
+    public void layout(final long chunkSize, final int filesPerChunk)
+    {
+        this.chunkSize = chunkSize;
+        this.filesPerChunk = filesPerChunk;
+    }
+
+    /**
+     * @return the chunk plan of the manifest received (the donor's own layout, rebuilt), or null before it.
+     */
+    public ChunkPlan plan()
+    {
+        if (manifestEntries == null || manifestEntries.size() != received)
+        {
+            return null;
+        }
+        return ChunkPlan.build(new Manifest(manifestEntries, 0), chunkSize, blockSize, filesPerChunk);
+    }
+
+    /**
+     * Continue an interrupted clone of the same snapshot: rebuild the manifest from the journal (nothing is
+     * created that exists; nothing is journaled again).
+     */
+    public void resumeSameSnapshot(final RecipientJournal.Loaded loaded)
+    {
+        snapshotId = loaded.snapshotId;
+        chunkSize = loaded.chunkSize;
+        filesPerChunk = loaded.filesPerChunk;
+        journaling = false;
+        try
+        {
+            probeModesIfNeeded();
+            final org.agrona.concurrent.UnsafeBuffer b = new org.agrona.concurrent.UnsafeBuffer(new byte[0]);
+            int i = 0;
+            for (final byte[] d : loaded.descriptors)
+            {
+                b.wrap(d);
+                apply(null, 0, b, 0, d.length, null);
+                if (i++ == 0 && stage != Stage.METADATA)
+                {
+                    throw new FerryException(ErrorCode.IO_ERROR, "the resume journal does not start with a manifest");
+                }
+            }
+        }
+        catch (final IOException ex)
+        {
+            throw io("cannot resume into " + target, ex);
+        }
+        finally
+        {
+            journaling = true;
+        }
+        journal.resumed(loaded);
+    }
+
+    /**
+     * Resume against a new snapshot: remember what the interrupted clone had, so {@link #applyFile} keeps unchanged
+     * complete files, and files that vanished on the donor are removed when the manifest is complete.
+     *
+     * @param loaded the journal, or null when the interrupted clone had not recorded its manifest yet.
+     */
+    public void mergeWith(final RecipientJournal.Loaded loaded)
+    {
+        old = new java.util.HashMap<>();
+        if (loaded == null)
+        {
+            return;
+        }
+        final List<Manifest.Entry> oldEntries = new java.util.ArrayList<>();
+        final DescriptorFlyweight d = new DescriptorFlyweight();
+        final org.agrona.concurrent.UnsafeBuffer b = new org.agrona.concurrent.UnsafeBuffer(new byte[0]);
+        int blockSizeOld = loaded.blockSize;
+        for (final byte[] bytes : loaded.descriptors)
+        {
+            b.wrap(bytes);
+            d.wrap(b, 0, bytes.length);
+            if (d.validate() != ErrorCode.OK)
+            {
+                throw new FerryException(ErrorCode.IO_ERROR, "the resume journal holds a damaged descriptor");
+            }
+            if (d.type() == DescriptorFlyweight.TYPE_FILE)
+            {
+                oldEntries.add(new Manifest.Entry(oldEntries.size(), d.path(), d.fileType(), d.fileSize(), d.mode(),
+                    d.mtimeNanos(), d.fileType() == DescriptorFlyweight.FILE_SYMLINK ? d.linkTarget() : null));
+            }
+            else if (d.type() == DescriptorFlyweight.TYPE_STATE)
+            {
+                blockSizeOld = d.blockSize();
+            }
+        }
+        final ChunkPlan oldPlan = ChunkPlan.build(new Manifest(oldEntries, 0), loaded.chunkSize, blockSizeOld,
+            loaded.filesPerChunk);
+        final boolean[] complete = new boolean[oldEntries.size()];
+        java.util.Arrays.fill(complete, true);
+        for (int c = 0; c < oldPlan.chunkCount(); c++)
+        {
+            final boolean chunkDone = loaded.applied != null && c < loaded.applied.chunkCount() && loaded.applied.isComplete(c);
+            final int appliedBlocks = loaded.applied != null && c < loaded.applied.chunkCount() ?
+                loaded.applied.appliedBlocks(c) : 0;
+            for (int sg = oldPlan.firstSegment(c); sg < oldPlan.firstSegment(c) + oldPlan.segmentCount(c); sg++)
+            {
+                if (!chunkDone && oldPlan.segmentFirstBlock(sg) + oldPlan.segmentBlocks(sg) > appliedBlocks)
+                {
+                    complete[oldPlan.segmentFile(sg)] = false;
+                }
+            }
+        }
+        for (final Manifest.Entry e : oldEntries)
+        {
+            old.put(e.path, new OldEntry(e.type, e.size, e.mtimeNanos, complete[e.index]));
+        }
+    }
+
+    /**
+     * After a merged manifest: the applied state of the new snapshot in which every chunk whose leading blocks
+     * belong to kept files counts as applied, so the donor sends only the rest.
+     */
+    public AppliedState mergedApplied()
+    {
+        final ChunkPlan p = plan();
+        final AppliedState a = new AppliedState(p.chunkCount());
+        for (int c = 0; c < p.chunkCount(); c++)
+        {
+            int prefix = 0;
+            boolean all = true;
+            for (int sg = p.firstSegment(c); sg < p.firstSegment(c) + p.segmentCount(c); sg++)
+            {
+                if (entries[p.segmentFile(sg)].kept)
+                {
+                    if (all)
+                    {
+                        prefix = p.segmentFirstBlock(sg) + p.segmentBlocks(sg);
+                    }
+                }
+                else
+                {
+                    all = false;
+                }
+            }
+            if (all)
+            {
+                a.onApplied(c, p.chunkBlocks(c), true);
+            }
+            else if (prefix > 0)
+            {
+                a.onApplied(c, prefix, false);
+            }
+        }
+        return a;
+    }
+
+    /**
+     * @return entries kept from an interrupted clone, and their bytes.
+     */
+    public long[] keptCounts()
+    {
+        long files = 0;
+        long bytes = 0;
+        if (entries != null)
+        {
+            for (final Entry e : entries)
+            {
+                if (e != null && e.kept)
+                {
+                    files++;
+                    bytes += e.size;
+                }
+            }
+        }
+        return new long[] { files, bytes };
+    }
+
+    /**
+     * Record the applied state durably (see {@link RecipientJournal#checkpoint}). Clone driver thread.
+     */
+    public void checkpoint(final AppliedState state)
+    {
+        try
+        {
+            journal.checkpoint(state, this);
+        }
+        catch (final IOException ex)
+        {
+            throw io("cannot write the resume journal", ex);
+        }
+    }
+
+    /**
+     * Force one file's bytes to disk (journal checkpoints).
+     */
+    void force(final int index) throws IOException
+    {
+        final Entry[] es = entries;
+        if (es == null || index >= es.length || es[index] == null)
+        {
+            return;
+        }
+        try (FileChannel ch = FileChannel.open(es[index].resolved, StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS))
+        {
+            ch.force(true);
+        }
+        catch (final java.nio.file.NoSuchFileException ignore)
+        {
+            // not written yet
+        }
     }
 
     public Path target()
@@ -141,8 +381,32 @@ public final class FileTreeRecipient implements RecipientStorage
         }
     }
 
+    private void probeModesIfNeeded() throws IOException
+    {
+        if (defaultFileMode < 0)
+        {
+            Files.createDirectories(stateDir);
+            probeDefaultModes();
+        }
+    }
+
     private void prepareTarget(final Locator locator)
     {
+        if (old != null)
+        {
+            try
+            {
+                Files.createDirectories(stateDir);
+                probeModesIfNeeded();
+                snapshotId = locator.snapshotId();
+                writeStatus();
+            }
+            catch (final IOException ex)
+            {
+                throw io("cannot prepare target " + target, ex);
+            }
+            return;
+        }
         try
         {
             if (Files.exists(target, LinkOption.NOFOLLOW_LINKS))
@@ -167,8 +431,7 @@ public final class FileTreeRecipient implements RecipientStorage
             Files.createDirectory(stateDir);
             probeDefaultModes();
             snapshotId = locator.snapshotId();
-            Files.write(stateDir.resolve("status"), ("incomplete clone of snapshot " + Long.toHexString(snapshotId) +
-                "\nthis directory is not a finished copy while .ferry/ exists\n").getBytes(StandardCharsets.UTF_8));
+            writeStatus();
         }
         catch (final IOException ex)
         {
@@ -259,6 +522,7 @@ public final class FileTreeRecipient implements RecipientStorage
                 files.put(index, ch);
             }
             data.writeTo(ch, position);
+            journal.markDirty(index);
             if (position + len == e.size || d.isLastInChunk())
             {
                 files.remove(index);
@@ -269,6 +533,13 @@ public final class FileTreeRecipient implements RecipientStorage
         {
             throw io("cannot write '" + PathGuard.printable(e.path) + "' at offset " + position, ex);
         }
+    }
+
+    private void writeStatus() throws IOException
+    {
+        Files.write(stateDir.resolve("status"), ("incomplete clone of snapshot " + Long.toHexString(snapshotId) +
+            "\nthis directory is not a finished copy while .ferry/ exists; continue it with ferry clone --resume\n")
+            .getBytes(StandardCharsets.UTF_8));
     }
 
     private void applyState(final DescriptorFlyweight d)
@@ -296,8 +567,21 @@ public final class FileTreeRecipient implements RecipientStorage
                     " exceeds this recipient's frame cap " + settings.maxFrameLength());
             }
             entries = new Entry[(int)d.fileCount()];
+            manifestEntries = new java.util.ArrayList<>((int)Math.min(d.fileCount(), 1 << 20));
             blockSize = d.blockSize();
             stage = Stage.METADATA;
+            if (journaling)
+            {
+                try
+                {
+                    journal.begin(snapshotId, chunkSize, blockSize, filesPerChunk, d.fileCount() + 2);
+                    journal.appendDescriptor(d.buffer(), d.offset(), d.length());
+                }
+                catch (final IOException ex)
+                {
+                    throw io("cannot write the resume journal", ex);
+                }
+            }
         }
         else if (newStage == Stage.FILE_COPY)
         {
@@ -305,6 +589,22 @@ public final class FileTreeRecipient implements RecipientStorage
             {
                 throw new FerryException(ErrorCode.BAD_DESCRIPTOR, "the donor started the file copy after " + received +
                     " of " + (entries == null ? 0 : entries.length) + " manifest entries");
+            }
+            if (old != null)
+            {
+                removeVanished();
+            }
+            if (journaling)
+            {
+                try
+                {
+                    journal.appendDescriptor(d.buffer(), d.offset(), d.length());
+                    journal.completeManifest();
+                }
+                catch (final IOException ex)
+                {
+                    throw io("cannot write the resume journal", ex);
+                }
             }
             stage = Stage.FILE_COPY;
         }
@@ -348,6 +648,10 @@ public final class FileTreeRecipient implements RecipientStorage
             type == DescriptorFlyweight.FILE_SYMLINK ? d.linkTarget() : null);
         try
         {
+            if (old != null)
+            {
+                merge(e);
+            }
             if (type == DescriptorFlyweight.FILE_DIRECTORY)
             {
                 try
@@ -374,7 +678,103 @@ public final class FileTreeRecipient implements RecipientStorage
             throw io("cannot create '" + PathGuard.printable(path) + "'", ex);
         }
         entries[index] = e;
+        manifestEntries.add(new Manifest.Entry(index, path, type, e.size, e.mode, e.mtimeNanos, e.linkTarget));
         received++;
+        if (journaling)
+        {
+            try
+            {
+                journal.appendDescriptor(d.buffer(), d.offset(), d.length());
+            }
+            catch (final IOException ex)
+            {
+                throw io("cannot write the resume journal", ex);
+            }
+        }
+    }
+
+    /**
+     * Resume by manifest: decide what to do with whatever the interrupted clone left at this entry's path.
+     */
+    private void merge(final Entry e) throws IOException
+    {
+        final OldEntry o = old.get(e.path);
+        final boolean exists = Files.exists(e.resolved, LinkOption.NOFOLLOW_LINKS);
+        if (o != null)
+        {
+            o.seen = true;
+        }
+        if (!exists)
+        {
+            return;
+        }
+        final boolean isDir = Files.isDirectory(e.resolved, LinkOption.NOFOLLOW_LINKS);
+        if (e.type == DescriptorFlyweight.FILE_DIRECTORY)
+        {
+            if (!isDir)
+            {
+                deleteTree(e.resolved);
+            }
+            return;
+        }
+        if (e.type == DescriptorFlyweight.FILE_REGULAR && o != null && o.type == e.type && o.complete &&
+            o.size == e.size && o.mtimeNanos == e.mtimeNanos && Files.isRegularFile(e.resolved, LinkOption.NOFOLLOW_LINKS) &&
+            Files.size(e.resolved) == e.size)
+        {
+            e.kept = true;
+            return;
+        }
+        deleteTree(e.resolved);
+    }
+
+    private void removeVanished()
+    {
+        final List<String> gone = new java.util.ArrayList<>();
+        for (final java.util.Map.Entry<String, OldEntry> o : old.entrySet())
+        {
+            if (!o.getValue().seen)
+            {
+                gone.add(o.getKey());
+            }
+        }
+        gone.sort((a, b) -> b.length() - a.length());
+        for (final String path : gone)
+        {
+            try
+            {
+                PathGuard.check(path);
+                deleteTree(target.resolve(path));
+            }
+            catch (final IOException | FerryException ex)
+            {
+                throw new FerryException(ErrorCode.IO_ERROR, "cannot remove '" + PathGuard.printable(path) +
+                    "', which no longer exists on the donor: " + ex.getMessage(), ex);
+            }
+        }
+    }
+
+    /**
+     * Delete a file, symlink or directory tree, never following symlinks.
+     */
+    private static void deleteTree(final Path p) throws IOException
+    {
+        if (!Files.exists(p, LinkOption.NOFOLLOW_LINKS))
+        {
+            return;
+        }
+        if (Files.isDirectory(p, LinkOption.NOFOLLOW_LINKS))
+        {
+            p.toFile().setWritable(true);
+            p.toFile().setExecutable(true);
+            try (DirectoryStream<Path> s = Files.newDirectoryStream(p))
+            {
+                for (final Path c : s)
+                {
+                    deleteTree(c);
+                }
+            }
+        }
+        Files.delete(p);
     }
 
     @Override
@@ -399,6 +799,10 @@ public final class FileTreeRecipient implements RecipientStorage
                 current = e;
                 if (e.type == DescriptorFlyweight.FILE_SYMLINK)
                 {
+                    if (Files.isSymbolicLink(e.resolved))
+                    {
+                        Files.delete(e.resolved); // left by an interrupted FILE SYNC
+                    }
                     Files.createSymbolicLink(e.resolved, Paths.get(e.linkTarget));
                 }
             }
@@ -440,7 +844,12 @@ public final class FileTreeRecipient implements RecipientStorage
             {
                 forceDirectory(target);
             }
+            journal.close();
+            // the marker goes last: status first, the journal after it, the directory itself at the very end
             Files.deleteIfExists(stateDir.resolve("status"));
+            Files.deleteIfExists(stateDir.resolve(RecipientJournal.APPLIED + ".tmp"));
+            Files.deleteIfExists(stateDir.resolve(RecipientJournal.APPLIED));
+            Files.deleteIfExists(stateDir.resolve(RecipientJournal.MANIFEST));
             Files.deleteIfExists(stateDir);
             if (sync)
             {

@@ -35,6 +35,15 @@ final class FaultProxy implements AutoCloseable
     private volatile long fireAt = Long.MAX_VALUE;
     private volatile long stallMs;
     private volatile boolean closed;
+    private volatile long bytesPerSecond;
+
+    /**
+     * Limit donor-to-client throughput per connection (0 = unlimited), so a test can act mid-clone.
+     */
+    void throttle(final long v)
+    {
+        bytesPerSecond = v;
+    }
 
     FaultProxy(final InetSocketAddress target) throws IOException
     {
@@ -137,6 +146,11 @@ final class FaultProxy implements AutoCloseable
                 if (holed)
                 {
                     continue; // swallow everything, keep the sockets open
+                }
+                final long rate = bytesPerSecond;
+                if (down && rate > 0)
+                {
+                    Thread.sleep(Math.max(1, n * 1000L / rate));
                 }
                 if (down)
                 {

@@ -1,0 +1,24 @@
+package dev.ferry.engine.remote;
+
+import java.net.InetSocketAddress;
+import java.nio.file.Path;
+
+import dev.ferry.core.config.CloneSettings;
+
+/**
+ * A clone in a child JVM, for tests that kill the recipient process: {@code CloneChild HOST PORT TARGET [resume]}.
+ */
+public final class CloneChild
+{
+    private CloneChild()
+    {
+    }
+
+    public static void main(final String[] args)
+    {
+        final CloneResult r = new CloneClient(new InetSocketAddress(args[0], Integer.parseInt(args[1])), Path.of(args[2]),
+            new CloneClient.Options().threads(2).poolBuffers(4).settings(new CloneSettings().sync(true))
+                .resume(args.length > 3)).run();
+        System.out.println("done " + r.dataBytes());
+    }
+}
