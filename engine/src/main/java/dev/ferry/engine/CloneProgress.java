@@ -155,6 +155,21 @@ public final class CloneProgress
         networkBytes.addAndGet(bytes);
     }
 
+    private final AtomicLong corruptBlocks = new AtomicLong();
+
+    /**
+     * A block arrived whose CRC32C did not match: it was not written and will be sent again.
+     */
+    public void onCorruptBlock()
+    {
+        corruptBlocks.incrementAndGet();
+    }
+
+    public long corruptBlocks()
+    {
+        return corruptBlocks.get();
+    }
+
     public void onRestart()
     {
         restarts.incrementAndGet();

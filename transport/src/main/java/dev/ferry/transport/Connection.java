@@ -73,6 +73,7 @@ public final class Connection
     private boolean closed;
 
     private long lastReceiveNanos;
+    private long frameStartNanos;
     private long lastSendNanos;
     private volatile long bytesIn;
     private volatile long bytesOut;
@@ -698,15 +699,21 @@ public final class Connection
                 handler.onFrame(this, type, stagingView, bodyOffset, bodyLen);
             }
         }
-        if (!closed && parsePosition == staging.position())
+        if (!closed && parsePosition == staging.position() && body == null)
         {
             parsePosition = 0;
             staging.clear();
+            frameStartNanos = 0;
+        }
+        else if (!closed && frameStartNanos == 0)
+        {
+            frameStartNanos = System.nanoTime();
         }
     }
 
     private void deliverBody()
     {
+        frameStartNanos = 0;
         final ByteBuffer b = body;
         final int len = bodyLength;
         body = null;
@@ -743,6 +750,13 @@ public final class Connection
     {
         if (closed)
         {
+            return;
+        }
+        if (!readPaused && !waitingForBody && frameStartNanos != 0 && now - frameStartNanos > readTimeoutNanos)
+        {
+            // a peer that trickles a byte now and then never trips the idle timeout; a frame must complete in time
+            close(ErrorCode.TIMEOUT, "a frame from " + peer + " was not completed within " +
+                TimeUnit.NANOSECONDS.toMillis(readTimeoutNanos) + " ms");
             return;
         }
         if (!readPaused && !waitingForBody && now - lastReceiveNanos > readTimeoutNanos)

@@ -439,6 +439,10 @@ class DecoderFuzzTest
                     break;
 
                 case FrameType.COM_EXECUTE:
+                    assertTrue(bodyLength == 0 || (bodyLength == ExecuteFlags.LENGTH &&
+                        (b.getInt(body, Wire.BYTE_ORDER) & ~ExecuteFlags.ALL) == 0), "execute body " + bodyLength);
+                    break;
+
                 case FrameType.COM_CLONE:
                 case FrameType.PING:
                     assertEquals(0, bodyLength);

@@ -177,6 +177,16 @@ class FrameValidatorTest
     }
 
     @Test
+    void executeMayCarryKnownFlagsOnly()
+    {
+        assertEquals(ErrorCode.OK, validate(frames.frame(FrameType.COM_EXECUTE,
+            (b, o) -> { b.putInt(o, ExecuteFlags.METADATA_ONLY, Wire.BYTE_ORDER); return 4; })));
+        assertEquals(ErrorCode.MALFORMED_FRAME, validate(frames.frame(FrameType.COM_EXECUTE,
+            (b, o) -> { b.putInt(o, 2, Wire.BYTE_ORDER); return 4; })));
+        assertEquals(ErrorCode.MALFORMED_FRAME, validate(frames.frame(FrameType.COM_EXECUTE, (b, o) -> 8)));
+    }
+
+    @Test
     void dataBodyIsAnyLengthIncludingZero()
     {
         assertEquals(ErrorCode.OK, validate(frames.frame(FrameType.COM_RES_DATA, (b, o) -> 0)));

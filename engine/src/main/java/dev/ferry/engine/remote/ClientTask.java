@@ -64,6 +64,7 @@ final class ClientTask implements ConnectionHandler
     private final UnsafeBuffer pendingDescriptor = new UnsafeBuffer(ByteBuffer.allocateDirect(DescriptorFlyweight.DATA_LENGTH));
     private final DescriptorFlyweight desc = new DescriptorFlyweight();
     private final Int2IntHashMap ackBlocks = new Int2IntHashMap(-1);
+    private final org.agrona.collections.IntHashSet poisoned = new org.agrona.collections.IntHashSet();
     private final org.agrona.collections.Int2ObjectHashMap<long[]> chunkStart = new org.agrona.collections.Int2ObjectHashMap<>();
     private final UnsafeBuffer scratch = new UnsafeBuffer(new byte[8192]);
     private AgentRunner runner;
@@ -425,13 +426,26 @@ final class ClientTask implements ConnectionHandler
         while ((b = done.poll()) != null)
         {
             inFlight--;
+            final DescriptorFlyweight d = b.flyweight;
             if (b.error != null)
             {
                 free.push(b);
+                if (b.error.code() == ErrorCode.CHECKSUM_MISMATCH)
+                {
+                    // never written; the chunk's applied prefix stops before it and a restart sends it again
+                    poisoned.add(d.dataChunk());
+                    run.progress().onCorruptBlock();
+                    run.onNetworkFailure(this, b.error);
+                    continue;
+                }
                 fail(b.error);
                 return;
             }
-            final DescriptorFlyweight d = b.flyweight;
+            if (poisoned.contains(d.dataChunk()))
+            {
+                free.push(b); // written, but after a corrupt block of its chunk: not acknowledged, sent again
+                continue;
+            }
             run.progress().onBlock(b.length);
             final int chunk = d.dataChunk();
             final int blocks = d.dataBlock() + 1;

@@ -250,7 +250,22 @@ public final class CloneClient
         {
             return attempt(RESUME_MERGE, RecipientJournal.load(target.resolve(ManifestScanner.STATE_DIR)));
         }
-        return attempt(FRESH, null);
+        try
+        {
+            return attempt(FRESH, null);
+        }
+        catch (final FerryException ex)
+        {
+            // the donor restarted during the clone (its snapshot is gone): continue against a new snapshot, keeping
+            // what the journal proves complete, as --resume would
+            if (ex.code() != ErrorCode.UNKNOWN_SNAPSHOT || options.maxRestarts == 0 ||
+                !FileTreeRecipient.isIncomplete(target))
+            {
+                throw ex;
+            }
+        }
+        progress.onRestart();
+        return attempt(RESUME_MERGE, RecipientJournal.load(target.resolve(ManifestScanner.STATE_DIR)));
     }
 
     private static final int FRESH = 0;

@@ -55,6 +55,17 @@ public final class DonorService implements AutoCloseable
         private int protocolMin = Wire.PROTOCOL_MIN;
         private int protocolMax = Wire.PROTOCOL_MAX;
         private ErrorHandler log = ex -> { };
+        private long handshakeTimeoutMs = 10_000;
+
+        /**
+         * A connection must get from its first byte to COM_INIT/COM_ATTACH/COM_REINIT within this time (slow or idle
+         * peers are dropped so they cannot hold connection slots).
+         */
+        public Options handshakeTimeoutMs(final long v)
+        {
+            handshakeTimeoutMs = v;
+            return this;
+        }
 
         public Options settings(final CloneSettings v)
         {
@@ -290,6 +301,11 @@ public final class DonorService implements AutoCloseable
     ScheduledThreadPoolExecutor helper()
     {
         return helper;
+    }
+
+    long handshakeTimeoutNanos()
+    {
+        return TimeUnit.MILLISECONDS.toNanos(options.handshakeTimeoutMs);
     }
 
     void addBytesSent(final long n)

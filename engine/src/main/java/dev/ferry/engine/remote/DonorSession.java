@@ -57,6 +57,7 @@ final class DonorSession implements ConnectionHandler, CopyCallback
     private Locator locator;
     private int task;
     private long bytesSent;
+    private final long createdNanos = System.nanoTime();
     private boolean metadataOnly;
 
     DonorSession(final DonorService service)
@@ -400,6 +401,12 @@ final class DonorSession implements ConnectionHandler, CopyCallback
     public void onTick(final Connection c, final long nowNanos)
     {
         connection = c;
+        if (state < STATE_SNAPSHOT && nowNanos - createdNanos > service.handshakeTimeoutNanos())
+        {
+            fail(ErrorCode.TIMEOUT, "the session did not reach COM_INIT/COM_ATTACH within " +
+                java.util.concurrent.TimeUnit.NANOSECONDS.toMillis(service.handshakeTimeoutNanos()) + " ms");
+            return;
+        }
         if (state == STATE_STREAMING && c.isDrained())
         {
             pump();

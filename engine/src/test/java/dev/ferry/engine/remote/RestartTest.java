@@ -107,6 +107,23 @@ class RestartTest
     }
 
     @Test
+    void corruptedBlockIsDetectedNeverWrittenAndSentAgain() throws Exception
+    {
+        final Path src = dataset(11);
+        final Path dst = dir.resolve("dst");
+        try (DonorService donor = donor(src); FaultProxy proxy = new FaultProxy(donor.address()))
+        {
+            proxy.arm(FaultProxy.Kind.CORRUPT, 3 * CHUNK + 4321); // deep inside a 64 KiB block body
+            final CloneClient client = new CloneClient(proxy.address(), dst, clientOptions(1));
+            final CloneResult result = client.run();
+            assertEquals(1, proxy.faultsFired());
+            assertEquals(1, client.progress().corruptBlocks(), "the flipped byte must be caught by CRC32C");
+            assertTrue(result.restarts() >= 1, "the corrupt block must be sent again");
+            assertEquals(java.util.List.of(), TreeComparator.compare(src, dst));
+        }
+    }
+
+    @Test
     void stallPastTheTimeoutIsRestarted() throws Exception
     {
         final Path src = dataset(3);
