@@ -42,6 +42,14 @@ final class CloneCommand implements Callable<Integer>
         "donor still holds it, else against a new one, keeping files that are complete and unchanged")
     boolean resume;
 
+    @Option(names = "--secret-file", paramLabel = "FILE",
+        description = "authenticate with the shared secret in FILE, and require the donor to prove it knows it too")
+    Path secretFile;
+
+    @Option(names = "--allow-donor", paramLabel = "HOST:PORT", split = ",",
+        description = "clone only from these donors (repeat or comma-separate); any other is refused before connecting")
+    java.util.List<String> allowDonors;
+
     @Option(names = "--max-restarts", defaultValue = "100",
         description = "reconnections after network failures before giving up (default: ${DEFAULT-VALUE})")
     int maxRestarts;
@@ -58,7 +66,8 @@ final class CloneCommand implements Callable<Integer>
             spec.commandLine().getErr(), mode);
         final CloneClient.Options options = new CloneClient.Options().threads(threads).applyThreads(applyThreads)
             .settings(new dev.ferry.core.config.CloneSettings().sync(!noSync)).onProgress(printer, 1000)
-            .resume(resume).maxRestarts(maxRestarts);
+            .resume(resume).maxRestarts(maxRestarts).allowDonors(allowDonors)
+            .secret(secretFile == null ? null : dev.ferry.engine.remote.SharedSecret.fromFile(secretFile));
         final CloneResult r;
         final CloneClient client = new CloneClient(HostPort.parse(from), to, options);
         try

@@ -43,6 +43,10 @@ final class DonorCommand implements Callable<Integer>
     @Option(names = "--chunk-size", defaultValue = "64M", description = "chunk size (default: ${DEFAULT-VALUE})")
     String chunkSize;
 
+    @Option(names = "--secret-file", paramLabel = "FILE",
+        description = "require clients to prove knowledge of the secret in FILE (HMAC challenge-response; the secret never crosses the wire)")
+    Path secretFile;
+
     @Option(names = "--quiet", description = "do not report refused clients and failed clones on stderr")
     boolean quiet;
 
@@ -56,6 +60,7 @@ final class DonorCommand implements Callable<Integer>
             .blockSize((int)Units.parseSize(blockSize)).chunkSize(Units.parseSize(chunkSize));
         final java.io.PrintWriter err = spec.commandLine().getErr();
         final DonorService.Options options = new DonorService.Options()
+            .secret(secretFile == null ? null : dev.ferry.engine.remote.SharedSecret.fromFile(secretFile))
             .settings(settings).maxClones(maxClones).loops(loops).restartWindowMs(restartWindowSeconds * 1000)
             .log(ex ->
             {

@@ -57,6 +57,8 @@ public final class CloneClient
         private long progressIntervalMs = 1000;
         private int maxRestarts = 100;
         private boolean resume;
+        private SharedSecret secret;
+        private List<String> allowDonors;
         private long restartWindowMs = -1;
 
         /**
@@ -155,6 +157,30 @@ public final class CloneClient
             return this;
         }
 
+        /**
+         * Authenticate with this shared secret (and require the donor to prove it knows it too).
+         */
+        public Options secret(final SharedSecret v)
+        {
+            secret = v;
+            return this;
+        }
+
+        /**
+         * Clone only from donors on this list of HOST:PORT (as the clone plugin's clone_valid_donor_list): any other
+         * donor is refused before connecting. Null or empty: any donor.
+         */
+        public Options allowDonors(final List<String> v)
+        {
+            allowDonors = v;
+            return this;
+        }
+
+        SharedSecret secret()
+        {
+            return secret;
+        }
+
         int threads()
         {
             return threads;
@@ -227,6 +253,7 @@ public final class CloneClient
         }
         options.settings.conclude();
         options.transport.conclude();
+        checkAllowed();
         final int kind = checkTarget();
         progress.threads(options.threads);
         if (kind == RESUME_SAME)
@@ -564,6 +591,47 @@ public final class CloneClient
         {
             r.close();
         }
+    }
+
+    private void checkAllowed()
+    {
+        if (options.allowDonors == null || options.allowDonors.isEmpty())
+        {
+            return;
+        }
+        for (final String entry : options.allowDonors)
+        {
+            final int colon = entry.lastIndexOf(':');
+            if (colon <= 0)
+            {
+                throw new FerryException(ErrorCode.CONFIG_MISMATCH, "allowed donor '" + entry + "' is not HOST:PORT");
+            }
+            final String host = entry.substring(0, colon).replace("[", "").replace("]", "");
+            final int port;
+            try
+            {
+                port = Integer.parseInt(entry.substring(colon + 1));
+            }
+            catch (final NumberFormatException ex)
+            {
+                throw new FerryException(ErrorCode.CONFIG_MISMATCH, "allowed donor '" + entry + "' has no numeric port");
+            }
+            if (port != donor.getPort())
+            {
+                continue;
+            }
+            if (host.equalsIgnoreCase(donor.getHostString()))
+            {
+                return;
+            }
+            final InetSocketAddress resolved = new InetSocketAddress(host, port);
+            if (!resolved.isUnresolved() && donor.getAddress() != null && resolved.getAddress().equals(donor.getAddress()))
+            {
+                return;
+            }
+        }
+        throw new FerryException(ErrorCode.AUTH_FAILED, "donor " + donor.getHostString() + ":" + donor.getPort() +
+            " is not on the allowed donor list " + options.allowDonors + "; nothing was sent to it");
     }
 
     private int checkTarget()

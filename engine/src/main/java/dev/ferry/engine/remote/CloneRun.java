@@ -323,6 +323,11 @@ final class CloneRun
         metadataOnlyComplete = false;
     }
 
+    SharedSecret secret()
+    {
+        return options.secret();
+    }
+
     FileTreeRecipient recipient()
     {
         return recipient;

@@ -56,6 +56,21 @@ public final class DonorService implements AutoCloseable
         private int protocolMax = Wire.PROTOCOL_MAX;
         private ErrorHandler log = ex -> { };
         private long handshakeTimeoutMs = 10_000;
+        private SharedSecret secret;
+
+        /**
+         * Require clients to prove knowledge of this secret (challenge-response) before COM_CLONE.
+         */
+        public Options secret(final SharedSecret v)
+        {
+            secret = v;
+            return this;
+        }
+
+        SharedSecret secret()
+        {
+            return secret;
+        }
 
         /**
          * A connection must get from its first byte to COM_INIT/COM_ATTACH/COM_REINIT within this time (slow or idle

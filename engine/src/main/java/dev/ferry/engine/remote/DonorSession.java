@@ -8,6 +8,7 @@ import java.util.Map;
 import org.agrona.DirectBuffer;
 
 import dev.ferry.core.protocol.AckCodec;
+import dev.ferry.core.protocol.AuthCodec;
 import dev.ferry.core.protocol.CompleteCodec;
 import dev.ferry.core.protocol.ConfigCodec;
 import dev.ferry.core.protocol.ErrorCode;
@@ -48,6 +49,9 @@ final class DonorSession implements ConnectionHandler, CopyCallback
     private static final int STATE_STREAMING = 5;
     private static final int STATE_EXIT = 6;
     private static final int STATE_CLOSED = 7;
+    private static final int STATE_AUTH = 8;
+    private static final int STATE_AUTH_FAILED = 9;
+    private static final long AUTH_FAILURE_DELAY_MS = 1000;
     private static final int PUMPS_PER_CYCLE = 16;
 
     private final DonorService service;
@@ -58,6 +62,7 @@ final class DonorSession implements ConnectionHandler, CopyCallback
     private int task;
     private long bytesSent;
     private final long createdNanos = System.nanoTime();
+    private byte[] donorNonce;
     private boolean metadataOnly;
 
     DonorSession(final DonorService service)
@@ -97,10 +102,43 @@ final class DonorSession implements ConnectionHandler, CopyCallback
                 FileTreeDonor.negotiate(service.options().protocolMin(), service.options().protocolMax(),
                     HelloCodec.protocolMin(body, offset), HelloCodec.protocolMax(body, offset));
                 sendHello();
-                state = STATE_CLONE;
+                if (service.options().secret() != null)
+                {
+                    donorNonce = service.options().secret().nonce();
+                    final int at = connection.claim(FrameType.AUTH_CHALLENGE, AuthCodec.LENGTH);
+                    AuthCodec.encode(connection.sendBuffer(), at, donorNonce, null);
+                    connection.flush();
+                    state = STATE_AUTH;
+                }
+                else
+                {
+                    state = STATE_CLONE;
+                }
                 break;
 
+            case FrameType.AUTH_RESPONSE:
+            {
+                expect(STATE_AUTH, type);
+                final SharedSecret secret = service.options().secret();
+                final byte[] clientNonce = AuthCodec.nonce(body, offset);
+                if (!SharedSecret.matches(secret.clientProof(donorNonce, clientNonce), AuthCodec.proof(body, offset)))
+                {
+                    failAuthLater();
+                    break;
+                }
+                final int at = connection.claim(FrameType.AUTH_OK, AuthCodec.LENGTH);
+                AuthCodec.encode(connection.sendBuffer(), at, new byte[AuthCodec.FIELD_LENGTH],
+                    secret.donorProof(donorNonce, clientNonce));
+                connection.flush();
+                state = STATE_CLONE;
+                break;
+            }
+
             case FrameType.COM_CLONE:
+                if (state == STATE_AUTH)
+                {
+                    throw new FerryException(ErrorCode.AUTH_FAILED, "this donor requires authentication before COM_CLONE");
+                }
                 expect(STATE_CLONE, type);
                 state = STATE_INIT;
                 break;
@@ -185,6 +223,25 @@ final class DonorSession implements ConnectionHandler, CopyCallback
         }
     }
 
+    /**
+     * A wrong proof is answered only after a delay, so guessing the secret online is slow; the attempt is logged.
+     */
+    private void failAuthLater()
+    {
+        state = STATE_AUTH_FAILED;
+        connection.pauseReading();
+        final Connection c = connection;
+        service.options().log().onError(new FerryException(ErrorCode.AUTH_FAILED, "failed authentication from " +
+            c.peer()));
+        service.helper().schedule(() -> c.loop().execute(() ->
+        {
+            if (!c.isClosed())
+            {
+                fail(ErrorCode.AUTH_FAILED, "authentication failed: the client does not know this donor's secret");
+            }
+        }), AUTH_FAILURE_DELAY_MS, java.util.concurrent.TimeUnit.MILLISECONDS);
+    }
+
     private void expect(final int expected, final int type)
     {
         if (state != expected)
@@ -204,7 +261,8 @@ final class DonorSession implements ConnectionHandler, CopyCallback
         final int at = connection.claim(FrameType.HELLO, 256);
         final int len = HelloCodec.encode(connection.sendBuffer(), at, service.options().protocolMin(),
             service.options().protocolMax(), HelloCodec.ROLE_DONOR,
-            HelloCodec.FEATURE_CRC32C | HelloCodec.FEATURE_RESTART, "ferry");
+            HelloCodec.FEATURE_CRC32C | HelloCodec.FEATURE_RESTART |
+            (service.options().secret() != null ? HelloCodec.FEATURE_AUTH_REQUIRED : 0), "ferry");
         FrameHeader.write(connection.sendBuffer(), at - FrameHeader.HEADER_LENGTH, FrameHeader.HEADER_LENGTH + len,
             FrameType.HELLO);
         connection.sendBuffer().byteBuffer().position(at + len);
@@ -401,7 +459,7 @@ final class DonorSession implements ConnectionHandler, CopyCallback
     public void onTick(final Connection c, final long nowNanos)
     {
         connection = c;
-        if (state < STATE_SNAPSHOT && nowNanos - createdNanos > service.handshakeTimeoutNanos())
+        if ((state < STATE_SNAPSHOT || state == STATE_AUTH) && nowNanos - createdNanos > service.handshakeTimeoutNanos())
         {
             fail(ErrorCode.TIMEOUT, "the session did not reach COM_INIT/COM_ATTACH within " +
                 java.util.concurrent.TimeUnit.NANOSECONDS.toMillis(service.handshakeTimeoutNanos()) + " ms");
