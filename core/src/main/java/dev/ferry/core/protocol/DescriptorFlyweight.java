@@ -41,6 +41,8 @@ public final class DescriptorFlyweight
 
     public static final int DATA_FLAG_LAST_IN_CHUNK = 1;
     public static final int DATA_FLAG_CRC = 2;
+    /** No COM_RES_DATA follows: the descriptor only reports the block's CRC32C (verify). */
+    public static final int DATA_FLAG_NO_BODY = 4;
 
     public static final int TYPE_OFFSET = 0;
 
@@ -144,7 +146,7 @@ public final class DescriptorFlyweight
 
             case TYPE_DATA:
                 return length == DATA_LENGTH && fileIndex() >= 0 && dataChunk() >= 0 && dataBlock() >= 0 &&
-                    dataPosition() >= 0 && dataLength() >= 0 && (dataFlags() & ~3) == 0 ?
+                    dataPosition() >= 0 && dataLength() >= 0 && (dataFlags() & ~7) == 0 ?
                     ErrorCode.OK : ErrorCode.MALFORMED_FRAME;
 
             default:
@@ -284,6 +286,11 @@ public final class DescriptorFlyweight
     public boolean isLastInChunk()
     {
         return (dataFlags() & DATA_FLAG_LAST_IN_CHUNK) != 0;
+    }
+
+    public boolean hasBody()
+    {
+        return (dataFlags() & DATA_FLAG_NO_BODY) == 0;
     }
 
     public boolean hasCrc()

@@ -4,13 +4,17 @@ package dev.ferry.core.protocol;
  * Body of {@code COM_EXECUTE}: empty, or an int32 of flags.
  * <pre>
  *  0 int32 flags: 1 = metadata only (the donor sends the manifest, then COM_RES_COMPLETE for the METADATA stage;
- *                  used by resume to compare manifests before asking for data)
+ *                  used by resume to compare manifests before asking for data),
+ *                  2 = checksums only (DATA descriptors carry the CRC32C of each block and flag 4, no COM_RES_DATA
+ *                  follows; used by verify)
  * </pre>
  */
 public final class ExecuteFlags
 {
     public static final int METADATA_ONLY = 1;
-    public static final int ALL = METADATA_ONLY;
+    /** Send DATA descriptors with their CRC32C but no bytes (flag NO_BODY), for {@code ferry verify}. */
+    public static final int CHECKSUMS_ONLY = 2;
+    public static final int ALL = METADATA_ONLY | CHECKSUMS_ONLY;
     public static final int LENGTH = 4;
 
     private ExecuteFlags()

@@ -14,7 +14,7 @@ import picocli.CommandLine.Command;
     mixinStandardHelpOptions = true,
     versionProvider = FerryMain.Version.class,
     description = "Clone a directory tree from a donor to a recipient, fast and safely.",
-    subcommands = { DemoCommand.class, DonorCommand.class, CloneCommand.class, LocalCommand.class, BenchCommand.class, CommandLine.HelpCommand.class })
+    subcommands = { DemoCommand.class, DonorCommand.class, CloneCommand.class, LocalCommand.class, BenchCommand.class, VerifyCommand.class, CommandLine.HelpCommand.class })
 public final class FerryMain implements Runnable
 {
     /** Exit code of a failed clone or command. */

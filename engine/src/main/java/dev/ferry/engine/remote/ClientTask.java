@@ -331,6 +331,10 @@ final class ClientTask implements ConnectionHandler
         switch (desc.type())
         {
             case DescriptorFlyweight.TYPE_DATA:
+                if (!desc.hasBody())
+                {
+                    throw new FerryException(ErrorCode.BAD_DESCRIPTOR, "a checksum-only descriptor in a clone");
+                }
                 if (desc.dataLength() > blockSize || desc.dataLength() == 0)
                 {
                     throw new FerryException(ErrorCode.BAD_DESCRIPTOR, "data block of " + desc.dataLength() +

@@ -180,6 +180,10 @@ final class DonorSession implements ConnectionHandler, CopyCallback
                 {
                     clone.storage.metadataOnly(locator, task);
                 }
+                if (length == ExecuteFlags.LENGTH && (body.getInt(offset, Wire.BYTE_ORDER) & ExecuteFlags.CHECKSUMS_ONLY) != 0)
+                {
+                    clone.storage.checksumsOnly(locator, task);
+                }
                 state = STATE_STREAMING;
                 pump();
                 break;

@@ -71,6 +71,7 @@ final class DonorCursor
     private long mapEnd;
 
     private boolean metadataOnly;
+    private boolean checksumsOnly;
     private boolean prepared;
     private int preparedLength;
     private long preparedPosition;
@@ -111,6 +112,14 @@ final class DonorCursor
     void metadataOnly()
     {
         metadataOnly = true;
+    }
+
+    /**
+     * Send each block's CRC32C in its descriptor and no bytes (verify).
+     */
+    void checksumsOnly()
+    {
+        checksumsOnly = true;
     }
 
     long bytesOffered()
@@ -209,10 +218,11 @@ final class DonorCursor
         }
         final boolean last = block + 1 == plan.chunkBlocks(chunk);
         final int flags = (last ? DescriptorFlyweight.DATA_FLAG_LAST_IN_CHUNK : 0) |
-            (checksum ? DescriptorFlyweight.DATA_FLAG_CRC : 0);
+            (checksum || checksumsOnly ? DescriptorFlyweight.DATA_FLAG_CRC : 0) |
+            (checksumsOnly ? DescriptorFlyweight.DATA_FLAG_NO_BODY : 0);
         final int descLength = DescriptorFlyweight.encodeData(
             descriptor, 0, file, chunk, block, position, length, preparedCrc, flags);
-        final boolean accepted = preparedInBuffer ?
+        final boolean accepted = checksumsOnly ? callback.onDescriptor(descriptor, 0, descLength) : preparedInBuffer ?
             callback.onBuffer(descriptor, 0, descLength, readView, 0, length) :
             callback.onFileRegion(descriptor, 0, descLength, channel, position, length);
         if (!accepted)
@@ -235,7 +245,7 @@ final class DonorCursor
         {
             chunk = -1;
         }
-        return preparedInBuffer ? 0 : DonorStorage.COPY_MORE;
+        return preparedInBuffer || checksumsOnly ? 0 : DonorStorage.COPY_MORE;
     }
 
     private void prepare(final int file, final long position, final int length)
@@ -261,7 +271,7 @@ final class DonorCursor
                         throw changed(entry, "it is shorter than the " + entry.size + " bytes it had at the snapshot");
                     }
                 }
-                if (checksum)
+                if (checksum || checksumsOnly)
                 {
                     readBuffer.flip();
                     crc.reset();
@@ -269,7 +279,7 @@ final class DonorCursor
                     preparedCrc = (int)crc.getValue();
                 }
             }
-            else if (checksum)
+            else if (checksum || checksumsOnly)
             {
                 preparedCrc = regionCrc(entry, position, length);
             }

@@ -265,6 +265,18 @@ public final class FileTreeDonor implements DonorStorage
         }
     }
 
+    /**
+     * Make the task of {@code locator} send block checksums only (COM_EXECUTE with {@code CHECKSUMS_ONLY}).
+     */
+    public void checksumsOnly(final Locator locator, final int task)
+    {
+        final DonorCursor c = cursor(locator, task);
+        if (c != null)
+        {
+            c.checksumsOnly();
+        }
+    }
+
     @Override
     public void ack(final Locator locator, final int task, final int chunk, final int appliedBlocks, final boolean complete)
     {
