@@ -182,7 +182,7 @@ class FrameValidatorTest
         assertEquals(ErrorCode.OK, validate(frames.frame(FrameType.COM_EXECUTE,
             (b, o) -> { b.putInt(o, ExecuteFlags.METADATA_ONLY, Wire.BYTE_ORDER); return 4; })));
         assertEquals(ErrorCode.MALFORMED_FRAME, validate(frames.frame(FrameType.COM_EXECUTE,
-            (b, o) -> { b.putInt(o, 2, Wire.BYTE_ORDER); return 4; })));
+            (b, o) -> { b.putInt(o, 4, Wire.BYTE_ORDER); return 4; })));
         assertEquals(ErrorCode.MALFORMED_FRAME, validate(frames.frame(FrameType.COM_EXECUTE, (b, o) -> 8)));
     }
 
@@ -357,7 +357,7 @@ class FrameValidatorTest
         assertEquals(ErrorCode.MALFORMED_FRAME, validate(withInt(data, o + DescriptorFlyweight.DATA_BLOCK_OFFSET, -1)));
         assertEquals(ErrorCode.MALFORMED_FRAME, validate(withLong(data, o + DescriptorFlyweight.DATA_POSITION_OFFSET, -1)));
         assertEquals(ErrorCode.MALFORMED_FRAME, validate(withInt(data, o + DescriptorFlyweight.DATA_LENGTH_OFFSET, -1)));
-        assertEquals(ErrorCode.MALFORMED_FRAME, validate(withInt(data, o + DescriptorFlyweight.DATA_FLAGS_OFFSET, 4)));
+        assertEquals(ErrorCode.MALFORMED_FRAME, validate(withInt(data, o + DescriptorFlyweight.DATA_FLAGS_OFFSET, 8)));
         assertEquals(ErrorCode.OK, validate(withInt(data, o + DescriptorFlyweight.DATA_CRC_OFFSET, -1)), "CRC is any int");
     }
 
