@@ -67,6 +67,10 @@ final class BenchCommand implements Callable<Integer>
     @Option(names = "--verify", description = "compare every Ferry copy byte for byte with the source")
     boolean verify;
 
+    @Option(names = "--keep", description = "keep the destinations (delete them later yourself: on no-journal ext4, " +
+        "creating files right after deleting ~20,000 is many times slower for a few minutes)")
+    boolean keep;
+
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
@@ -91,9 +95,16 @@ final class BenchCommand implements Callable<Integer>
         }
         finally
         {
-            for (final Path p : toDelete)
+            if (keep)
             {
-                deleteTree(p);
+                out.println("kept destinations under " + base);
+            }
+            else
+            {
+                for (final Path p : toDelete)
+                {
+                    deleteTree(p);
+                }
             }
         }
         return 0;
@@ -162,7 +173,7 @@ final class BenchCommand implements Callable<Integer>
                         out.printf(Locale.ROOT, "  run %d tar|nc  %6.2f s  %s%n", r, peerTimes[r], Units.rate(bytes, peerTimes[r]));
                     }
                     out.flush();
-                    if (fileCount(dst) < 1000)
+                    if (!keep && fileCount(dst) < 1000)
                     {
                         // few large files: delete now so dirty pages and disk space do not pile up; many small
                         // files stay until the end (no-journal ext4 is slow to create files right after deleting many)

@@ -16,7 +16,6 @@ import org.agrona.concurrent.UnsafeBuffer;
 import org.jctools.queues.MpscArrayQueue;
 
 import dev.ferry.core.protocol.AckCodec;
-import dev.ferry.core.protocol.AuthCodec;
 import dev.ferry.core.protocol.ConfigCodec;
 import dev.ferry.core.protocol.DescriptorFlyweight;
 import dev.ferry.core.protocol.ErrorCode;
@@ -81,13 +80,12 @@ final class ClientTask implements ConnectionHandler
     private volatile boolean finished;
     private boolean reportedComplete;
     private boolean metadataOnly;
-    private int authStep;
-    private byte[] donorNonce;
-    private byte[] clientNonce;
+    private final ClientHandshake handshake;
 
     ClientTask(final CloneRun run, final int index, final CloneMode mode)
     {
         this.generation = run.generation();
+        this.handshake = new ClientHandshake(run.secret());
         this.run = run;
         this.index = index;
         this.mode = mode;
@@ -135,7 +133,8 @@ final class ClientTask implements ConnectionHandler
         connection.bulkType(FrameType.COM_RES_DATA);
         final int at = connection.claim(FrameType.HELLO, 256);
         final int len = HelloCodec.encode(connection.sendBuffer(), at, run.protocolMin(), run.protocolMax(),
-            HelloCodec.ROLE_CLIENT, HelloCodec.FEATURE_CRC32C | HelloCodec.FEATURE_RESTART, "ferry");
+            HelloCodec.ROLE_CLIENT, HelloCodec.FEATURE_CRC32C | HelloCodec.FEATURE_RESTART |
+            (connection.isTls() ? HelloCodec.FEATURE_TLS : 0), "ferry");
         FrameHeader.write(connection.sendBuffer(), at - FrameHeader.HEADER_LENGTH, FrameHeader.HEADER_LENGTH + len,
             FrameType.HELLO);
         connection.sendBuffer().byteBuffer().position(at + len);
@@ -262,63 +261,16 @@ final class ClientTask implements ConnectionHandler
     }
 
     /**
-     * HELLO, then (when the donor requires it) AUTH_CHALLENGE / AUTH_OK, then COM_CLONE and the locator.
+     * HELLO (and authentication when the donor requires it), then COM_CLONE and the locator.
      */
     private void onHandshake(final int type, final DirectBuffer body, final int offset)
     {
-        final SharedSecret secret = run.secret();
-        switch (authStep)
+        if (handshake.onFrame(connection, type, body, offset))
         {
-            case 0:
-            {
-                expect(type, FrameType.HELLO);
-                if (HelloCodec.role(body, offset) != HelloCodec.ROLE_DONOR)
-                {
-                    throw new FerryException(ErrorCode.NOT_FERRY, "the peer at " + connection.peer() + " is not a donor");
-                }
-                final boolean required = (HelloCodec.features(body, offset) & HelloCodec.FEATURE_AUTH_REQUIRED) != 0;
-                if (required && secret == null)
-                {
-                    throw new FerryException(ErrorCode.AUTH_FAILED, "the donor at " + connection.peer() +
-                        " requires a shared secret: pass --secret-file");
-                }
-                if (!required && secret != null)
-                {
-                    throw new FerryException(ErrorCode.AUTH_FAILED, "the donor at " + connection.peer() + " does not " +
-                        "authenticate itself although a secret is configured here; refusing (it may be an impostor)");
-                }
-                if (required)
-                {
-                    authStep = 1;
-                    return;
-                }
-                break;
-            }
-            case 1:
-            {
-                expect(type, FrameType.AUTH_CHALLENGE);
-                donorNonce = AuthCodec.nonce(body, offset);
-                clientNonce = secret.nonce();
-                final int at = connection.claim(FrameType.AUTH_RESPONSE, AuthCodec.LENGTH);
-                AuthCodec.encode(connection.sendBuffer(), at, clientNonce, secret.clientProof(donorNonce, clientNonce));
-                connection.flush();
-                authStep = 2;
-                return;
-            }
-            default:
-            {
-                expect(type, FrameType.AUTH_OK);
-                if (!SharedSecret.matches(secret.donorProof(donorNonce, clientNonce), AuthCodec.proof(body, offset)))
-                {
-                    throw new FerryException(ErrorCode.AUTH_FAILED, "the donor at " + connection.peer() +
-                        " could not prove it knows the shared secret; refusing it");
-                }
-                break;
-            }
+            sendEmpty(FrameType.COM_CLONE);
+            sendLocator();
+            state = STATE_LOCS;
         }
-        sendEmpty(FrameType.COM_CLONE);
-        sendLocator();
-        state = STATE_LOCS;
     }
 
     private void onDescriptor(final DirectBuffer body, final int offset, final int length)

@@ -266,7 +266,8 @@ final class DonorSession implements ConnectionHandler, CopyCallback
         final int len = HelloCodec.encode(connection.sendBuffer(), at, service.options().protocolMin(),
             service.options().protocolMax(), HelloCodec.ROLE_DONOR,
             HelloCodec.FEATURE_CRC32C | HelloCodec.FEATURE_RESTART |
-            (service.options().secret() != null ? HelloCodec.FEATURE_AUTH_REQUIRED : 0), "ferry");
+            (service.options().secret() != null ? HelloCodec.FEATURE_AUTH_REQUIRED : 0) |
+            (connection.isTls() ? HelloCodec.FEATURE_TLS : 0), "ferry");
         FrameHeader.write(connection.sendBuffer(), at - FrameHeader.HEADER_LENGTH, FrameHeader.HEADER_LENGTH + len,
             FrameType.HELLO);
         connection.sendBuffer().byteBuffer().position(at + len);

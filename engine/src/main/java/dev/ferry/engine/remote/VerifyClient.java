@@ -19,7 +19,6 @@ import java.util.zip.CRC32C;
 
 import org.agrona.DirectBuffer;
 
-import dev.ferry.core.protocol.AuthCodec;
 import dev.ferry.core.protocol.DescriptorFlyweight;
 import dev.ferry.core.protocol.ErrorCode;
 import dev.ferry.core.protocol.ErrorCodec;
@@ -61,8 +60,7 @@ public final class VerifyClient implements ConnectionHandler
     private long[] sizes;
     private Connection connection;
     private int step;
-    private byte[] donorNonce;
-    private byte[] clientNonce;
+    private final ClientHandshake handshake;
     private boolean done;
     private FerryException failure;
     private long blocksChecked;
@@ -73,6 +71,7 @@ public final class VerifyClient implements ConnectionHandler
         this.donor = donor;
         this.target = target.toAbsolutePath().normalize();
         this.options = options;
+        this.handshake = new ClientHandshake(options.secret());
     }
 
     /**
@@ -161,40 +160,13 @@ public final class VerifyClient implements ConnectionHandler
         {
             throw new FerryException(ErrorCodec.code(body, offset), "donor refused: " + ErrorCodec.message(body, offset));
         }
-        final SharedSecret secret = options.secret();
         switch (step)
         {
             case 0:
-                expect(type, FrameType.HELLO);
-                if ((HelloCodec.features(body, offset) & HelloCodec.FEATURE_AUTH_REQUIRED) != 0)
+                if (handshake.onFrame(connection, type, body, offset))
                 {
-                    if (secret == null)
-                    {
-                        throw new FerryException(ErrorCode.AUTH_FAILED, "the donor requires a shared secret: pass --secret-file");
-                    }
-                    step = 1;
-                    return;
+                    startClone();
                 }
-                startClone();
-                return;
-            case 1:
-            {
-                expect(type, FrameType.AUTH_CHALLENGE);
-                donorNonce = AuthCodec.nonce(body, offset);
-                clientNonce = secret.nonce();
-                final int at = connection.claim(FrameType.AUTH_RESPONSE, AuthCodec.LENGTH);
-                AuthCodec.encode(connection.sendBuffer(), at, clientNonce, secret.clientProof(donorNonce, clientNonce));
-                connection.flush();
-                step = 2;
-                return;
-            }
-            case 2:
-                expect(type, FrameType.AUTH_OK);
-                if (!SharedSecret.matches(secret.donorProof(donorNonce, clientNonce), AuthCodec.proof(body, offset)))
-                {
-                    throw new FerryException(ErrorCode.AUTH_FAILED, "the donor could not prove it knows the secret");
-                }
-                startClone();
                 return;
             case 3:
                 expect(type, FrameType.COM_RES_LOCS);

@@ -45,7 +45,7 @@ public final class RecipientJournal
     private final Path dir;
     private final boolean sync;
     private FileChannel manifest;
-    private final ByteBuffer lengthPrefix = ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN);
+    private final ByteBuffer pending = ByteBuffer.allocate(256 * 1024).order(ByteOrder.LITTLE_ENDIAN);
     private volatile AtomicLongArray dirty = new AtomicLongArray(1);
     private int entryCount;
     private boolean manifestComplete;
@@ -87,6 +87,7 @@ public final class RecipientJournal
         final long entries) throws IOException
     {
         close();
+        pending.clear();
         Files.deleteIfExists(dir.resolve(APPLIED));
         manifest = FileChannel.open(dir.resolve(MANIFEST), StandardOpenOption.CREATE, StandardOpenOption.WRITE,
             StandardOpenOption.TRUNCATE_EXISTING);
@@ -108,19 +109,22 @@ public final class RecipientJournal
         {
             return;
         }
-        final byte[] bytes = new byte[length];
-        buffer.getBytes(offset, bytes);
-        lengthPrefix.clear();
-        lengthPrefix.putInt(length).flip();
-        while (lengthPrefix.hasRemaining())
+        if (pending.remaining() < 4 + length)
         {
-            manifest.write(lengthPrefix);
+            flushPending();
         }
-        final ByteBuffer b = ByteBuffer.wrap(bytes);
-        while (b.hasRemaining())
+        pending.putInt(length);
+        buffer.getBytes(offset, pending, length);
+    }
+
+    private void flushPending() throws IOException
+    {
+        pending.flip();
+        while (pending.hasRemaining())
         {
-            manifest.write(b);
+            manifest.write(pending);
         }
+        pending.clear();
     }
 
     /**
@@ -132,6 +136,7 @@ public final class RecipientJournal
         {
             return;
         }
+        flushPending();
         final ByteBuffer done = ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN).putInt(1).flip();
         manifest.write(done, 40);
         manifest.force(true);
