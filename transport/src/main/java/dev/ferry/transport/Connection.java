@@ -32,14 +32,6 @@ import dev.ferry.core.protocol.FrameValidator;
  * header and goes to the socket with {@code FileChannel.transferTo} (sendfile: no copy in the JVM), in calls of at
  * most {@code transferCap} bytes, looping over partial sends. While a region is pending nothing else can be queued;
  * {@link ConnectionHandler#onWritable} says when the send side has drained.
- * <h2>TLS</h2>
- * When the settings carry a {@link TlsConfig}, every byte goes through a {@link TlsChannel} (server or client mode as
- * the config says), with the same API: frames are parsed from decrypted bytes in the same staging buffer, bulk bodies
- * are decrypted straight into the handler's buffers, claimed frames wait in the send buffer until the handshake is
- * done, and a file region, which sendfile cannot encrypt, is read into a direct buffer and encrypted from there.
- * Back-pressure, heartbeats and timeouts work as in clear text; bytes already decrypted are parsed as soon as reading
- * resumes. A TLS server that receives clear text answers with a clear-text error frame ({@link #errorType}) and closes;
- * a clear-text side that receives a TLS ClientHello as its first bytes answers the same way.
  * <h2>Liveness</h2>
  * A PING is sent when nothing was sent for a heartbeat interval; the connection closes with
  * {@link ErrorCode#TIMEOUT} when nothing arrived for the read timeout while it was willing to read.
@@ -49,11 +41,6 @@ import dev.ferry.core.protocol.FrameValidator;
 public final class Connection
 {
     private static final int READS_PER_CYCLE = 16;
-    /** A TLS record header starts 0x16 (handshake), 0x03 (major version), then a minor version of 1 to 4. */
-    private static final int TLS_RECORD_PROBE_LENGTH = 3;
-    private static final byte TLS_CONTENT_HANDSHAKE = 0x16;
-    private static final byte TLS_MAJOR_VERSION = 0x03;
-    private static final byte TLS_MAX_MINOR_VERSION = 0x04;
 
     private final EventLoop loop;
     private final SocketChannel channel;
@@ -66,7 +53,6 @@ public final class Connection
     private final long readTimeoutNanos;
     private final long heartbeatNanos;
     private final String peer;
-    private TlsChannel tls;
     private SelectionKey key;
     private ConnectionHandler handler;
     private int bulkType = -1;
@@ -78,7 +64,6 @@ public final class Connection
     private int bodyRemaining;
     private boolean waitingForBody;
     private boolean readPaused;
-    private boolean firstFrame = true;
 
     private int sendIndex;
     private FileChannel region;
@@ -95,7 +80,6 @@ public final class Connection
     private volatile long fileBytesOut;
 
     private Connection(final EventLoop loop, final SocketChannel channel, final TransportSettings settings)
-        throws IOException
     {
         this.loop = loop;
         this.channel = channel;
@@ -108,22 +92,16 @@ public final class Connection
         this.readTimeoutNanos = TimeUnit.MILLISECONDS.toNanos(settings.readTimeoutMs());
         this.heartbeatNanos = TimeUnit.MILLISECONDS.toNanos(settings.heartbeatMs());
         String p;
-        SocketAddress a;
         try
         {
-            a = channel.getRemoteAddress();
+            final SocketAddress a = channel.getRemoteAddress();
             p = a == null ? "?" : a.toString();
         }
         catch (final IOException ex)
         {
-            a = null;
             p = "?";
         }
         this.peer = p;
-        if (settings.tls() != null)
-        {
-            tls = new TlsChannel(settings.tls(), channel, a instanceof InetSocketAddress ? (InetSocketAddress)a : null, p);
-        }
         lastReceiveNanos = lastSendNanos = System.nanoTime();
     }
 
@@ -148,11 +126,7 @@ public final class Connection
     }
 
     /**
-     * Make a connection of a connected socket and register it with the loop; with {@link TransportSettings#tls()}
-     * set, the TLS handshake starts (a client's first flight goes out with the first {@link #flush}). Loop thread
-     * only, or the thread that starts the loop before it runs.
-     *
-     * @throws IOException if the socket cannot be configured or the TLS engine cannot start.
+     * Make a connection of a connected socket and register it with the loop. Loop thread only.
      */
     public static Connection register(
         final EventLoop loop, final SocketChannel channel, final TransportSettings settings, final ConnectionHandler handler)
@@ -164,10 +138,6 @@ public final class Connection
         c.handler = handler;
         c.key = channel.register(loop.selector(), SelectionKey.OP_READ, c);
         loop.add(c);
-        if (c.tls != null && c.tls.clientMode())
-        {
-            c.flush(); // the ClientHello
-        }
         return c;
     }
 
@@ -207,15 +177,6 @@ public final class Connection
         return closed;
     }
 
-    /**
-     * @return true if this connection is protected by TLS (set in the settings at registration); false for a clear
-     * text connection, including a TLS server's connection to a clear-text client that it is refusing.
-     */
-    public boolean isTls()
-    {
-        return tls != null;
-    }
-
     public long bytesIn()
     {
         return bytesIn;
@@ -227,7 +188,7 @@ public final class Connection
     }
 
     /**
-     * @return file-region bytes sent: with transferTo, or read and encrypted under TLS.
+     * @return bytes sent with transferTo.
      */
     public long fileBytesOut()
     {
@@ -352,7 +313,7 @@ public final class Connection
      */
     public boolean isDrained()
     {
-        return region == null && sendIndex == sendBuffer.position() && (tls == null || !tls.hasPendingOutput());
+        return region == null && sendIndex == sendBuffer.position();
     }
 
     /**
@@ -387,15 +348,11 @@ public final class Connection
         {
             // a region cannot be interrupted without corrupting the stream: drop it, the peer will see the error
             // only if the region had not started; otherwise just close
-            if (regionRemaining > 0 || (tls != null && tls.regionPending()))
+            if (regionRemaining > 0)
             {
                 region = null;
                 regionRemaining = 0;
                 sendIndex = sendBuffer.position();
-                if (tls != null)
-                {
-                    tls.dropRegion();
-                }
                 return -1;
             }
             region = null;
@@ -444,16 +401,45 @@ public final class Connection
         long written = 0;
         try
         {
-            written = tls != null ? flushTls() : flushPlain();
-            if (closed)
+            final int end = sendBuffer.position();
+            if (sendIndex < end)
             {
-                return written;
+                final int savedPosition = end;
+                sendBuffer.limit(end).position(sendIndex);
+                final int n = channel.write(sendBuffer);
+                sendBuffer.limit(sendBuffer.capacity()).position(savedPosition);
+                sendIndex += n;
+                written += n;
+                if (sendIndex == end)
+                {
+                    sendIndex = 0;
+                    sendBuffer.position(0);
+                }
             }
-        }
-        catch (final TlsChannel.Failure ex)
-        {
-            tlsFailed(ex);
-            return written;
+            if (region != null && sendIndex == sendBuffer.position())
+            {
+                while (regionRemaining > 0)
+                {
+                    final long n = region.transferTo(regionPosition, Math.min(regionRemaining, settings.transferCap()), channel);
+                    if (n <= 0)
+                    {
+                        if (regionPosition >= region.size())
+                        {
+                            close(ErrorCode.FILE_CHANGED, "a file being sent was truncated under the donor");
+                            return written;
+                        }
+                        break;
+                    }
+                    regionPosition += n;
+                    regionRemaining -= n;
+                    written += n;
+                    fileBytesOut += n;
+                }
+                if (regionRemaining == 0)
+                {
+                    region = null;
+                }
+            }
         }
         catch (final IOException ex)
         {
@@ -462,7 +448,8 @@ public final class Connection
         }
         if (written > 0)
         {
-            sent(written);
+            bytesOut += written;
+            lastSendNanos = System.nanoTime();
         }
         updateInterest();
         if (closeWhenFlushed && isDrained())
@@ -472,166 +459,6 @@ public final class Connection
         return written;
     }
 
-    private void sent(final long n)
-    {
-        bytesOut += n;
-        lastSendNanos = System.nanoTime();
-    }
-
-    /**
-     * Send buffer, then the region with transferTo (sendfile).
-     *
-     * @return bytes written.
-     */
-    private long flushPlain() throws IOException
-    {
-        long written = 0;
-        final int end = sendBuffer.position();
-        if (sendIndex < end)
-        {
-            sendBuffer.limit(end).position(sendIndex);
-            final int n = channel.write(sendBuffer);
-            sendBuffer.limit(sendBuffer.capacity()).position(end);
-            sendIndex += n;
-            written += n;
-            if (sendIndex == end)
-            {
-                sendIndex = 0;
-                sendBuffer.position(0);
-            }
-        }
-        if (region != null && sendIndex == sendBuffer.position())
-        {
-            while (regionRemaining > 0)
-            {
-                final long n = region.transferTo(regionPosition, Math.min(regionRemaining, settings.transferCap()), channel);
-                if (n <= 0)
-                {
-                    if (regionPosition >= region.size())
-                    {
-                        close(ErrorCode.FILE_CHANGED, "a file being sent was truncated under the donor");
-                        return written;
-                    }
-                    break;
-                }
-                regionPosition += n;
-                regionRemaining -= n;
-                written += n;
-                fileBytesOut += n;
-            }
-            if (regionRemaining == 0)
-            {
-                region = null;
-            }
-        }
-        return written;
-    }
-
-    /**
-     * Under TLS: write pending ciphertext; advance the handshake; then encrypt the send buffer and the region (read
-     * from the file in chunks) record by record, writing as the outgoing buffer fills, until the socket is full or
-     * everything is out. Bounded by what is queued, as the clear-text path is.
-     *
-     * @return socket bytes written.
-     */
-    private long flushTls() throws IOException
-    {
-        while (true)
-        {
-            if (tls.hasPendingOutput())
-            {
-                tls.writePending();
-                if (tls.hasPendingOutput())
-                {
-                    break;
-                }
-            }
-            if (!tls.advanceHandshake())
-            {
-                if (tls.hasPendingOutput())
-                {
-                    continue;
-                }
-                break;
-            }
-            final int end = sendBuffer.position();
-            if (sendIndex < end)
-            {
-                sendBuffer.limit(end).position(sendIndex);
-                try
-                {
-                    tls.wrap(sendBuffer);
-                }
-                finally
-                {
-                    sendIndex = sendBuffer.position();
-                    sendBuffer.limit(sendBuffer.capacity()).position(end);
-                }
-                if (sendIndex == end)
-                {
-                    sendIndex = 0;
-                    sendBuffer.position(0);
-                }
-                continue;
-            }
-            if (region == null)
-            {
-                break;
-            }
-            if (!tls.regionPending())
-            {
-                if (regionRemaining == 0)
-                {
-                    region = null;
-                    continue;
-                }
-                final int n = tls.fillRegion(region, regionPosition, regionRemaining);
-                if (n <= 0)
-                {
-                    if (regionPosition >= region.size())
-                    {
-                        close(ErrorCode.FILE_CHANGED, "a file being sent was truncated under the donor");
-                        return tls == null ? 0 : tls.takeBytesWritten();
-                    }
-                    break;
-                }
-                regionPosition += n;
-                regionRemaining -= n;
-            }
-            fileBytesOut += tls.wrapRegion();
-            if (regionRemaining == 0 && !tls.regionPending())
-            {
-                region = null;
-            }
-        }
-        return tls.takeBytesWritten();
-    }
-
-    /**
-     * A TLS failure: a clear-text client at this TLS server is answered in clear text (it could not read anything
-     * else); anything else closes with the failure's code.
-     */
-    private void tlsFailed(final TlsChannel.Failure ex)
-    {
-        final long out = tls.takeBytesWritten();
-        if (out > 0)
-        {
-            sent(out);
-        }
-        if (ex.clearTextPeer && errorType > 0)
-        {
-            tls = null;
-            region = null;
-            sendIndex = 0;
-            sendBuffer.position(0);
-            sendErrorAndClose(errorType, ex.code, ex.getMessage());
-        }
-        else
-        {
-            close(ex.code, ex.getMessage());
-        }
-    }
-
     private void updateInterest()
     {
         if (closed || !key.isValid())
@@ -639,8 +466,7 @@ public final class Connection
             return;
         }
         int ops = 0;
-        // under TLS, claimed frames wait for the handshake: ask for OP_WRITE only when bytes can go out
-        if (tls == null ? !isDrained() : tls.hasPendingOutput() || (tls.handshakeDone() && !isDrained()))
+        if (!isDrained())
         {
             ops |= SelectionKey.OP_WRITE;
         }
@@ -711,22 +537,16 @@ public final class Connection
         int work = 0;
         try
         {
-            // at most READS_PER_CYCLE socket reads; then, under TLS, what is already received and decrypted (bounded by
-            // the TLS buffers): the socket may have nothing more to signal it
-            for (int i = 0; !closed && !readPaused && !waitingForBody && !closeWhenFlushed; i++)
+            for (int i = 0; i < READS_PER_CYCLE && !closed && !readPaused && !waitingForBody && !closeWhenFlushed; i++)
             {
-                final boolean socket = i < READS_PER_CYCLE;
-                if (!socket && (tls == null || !tls.hasBufferedInput()))
-                {
-                    break;
-                }
                 final int n;
                 if (body != null && parsePosition == staging.position())
                 {
-                    n = readInto(body, socket);
+                    n = channel.read(body);
                     if (n > 0)
                     {
                         bodyRemaining -= n;
+                        received(n);
                         if (bodyRemaining == 0)
                         {
                             deliverBody();
@@ -745,9 +565,10 @@ public final class Connection
                             return work;
                         }
                     }
-                    n = readInto(staging, socket);
+                    n = channel.read(staging);
                     if (n > 0)
                     {
+                        received(n);
                         parse();
                     }
                 }
@@ -764,10 +585,6 @@ public final class Connection
                 work++;
             }
         }
-        catch (final TlsChannel.Failure ex)
-        {
-            tlsFailed(ex);
-        }
         catch (final ClosedChannelException ex)
         {
             close(ErrorCode.NETWORK, "connection to " + peer + " closed");
@@ -778,54 +595,12 @@ public final class Connection
         }
         if (!closed)
         {
-            if (tls != null && !isDrained())
-            {
-                // the handshake may have just finished with frames waiting, or produced its next flight
-                flush();
-            }
-            if (!closed)
-            {
-                updateInterest();
-            }
+            updateInterest();
         }
         return work;
     }
 
-    /**
-     * Like {@code SocketChannel.read}: clear text straight from the socket, or decrypted under TLS.
-     *
-     * @param socket false to take only bytes already received (TLS), never the socket.
-     */
-    private int readInto(final ByteBuffer dst, final boolean socket) throws IOException
-    {
-        if (tls == null)
-        {
-            if (!socket)
-            {
-                return 0;
-            }
-            final int n = channel.read(dst);
-            if (n > 0)
-            {
-                received(n);
-            }
-            return n;
-        }
-        final int n = tls.read(dst, socket);
-        final long in = tls.takeBytesRead();
-        if (in > 0)
-        {
-            received(in);
-        }
-        final long out = tls.takeBytesWritten();
-        if (out > 0)
-        {
-            sent(out);
-        }
-        return n;
-    }
-
-    private void received(final long n)
+    private void received(final int n)
     {
         bytesIn += n;
         lastReceiveNanos = System.nanoTime();
@@ -852,12 +627,6 @@ public final class Connection
                 }
                 continue;
             }
-            if (firstFrame && tls == null && available >= TLS_RECORD_PROBE_LENGTH && looksLikeTlsHandshake(parsePosition))
-            {
-                protocolError(ErrorCode.CONFIG_MISMATCH, "a TLS handshake arrived from " + peer + ", but TLS is not " +
-                    "configured on this side (give the donor --tls-cert and --tls-key, or clone without --tls-ca)");
-                return;
-            }
             if (available < FrameHeader.HEADER_LENGTH)
             {
                 break;
@@ -872,7 +641,6 @@ public final class Connection
             }
             final int length = FrameHeader.frameLength(stagingView, parsePosition);
             final int type = FrameHeader.type(stagingView, parsePosition);
-            firstFrame = false;
             if (type == bulkType)
             {
                 final int bodyLen = length - FrameHeader.HEADER_LENGTH;
@@ -941,17 +709,6 @@ public final class Connection
         {
             frameStartNanos = System.nanoTime();
         }
-    }
-
-    /**
-     * A TLS record header read as a frame header is a length of at least 66 326 bytes (0x16, 0x03, minor >= 1): no
-     * first frame (HELLO, COM_RES_ERROR, PING) is that long, so this cannot mistake a Ferry peer.
-     */
-    private boolean looksLikeTlsHandshake(final int at)
-    {
-        final byte minor = stagingView.getByte(at + 2);
-        return stagingView.getByte(at) == TLS_CONTENT_HANDSHAKE && stagingView.getByte(at + 1) == TLS_MAJOR_VERSION &&
-            minor >= 1 && minor <= TLS_MAX_MINOR_VERSION;
     }
 
     private void deliverBody()
@@ -1034,10 +791,6 @@ public final class Connection
         if (key != null)
         {
             key.cancel();
-        }
-        if (tls != null)
-        {
-            tls.closeQuietly();
         }
         try
         {

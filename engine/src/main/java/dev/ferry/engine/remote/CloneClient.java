@@ -253,11 +253,6 @@ public final class CloneClient
         }
         options.settings.conclude();
         options.transport.conclude();
-        if (options.transport.tls() != null && !options.transport.tls().clientMode())
-        {
-            throw new FerryException(ErrorCode.CONFIG_MISMATCH, "the client was given a donor's TLS config; it needs " +
-                "TlsConfig.client (--tls-ca)");
-        }
         checkAllowed();
         final int kind = checkTarget();
         progress.threads(options.threads);

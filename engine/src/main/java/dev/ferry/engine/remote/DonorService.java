@@ -208,11 +208,6 @@ public final class DonorService implements AutoCloseable
         options.settings.conclude();
         options.transport.maxFrameLength(options.settings.maxFrameLength()).transferCap(options.settings.transferCap())
             .conclude();
-        if (options.transport.tls() != null && options.transport.tls().clientMode())
-        {
-            throw new FerryException(ErrorCode.CONFIG_MISMATCH, "the donor was given a client's TLS config; it needs " +
-                "TlsConfig.server (--tls-cert and --tls-key)");
-        }
         if (options.restartWindowMs < 0 || options.restartWindowMs > TimeUnit.DAYS.toMillis(7))
         {
             throw new FerryException(ErrorCode.CONFIG_MISMATCH, "restart window " + options.restartWindowMs +
