@@ -32,6 +32,14 @@ import dev.ferry.core.protocol.FrameValidator;
  * header and goes to the socket with {@code FileChannel.transferTo} (sendfile: no copy in the JVM), in calls of at
  * most {@code transferCap} bytes, looping over partial sends. While a region is pending nothing else can be queued;
  * {@link ConnectionHandler#onWritable} says when the send side has drained.
+ * <h2>TLS</h2>
+ * When the settings carry a {@link TlsConfig}, every byte goes through a {@link TlsChannel} (server or client mode as
+ * the config says), with the same API: frames are parsed from decrypted bytes in the same staging buffer, bulk bodies
+ * are decrypted straight into the handler's buffers, claimed frames wait in the send buffer until the handshake is
+ * done, and a file region, which sendfile cannot encrypt, is read into a direct buffer and encrypted from there.
+ * Back-pressure, heartbeats and timeouts work as in clear text; bytes already decrypted are parsed as soon as reading
+ * resumes. A TLS server that receives clear text answers with a clear-text error frame ({@link #errorType}) and closes;
+ * a clear-text side that receives a TLS ClientHello as its first bytes answers the same way.
  * <h2>Liveness</h2>
  * A PING is sent when nothing was sent for a heartbeat interval; the connection closes with
  * {@link ErrorCode#TIMEOUT} when nothing arrived for the read timeout while it was willing to read.
@@ -41,6 +49,15 @@ import dev.ferry.core.protocol.FrameValidator;
 public final class Connection
 {
     private static final int READS_PER_CYCLE = 16;
+    /** A TLS ClientHello record starts 0x16 (handshake), 0x03 (major version), then a minor version of 1 to 4. */
+    private static final int TLS_CONTENT_TYPE_OFFSET = 0;
+    private static final int TLS_MAJOR_VERSION_OFFSET = 1;
+    private static final int TLS_MINOR_VERSION_OFFSET = 2;
+    private static final int TLS_RECORD_PROBE_LENGTH = 3;
+    private static final byte TLS_CONTENT_HANDSHAKE = 0x16;
+    private static final byte TLS_MAJOR_VERSION = 0x03;
+    private static final byte TLS_MIN_MINOR_VERSION = 0x01;
+    private static final byte TLS_MAX_MINOR_VERSION = 0x04;
 
     private final EventLoop loop;
     private final SocketChannel channel;
@@ -53,6 +70,7 @@ public final class Connection
     private final long readTimeoutNanos;
     private final long heartbeatNanos;
     private final String peer;
+    private TlsChannel tls;
     private SelectionKey key;
     private ConnectionHandler handler;
     private int bulkType = -1;
@@ -64,12 +82,15 @@ public final class Connection
     private int bodyRemaining;
     private boolean waitingForBody;
     private boolean readPaused;
+    private boolean firstFrame = true;
 
     private int sendIndex;
     private FileChannel region;
     private long regionPosition;
     private long regionRemaining;
     private boolean closeWhenFlushed;
+    private int closeCode = ErrorCode.OK;
+    private String closeMessage = "closed after flush";
     private boolean closed;
 
     private long lastReceiveNanos;
@@ -80,6 +101,7 @@ public final class Connection
     private volatile long fileBytesOut;
 
     private Connection(final EventLoop loop, final SocketChannel channel, final TransportSettings settings)
+        throws IOException
     {
         this.loop = loop;
         this.channel = channel;
@@ -92,16 +114,22 @@ public final class Connection
         this.readTimeoutNanos = TimeUnit.MILLISECONDS.toNanos(settings.readTimeoutMs());
         this.heartbeatNanos = TimeUnit.MILLISECONDS.toNanos(settings.heartbeatMs());
         String p;
+        SocketAddress a;
         try
         {
-            final SocketAddress a = channel.getRemoteAddress();
+            a = channel.getRemoteAddress();
             p = a == null ? "?" : a.toString();
         }
         catch (final IOException ex)
         {
+            a = null;
             p = "?";
         }
         this.peer = p;
+        if (settings.tls() != null)
+        {
+            tls = new TlsChannel(settings.tls(), channel, a instanceof InetSocketAddress ? (InetSocketAddress)a : null, p);
+        }
         lastReceiveNanos = lastSendNanos = System.nanoTime();
     }
 
@@ -126,7 +154,11 @@ public final class Connection
     }
 
     /**
-     * Make a connection of a connected socket and register it with the loop. Loop thread only.
+     * Make a connection of a connected socket and register it with the loop; with {@link TransportSettings#tls()}
+     * set, the TLS handshake starts: a client's first flight goes out with the first {@link #flush} or loop tick,
+     * whichever comes first. Loop thread only, or the thread that starts the loop before it runs.
+     *
+     * @throws IOException if the socket cannot be configured or the TLS engine cannot start.
      */
     public static Connection register(
         final EventLoop loop, final SocketChannel channel, final TransportSettings settings, final ConnectionHandler handler)
@@ -177,6 +209,24 @@ public final class Connection
         return closed;
     }
 
+    /**
+     * @return true if this connection is protected by TLS (set in the settings at registration); false for a clear
+     * text connection, including a TLS server's connection to a clear-text client that it is refusing.
+     */
+    public boolean isTls()
+    {
+        return tls != null;
+    }
+
+    /**
+     * @return the negotiated protocol and cipher suite (e.g. {@code TLSv1.3 TLS_AES_128_GCM_SHA256}) once the TLS
+     * handshake is done; null before it and for clear text.
+     */
+    public String tlsSession()
+    {
+        return tls == null || !tls.handshakeDone() ? null : tls.session();
+    }
+
     public long bytesIn()
     {
         return bytesIn;
@@ -188,7 +238,7 @@ public final class Connection
     }
 
     /**
-     * @return bytes sent with transferTo.
+     * @return file-region bytes sent: with transferTo, or read and encrypted under TLS.
      */
     public long fileBytesOut()
     {
@@ -313,7 +363,7 @@ public final class Connection
      */
     public boolean isDrained()
     {
-        return region == null && sendIndex == sendBuffer.position();
+        return region == null && sendIndex == sendBuffer.position() && (tls == null || !tls.hasPendingOutput());
     }
 
     /**
@@ -335,6 +385,8 @@ public final class Connection
             sendBuffer.position(at + len);
         }
         closeWhenFlushed = true;
+        closeCode = code;
+        closeMessage = message;
         flush();
         if (isDrained())
         {
@@ -348,11 +400,15 @@ public final class Connection
         {
             // a region cannot be interrupted without corrupting the stream: drop it, the peer will see the error
             // only if the region had not started; otherwise just close
-            if (regionRemaining > 0)
+            if (regionRemaining > 0 || (tls != null && tls.regionPending()))
             {
                 region = null;
                 regionRemaining = 0;
                 sendIndex = sendBuffer.position();
+                if (tls != null)
+                {
+                    tls.dropRegion();
+                }
                 return -1;
             }
             region = null;
@@ -401,45 +457,16 @@ public final class Connection
         long written = 0;
         try
         {
-            final int end = sendBuffer.position();
-            if (sendIndex < end)
+            written = tls != null ? flushTls() : flushPlain();
+            if (closed)
             {
-                final int savedPosition = end;
-                sendBuffer.limit(end).position(sendIndex);
-                final int n = channel.write(sendBuffer);
-                sendBuffer.limit(sendBuffer.capacity()).position(savedPosition);
-                sendIndex += n;
-                written += n;
-                if (sendIndex == end)
-                {
-                    sendIndex = 0;
-                    sendBuffer.position(0);
-                }
+                return written;
             }
-            if (region != null && sendIndex == sendBuffer.position())
-            {
-                while (regionRemaining > 0)
-                {
-                    final long n = region.transferTo(regionPosition, Math.min(regionRemaining, settings.transferCap()), channel);
-                    if (n <= 0)
-                    {
-                        if (regionPosition >= region.size())
-                        {
-                            close(ErrorCode.FILE_CHANGED, "a file being sent was truncated under the donor");
-                            return written;
-                        }
-                        break;
-                    }
-                    regionPosition += n;
-                    regionRemaining -= n;
-                    written += n;
-                    fileBytesOut += n;
-                }
-                if (regionRemaining == 0)
-                {
-                    region = null;
-                }
-            }
+        }
+        catch (final TlsChannel.Failure ex)
+        {
+            tlsFailed(ex);
+            return written;
         }
         catch (final IOException ex)
         {
@@ -448,15 +475,174 @@ public final class Connection
         }
         if (written > 0)
         {
-            bytesOut += written;
-            lastSendNanos = System.nanoTime();
+            sent(written);
         }
         updateInterest();
         if (closeWhenFlushed && isDrained())
         {
-            close(ErrorCode.OK, "closed after flush");
+            close(closeCode, closeMessage);
         }
         return written;
+    }
+
+    private void sent(final long n)
+    {
+        bytesOut += n;
+        lastSendNanos = System.nanoTime();
+    }
+
+    /**
+     * Send buffer, then the region with transferTo (sendfile).
+     *
+     * @return bytes written.
+     */
+    private long flushPlain() throws IOException
+    {
+        long written = 0;
+        final int end = sendBuffer.position();
+        if (sendIndex < end)
+        {
+            sendBuffer.limit(end).position(sendIndex);
+            final int n = channel.write(sendBuffer);
+            sendBuffer.limit(sendBuffer.capacity()).position(end);
+            sendIndex += n;
+            written += n;
+            if (sendIndex == end)
+            {
+                sendIndex = 0;
+                sendBuffer.position(0);
+            }
+        }
+        if (region != null && sendIndex == sendBuffer.position())
+        {
+            while (regionRemaining > 0)
+            {
+                final long n = region.transferTo(regionPosition, Math.min(regionRemaining, settings.transferCap()), channel);
+                if (n <= 0)
+                {
+                    if (regionPosition >= region.size())
+                    {
+                        close(ErrorCode.FILE_CHANGED, "a file being sent was truncated under the donor");
+                        return written;
+                    }
+                    break;
+                }
+                regionPosition += n;
+                regionRemaining -= n;
+                written += n;
+                fileBytesOut += n;
+            }
+            if (regionRemaining == 0)
+            {
+                region = null;
+            }
+        }
+        return written;
+    }
+
+    /**
+     * Under TLS: write pending ciphertext; advance the handshake; then encrypt the send buffer and the region (read
+     * from the file in chunks) record by record, writing as the outgoing buffer fills, until the socket is full or
+     * everything is out. Bounded by what is queued, as the clear-text path is.
+     *
+     * @return socket bytes written.
+     */
+    private long flushTls() throws IOException
+    {
+        while (true)
+        {
+            if (tls.hasPendingOutput())
+            {
+                tls.writePending();
+                if (tls.hasPendingOutput())
+                {
+                    break;
+                }
+            }
+            if (!tls.advanceHandshake())
+            {
+                if (tls.hasPendingOutput())
+                {
+                    continue;
+                }
+                break;
+            }
+            final int end = sendBuffer.position();
+            if (sendIndex < end)
+            {
+                sendBuffer.limit(end).position(sendIndex);
+                try
+                {
+                    tls.wrap(sendBuffer);
+                }
+                finally
+                {
+                    sendIndex = sendBuffer.position();
+                    sendBuffer.limit(sendBuffer.capacity()).position(end);
+                }
+                if (sendIndex == end)
+                {
+                    sendIndex = 0;
+                    sendBuffer.position(0);
+                }
+                continue;
+            }
+            if (region == null)
+            {
+                break;
+            }
+            if (!tls.regionPending())
+            {
+                if (regionRemaining == 0)
+                {
+                    region = null;
+                    continue;
+                }
+                final int n = tls.fillRegion(region, regionPosition, regionRemaining);
+                if (n <= 0)
+                {
+                    if (regionPosition >= region.size())
+                    {
+                        close(ErrorCode.FILE_CHANGED, "a file being sent was truncated under the donor");
+                        return tls == null ? 0 : tls.takeBytesWritten();
+                    }
+                    break;
+                }
+                regionPosition += n;
+                regionRemaining -= n;
+            }
+            fileBytesOut += tls.wrapRegion();
+            if (regionRemaining == 0 && !tls.regionPending())
+            {
+                region = null;
+            }
+        }
+        return tls.takeBytesWritten();
+    }
+
+    /**
+     * A TLS failure: a clear-text client at this TLS server is answered in clear text (it could not read anything
+     * else); anything else closes with the failure's code.
+     */
+    private void tlsFailed(final TlsChannel.Failure ex)
+    {
+        final long out = tls.takeBytesWritten();
+        if (out > 0)
+        {
+            sent(out);
+        }
+        if (ex.clearTextPeer && errorType > 0)
+        {
+            tls = null;
+            region = null;
+            sendIndex = 0;
+            sendBuffer.position(0);
+            sendErrorAndClose(errorType, ex.code, ex.getMessage());
+        }
+        else
+        {
+            close(ex.code, ex.getMessage());
+        }
     }
 
     private void updateInterest()
@@ -466,7 +652,8 @@ public final class Connection
             return;
         }
         int ops = 0;
-        if (!isDrained())
+        // under TLS, claimed frames wait for the handshake: ask for OP_WRITE only when bytes can go out
+        if (tls == null ? !isDrained() : tls.hasPendingOutput() || (tls.handshakeDone() && !isDrained()))
         {
             ops |= SelectionKey.OP_WRITE;
         }
@@ -491,7 +678,8 @@ public final class Connection
 
     /**
      * Resume reading after {@link #pauseReading} or after {@link ConnectionHandler#acquireBody} returned null;
-     * frames already staged are parsed at once.
+     * frames already staged (and, under TLS, bytes already received and decrypted) are parsed at once, whether or not
+     * the socket has anything new.
      */
     public void resumeReading()
     {
@@ -537,16 +725,22 @@ public final class Connection
         int work = 0;
         try
         {
-            for (int i = 0; i < READS_PER_CYCLE && !closed && !readPaused && !waitingForBody && !closeWhenFlushed; i++)
+            // at most READS_PER_CYCLE socket reads; then, under TLS, what is already received and decrypted (bounded by
+            // the TLS buffers): the socket may have nothing more to signal it
+            for (int i = 0; !closed && !readPaused && !waitingForBody && !closeWhenFlushed; i++)
             {
+                final boolean socket = i < READS_PER_CYCLE;
+                if (!socket && (tls == null || !tls.hasBufferedInput()))
+                {
+                    break;
+                }
                 final int n;
                 if (body != null && parsePosition == staging.position())
                 {
-                    n = channel.read(body);
+                    n = readInto(body, socket);
                     if (n > 0)
                     {
                         bodyRemaining -= n;
-                        received(n);
                         if (bodyRemaining == 0)
                         {
                             deliverBody();
@@ -565,10 +759,9 @@ public final class Connection
                             return work;
                         }
                     }
-                    n = channel.read(staging);
+                    n = readInto(staging, socket);
                     if (n > 0)
                     {
-                        received(n);
                         parse();
                     }
                 }
@@ -585,6 +778,10 @@ public final class Connection
                 work++;
             }
         }
+        catch (final TlsChannel.Failure ex)
+        {
+            tlsFailed(ex);
+        }
         catch (final ClosedChannelException ex)
         {
             close(ErrorCode.NETWORK, "connection to " + peer + " closed");
@@ -595,12 +792,54 @@ public final class Connection
         }
         if (!closed)
         {
-            updateInterest();
+            if (tls != null && !isDrained())
+            {
+                // the handshake may have just finished with frames waiting, or produced its next flight
+                flush();
+            }
+            if (!closed)
+            {
+                updateInterest();
+            }
         }
         return work;
     }
 
-    private void received(final int n)
+    /**
+     * Like {@code SocketChannel.read}: clear text straight from the socket, or decrypted under TLS.
+     *
+     * @param socket false to take only bytes already received (TLS), never the socket.
+     */
+    private int readInto(final ByteBuffer dst, final boolean socket) throws IOException
+    {
+        if (tls == null)
+        {
+            if (!socket)
+            {
+                return 0;
+            }
+            final int n = channel.read(dst);
+            if (n > 0)
+            {
+                received(n);
+            }
+            return n;
+        }
+        final int n = tls.read(dst, socket);
+        final long in = tls.takeBytesRead();
+        if (in > 0)
+        {
+            received(in);
+        }
+        final long out = tls.takeBytesWritten();
+        if (out > 0)
+        {
+            sent(out);
+        }
+        return n;
+    }
+
+    private void received(final long n)
     {
         bytesIn += n;
         lastReceiveNanos = System.nanoTime();
@@ -627,6 +866,12 @@ public final class Connection
                 }
                 continue;
             }
+            if (firstFrame && tls == null && available >= TLS_RECORD_PROBE_LENGTH && looksLikeTlsHandshake(parsePosition))
+            {
+                protocolError(ErrorCode.CONFIG_MISMATCH, "a TLS handshake arrived from " + peer + ", but TLS is not " +
+                    "configured on this side (give the donor --tls-cert and --tls-key, or clone without --tls-ca)");
+                return;
+            }
             if (available < FrameHeader.HEADER_LENGTH)
             {
                 break;
@@ -641,6 +886,7 @@ public final class Connection
             }
             final int length = FrameHeader.frameLength(stagingView, parsePosition);
             final int type = FrameHeader.type(stagingView, parsePosition);
+            firstFrame = false;
             if (type == bulkType)
             {
                 final int bodyLen = length - FrameHeader.HEADER_LENGTH;
@@ -711,6 +957,18 @@ public final class Connection
         }
     }
 
+    /**
+     * A TLS record header read as a frame header is a length of at least 66 326 bytes (0x16, 0x03, minor >= 1): no
+     * first frame (HELLO, COM_RES_ERROR, PING) is that long, so this cannot mistake a Ferry peer.
+     */
+    private boolean looksLikeTlsHandshake(final int at)
+    {
+        final byte minor = stagingView.getByte(at + TLS_MINOR_VERSION_OFFSET);
+        return stagingView.getByte(at + TLS_CONTENT_TYPE_OFFSET) == TLS_CONTENT_HANDSHAKE &&
+            stagingView.getByte(at + TLS_MAJOR_VERSION_OFFSET) == TLS_MAJOR_VERSION &&
+            minor >= TLS_MIN_MINOR_VERSION && minor <= TLS_MAX_MINOR_VERSION;
+    }
+
     private void deliverBody()
     {
         frameStartNanos = 0;
@@ -752,6 +1010,14 @@ public final class Connection
         {
             return;
         }
+        if (tls != null && !tls.handshakeDone() && !tls.hasPendingOutput())
+        {
+            flush(); // a client's first flight, or a handshake step nobody has flushed yet
+            if (closed)
+            {
+                return;
+            }
+        }
         if (!readPaused && !waitingForBody && frameStartNanos != 0 && now - frameStartNanos > readTimeoutNanos)
         {
             // a peer that trickles a byte now and then never trips the idle timeout; a frame must complete in time
@@ -792,6 +1058,10 @@ public final class Connection
         {
             key.cancel();
         }
+        if (tls != null)
+        {
+            tls.closeQuietly();
+        }
         try
         {
             channel.close();
@@ -810,6 +1080,8 @@ public final class Connection
     public void closeAfterFlush()
     {
         closeWhenFlushed = true;
+        closeCode = ErrorCode.OK;
+        closeMessage = "closed after flush";
         flush();
     }
 

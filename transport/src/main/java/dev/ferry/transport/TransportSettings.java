@@ -5,8 +5,14 @@ import dev.ferry.core.protocol.ErrorCode;
 import dev.ferry.core.protocol.FerryException;
 
 /**
- * Settings of the transport: buffer sizes, the frame cap, timeouts and heartbeats. Chained setters, one
- * {@link #conclude()}; immutable in practice afterwards.
+ * Settings of the transport: buffer sizes, the frame cap, timeouts, heartbeats and TLS. Chained setters, one
+ * {@link #conclude()}; immutable in practice afterwards, and then readable from any thread.
+ * <p>
+ * TLS: with {@link #tls(TlsConfig)} every connection made with these settings runs TLS 1.3 in the config's mode (a
+ * donor's config for a donor, a client's for a client); there is no clear-text fallback either way: a TLS donor
+ * refuses a clear-text client, and a TLS client refuses a donor that answers in clear text. {@link #requireTls}
+ * makes a missing TLS config an error in {@link #conclude()}, so a deployment that asks for TLS never runs in clear
+ * text by mistake.
  */
 public final class TransportSettings
 {
@@ -31,6 +37,8 @@ public final class TransportSettings
     private int sendCapacity = SEND_BUFFER_DEFAULT;
     private int maxFrameLength = CloneSettings.MAX_FRAME_DEFAULT;
     private long transferCap = CloneSettings.TRANSFER_CAP_DEFAULT;
+    private TlsConfig tls;
+    private boolean requireTls;
 
     public TransportSettings readTimeoutMs(final long v)
     {
@@ -109,8 +117,44 @@ public final class TransportSettings
         return transferCap;
     }
 
+    /**
+     * Run every connection over TLS with this config; null (the default) for clear text.
+     */
+    public TransportSettings tls(final TlsConfig v)
+    {
+        tls = v;
+        return this;
+    }
+
+    /**
+     * @return the TLS config, or null for clear text.
+     */
+    public TlsConfig tls()
+    {
+        return tls;
+    }
+
+    /**
+     * Refuse to run without TLS: {@link #conclude()} fails unless {@link #tls(TlsConfig)} is set.
+     */
+    public TransportSettings requireTls(final boolean v)
+    {
+        requireTls = v;
+        return this;
+    }
+
+    public boolean requireTls()
+    {
+        return requireTls;
+    }
+
     public TransportSettings conclude()
     {
+        if (requireTls && tls == null)
+        {
+            throw new FerryException(ErrorCode.CONFIG_MISMATCH, "TLS is required (--require-tls) but not configured: " +
+                "a donor needs --tls-cert and --tls-key, a client --tls-ca");
+        }
         if (readTimeoutMs < 10)
         {
             throw bad(READ_TIMEOUT_PROP, readTimeoutMs, "at least 10 ms");

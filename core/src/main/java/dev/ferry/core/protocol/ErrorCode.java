@@ -76,7 +76,7 @@ public final class ErrorCode
         "check the disk and permissions named in the message",
         "the donor sent a path outside the target; the donor may be hostile",
         "data was corrupted in transit or on the donor's disk",
-        "check the shared secret on both sides",
+        "check the shared secret, or the TLS certificates and CA, on both sides",
         "check the host and port: they do not belong to a Ferry donor",
         "the peer stopped answering; check the network, then retry with --resume",
         "the connection was lost; retry with --resume",

@@ -54,6 +54,9 @@ final class CloneCommand implements Callable<Integer>
         description = "reconnections after network failures before giving up (default: ${DEFAULT-VALUE})")
     int maxRestarts;
 
+    @CommandLine.Mixin
+    TlsOptions tls = new TlsOptions();
+
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
@@ -64,7 +67,9 @@ final class CloneCommand implements Callable<Integer>
         final ProgressPrinter.Mode mode = ProgressPrinter.Mode.valueOf(progress.toUpperCase(Locale.ROOT));
         final ProgressPrinter printer = new ProgressPrinter(mode == ProgressPrinter.Mode.JSON ? out :
             spec.commandLine().getErr(), mode);
-        final CloneClient.Options options = new CloneClient.Options().threads(threads).applyThreads(applyThreads)
+        final dev.ferry.transport.TransportSettings transport = new dev.ferry.transport.TransportSettings();
+        tls.applyClient(transport, spec.commandLine().getErr());
+        final CloneClient.Options options = new CloneClient.Options().transport(transport).threads(threads).applyThreads(applyThreads)
             .settings(new dev.ferry.core.config.CloneSettings().sync(!noSync)).onProgress(printer, 1000)
             .resume(resume).maxRestarts(maxRestarts).allowDonors(allowDonors)
             .secret(secretFile == null ? null : dev.ferry.engine.remote.SharedSecret.fromFile(secretFile));

@@ -50,6 +50,9 @@ final class DonorCommand implements Callable<Integer>
     @Option(names = "--quiet", description = "do not report refused clients and failed clones on stderr")
     boolean quiet;
 
+    @CommandLine.Mixin
+    TlsOptions tls = new TlsOptions();
+
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
@@ -59,7 +62,9 @@ final class DonorCommand implements Callable<Integer>
         final CloneSettings settings = new CloneSettings().checksum(!noChecksum)
             .blockSize((int)Units.parseSize(blockSize)).chunkSize(Units.parseSize(chunkSize));
         final java.io.PrintWriter err = spec.commandLine().getErr();
-        final DonorService.Options options = new DonorService.Options()
+        final dev.ferry.transport.TransportSettings transport = new dev.ferry.transport.TransportSettings();
+        final boolean tlsOn = tls.applyDonor(transport, err);
+        final DonorService.Options options = new DonorService.Options().transport(transport)
             .secret(secretFile == null ? null : dev.ferry.engine.remote.SharedSecret.fromFile(secretFile))
             .settings(settings).maxClones(maxClones).loops(loops).restartWindowMs(restartWindowSeconds * 1000)
             .log(ex ->
@@ -81,8 +86,11 @@ final class DonorCommand implements Callable<Integer>
             spec.commandLine().getOut().println("ferry donor: serving " + root.toAbsolutePath() + " on " +
                 HostPort.format(donor.address()));
             spec.commandLine().getOut().flush();
-            err.println("ferry donor: WARNING: data travels in clear text (TLS is not configured)");
-            err.flush();
+            if (tlsOn)
+            {
+                err.println("ferry donor: " + transport.tls().description());
+                err.flush();
+            }
             stop.await();
         }
         return 0;

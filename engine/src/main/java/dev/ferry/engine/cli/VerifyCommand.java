@@ -29,6 +29,9 @@ final class VerifyCommand implements Callable<Integer>
     @Option(names = "--secret-file", paramLabel = "FILE", description = "shared secret, if the donor requires one")
     Path secretFile;
 
+    @CommandLine.Mixin
+    TlsOptions tls = new TlsOptions();
+
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
@@ -36,7 +39,9 @@ final class VerifyCommand implements Callable<Integer>
     public Integer call()
     {
         final PrintWriter out = spec.commandLine().getOut();
-        final VerifyClient v = new VerifyClient(HostPort.parse(from), to, new CloneClient.Options()
+        final dev.ferry.transport.TransportSettings transport = new dev.ferry.transport.TransportSettings();
+        tls.applyClient(transport, spec.commandLine().getErr());
+        final VerifyClient v = new VerifyClient(HostPort.parse(from), to, new CloneClient.Options().transport(transport)
             .secret(secretFile == null ? null : SharedSecret.fromFile(secretFile)));
         final List<String> diffs = v.run();
         for (final String d : diffs)

@@ -64,6 +64,7 @@ final class ClientTask implements ConnectionHandler
     private final UnsafeBuffer pendingDescriptor = new UnsafeBuffer(ByteBuffer.allocateDirect(DescriptorFlyweight.DATA_LENGTH));
     private final DescriptorFlyweight desc = new DescriptorFlyweight();
     private final Int2IntHashMap ackBlocks = new Int2IntHashMap(-1);
+    private final Int2IntHashMap nextBlock = new Int2IntHashMap(-1);
     private final org.agrona.collections.IntHashSet poisoned = new org.agrona.collections.IntHashSet();
     private final org.agrona.collections.Int2ObjectHashMap<long[]> chunkStart = new org.agrona.collections.Int2ObjectHashMap<>();
     private final UnsafeBuffer scratch = new UnsafeBuffer(new byte[8192]);
@@ -241,6 +242,11 @@ final class ClientTask implements ConnectionHandler
                     {
                         throw new FerryException(ErrorCode.BAD_DESCRIPTOR, "COM_RES_COMPLETE where data was announced");
                     }
+                    if (!run.metadataDone())
+                    {
+                        throw new FerryException(ErrorCode.BAD_DESCRIPTOR, "the donor completed before its manifest " +
+                            "reached the file copy stage");
+                    }
                     if (metadataOnly)
                     {
                         run.onMetadataOnlyComplete(this);
@@ -292,6 +298,7 @@ final class ClientTask implements ConnectionHandler
                     throw new FerryException(ErrorCode.BAD_DESCRIPTOR, "data block of " + desc.dataLength() +
                         " bytes, block size is " + blockSize);
                 }
+                checkPlacement(desc);
                 pendingDescriptor.putBytes(0, body, offset, DescriptorFlyweight.DATA_LENGTH);
                 expectData = true;
                 break;
@@ -305,6 +312,51 @@ final class ClientTask implements ConnectionHandler
                 break;
             default:
                 throw new FerryException(ErrorCode.MALFORMED_FRAME, "unknown descriptor type " + desc.type());
+        }
+    }
+
+    /**
+     * A DATA descriptor must be exactly the next block the manifest's chunk layout says: right chunk range, next
+     * block of its chunk (so the applied prefix never has holes), right file, offset, length and last-block flag.
+     * Anything else is a broken or hostile donor.
+     */
+    private void checkPlacement(final DescriptorFlyweight d)
+    {
+        final dev.ferry.engine.tree.ChunkPlan plan = run.plan();
+        final int chunk = d.dataChunk();
+        final int block = d.dataBlock();
+        if (plan == null || chunk >= plan.chunkCount() || block >= plan.chunkBlocks(chunk))
+        {
+            throw new FerryException(ErrorCode.BAD_DESCRIPTOR, "block " + block + " of chunk " + chunk +
+                " is outside the manifest's " + (plan == null ? 0 : plan.chunkCount()) + " chunks");
+        }
+        int expected = nextBlock.get(chunk);
+        if (expected < 0)
+        {
+            expected = run.appliedBlocks(chunk);
+        }
+        if (block != expected)
+        {
+            throw new FerryException(ErrorCode.BAD_DESCRIPTOR, "block " + block + " of chunk " + chunk +
+                " arrived where block " + expected + " was due");
+        }
+        final int segment = plan.segmentOf(chunk, block);
+        final long position = plan.segmentOffset(segment) + (long)(block - plan.segmentFirstBlock(segment)) * plan.blockSize();
+        final long end = plan.segmentOffset(segment) + plan.segmentLength(segment);
+        final boolean last = block + 1 == plan.chunkBlocks(chunk);
+        if (d.fileIndex() != plan.segmentFile(segment) || d.dataPosition() != position ||
+            d.dataLength() != (int)Math.min(plan.blockSize(), end - position) || d.isLastInChunk() != last)
+        {
+            throw new FerryException(ErrorCode.BAD_DESCRIPTOR, "block " + block + " of chunk " + chunk +
+                " does not match the manifest's layout (file " + d.fileIndex() + " offset " + d.dataPosition() + ")");
+        }
+        if (last)
+        {
+            nextBlock.remove(chunk);
+        }
+        else
+        {
+            nextBlock.put(chunk, block + 1);
         }
     }
 
@@ -493,19 +545,19 @@ final class ClientTask implements ConnectionHandler
         }
         final int at = connection.claim(FrameType.COM_ACK, AckCodec.lengthFor(n));
         final UnsafeBuffer out = connection.sendBuffer();
-        final int[] i = { 0 };
+        AckCodec.putCount(out, at, n);
+        int i = 0;
         final Int2IntHashMap.KeyIterator keys = ackBlocks.keySet().iterator();
-        while (keys.hasNext() && i[0] < n)
+        while (keys.hasNext() && i < n)
         {
             final int chunk = keys.nextValue();
             final int v = ackBlocks.get(chunk);
             final boolean complete = v < -1;
             final int blocks = complete ? -v - 2 : v;
-            AckCodec.putEntry(out, at, i[0]++, chunk, blocks, complete ? AckCodec.FLAG_CHUNK_COMPLETE : 0);
-            run.onAcknowledged(chunk, blocks, complete);
+            AckCodec.putEntry(out, at, i++, chunk, blocks, complete ? AckCodec.FLAG_CHUNK_COMPLETE : 0);
             keys.remove();
+            run.onAcknowledged(chunk, blocks, complete);
         }
-        AckCodec.putCount(out, at, n);
         connection.flush();
         lastAckNanos = now;
     }

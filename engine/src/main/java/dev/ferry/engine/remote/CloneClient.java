@@ -253,6 +253,11 @@ public final class CloneClient
         }
         options.settings.conclude();
         options.transport.conclude();
+        if (options.transport.tls() != null && !options.transport.tls().clientMode())
+        {
+            throw new FerryException(ErrorCode.CONFIG_MISMATCH, "the client was given a donor's TLS config; it needs " +
+                "TlsConfig.client (--tls-ca)");
+        }
         checkAllowed();
         final int kind = checkTarget();
         progress.threads(options.threads);
@@ -418,6 +423,7 @@ public final class CloneClient
                 }
                 run.await(50);
             }
+            run.checkAllApplied();
             progress.stage(Stage.FILE_SYNC);
             options.onProgress.accept(progress);
             recipient.applyEnd(run.locator(), 0, ErrorCode.OK);

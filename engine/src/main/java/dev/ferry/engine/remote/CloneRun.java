@@ -13,6 +13,7 @@ import dev.ferry.core.spi.CloneMode;
 import dev.ferry.core.spi.Locator;
 import dev.ferry.core.spi.Stage;
 import dev.ferry.engine.CloneProgress;
+import dev.ferry.engine.tree.ChunkPlan;
 import dev.ferry.engine.tree.FileTreeRecipient;
 import dev.ferry.transport.TransportSettings;
 
@@ -39,6 +40,7 @@ final class CloneRun
     private int tasksComplete;
     private int tasksFinished;
     private AppliedState applied;
+    private volatile ChunkPlan plan;
     private long restartWindowMs = -1;
     private final java.util.concurrent.atomic.AtomicLong offered = new java.util.concurrent.atomic.AtomicLong();
     private final java.util.concurrent.atomic.AtomicLong appliedBlocks = new java.util.concurrent.atomic.AtomicLong();
@@ -227,16 +229,21 @@ final class CloneRun
             {
                 progress.estimate(d.estimatedBytes(), d.fileCount());
                 progress.stage(Stage.METADATA);
-                synchronized (this)
-                {
-                    applied = new AppliedState((int)Math.min(Integer.MAX_VALUE, d.chunkCount()));
-                }
             }
             else if (d.stage() == Stage.FILE_COPY)
             {
+                // the chunk layout is rebuilt from the manifest received; the donor's announced count must agree
+                final ChunkPlan p = recipient.plan();
+                if (p == null || p.chunkCount() != d.chunkCount())
+                {
+                    throw new FerryException(ErrorCode.BAD_DESCRIPTOR, "the donor announced " + d.chunkCount() +
+                        " chunks but its manifest lays out " + (p == null ? "none" : String.valueOf(p.chunkCount())));
+                }
                 progress.stage(Stage.FILE_COPY);
                 synchronized (this)
                 {
+                    plan = p;
+                    applied = new AppliedState(p.chunkCount());
                     metadataDone = true;
                     notifyAll();
                 }
@@ -307,6 +314,7 @@ final class CloneRun
      */
     synchronized void preset(final Locator real, final AppliedState state)
     {
+        plan = recipient.plan();
         locator = real;
         applied = state;
         metadataDone = true;
@@ -318,6 +326,7 @@ final class CloneRun
      */
     synchronized void continueWith(final AppliedState state)
     {
+        plan = recipient.plan();
         applied = state;
         metadataDone = true;
         metadataOnlyComplete = false;
@@ -378,6 +387,35 @@ final class CloneRun
                 (applied == null ? 0 : applied.chunkCount()) + " chunks");
         }
         applied.onApplied(chunk, blocks, complete);
+    }
+
+    /**
+     * @return the chunk layout of the manifest received (null before it is complete).
+     */
+    ChunkPlan plan()
+    {
+        return plan;
+    }
+
+    /**
+     * @return leading blocks of {@code chunk} already applied (where a resumed chunk starts).
+     */
+    synchronized int appliedBlocks(final int chunk)
+    {
+        return applied == null || applied.isComplete(chunk) ? 0 : applied.appliedBlocks(chunk);
+    }
+
+    /**
+     * Before FILE SYNC: every chunk of the manifest must have been applied.
+     */
+    synchronized void checkAllApplied()
+    {
+        if (applied == null || !applied.allComplete())
+        {
+            throw new FerryException(ErrorCode.BAD_DESCRIPTOR, "the donor completed with " +
+                (applied == null ? "all" : String.valueOf(applied.chunkCount() - applied.completeCount())) +
+                " chunks not applied; the copy is incomplete");
+        }
     }
 
     synchronized AppliedState applied()

@@ -208,6 +208,11 @@ public final class DonorService implements AutoCloseable
         options.settings.conclude();
         options.transport.maxFrameLength(options.settings.maxFrameLength()).transferCap(options.settings.transferCap())
             .conclude();
+        if (options.transport.tls() != null && options.transport.tls().clientMode())
+        {
+            throw new FerryException(ErrorCode.CONFIG_MISMATCH, "the donor was given a client's TLS config; it needs " +
+                "TlsConfig.server (--tls-cert and --tls-key)");
+        }
         if (options.restartWindowMs < 0 || options.restartWindowMs > TimeUnit.DAYS.toMillis(7))
         {
             throw new FerryException(ErrorCode.CONFIG_MISMATCH, "restart window " + options.restartWindowMs +
@@ -275,7 +280,7 @@ public final class DonorService implements AutoCloseable
             {
                 Connection.register(loop, ch, options.transport, new DonorSession(this)).errorType(FrameType.COM_RES_ERROR);
             }
-            catch (final IOException ex)
+            catch (final IOException | RuntimeException | OutOfMemoryError ex)
             {
                 connections.decrementAndGet();
                 try

@@ -502,6 +502,12 @@ final class DonorSession implements ConnectionHandler, CopyCallback
             if (state != STATE_CLOSED)
             {
                 clone.storage.end(locator, task, errorCode == ErrorCode.OK ? ErrorCode.NETWORK : errorCode);
+                if (errorCode != ErrorCode.OK && !ErrorCode.isRestartable(errorCode))
+                {
+                    // a malformed frame from the client: it will not come back for this snapshot
+                    clone.finished = true;
+                    service.removeClone(clone);
+                }
             }
             clone.idleSinceNanos = System.nanoTime();
             clone.sessions.decrementAndGet();

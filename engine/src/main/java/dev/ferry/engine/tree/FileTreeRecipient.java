@@ -62,6 +62,7 @@ public final class FileTreeRecipient implements RecipientStorage
 
     private Entry[] entries;
     private int received;
+    private int announced;
     private volatile int stage = Stage.NONE;
     private int blockSize;
     private long snapshotId;
@@ -566,8 +567,10 @@ public final class FileTreeRecipient implements RecipientStorage
                 throw new FerryException(ErrorCode.CONFIG_MISMATCH, "donor block size " + d.blockSize() +
                     " exceeds this recipient's frame cap " + settings.maxFrameLength());
             }
-            entries = new Entry[(int)d.fileCount()];
-            manifestEntries = new java.util.ArrayList<>((int)Math.min(d.fileCount(), 1 << 20));
+            // grown as entries arrive: a 48-byte STATE frame must not make the recipient reserve memory for 10^8 entries
+            announced = (int)d.fileCount();
+            entries = new Entry[Math.min(announced, 1024)];
+            manifestEntries = new java.util.ArrayList<>((int)Math.min(d.fileCount(), 1024));
             blockSize = d.blockSize();
             stage = Stage.METADATA;
             if (journaling)
@@ -585,10 +588,10 @@ public final class FileTreeRecipient implements RecipientStorage
         }
         else if (newStage == Stage.FILE_COPY)
         {
-            if (entries == null || received != entries.length)
+            if (entries == null || received != announced)
             {
                 throw new FerryException(ErrorCode.BAD_DESCRIPTOR, "the donor started the file copy after " + received +
-                    " of " + (entries == null ? 0 : entries.length) + " manifest entries");
+                    " of " + announced + " manifest entries");
             }
             if (old != null)
             {
@@ -621,7 +624,7 @@ public final class FileTreeRecipient implements RecipientStorage
             throw new FerryException(ErrorCode.BAD_DESCRIPTOR, "file descriptor outside the metadata stage");
         }
         final int index = d.fileIndex();
-        if (index >= entries.length || entries[index] != null)
+        if (index >= announced || (index < entries.length && entries[index] != null))
         {
             throw new FerryException(ErrorCode.BAD_DESCRIPTOR, "file index " + index + " is out of range or repeated");
         }
@@ -676,6 +679,10 @@ public final class FileTreeRecipient implements RecipientStorage
         catch (final IOException ex)
         {
             throw io("cannot create '" + PathGuard.printable(path) + "'", ex);
+        }
+        if (index >= entries.length)
+        {
+            entries = java.util.Arrays.copyOf(entries, (int)Math.min(announced, Math.max(index + 1L, 2L * entries.length)));
         }
         entries[index] = e;
         manifestEntries.add(new Manifest.Entry(index, path, type, e.size, e.mode, e.mtimeNanos, e.linkTarget));
@@ -1001,7 +1008,7 @@ public final class FileTreeRecipient implements RecipientStorage
      */
     public int entryCount()
     {
-        return entries == null ? -1 : entries.length;
+        return entries == null ? -1 : announced;
     }
 
     public int stage()

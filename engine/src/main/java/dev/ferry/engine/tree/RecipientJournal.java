@@ -48,6 +48,7 @@ public final class RecipientJournal
     private final ByteBuffer pending = ByteBuffer.allocate(256 * 1024).order(ByteOrder.LITTLE_ENDIAN);
     private volatile AtomicLongArray dirty = new AtomicLongArray(1);
     private int entryCount;
+    private int descriptorsWritten;
     private boolean manifestComplete;
 
     /**
@@ -88,6 +89,7 @@ public final class RecipientJournal
     {
         close();
         pending.clear();
+        descriptorsWritten = 0;
         Files.deleteIfExists(dir.resolve(APPLIED));
         manifest = FileChannel.open(dir.resolve(MANIFEST), StandardOpenOption.CREATE, StandardOpenOption.WRITE,
             StandardOpenOption.TRUNCATE_EXISTING);
@@ -99,7 +101,6 @@ public final class RecipientJournal
             manifest.write(h);
         }
         entryCount = (int)entries;
-        dirty = new AtomicLongArray((int)((entries + 63) >>> 6) + 1);
         manifestComplete = false;
     }
 
@@ -115,6 +116,7 @@ public final class RecipientJournal
         }
         pending.putInt(length);
         buffer.getBytes(offset, pending, length);
+        descriptorsWritten++;
     }
 
     private void flushPending() throws IOException
@@ -142,6 +144,8 @@ public final class RecipientJournal
         manifest.force(true);
         manifest.close();
         manifest = null;
+        // sized now, from what really arrived, not from the count the donor announced
+        dirty = new AtomicLongArray((descriptorsWritten + 63) / 64 + 1);
         manifestComplete = true;
         forceDirectory(dir);
     }
