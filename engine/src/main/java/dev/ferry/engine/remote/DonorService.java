@@ -240,7 +240,8 @@ public final class DonorService implements AutoCloseable
         catch (final IOException ex)
         {
             close();
-            throw new FerryException(ErrorCode.IO_ERROR, "cannot listen on " + listen + ": " + ex.getMessage(), ex);
+            throw new FerryException(ErrorCode.CONFIG_MISMATCH, "cannot listen on " + listen + ": " + ex.getMessage() +
+                "; choose another --listen address", ex);
         }
         helper.scheduleWithFixedDelay(this::expireClones, 1, 1, TimeUnit.SECONDS);
         return this;
