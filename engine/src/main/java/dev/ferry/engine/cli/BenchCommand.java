@@ -49,7 +49,7 @@ final class BenchCommand implements Callable<Integer>
     @Option(names = "--threads", defaultValue = "2", description = "clone connections (default: ${DEFAULT-VALUE})")
     int threads;
 
-    @Option(names = "--apply-threads", defaultValue = "1", description = "apply threads (default: ${DEFAULT-VALUE})")
+    @Option(names = "--apply-threads", defaultValue = "2", description = "apply threads (default: ${DEFAULT-VALUE})")
     int applyThreads;
 
     @Option(names = "--work", description = "where destinations go (default: a temp dir beside the first dataset)")

@@ -27,7 +27,7 @@ final class CloneCommand implements Callable<Integer>
     @Option(names = "--threads", defaultValue = "2", description = "connections to the donor (default: ${DEFAULT-VALUE})")
     int threads;
 
-    @Option(names = "--apply-threads", defaultValue = "1", description = "threads writing to disk (default: ${DEFAULT-VALUE})")
+    @Option(names = "--apply-threads", defaultValue = "2", description = "threads writing to disk (default: ${DEFAULT-VALUE})")
     int applyThreads;
 
     @Option(names = "--progress", defaultValue = "auto", paramLabel = "auto|tty|json|none",

@@ -46,7 +46,7 @@ public final class CloneClient
     public static final class Options
     {
         private int threads = 2;
-        private int applyThreads = 1;
+        private int applyThreads = 2;
         private int poolBuffers = 32;
         private CloneSettings settings = new CloneSettings();
         private TransportSettings transport = new TransportSettings();
