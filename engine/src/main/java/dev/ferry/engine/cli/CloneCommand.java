@@ -88,7 +88,11 @@ final class CloneCommand implements Callable<Integer>
             out.println("cloned " + r.entries() + " entries, " + Units.bytes(r.dataBytes()) + " in " +
                 String.format(Locale.ROOT, "%.2f s", r.seconds()) + ": " + Units.rate(r.dataBytes(), r.seconds()) +
                 " (" + threads + " threads, " + Units.bytes(r.networkBytes()) + " over the network" +
-                (r.restarts() > 0 ? ", " + r.restarts() + " restarts" : "") +
+                (r.restarts() > 0 ? ", " + r.restarts() + " restarts, " +
+                Units.bytes(Math.max(0, r.networkBytes() - r.dataBytes())) + " on the wire beyond the data (framing and " +
+                "what was in flight at each cut)" : "") +
+                (client.progress().corruptBlocks() > 0 ? ", " + client.progress().corruptBlocks() +
+                " corrupt blocks caught by CRC32C and sent again" : "") +
                 (client.progress().keptFiles() > 0 ? ", " + client.progress().keptFiles() + " files (" +
                 Units.bytes(client.progress().keptBytes()) + ") kept from the interrupted clone" : "") + ")");
         }

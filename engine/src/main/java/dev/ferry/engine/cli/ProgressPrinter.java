@@ -59,7 +59,8 @@ final class ProgressPrinter implements Consumer<CloneProgress>
             final String eta = avg > 0 && est > data ? String.format(Locale.ROOT, "%.0f s", (est - data) / avg) : "-";
             out.print(String.format(Locale.ROOT, "\r%-9s %s / %s (%.0f%%)  %s  ETA %s  %d threads%s   ",
                 Stage.name(p.stage()), Units.bytes(data), Units.bytes(est), pct, Units.rate((long)dataRate, 1.0), eta,
-                p.threads(), p.restarts() > 0 ? "  restarts " + p.restarts() : ""));
+                p.threads(), p.restarts() > 0 ? "  restarts " + p.restarts() + " (" +
+                Units.bytes(Math.max(0, net - data)) + " beyond the data on the wire)" : ""));
             out.flush();
             drew = true;
         }

@@ -66,7 +66,7 @@ final class ClientTask implements ConnectionHandler
     private final Int2IntHashMap ackBlocks = new Int2IntHashMap(-1);
     private final Int2IntHashMap nextBlock = new Int2IntHashMap(-1);
     private final org.agrona.collections.IntHashSet poisoned = new org.agrona.collections.IntHashSet();
-    private final org.agrona.collections.Int2ObjectHashMap<long[]> chunkStart = new org.agrona.collections.Int2ObjectHashMap<>();
+    private final org.agrona.collections.Long2LongHashMap chunkStart = new org.agrona.collections.Long2LongHashMap(-1);
     private final UnsafeBuffer scratch = new UnsafeBuffer(new byte[8192]);
     private AgentRunner runner;
     private Connection connection;
@@ -431,7 +431,7 @@ final class ClientTask implements ConnectionHandler
         final int chunk = b.flyweight.dataChunk();
         if (!chunkStart.containsKey(chunk))
         {
-            chunkStart.put(chunk, new long[] { System.nanoTime() });
+            chunkStart.put(chunk, System.nanoTime());
         }
         b.data.clear();
         b.error = null;
@@ -517,10 +517,10 @@ final class ClientTask implements ConnectionHandler
             ackBlocks.put(chunk, d.isLastInChunk() ? -blocks - 2 : blocks);
             if (d.isLastInChunk())
             {
-                final long[] start = chunkStart.remove(chunk);
-                if (start != null)
+                final long start = chunkStart.remove(chunk);
+                if (start != -1)
                 {
-                    run.progress().onChunkLatency(System.nanoTime() - start[0]);
+                    run.progress().onChunkLatency(System.nanoTime() - start);
                 }
             }
             free.push(b);

@@ -25,7 +25,7 @@ final class FaultProxy implements AutoCloseable
     }
 
     private final ServerSocket server;
-    private final InetSocketAddress target;
+    private volatile InetSocketAddress target;
     private final List<Socket> sockets = new CopyOnWriteArrayList<>();
     private final AtomicLong downstream = new AtomicLong();
     private final AtomicLong connections = new AtomicLong();
@@ -52,6 +52,14 @@ final class FaultProxy implements AutoCloseable
         this.acceptor = new Thread(this::acceptLoop, "fault-proxy-accept");
         acceptor.setDaemon(true);
         acceptor.start();
+    }
+
+    /**
+     * Forward new connections to {@code newTarget} (a donor that restarted on another port).
+     */
+    void retarget(final InetSocketAddress newTarget)
+    {
+        target = newTarget;
     }
 
     InetSocketAddress address()

@@ -124,6 +124,53 @@ class RestartTest
     }
 
     @Test
+    void donorRestartMidCloneContinuesAgainstANewSnapshot() throws Exception
+    {
+        final Path src = dir.resolve("src");
+        new DatasetGenerator(13).mixed(src, 3, 9 * CHUNK, 300); // whole chunks: the first file completes early
+        final Path dst = dir.resolve("dst");
+        final DonorService first = donor(src);
+        final java.util.concurrent.atomic.AtomicReference<DonorService> second = new java.util.concurrent.atomic.AtomicReference<>();
+        try (FaultProxy proxy = new FaultProxy(first.address()))
+        {
+            proxy.throttle(6L * 1024 * 1024);
+            final CloneClient client = new CloneClient(proxy.address(), dst, clientOptions(2));
+            final Thread restarter = new Thread(() ->
+            {
+                try
+                {
+                    while (client.progress().dataBytes() < 13 * CHUNK)
+                    {
+                        Thread.sleep(5);
+                    }
+                    first.close(); // the donor process dies: its snapshot is gone
+                    second.set(donor(src));
+                    proxy.retarget(second.get().address()); // and comes back on another port, with a new snapshot
+                    proxy.throttle(0);
+                }
+                catch (final InterruptedException ignore)
+                {
+                    // test over
+                }
+            });
+            restarter.start();
+            final CloneResult result = client.run();
+            restarter.join();
+            assertEquals(java.util.List.of(), TreeComparator.compare(src, dst));
+            assertTrue(result.restarts() >= 1, "the donor restart must be survived by restarting");
+            assertTrue(client.progress().keptBytes() > 0, "complete files from before the donor restart must be kept");
+        }
+        finally
+        {
+            first.close();
+            if (second.get() != null)
+            {
+                second.get().close();
+            }
+        }
+    }
+
+    @Test
     void stallPastTheTimeoutIsRestarted() throws Exception
     {
         final Path src = dataset(3);
