@@ -265,6 +265,16 @@ public final class Connection
         {
             return -1;
         }
+        return claimInBuffer(type, bodyLength);
+    }
+
+    /**
+     * Write a header for a frame of {@code bodyLength} into the send buffer, compacting it if needed.
+     *
+     * @return the body offset, or -1 if the buffer has no room.
+     */
+    private int claimInBuffer(final int type, final int bodyLength)
+    {
         final int need = FrameHeader.HEADER_LENGTH + bodyLength;
         if (sendBuffer.remaining() < need)
         {
@@ -413,19 +423,7 @@ public final class Connection
             }
             region = null;
         }
-        final int need = FrameHeader.HEADER_LENGTH + maxBody;
-        if (sendBuffer.remaining() < need)
-        {
-            compactSend();
-            if (sendBuffer.remaining() < need)
-            {
-                return -1;
-            }
-        }
-        final int at = sendBuffer.position();
-        FrameHeader.write(sendView, at, need, type);
-        sendBuffer.position(at + need);
-        return at + FrameHeader.HEADER_LENGTH;
+        return claimInBuffer(type, maxBody);
     }
 
     private void compactSend()

@@ -624,11 +624,12 @@ final class ClientTask implements ConnectionHandler
     private void fail(final FerryException ex)
     {
         run.fail(ex);
+        final FerryException first = run.failure() != null ? run.failure() : ex; // one story for donor and caller
         if (connection != null && !connection.isClosed())
         {
             if (state >= STATE_LOCS && state != STATE_DONE)
             {
-                sendExit(connection, ex.code(), ex.getMessage());
+                sendExit(connection, first.code(), first.getMessage());
             }
             else
             {

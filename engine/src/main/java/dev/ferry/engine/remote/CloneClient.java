@@ -473,8 +473,10 @@ public final class CloneClient
                 }
             }
             stopAll(tasks, workerRunners);
-            recipient.applyEnd(run.locator(), 0, ex.code());
-            throw ex;
+            // the first failure is what the tasks told the donor: report that one, whichever thread saw it first
+            final FerryException first = run.failure() != null ? run.failure() : ex;
+            recipient.applyEnd(run.locator(), 0, first.code());
+            throw first;
         }
         finally
         {
