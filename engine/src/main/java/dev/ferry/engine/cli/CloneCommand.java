@@ -50,6 +50,10 @@ final class CloneCommand implements Callable<Integer>
         description = "clone only from these donors (repeat or comma-separate); any other is refused before connecting")
     java.util.List<String> allowDonors;
 
+    @Option(names = "--resume-checksum", description = "with --resume against a new snapshot: keep a file only if " +
+        "the CRC32C of each of its blocks matches the donor's too (the donor reads everything to compute them)")
+    boolean resumeChecksum;
+
     @Option(names = "--max-restarts", defaultValue = "100",
         description = "reconnections after network failures before giving up (default: ${DEFAULT-VALUE})")
     int maxRestarts;
@@ -71,7 +75,7 @@ final class CloneCommand implements Callable<Integer>
         tls.applyClient(transport, spec.commandLine().getErr());
         final CloneClient.Options options = new CloneClient.Options().transport(transport).threads(threads).applyThreads(applyThreads)
             .settings(new dev.ferry.core.config.CloneSettings().sync(!noSync)).onProgress(printer, 1000)
-            .resume(resume).maxRestarts(maxRestarts).allowDonors(allowDonors)
+            .resume(resume).resumeChecksum(resumeChecksum).maxRestarts(maxRestarts).allowDonors(allowDonors)
             .secret(secretFile == null ? null : dev.ferry.engine.remote.SharedSecret.fromFile(secretFile));
         final CloneResult r;
         final CloneClient client = new CloneClient(HostPort.parse(from), to, options);

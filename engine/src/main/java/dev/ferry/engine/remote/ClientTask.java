@@ -220,7 +220,8 @@ final class ClientTask implements ConnectionHandler
                 if (metadataOnly)
                 {
                     final int at = connection.claim(FrameType.COM_EXECUTE, ExecuteFlags.LENGTH);
-                    connection.sendBuffer().putInt(at, ExecuteFlags.METADATA_ONLY, dev.ferry.core.protocol.Wire.BYTE_ORDER);
+                    connection.sendBuffer().putInt(at, ExecuteFlags.METADATA_ONLY |
+                        (run.resumeChecksum() ? ExecuteFlags.CHECKSUMS_ONLY : 0), dev.ferry.core.protocol.Wire.BYTE_ORDER);
                     connection.flush();
                 }
                 else
@@ -291,7 +292,13 @@ final class ClientTask implements ConnectionHandler
             case DescriptorFlyweight.TYPE_DATA:
                 if (!desc.hasBody())
                 {
-                    throw new FerryException(ErrorCode.BAD_DESCRIPTOR, "a checksum-only descriptor in a clone");
+                    if (!metadataOnly || !run.resumeChecksum() || !run.metadataDone())
+                    {
+                        throw new FerryException(ErrorCode.BAD_DESCRIPTOR, "a checksum-only descriptor in a clone");
+                    }
+                    // resume by manifest with checksums: a kept file whose bytes differ from the donor's is re-sent
+                    run.recipient().checkKeptBlock(desc.fileIndex(), desc.dataPosition(), desc.dataLength(), desc.dataCrc());
+                    break;
                 }
                 if (desc.dataLength() > blockSize || desc.dataLength() == 0)
                 {

@@ -57,6 +57,7 @@ public final class CloneClient
         private long progressIntervalMs = 1000;
         private int maxRestarts = 100;
         private boolean resume;
+        private boolean resumeChecksum;
         private SharedSecret secret;
         private List<String> allowDonors;
         private long restartWindowMs = -1;
@@ -155,6 +156,21 @@ public final class CloneClient
         {
             resume = v;
             return this;
+        }
+
+        /**
+         * On a resume against a new snapshot, keep a file only if, besides its size and mtime, the CRC32C of every
+         * block matches the donor's (the donor reads the whole dataset to compute them).
+         */
+        public Options resumeChecksum(final boolean v)
+        {
+            resumeChecksum = v;
+            return this;
+        }
+
+        boolean resumeChecksum()
+        {
+            return resumeChecksum;
         }
 
         /**

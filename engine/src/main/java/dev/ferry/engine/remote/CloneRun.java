@@ -332,6 +332,11 @@ final class CloneRun
         metadataOnlyComplete = false;
     }
 
+    boolean resumeChecksum()
+    {
+        return options.resumeChecksum();
+    }
+
     SharedSecret secret()
     {
         return options.secret();

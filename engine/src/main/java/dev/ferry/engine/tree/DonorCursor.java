@@ -170,7 +170,7 @@ final class DonorCursor
                     {
                         return DonorStorage.COPY_MORE;
                     }
-                    phase = metadataOnly ? PHASE_DONE : PHASE_DATA;
+                    phase = metadataOnly && !checksumsOnly ? PHASE_DONE : PHASE_DATA;
                     break;
                 }
                 case PHASE_DATA:

@@ -247,6 +247,48 @@ public final class FileTreeRecipient implements RecipientStorage
     }
 
     /**
+     * Resume by manifest with checksums: compare one block of a file kept from the interrupted clone with the
+     * donor's CRC32C; on any difference the file is no longer kept (and is deleted, so it is written afresh).
+     */
+    public void checkKeptBlock(final int index, final long position, final int length, final int crc)
+    {
+        final Entry[] es = entries;
+        if (es == null || index < 0 || index >= es.length || es[index] == null || !es[index].kept)
+        {
+            return;
+        }
+        final Entry e = es[index];
+        try (FileChannel ch = FileChannel.open(e.resolved, StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS))
+        {
+            final java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(length);
+            while (b.hasRemaining() && ch.read(b, position + b.position()) >= 0)
+            {
+                // fill
+            }
+            final java.util.zip.CRC32C c = new java.util.zip.CRC32C();
+            b.flip();
+            c.update(b);
+            if (b.limit() == length && (int)c.getValue() == crc)
+            {
+                return;
+            }
+        }
+        catch (final IOException ex)
+        {
+            // unreadable: not kept
+        }
+        e.kept = false;
+        try
+        {
+            deleteTree(e.resolved);
+        }
+        catch (final IOException ex)
+        {
+            throw io("cannot replace '" + PathGuard.printable(e.path) + "'", ex);
+        }
+    }
+
+    /**
      * After a merged manifest: the applied state of the new snapshot in which every chunk whose leading blocks
      * belong to kept files counts as applied, so the donor sends only the rest.
      */

@@ -146,6 +146,36 @@ class ResumeTest
         }
     }
 
+    @Test
+    void resumeWithChecksumsReplacesAFileChangedInPlaceWithTheSameSizeAndMtime() throws Exception
+    {
+        final Path src = dataset();
+        final Path dst = dir.resolve("dst");
+        try (DonorService first = donor(src); FaultProxy proxy = new FaultProxy(first.address()))
+        {
+            proxy.throttle(8L * 1024 * 1024);
+            cloneAndKill(proxy.address(), dst, 14);
+        }
+        final Path blob = src.resolve("large").resolve("blob-1.bin");
+        final java.nio.file.attribute.FileTime mtime = Files.getLastModifiedTime(blob);
+        try (java.io.RandomAccessFile f = new java.io.RandomAccessFile(blob.toFile(), "rw"))
+        {
+            f.seek(3 * CHUNK + 5);
+            final int b = f.read();
+            f.seek(3 * CHUNK + 5);
+            f.write(b ^ 0xFF);
+        }
+        Files.setLastModifiedTime(blob, mtime); // size and mtime unchanged: only a checksum can tell
+        try (DonorService second = donor(src))
+        {
+            final CloneClient client = new CloneClient(second.address(), dst,
+                new CloneClient.Options().threads(2).resume(true).resumeChecksum(true));
+            client.run();
+            assertEquals(List.of(), TreeComparator.compare(src, dst));
+            assertTrue(client.progress().keptBytes() > 0, "files whose checksums match are still kept");
+        }
+    }
+
     private static long bytesOf(final AppliedState s)
     {
         long blocks = 0;
