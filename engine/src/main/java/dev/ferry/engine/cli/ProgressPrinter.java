@@ -57,8 +57,9 @@ final class ProgressPrinter implements Consumer<CloneProgress>
             final double pct = est > 0 ? 100.0 * data / est : 0;
             final double avg = s > 0 ? data / s : 0;
             final String eta = avg > 0 && est > data ? String.format(Locale.ROOT, "%.0f s", (est - data) / avg) : "-";
+            final double shownRate = p.stage() >= Stage.FILE_SYNC ? avg : dataRate; // after the copy: the average
             out.print(String.format(Locale.ROOT, "\r%-9s %s / %s (%.0f%%)  %s  ETA %s  %d threads%s   ",
-                Stage.name(p.stage()), Units.bytes(data), Units.bytes(est), pct, Units.rate((long)dataRate, 1.0), eta,
+                Stage.name(p.stage()), Units.bytes(data), Units.bytes(est), pct, Units.rate((long)shownRate, 1.0), eta,
                 p.threads(), p.restarts() > 0 ? "  restarts " + p.restarts() + " (" +
                 Units.bytes(Math.max(0, net - data)) + " beyond the data on the wire)" : ""));
             out.flush();
