@@ -11,7 +11,7 @@ import dev.ferry.engine.tree.FileTreeRecipient;
 /**
  * Applies data blocks: takes {@link BlockBuffer}s from its lock-free queue (fed by the connections), checks the
  * CRC32C and writes the bytes at their offset through the recipient storage, then hands the buffer back to its
- * connection through that connection's queue. Blocks of one chunk always go to the same worker, so they are applied
+ * connection through that connection's queue. All blocks of one connection go to the same worker, so chunks are applied
  * in order. One thread; allocation-free per block.
  */
 final class ApplyWorker implements Agent

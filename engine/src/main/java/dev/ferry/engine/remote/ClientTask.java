@@ -455,7 +455,7 @@ final class ClientTask implements ConnectionHandler
         b.length = length;
         inFlight++;
         run.onOffered(length);
-        if (!run.worker(b.flyweight.dataChunk()).offer(b))
+        if (!run.worker(index).offer(b))
         {
             fail(new FerryException(ErrorCode.INTERNAL, "apply queue full"));
         }

@@ -58,9 +58,13 @@ final class CloneRun
         workers = w;
     }
 
-    ApplyWorker worker(final int chunk)
+    /**
+     * The apply worker of a task: all blocks of a connection go to one worker, so every chunk (which one connection
+     * sends) is applied in order, and two connections with two workers keep both busy whatever their chunk numbers.
+     */
+    ApplyWorker worker(final int task)
     {
-        return workers[Math.floorMod(chunk, workers.length)];
+        return workers[Math.floorMod(task, workers.length)];
     }
 
     TransportSettings transport()
