@@ -43,22 +43,23 @@ public final class CloneClient
     /**
      * Options of a clone. Chained setters.
      */
-    public static final class Options
+    public static final class Options extends EndpointOptions<Options>
     {
+        @Override
+        Options self()
+        {
+            return this;
+        }
+
         private int threads = 2;
         private int applyThreads = 2;
         private int poolBuffers = 32;
-        private CloneSettings settings = new CloneSettings();
-        private TransportSettings transport = new TransportSettings();
-        private int protocolMin = Wire.PROTOCOL_MIN;
-        private int protocolMax = Wire.PROTOCOL_MAX;
         private boolean requireChecksum;
         private Consumer<CloneProgress> onProgress = p -> { };
         private long progressIntervalMs = 1000;
         private int maxRestarts = 100;
         private boolean resume;
         private boolean resumeChecksum;
-        private SharedSecret secret;
         private List<String> allowDonors;
         private long restartWindowMs = -1;
 
@@ -89,27 +90,8 @@ public final class CloneClient
             return this;
         }
 
-        public Options settings(final CloneSettings v)
-        {
-            settings = v;
-            return this;
-        }
 
-        public Options transport(final TransportSettings v)
-        {
-            transport = v;
-            return this;
-        }
 
-        /**
-         * Offer only this protocol range (tests use it to play an older or newer client).
-         */
-        public Options protocols(final int min, final int max)
-        {
-            protocolMin = min;
-            protocolMax = max;
-            return this;
-        }
 
         /**
          * Refuse a donor that sends blocks without CRC32C.
@@ -173,14 +155,6 @@ public final class CloneClient
             return resumeChecksum;
         }
 
-        /**
-         * Authenticate with this shared secret (and require the donor to prove it knows it too).
-         */
-        public Options secret(final SharedSecret v)
-        {
-            secret = v;
-            return this;
-        }
 
         /**
          * Clone only from donors on this list of HOST:PORT (as the clone plugin's clone_valid_donor_list): any other
@@ -192,10 +166,6 @@ public final class CloneClient
             return this;
         }
 
-        SharedSecret secret()
-        {
-            return secret;
-        }
 
         int threads()
         {
@@ -207,25 +177,9 @@ public final class CloneClient
             return poolBuffers;
         }
 
-        CloneSettings settings()
-        {
-            return settings;
-        }
 
-        TransportSettings transport()
-        {
-            return transport;
-        }
 
-        int protocolMin()
-        {
-            return protocolMin;
-        }
 
-        int protocolMax()
-        {
-            return protocolMax;
-        }
 
         boolean requireChecksum()
         {
@@ -267,9 +221,9 @@ public final class CloneClient
             throw new FerryException(ErrorCode.CONFIG_MISMATCH, "threads must be 1..64, apply threads >= 1 and " +
                 "pool buffers >= 2 (got " + options.threads + ", " + options.applyThreads + ", " + options.poolBuffers + ")");
         }
-        options.settings.conclude();
-        options.transport.conclude();
-        if (options.transport.tls() != null && !options.transport.tls().clientMode())
+        options.settings().conclude();
+        options.transport().conclude();
+        if (options.transport().tls() != null && !options.transport().tls().clientMode())
         {
             throw new FerryException(ErrorCode.CONFIG_MISMATCH, "the client was given a donor's TLS config; it needs " +
                 "TlsConfig.client (--tls-ca)");
@@ -322,7 +276,7 @@ public final class CloneClient
 
     private CloneResult attempt(final int kind, final RecipientJournal.Loaded loaded)
     {
-        final FileTreeRecipient recipient = new FileTreeRecipient(target, options.settings);
+        final FileTreeRecipient recipient = new FileTreeRecipient(target, options.settings());
         final CloneRun run = new CloneRun(options, recipient, progress);
         final ApplyWorker[] workers = new ApplyWorker[options.applyThreads];
         final List<AgentRunner> workerRunners = new ArrayList<>();
@@ -346,7 +300,7 @@ public final class CloneClient
             {
                 recipient.resumeSameSnapshot(loaded);
                 final dev.ferry.engine.tree.ChunkPlan plan = recipient.plan();
-                run.preset(Locator.real(Locator.ENGINE_FILE_TREE, options.protocolMax, loaded.snapshotId, 0, Stage.FILE_COPY),
+                run.preset(Locator.real(Locator.ENGINE_FILE_TREE, options.protocolMax(), loaded.snapshotId, 0, Stage.FILE_COPY),
                     loaded.applied != null && loaded.applied.chunkCount() == plan.chunkCount() ? loaded.applied :
                     new AppliedState(plan.chunkCount()));
                 progress.estimate(plan.chunkCount() == 0 ? 0 : estimate(plan), recipient.entryCount());

@@ -42,35 +42,24 @@ public final class DonorService implements AutoCloseable
     /**
      * Options of a donor. Chained setters.
      */
-    public static final class Options
+    public static final class Options extends EndpointOptions<Options>
     {
+        @Override
+        Options self()
+        {
+            return this;
+        }
+
         public static final long RESTART_WINDOW_DEFAULT_MS = TimeUnit.MINUTES.toMillis(5);
 
-        private CloneSettings settings = new CloneSettings();
-        private TransportSettings transport = new TransportSettings();
         private int loops = Math.min(2, Runtime.getRuntime().availableProcessors());
         private int maxClones = 4;
         private int maxConnections = 256;
         private long restartWindowMs = RESTART_WINDOW_DEFAULT_MS;
-        private int protocolMin = Wire.PROTOCOL_MIN;
-        private int protocolMax = Wire.PROTOCOL_MAX;
         private ErrorHandler log = ex -> { };
         private long handshakeTimeoutMs = 10_000;
-        private SharedSecret secret;
 
-        /**
-         * Require clients to prove knowledge of this secret (challenge-response) before COM_CLONE.
-         */
-        public Options secret(final SharedSecret v)
-        {
-            secret = v;
-            return this;
-        }
 
-        SharedSecret secret()
-        {
-            return secret;
-        }
 
         /**
          * A connection must get from its first byte to COM_INIT/COM_ATTACH/COM_REINIT within this time (slow or idle
@@ -82,17 +71,7 @@ public final class DonorService implements AutoCloseable
             return this;
         }
 
-        public Options settings(final CloneSettings v)
-        {
-            settings = v;
-            return this;
-        }
 
-        public Options transport(final TransportSettings v)
-        {
-            transport = v;
-            return this;
-        }
 
         public Options loops(final int v)
         {
@@ -118,15 +97,6 @@ public final class DonorService implements AutoCloseable
             return this;
         }
 
-        /**
-         * Speak only this protocol range (tests use it to play an older or newer donor).
-         */
-        public Options protocols(final int min, final int max)
-        {
-            protocolMin = min;
-            protocolMax = max;
-            return this;
-        }
 
         /**
          * Where notable events (refused clients, failed clones) are reported. Default: dropped.
@@ -137,25 +107,9 @@ public final class DonorService implements AutoCloseable
             return this;
         }
 
-        int protocolMin()
-        {
-            return protocolMin;
-        }
 
-        int protocolMax()
-        {
-            return protocolMax;
-        }
 
-        CloneSettings settings()
-        {
-            return settings;
-        }
 
-        TransportSettings transport()
-        {
-            return transport;
-        }
 
         long restartWindowMs()
         {
@@ -205,10 +159,10 @@ public final class DonorService implements AutoCloseable
         {
             throw new FerryException(ErrorCode.IO_ERROR, "donor root " + root + " is not a directory");
         }
-        options.settings.conclude();
-        options.transport.maxFrameLength(options.settings.maxFrameLength()).transferCap(options.settings.transferCap())
+        options.settings().conclude();
+        options.transport().maxFrameLength(options.settings().maxFrameLength()).transferCap(options.settings().transferCap())
             .conclude();
-        if (options.transport.tls() != null && options.transport.tls().clientMode())
+        if (options.transport().tls() != null && options.transport().tls().clientMode())
         {
             throw new FerryException(ErrorCode.CONFIG_MISMATCH, "the donor was given a client's TLS config; it needs " +
                 "TlsConfig.server (--tls-cert and --tls-key)");
@@ -279,7 +233,7 @@ public final class DonorService implements AutoCloseable
         {
             try
             {
-                Connection.register(loop, ch, options.transport, new DonorSession(this)).errorType(FrameType.COM_RES_ERROR);
+                Connection.register(loop, ch, options.transport(), new DonorSession(this)).errorType(FrameType.COM_RES_ERROR);
             }
             catch (final IOException | RuntimeException | OutOfMemoryError ex)
             {
