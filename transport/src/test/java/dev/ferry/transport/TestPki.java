@@ -19,19 +19,19 @@ import java.util.concurrent.TimeUnit;
  * and certificates in PKCS#12 keystores, and this class writes them out as the PEM files {@code openssl req -x509}
  * would (certificate chain, PKCS#8 private key). One instance per directory; not thread-safe.
  */
-final class TestPki
+public final class TestPki
 {
-    static final String PASSWORD = "changeit";
+    public static final String PASSWORD = "changeit";
 
     /**
      * One identity: PEM certificate chain, PEM private key, and the PKCS#12 keystore they came from.
      */
-    static final class Identity
+    public static final class Identity
     {
-        final String name;
-        final Path cert;
-        final Path key;
-        final Path p12;
+        public final String name;
+        public final Path cert;
+        public final Path key;
+        public final Path p12;
 
         Identity(final String name, final Path cert, final Path key, final Path p12)
         {
@@ -44,7 +44,7 @@ final class TestPki
 
     private final Path dir;
 
-    TestPki(final Path dir)
+    public TestPki(final Path dir)
     {
         this.dir = dir;
     }
@@ -55,7 +55,7 @@ final class TestPki
      * @param keyAlg "EC" or "RSA".
      * @param san    keytool SAN extension value (e.g. {@code ip:127.0.0.1,dns:localhost}), or null for none.
      */
-    Identity selfSigned(final String name, final String keyAlg, final String san) throws IOException
+    public Identity selfSigned(final String name, final String keyAlg, final String san) throws IOException
     {
         final Path p12 = genKeyPair(name, keyAlg, san, false);
         return export(name, p12, null);
@@ -64,7 +64,7 @@ final class TestPki
     /**
      * A CA: self-signed with basicConstraints CA:true.
      */
-    Identity ca(final String name) throws IOException
+    public Identity ca(final String name) throws IOException
     {
         final Path p12 = genKeyPair(name, "EC", null, true);
         return export(name, p12, null);
@@ -73,7 +73,7 @@ final class TestPki
     /**
      * A certificate signed by {@code ca}; its PEM file holds the chain (leaf, then the CA).
      */
-    Identity signedBy(final Identity ca, final String name, final String keyAlg, final String san) throws IOException
+    public Identity signedBy(final Identity ca, final String name, final String keyAlg, final String san) throws IOException
     {
         final Path p12 = genKeyPair(name, keyAlg, null, false);
         final Path csr = dir.resolve(name + ".csr");
@@ -159,7 +159,7 @@ final class TestPki
         }
     }
 
-    static String pem(final String type, final byte[] der)
+    public static String pem(final String type, final byte[] der)
     {
         return "-----BEGIN " + type + "-----\n" +
             Base64.getMimeEncoder(64, "\n".getBytes(StandardCharsets.US_ASCII)).encodeToString(der) +

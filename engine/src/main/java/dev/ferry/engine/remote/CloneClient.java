@@ -487,7 +487,7 @@ public final class CloneClient
             {
                 throw run.failure();
             }
-            Thread.sleep(1);
+            run.await(1);
         }
         for (final ClientTask t : tasks)
         {
@@ -508,7 +508,11 @@ public final class CloneClient
                         "restart window of " + window / 1000.0 + " s after: " + cause.getMessage() +
                         "; the clone can be resumed with --resume");
                 }
-                Thread.sleep(backoffMs);
+                run.await(backoffMs); // backoff; wakes early only to notice a failure
+                if (run.failure() != null)
+                {
+                    throw run.failure();
+                }
             }
             backoffMs = Math.min(5000, Math.max(50, backoffMs * 2));
             final ClientTask master = new ClientTask(run, 0, CloneMode.RESTART);

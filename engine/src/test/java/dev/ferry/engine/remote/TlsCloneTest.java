@@ -23,6 +23,7 @@ import dev.ferry.core.protocol.FerryException;
 import dev.ferry.engine.DatasetGenerator;
 import dev.ferry.engine.tree.FileTreeRecipient;
 import dev.ferry.engine.tree.TreeComparator;
+import dev.ferry.transport.TestPki;
 import dev.ferry.transport.TlsConfig;
 import dev.ferry.transport.TransportSettings;
 

@@ -15,6 +15,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 
 import dev.ferry.core.config.CloneSettings;
+import dev.ferry.transport.TestPki;
 import dev.ferry.transport.TlsConfig;
 import dev.ferry.transport.TransportSettings;
 
