@@ -61,7 +61,9 @@ final class BenchCommand implements Callable<Integer>
     @Option(names = "--no-checksum", description = "donor sends without CRC32C")
     boolean noChecksum;
 
-    @Option(names = "--peer", defaultValue = "tar-nc", description = "peer to race: tar-nc or none (default: ${DEFAULT-VALUE})")
+    @Option(names = "--peer", defaultValue = "tar-nc",
+        description = "what to race: tar-nc, tls (Ferry over TLS against Ferry in clear text, with a throw-away " +
+            "self-signed certificate made by keytool), or none (default: ${DEFAULT-VALUE})")
     String peer;
 
     @Option(names = "--verify", description = "compare every Ferry copy byte for byte with the source")
@@ -80,7 +82,7 @@ final class BenchCommand implements Callable<Integer>
         final PrintWriter out = spec.commandLine().getOut();
         final Path base = work != null ? work : datasets.get(0).toAbsolutePath().getParent().resolve("ferry-bench-work");
         Files.createDirectories(base);
-        final boolean racePeer = "tar-nc".equals(peer) && hasCommand("nc") && hasCommand("tar");
+        final boolean racePeer = "tls".equals(peer) || ("tar-nc".equals(peer) && hasCommand("nc") && hasCommand("tar"));
         if ("tar-nc".equals(peer) && !racePeer)
         {
             out.println("note: nc not found, racing nobody (apt-get install netcat-openbsd)");
@@ -119,8 +121,15 @@ final class BenchCommand implements Callable<Integer>
         final double[] peerTimes = new double[runs];
         final Histogram latency = new Histogram(3);
         long network = 0;
+        final boolean tls = "tls".equals(peer);
+        final String peerName = tls ? "tls" : "tar|nc";
+        final Path pki = tls ? java.nio.file.Files.createTempDirectory(base, "bench-pki") : null;
+        final TlsPair pair = tls ? TlsPair.make(pki) : null;
         try (DonorService donor = new DonorService(src, new InetSocketAddress("127.0.0.1", 0),
-            new DonorService.Options().settings(donorSettings).maxClones(2)).start())
+            new DonorService.Options().settings(donorSettings).maxClones(2)).start();
+            DonorService tlsDonor = tls ? new DonorService(src, new InetSocketAddress("127.0.0.1", 0),
+                new DonorService.Options().settings(new CloneSettings().checksum(!noChecksum)).maxClones(2)
+                    .transport(new dev.ferry.transport.TransportSettings().tls(pair.server))).start() : null)
         {
             out.printf(Locale.ROOT, "dataset %s: %s in %d files; %d runs each, alternating%n", src, Units.bytes(bytes),
                 fileCount(src), runs);
@@ -164,13 +173,25 @@ final class BenchCommand implements Callable<Integer>
                     }
                     else
                     {
-                        peerTimes[r] = tarNc(src, dst);
+                        if (tls)
+                        {
+                            final long t0 = System.nanoTime();
+                            new CloneClient(tlsDonor.address(), dst, new CloneClient.Options().threads(threads)
+                                .applyThreads(applyThreads).settings(new CloneSettings().sync(sync))
+                                .transport(new dev.ferry.transport.TransportSettings().tls(pair.client))).run();
+                            peerTimes[r] = (System.nanoTime() - t0) / 1e9;
+                        }
+                        else
+                        {
+                            peerTimes[r] = tarNc(src, dst);
+                        }
                         final long copied = treeBytes(dst);
                         if (copied != bytes)
                         {
-                            throw new FerryException(ErrorCode.INTERNAL, "tar|nc copied " + copied + " of " + bytes);
+                            throw new FerryException(ErrorCode.INTERNAL, peerName + " copied " + copied + " of " + bytes);
                         }
-                        out.printf(Locale.ROOT, "  run %d tar|nc  %6.2f s  %s%n", r, peerTimes[r], Units.rate(bytes, peerTimes[r]));
+                        out.printf(Locale.ROOT, "  run %d %-7s %6.2f s  %s%n", r, peerName, peerTimes[r],
+                            Units.rate(bytes, peerTimes[r]));
                     }
                     out.flush();
                     if (!keep && fileCount(dst) < 1000)
@@ -187,11 +208,22 @@ final class BenchCommand implements Callable<Integer>
         out.printf(Locale.ROOT, "  ferry  median %s (%d threads, checksum %s, sync %s, network/data %.4f)%n",
             Units.rate(bytes, fm), threads, noChecksum ? "off" : "crc32c", sync ? "on" : "off",
             network / (double)Math.max(1, bytes * runs));
+        if (pki != null)
+        {
+            deleteTree(pki);
+        }
         if (racePeer)
         {
             final double pm = median(peerTimes);
-            out.printf(Locale.ROOT, "  tar|nc median %s%n", Units.rate(bytes, pm));
-            out.printf(Locale.ROOT, "  ratio ferry / tar|nc = %.2fx%n", pm / fm);
+            out.printf(Locale.ROOT, "  %s median %s%n", peerName, Units.rate(bytes, pm));
+            if (tls)
+            {
+                out.printf(Locale.ROOT, "  ratio ferry over TLS / ferry in clear text = %.2f%n", fm / pm);
+            }
+            else
+            {
+                out.printf(Locale.ROOT, "  ratio ferry / tar|nc = %.2fx%n", pm / fm);
+            }
         }
         if (latency.getTotalCount() > 0)
         {
@@ -224,6 +256,45 @@ final class BenchCommand implements Callable<Integer>
             throw new FerryException(ErrorCode.TIMEOUT, "tar|nc did not finish");
         }
         return (System.nanoTime() - t0) / 1e9;
+    }
+
+    /**
+     * A throw-away self-signed identity for 127.0.0.1 made with the JDK's keytool, as TLS configs for both ends.
+     */
+    private static final class TlsPair
+    {
+        final dev.ferry.transport.TlsConfig server;
+        final dev.ferry.transport.TlsConfig client;
+
+        private TlsPair(final dev.ferry.transport.TlsConfig server, final dev.ferry.transport.TlsConfig client)
+        {
+            this.server = server;
+            this.client = client;
+        }
+
+        static TlsPair make(final Path dir) throws IOException, InterruptedException
+        {
+            final String keytool = Path.of(System.getProperty("java.home"), "bin", "keytool").toString();
+            final Path p12 = dir.resolve("donor.p12");
+            final Path crt = dir.resolve("donor.crt");
+            run(keytool, "-genkeypair", "-alias", "donor", "-keyalg", "EC", "-groupname", "secp256r1", "-dname",
+                "CN=localhost", "-ext", "SAN=ip:127.0.0.1,dns:localhost", "-validity", "2", "-keystore", p12.toString(),
+                "-storetype", "PKCS12", "-storepass", "changeit");
+            run(keytool, "-exportcert", "-rfc", "-alias", "donor", "-keystore", p12.toString(), "-storepass", "changeit",
+                "-file", crt.toString());
+            return new TlsPair(dev.ferry.transport.TlsConfig.serverPkcs12(p12, "changeit".toCharArray(), null),
+                dev.ferry.transport.TlsConfig.client(crt, null, null));
+        }
+
+        private static void run(final String... command) throws IOException, InterruptedException
+        {
+            final Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
+            drain(p.getInputStream());
+            if (p.waitFor() != 0)
+            {
+                throw new FerryException(ErrorCode.CONFIG_MISMATCH, "keytool failed: " + String.join(" ", command));
+            }
+        }
     }
 
     /**
