@@ -1,0 +1,124 @@
+package dev.ferry.engine.cli;
+
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+import dev.ferry.engine.DatasetGenerator;
+import dev.ferry.engine.remote.DonorService;
+import dev.ferry.engine.tree.TreeComparator;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The command line's contract: exit codes (0 success, 1 failure, 2 usage), one line on stderr per failure, a summary
+ * on stdout, JSON progress lines, and no System.exit from {@link FerryMain#run}.
+ */
+@Timeout(value = 60, unit = TimeUnit.SECONDS)
+class FerryMainTest
+{
+    @TempDir
+    Path dir;
+
+    private final StringWriter out = new StringWriter();
+    private final StringWriter err = new StringWriter();
+
+    private int ferry(final String... args)
+    {
+        return FerryMain.run(args, new PrintWriter(out), new PrintWriter(err));
+    }
+
+    @Test
+    void helpListsTheCommands()
+    {
+        assertEquals(0, ferry("--help"));
+        for (final String command : List.of("demo", "donor", "clone", "local", "bench", "verify"))
+        {
+            assertTrue(out.toString().contains(command), command + " missing from: " + out);
+        }
+    }
+
+    @Test
+    void usageErrorsExitTwo()
+    {
+        assertEquals(FerryMain.EXIT_USAGE, ferry("clone", "--to", dir.resolve("x").toString()));
+        assertTrue(err.toString().contains("--from"), err.toString());
+        assertEquals(FerryMain.EXIT_USAGE, ferry("no-such-command"));
+    }
+
+    @Test
+    void failureIsOneLineWithAHintAndExitOne() throws Exception
+    {
+        final int port;
+        try (ServerSocket s = new ServerSocket(0))
+        {
+            port = s.getLocalPort();
+        }
+        assertEquals(FerryMain.EXIT_FAILURE, ferry("clone", "--from", "127.0.0.1:" + port, "--to",
+            dir.resolve("dst").toString(), "--progress", "none"));
+        final String[] lines = err.toString().strip().split("\n");
+        final String last = lines[lines.length - 1];
+        assertTrue(last.startsWith("ferry: error: NETWORK: cannot connect to donor"), err.toString());
+        assertTrue(last.contains("ferry donor"), "the hint says what to check: " + last);
+        assertTrue(!Files.exists(dir.resolve("dst")), "nothing written");
+    }
+
+    @Test
+    void cloneWithJsonProgressAndSummary() throws Exception
+    {
+        final Path src = dir.resolve("src");
+        new DatasetGenerator(3).mixed(src, 1, 2_000_000, 50);
+        try (DonorService donor = new DonorService(src, new InetSocketAddress("127.0.0.1", 0),
+            new DonorService.Options()).start())
+        {
+            final Path dst = dir.resolve("dst");
+            assertEquals(0, ferry("clone", "--from", "127.0.0.1:" + donor.address().getPort(), "--to", dst.toString(),
+                "--progress", "json", "--threads", "3"));
+            assertEquals(List.of(), TreeComparator.compare(src, dst));
+            final String[] lines = out.toString().strip().split("\n");
+            assertTrue(lines.length >= 1, out.toString());
+            final String lastJson = lines[lines.length - 1];
+            assertTrue(lastJson.startsWith("{\"stage\":\"DONE\""), lastJson);
+            assertTrue(lastJson.contains("\"threads\":3"), lastJson);
+            assertTrue(lastJson.contains("\"data_bytes\":" + (2_000_000 + sizeOfSmall(src))), lastJson);
+            assertTrue(err.toString().contains("clear text"), "the missing TLS is said loudly: " + err);
+        }
+    }
+
+    @Test
+    void localCloneSummary()
+    {
+        final Path src = dir.resolve("src");
+        try
+        {
+            new DatasetGenerator(4).mixed(src, 1, 100_000, 10);
+        }
+        catch (final java.io.IOException ex)
+        {
+            throw new java.io.UncheckedIOException(ex);
+        }
+        assertEquals(0, ferry("local", src.toString(), dir.resolve("copy").toString(), "--no-sync"));
+        assertTrue(out.toString().startsWith("cloned "), out.toString());
+        assertEquals(List.of(), TreeComparator.compare(src, dir.resolve("copy")));
+        assertEquals(FerryMain.EXIT_FAILURE, ferry("local", src.toString(), dir.resolve("copy").toString()));
+        assertTrue(err.toString().contains("TARGET_NOT_EMPTY"), err.toString());
+    }
+
+    private static long sizeOfSmall(final Path src) throws java.io.IOException
+    {
+        try (var s = Files.walk(src.resolve("small")))
+        {
+            return s.filter(Files::isRegularFile).mapToLong(p -> p.toFile().length()).sum();
+        }
+    }
+}
