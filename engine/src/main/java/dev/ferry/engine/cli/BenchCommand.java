@@ -305,6 +305,10 @@ final class BenchCommand implements Callable<Integer>
         new ProcessBuilder("sync").inheritIO().start().waitFor();
     }
 
+    /**
+     * Wait until the peer's {@code nc -l} listens. It accepts a single connection, so probing it with a connect would
+     * consume it: poll the kernel's socket table ({@code ss}) instead, a few milliseconds apart (CLI only).
+     */
     private static void waitListening(final int port) throws InterruptedException
     {
         for (int i = 0; i < 500; i++)

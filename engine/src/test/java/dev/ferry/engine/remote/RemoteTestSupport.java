@@ -337,32 +337,7 @@ final class RemoteTestSupport
      */
     static void makeWritable(final Path root)
     {
-        if (!Files.exists(root, LinkOption.NOFOLLOW_LINKS))
-        {
-            return;
-        }
-        try
-        {
-            Files.walkFileTree(root, new SimpleFileVisitor<>()
-            {
-                @Override
-                public FileVisitResult preVisitDirectory(final Path dir, final BasicFileAttributes attrs) throws IOException
-                {
-                    Files.setAttribute(dir, "unix:mode", mode(dir) | 0700, LinkOption.NOFOLLOW_LINKS);
-                    return FileVisitResult.CONTINUE;
-                }
-
-                @Override
-                public FileVisitResult visitFileFailed(final Path file, final IOException exc)
-                {
-                    return FileVisitResult.CONTINUE;
-                }
-            });
-        }
-        catch (final IOException ex)
-        {
-            throw new UncheckedIOException(ex);
-        }
+        dev.ferry.engine.tree.TestFiles.makeWritable(root);
     }
 
     /**
