@@ -22,7 +22,7 @@ import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 
-import dev.ferry.engine.tree.BufferApplyData;
+import dev.ferry.engine.recipient.BufferApplyData;
 
 /**
  * The recipient's apply of one 1 MiB block from a direct buffer, as an apply worker does it through

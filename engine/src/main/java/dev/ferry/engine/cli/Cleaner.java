@@ -10,7 +10,7 @@ import java.nio.file.attribute.BasicFileAttributes;
 /**
  * Deletes a tree, symlinks as links, making read-only directories writable first.
  */
-final class Cleaner extends SimpleFileVisitor<Path>
+public final class Cleaner extends SimpleFileVisitor<Path>
 {
     @Override
     public FileVisitResult preVisitDirectory(final Path dir, final BasicFileAttributes attrs) throws IOException

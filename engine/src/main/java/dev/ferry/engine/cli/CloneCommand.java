@@ -1,12 +1,13 @@
 package dev.ferry.engine.cli;
 
+import dev.ferry.engine.recipient.CloneClient;
+import dev.ferry.engine.recipient.CloneResult;
+
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 
-import dev.ferry.engine.remote.CloneClient;
-import dev.ferry.engine.remote.CloneResult;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -76,7 +77,7 @@ final class CloneCommand implements Callable<Integer>
         final CloneClient.Options options = new CloneClient.Options().transport(transport).threads(threads).applyThreads(applyThreads)
             .settings(new dev.ferry.core.config.CloneSettings().sync(!noSync)).onProgress(printer, 1000)
             .resume(resume).resumeChecksum(resumeChecksum).maxRestarts(maxRestarts).allowDonors(allowDonors)
-            .secret(secretFile == null ? null : dev.ferry.engine.remote.SharedSecret.fromFile(secretFile));
+            .secret(secretFile == null ? null : dev.ferry.engine.SharedSecret.fromFile(secretFile));
         final CloneResult r;
         final CloneClient client = new CloneClient(HostPort.parse(from), to, options);
         try

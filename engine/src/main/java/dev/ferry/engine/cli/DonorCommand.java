@@ -1,11 +1,12 @@
 package dev.ferry.engine.cli;
 
+import dev.ferry.engine.donor.DonorService;
+
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 
 import dev.ferry.core.config.CloneSettings;
-import dev.ferry.engine.remote.DonorService;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -65,7 +66,7 @@ final class DonorCommand implements Callable<Integer>
         final dev.ferry.transport.TransportSettings transport = new dev.ferry.transport.TransportSettings();
         final boolean tlsOn = tls.applyDonor(transport, err);
         final DonorService.Options options = new DonorService.Options().transport(transport)
-            .secret(secretFile == null ? null : dev.ferry.engine.remote.SharedSecret.fromFile(secretFile))
+            .secret(secretFile == null ? null : dev.ferry.engine.SharedSecret.fromFile(secretFile))
             .settings(settings).maxClones(maxClones).loops(loops).restartWindowMs(restartWindowSeconds * 1000)
             .log(ex ->
             {

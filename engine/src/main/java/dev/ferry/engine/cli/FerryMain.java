@@ -1,5 +1,8 @@
 package dev.ferry.engine.cli;
 
+import dev.ferry.engine.tools.BenchCommand;
+import dev.ferry.engine.tools.DemoCommand;
+
 import java.io.PrintWriter;
 
 import dev.ferry.core.protocol.FerryException;

@@ -8,13 +8,13 @@ import dev.ferry.core.protocol.FerryException;
 /**
  * Parses HOST:PORT (and [IPv6]:PORT).
  */
-final class HostPort
+public final class HostPort
 {
     private HostPort()
     {
     }
 
-    static InetSocketAddress parse(final String s)
+    public static InetSocketAddress parse(final String s)
     {
         final int colon = s.lastIndexOf(':');
         if (colon <= 0 || colon == s.length() - 1)
@@ -42,7 +42,7 @@ final class HostPort
         return new InetSocketAddress(host, port);
     }
 
-    static String format(final InetSocketAddress a)
+    public static String format(final InetSocketAddress a)
     {
         final String h = a.getAddress() != null ? a.getAddress().getHostAddress() : a.getHostString();
         return (h.contains(":") ? "[" + h + "]" : h) + ":" + a.getPort();

@@ -5,13 +5,13 @@ import java.util.Locale;
 /**
  * Formatting of sizes and rates for people: powers of 1000 for rates (MB/s, GB/s), as peers report them.
  */
-final class Units
+public final class Units
 {
     private Units()
     {
     }
 
-    static String bytes(final long b)
+    public static String bytes(final long b)
     {
         if (b < 1000)
         {
@@ -28,7 +28,7 @@ final class Units
         return String.format(Locale.ROOT, "%.2f GB", b / 1e9);
     }
 
-    static String rate(final long bytes, final double seconds)
+    public static String rate(final long bytes, final double seconds)
     {
         final double r = seconds > 0 ? bytes / seconds : 0;
         return r >= 1e9 ? String.format(Locale.ROOT, "%.2f GB/s", r / 1e9) : String.format(Locale.ROOT, "%.0f MB/s", r / 1e6);
@@ -37,7 +37,7 @@ final class Units
     /**
      * Parse "64M", "1g", "4096", "512k" into bytes (powers of 1024).
      */
-    static long parseSize(final String s)
+    public static long parseSize(final String s)
     {
         final String t = s.trim().toLowerCase(Locale.ROOT);
         long mult = 1;

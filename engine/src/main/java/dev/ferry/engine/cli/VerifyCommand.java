@@ -1,13 +1,14 @@
 package dev.ferry.engine.cli;
 
+import dev.ferry.engine.SharedSecret;
+import dev.ferry.engine.recipient.CloneClient;
+import dev.ferry.engine.verify.VerifyClient;
+
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.Callable;
 
-import dev.ferry.engine.remote.CloneClient;
-import dev.ferry.engine.remote.SharedSecret;
-import dev.ferry.engine.remote.VerifyClient;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;

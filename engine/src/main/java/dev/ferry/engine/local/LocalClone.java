@@ -1,5 +1,10 @@
 package dev.ferry.engine.local;
 
+import dev.ferry.engine.donor.FileTreeDonor;
+import dev.ferry.engine.recipient.BufferApplyData;
+import dev.ferry.engine.recipient.FileTreeRecipient;
+import dev.ferry.engine.recipient.RegionApplyData;
+
 import java.nio.channels.FileChannel;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -20,10 +25,6 @@ import dev.ferry.core.spi.Locator;
 import dev.ferry.core.spi.RecipientStorage;
 import dev.ferry.core.spi.Stage;
 import dev.ferry.engine.CloneProgress;
-import dev.ferry.engine.tree.BufferApplyData;
-import dev.ferry.engine.tree.FileTreeDonor;
-import dev.ferry.engine.tree.FileTreeRecipient;
-import dev.ferry.engine.tree.RegionApplyData;
 
 /**
  * Local clone: drives the same storage SPI as a remote clone, donor and recipient in one process, no network.

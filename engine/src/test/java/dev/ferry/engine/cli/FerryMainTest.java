@@ -1,5 +1,9 @@
 package dev.ferry.engine.cli;
 
+import dev.ferry.engine.donor.DonorService;
+import dev.ferry.engine.tools.DatasetGenerator;
+import dev.ferry.engine.verify.TreeComparator;
+
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.net.InetSocketAddress;
@@ -13,9 +17,6 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
-import dev.ferry.engine.DatasetGenerator;
-import dev.ferry.engine.remote.DonorService;
-import dev.ferry.engine.tree.TreeComparator;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;

@@ -1,5 +1,10 @@
 package dev.ferry.engine.local;
 
+import dev.ferry.engine.layout.ManifestScanner;
+import dev.ferry.engine.layout.TestFiles;
+import dev.ferry.engine.recipient.FileTreeRecipient;
+import dev.ferry.engine.verify.TreeComparator;
+
 import java.io.IOException;
 import java.nio.charset.Charset;
 import java.nio.charset.StandardCharsets;
@@ -28,10 +33,6 @@ import org.junit.jupiter.params.provider.MethodSource;
 import dev.ferry.core.config.CloneSettings;
 import dev.ferry.core.protocol.ErrorCode;
 import dev.ferry.core.protocol.FerryException;
-import dev.ferry.engine.tree.FileTreeRecipient;
-import dev.ferry.engine.tree.ManifestScanner;
-import dev.ferry.engine.tree.TestFiles;
-import dev.ferry.engine.tree.TreeComparator;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;

@@ -1,5 +1,11 @@
 package dev.ferry.engine.remote;
 
+import dev.ferry.engine.SharedSecret;
+import dev.ferry.engine.donor.DonorService;
+import dev.ferry.engine.recipient.CloneClient;
+import dev.ferry.engine.tools.DatasetGenerator;
+import dev.ferry.engine.verify.TreeComparator;
+
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -14,8 +20,6 @@ import org.junit.jupiter.api.io.TempDir;
 
 import dev.ferry.core.protocol.ErrorCode;
 import dev.ferry.core.protocol.FerryException;
-import dev.ferry.engine.DatasetGenerator;
-import dev.ferry.engine.tree.TreeComparator;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;

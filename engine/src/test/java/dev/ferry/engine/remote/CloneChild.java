@@ -1,5 +1,8 @@
 package dev.ferry.engine.remote;
 
+import dev.ferry.engine.recipient.CloneClient;
+import dev.ferry.engine.recipient.CloneResult;
+
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
 

@@ -1,5 +1,10 @@
 package dev.ferry.engine.remote;
 
+import dev.ferry.engine.donor.DonorService;
+import dev.ferry.engine.recipient.CloneClient;
+import dev.ferry.engine.recipient.CloneResult;
+import dev.ferry.engine.verify.TreeComparator;
+
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
@@ -22,7 +27,6 @@ import dev.ferry.core.protocol.ErrorCode;
 import dev.ferry.core.protocol.FerryException;
 import dev.ferry.core.protocol.FrameType;
 import dev.ferry.core.spi.Locator;
-import dev.ferry.engine.tree.TreeComparator;
 
 import static dev.ferry.engine.remote.RemoteTestSupport.loopbackAnyPort;
 import static org.junit.jupiter.api.Assertions.assertEquals;

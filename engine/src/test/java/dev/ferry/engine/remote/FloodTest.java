@@ -1,5 +1,10 @@
 package dev.ferry.engine.remote;
 
+import dev.ferry.engine.donor.DonorService;
+import dev.ferry.engine.recipient.CloneClient;
+import dev.ferry.engine.recipient.CloneResult;
+import dev.ferry.engine.verify.TreeComparator;
+
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -34,7 +39,6 @@ import org.junit.jupiter.params.provider.ValueSource;
 import dev.ferry.core.config.CloneSettings;
 import dev.ferry.core.protocol.ErrorCode;
 import dev.ferry.core.protocol.FrameType;
-import dev.ferry.engine.tree.TreeComparator;
 import dev.ferry.transport.EventLoop;
 import dev.ferry.transport.TransportSettings;
 

@@ -1,5 +1,7 @@
 package dev.ferry.engine.remote;
 
+import dev.ferry.engine.recipient.CloneClient;
+
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;

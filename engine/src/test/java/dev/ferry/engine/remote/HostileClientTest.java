@@ -1,5 +1,10 @@
 package dev.ferry.engine.remote;
 
+import dev.ferry.engine.donor.DonorService;
+import dev.ferry.engine.recipient.CloneClient;
+import dev.ferry.engine.recipient.CloneResult;
+import dev.ferry.engine.verify.TreeComparator;
+
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -28,7 +33,6 @@ import dev.ferry.core.protocol.HelloCodec;
 import dev.ferry.core.protocol.LocatorCodec;
 import dev.ferry.core.spi.Locator;
 import dev.ferry.core.spi.Stage;
-import dev.ferry.engine.tree.TreeComparator;
 import dev.ferry.transport.TransportSettings;
 
 import static dev.ferry.engine.remote.RemoteTestSupport.RawPeer.clientHello;

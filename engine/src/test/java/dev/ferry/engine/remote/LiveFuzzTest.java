@@ -1,5 +1,12 @@
 package dev.ferry.engine.remote;
 
+import dev.ferry.engine.donor.DonorService;
+import dev.ferry.engine.layout.ManifestScanner;
+import dev.ferry.engine.recipient.CloneClient;
+import dev.ferry.engine.recipient.CloneResult;
+import dev.ferry.engine.recipient.FileTreeRecipient;
+import dev.ferry.engine.verify.TreeComparator;
+
 import java.io.BufferedOutputStream;
 import java.io.DataInputStream;
 import java.io.IOException;
@@ -63,9 +70,6 @@ import dev.ferry.core.protocol.HelloCodec;
 import dev.ferry.core.protocol.LocatorCodec;
 import dev.ferry.core.spi.Locator;
 import dev.ferry.core.spi.Stage;
-import dev.ferry.engine.tree.FileTreeRecipient;
-import dev.ferry.engine.tree.ManifestScanner;
-import dev.ferry.engine.tree.TreeComparator;
 import dev.ferry.transport.TransportSettings;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;

@@ -1,5 +1,10 @@
 package dev.ferry.engine.remote;
 
+import dev.ferry.engine.layout.ManifestScanner;
+import dev.ferry.engine.recipient.CloneClient;
+import dev.ferry.engine.recipient.FileTreeRecipient;
+import dev.ferry.engine.recipient.RecipientJournal;
+
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
@@ -38,9 +43,6 @@ import dev.ferry.core.protocol.HelloCodec;
 import dev.ferry.core.protocol.LocatorCodec;
 import dev.ferry.core.spi.Locator;
 import dev.ferry.core.spi.Stage;
-import dev.ferry.engine.tree.FileTreeRecipient;
-import dev.ferry.engine.tree.ManifestScanner;
-import dev.ferry.engine.tree.RecipientJournal;
 import dev.ferry.transport.TransportSettings;
 
 import static dev.ferry.engine.remote.FuzzSupport.complete;

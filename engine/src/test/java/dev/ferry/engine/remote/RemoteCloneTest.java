@@ -1,5 +1,12 @@
 package dev.ferry.engine.remote;
 
+import dev.ferry.engine.donor.DonorService;
+import dev.ferry.engine.layout.ManifestScanner;
+import dev.ferry.engine.recipient.CloneClient;
+import dev.ferry.engine.recipient.CloneResult;
+import dev.ferry.engine.recipient.FileTreeRecipient;
+import dev.ferry.engine.verify.TreeComparator;
+
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -20,9 +27,6 @@ import org.junit.jupiter.params.provider.MethodSource;
 import dev.ferry.core.config.CloneSettings;
 import dev.ferry.core.protocol.ErrorCode;
 import dev.ferry.core.protocol.FerryException;
-import dev.ferry.engine.tree.FileTreeRecipient;
-import dev.ferry.engine.tree.ManifestScanner;
-import dev.ferry.engine.tree.TreeComparator;
 
 import static dev.ferry.engine.remote.RemoteTestSupport.BLOCK;
 import static dev.ferry.engine.remote.RemoteTestSupport.CHUNK;

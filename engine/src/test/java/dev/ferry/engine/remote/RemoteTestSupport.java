@@ -1,5 +1,9 @@
 package dev.ferry.engine.remote;
 
+import dev.ferry.engine.donor.DonorService;
+import dev.ferry.engine.tools.DatasetGenerator;
+import dev.ferry.engine.verify.TreeComparator;
+
 import java.io.ByteArrayOutputStream;
 import java.io.DataInputStream;
 import java.io.EOFException;
@@ -44,7 +48,6 @@ import dev.ferry.core.protocol.FrameType;
 import dev.ferry.core.protocol.HelloCodec;
 import dev.ferry.core.protocol.LocatorCodec;
 import dev.ferry.core.spi.Locator;
-import dev.ferry.engine.DatasetGenerator;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -337,7 +340,7 @@ final class RemoteTestSupport
      */
     static void makeWritable(final Path root)
     {
-        dev.ferry.engine.tree.TestFiles.makeWritable(root);
+        dev.ferry.engine.layout.TestFiles.makeWritable(root);
     }
 
     /**

@@ -1,5 +1,11 @@
 package dev.ferry.engine.remote;
 
+import dev.ferry.engine.donor.DonorService;
+import dev.ferry.engine.recipient.CloneClient;
+import dev.ferry.engine.recipient.CloneResult;
+import dev.ferry.engine.tools.DatasetGenerator;
+import dev.ferry.engine.verify.TreeComparator;
+
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.util.List;
@@ -12,8 +18,6 @@ import org.junit.jupiter.api.condition.EnabledIfSystemProperty;
 import org.junit.jupiter.api.io.TempDir;
 
 import dev.ferry.core.spi.Stage;
-import dev.ferry.engine.DatasetGenerator;
-import dev.ferry.engine.tree.TreeComparator;
 import dev.ferry.transport.TransportSettings;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;

@@ -1,5 +1,12 @@
 package dev.ferry.engine.remote;
 
+import dev.ferry.engine.donor.DonorService;
+import dev.ferry.engine.recipient.CloneClient;
+import dev.ferry.engine.recipient.CloneResult;
+import dev.ferry.engine.recipient.FileTreeRecipient;
+import dev.ferry.engine.tools.DatasetGenerator;
+import dev.ferry.engine.verify.TreeComparator;
+
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.util.Random;
@@ -14,9 +21,6 @@ import org.junit.jupiter.params.provider.ValueSource;
 import dev.ferry.core.config.CloneSettings;
 import dev.ferry.core.protocol.ErrorCode;
 import dev.ferry.core.protocol.FerryException;
-import dev.ferry.engine.DatasetGenerator;
-import dev.ferry.engine.tree.FileTreeRecipient;
-import dev.ferry.engine.tree.TreeComparator;
 import dev.ferry.transport.TransportSettings;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;

@@ -1,5 +1,13 @@
 package dev.ferry.engine.remote;
 
+import dev.ferry.engine.donor.DonorService;
+import dev.ferry.engine.recipient.CloneClient;
+import dev.ferry.engine.recipient.CloneResult;
+import dev.ferry.engine.recipient.FileTreeRecipient;
+import dev.ferry.engine.recipient.RecipientJournal;
+import dev.ferry.engine.tools.DatasetGenerator;
+import dev.ferry.engine.verify.TreeComparator;
+
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.file.Files;
@@ -15,10 +23,6 @@ import dev.ferry.core.config.CloneSettings;
 import dev.ferry.core.protocol.ErrorCode;
 import dev.ferry.core.protocol.FerryException;
 import dev.ferry.core.spi.AppliedState;
-import dev.ferry.engine.DatasetGenerator;
-import dev.ferry.engine.tree.FileTreeRecipient;
-import dev.ferry.engine.tree.RecipientJournal;
-import dev.ferry.engine.tree.TreeComparator;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;

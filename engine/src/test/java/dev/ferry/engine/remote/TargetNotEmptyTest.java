@@ -1,5 +1,10 @@
 package dev.ferry.engine.remote;
 
+import dev.ferry.engine.donor.DonorService;
+import dev.ferry.engine.layout.ManifestScanner;
+import dev.ferry.engine.recipient.CloneClient;
+import dev.ferry.engine.verify.TreeComparator;
+
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
@@ -19,8 +24,6 @@ import org.junit.jupiter.api.io.TempDir;
 import dev.ferry.core.config.CloneSettings;
 import dev.ferry.core.protocol.ErrorCode;
 import dev.ferry.core.protocol.FerryException;
-import dev.ferry.engine.tree.ManifestScanner;
-import dev.ferry.engine.tree.TreeComparator;
 
 import static dev.ferry.engine.remote.RemoteTestSupport.loopbackAnyPort;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;

@@ -1,5 +1,9 @@
 package dev.ferry.engine.remote;
 
+import dev.ferry.engine.donor.DonorService;
+import dev.ferry.engine.recipient.CloneClient;
+import dev.ferry.engine.recipient.CloneResult;
+
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;

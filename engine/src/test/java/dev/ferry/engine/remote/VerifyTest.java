@@ -1,5 +1,10 @@
 package dev.ferry.engine.remote;
 
+import dev.ferry.engine.donor.DonorService;
+import dev.ferry.engine.recipient.CloneClient;
+import dev.ferry.engine.tools.DatasetGenerator;
+import dev.ferry.engine.verify.VerifyClient;
+
 import java.io.RandomAccessFile;
 import java.net.InetSocketAddress;
 import java.nio.file.Files;
@@ -12,7 +17,6 @@ import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 import dev.ferry.core.config.CloneSettings;
-import dev.ferry.engine.DatasetGenerator;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;

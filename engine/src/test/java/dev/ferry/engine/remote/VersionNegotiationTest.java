@@ -1,5 +1,9 @@
 package dev.ferry.engine.remote;
 
+import dev.ferry.engine.donor.DonorService;
+import dev.ferry.engine.recipient.CloneClient;
+import dev.ferry.engine.verify.TreeComparator;
+
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -20,7 +24,6 @@ import dev.ferry.core.protocol.FrameType;
 import dev.ferry.core.protocol.HelloCodec;
 import dev.ferry.core.protocol.LocatorCodec;
 import dev.ferry.core.spi.Locator;
-import dev.ferry.engine.tree.TreeComparator;
 
 import static dev.ferry.engine.remote.RemoteTestSupport.loopbackAnyPort;
 import static org.junit.jupiter.api.Assertions.assertEquals;

@@ -1,0 +1,451 @@
+package dev.ferry.engine.donor;
+
+import dev.ferry.engine.layout.ChunkPlan;
+import dev.ferry.engine.layout.Manifest;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.MappedByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.util.concurrent.TimeUnit;
+import java.util.zip.CRC32C;
+
+import org.agrona.IoUtil;
+import org.agrona.concurrent.UnsafeBuffer;
+
+import dev.ferry.core.protocol.DescriptorFlyweight;
+import dev.ferry.core.protocol.ErrorCode;
+import dev.ferry.core.protocol.FerryException;
+import dev.ferry.core.spi.CopyCallback;
+import dev.ferry.core.spi.DonorStorage;
+import dev.ferry.core.spi.Locator;
+import dev.ferry.core.spi.Stage;
+
+/**
+ * Where one donor task is in its copy: the metadata it has offered (master only), the chunk it reserved, the block
+ * it is at, and the open file. Owned by the thread that calls {@link FileTreeDonor#copy} for the task.
+ * <p>
+ * Small blocks are read into a buffer (cheaper than a sendfile each, and batched by the transport); larger blocks
+ * are offered as file regions for zero-copy sending, with the CRC32C computed over a memory map of the file so the
+ * bytes never cross into the JVM's heap.
+ */
+final class DonorCursor
+{
+    private static final int PHASE_META_START = 0;
+    private static final int PHASE_META_FILES = 1;
+    private static final int PHASE_META_END = 2;
+    private static final int PHASE_DATA = 3;
+    private static final int PHASE_DONE = 4;
+    private static final int OFFERS_PER_CALL = 256;
+    private static final int MAP_WINDOW = 64 * 1024 * 1024;
+
+    private final FileTreeDonor donor;
+    private Locator locator;
+    private final Path root;
+    private final Manifest manifest;
+    private final ChunkPlan plan;
+    private final ChunkQueue queue;
+    private final boolean checksum;
+    private final int smallBlock;
+    private final UnsafeBuffer descriptor = new UnsafeBuffer(ByteBuffer.allocateDirect(16 * 1024));
+    private final ByteBuffer readBuffer;
+    private final UnsafeBuffer readView;
+    private final CRC32C crc = new CRC32C();
+
+    private int phase;
+    private int metaIndex;
+    private int chunk = -1;
+    private int block;
+    private int segment;
+    private int segmentEndBlock;
+
+    private FileChannel channel;
+    private int channelFile = -1;
+    private FileChannel retired;
+    private int retiredFile = -1;
+    private boolean retiredCheck;
+    private MappedByteBuffer map;
+    private long mapStart;
+    private long mapEnd;
+
+    private boolean metadataOnly;
+    private boolean checksumsOnly;
+    private boolean prepared;
+    private int preparedLength;
+    private long preparedPosition;
+    private int preparedCrc;
+    private boolean preparedInBuffer;
+    private long bytesOffered;
+
+    DonorCursor(final FileTreeDonor donor, final boolean master, final ChunkQueue queue)
+    {
+        this.donor = donor;
+        this.root = donor.root();
+        this.manifest = donor.manifest();
+        this.plan = donor.plan();
+        this.queue = queue;
+        this.checksum = donor.settings().checksum();
+        this.smallBlock = donor.settings().smallBlock();
+        this.readBuffer = ByteBuffer.allocateDirect(Math.max(smallBlock, 4096));
+        this.readView = new UnsafeBuffer(readBuffer);
+        this.phase = master ? PHASE_META_START : PHASE_DATA;
+    }
+
+    /**
+     * The locator {@link FileTreeDonor#begin} returned for this task: only calls that pass it back use this cursor.
+     */
+    void locator(final Locator l)
+    {
+        locator = l;
+    }
+
+    Locator locator()
+    {
+        return locator;
+    }
+
+    /**
+     * Send the manifest only, then report done (resume compares manifests before asking for data).
+     */
+    void metadataOnly()
+    {
+        metadataOnly = true;
+    }
+
+    /**
+     * Send each block's CRC32C in its descriptor and no bytes (verify).
+     */
+    void checksumsOnly()
+    {
+        checksumsOnly = true;
+    }
+
+    long bytesOffered()
+    {
+        return bytesOffered;
+    }
+
+    int copy(final CopyCallback callback)
+    {
+        closeRetired();
+        for (int budget = OFFERS_PER_CALL; budget > 0; budget--)
+        {
+            switch (phase)
+            {
+                case PHASE_META_START:
+                {
+                    final int len = DescriptorFlyweight.encodeState(descriptor, 0, Stage.METADATA, manifest.size(),
+                        plan.chunkCount(), manifest.totalBytes(), plan.blockSize());
+                    if (!callback.onDescriptor(descriptor, 0, len))
+                    {
+                        return DonorStorage.COPY_MORE;
+                    }
+                    phase = PHASE_META_FILES;
+                    break;
+                }
+                case PHASE_META_FILES:
+                {
+                    if (metaIndex == manifest.size())
+                    {
+                        phase = PHASE_META_END;
+                        break;
+                    }
+                    final Manifest.Entry e = manifest.entry(metaIndex);
+                    final int len = DescriptorFlyweight.encodeFile(descriptor, 0, e.index, e.size, e.mtimeNanos, e.mode,
+                        e.type, e.firstChunk(), e.chunkSpan(), e.pathBytes, e.linkTargetBytes);
+                    if (!callback.onDescriptor(descriptor, 0, len))
+                    {
+                        return DonorStorage.COPY_MORE;
+                    }
+                    metaIndex++;
+                    break;
+                }
+                case PHASE_META_END:
+                {
+                    final int len = DescriptorFlyweight.encodeState(descriptor, 0, Stage.FILE_COPY, manifest.size(),
+                        plan.chunkCount(), manifest.totalBytes(), plan.blockSize());
+                    if (!callback.onDescriptor(descriptor, 0, len))
+                    {
+                        return DonorStorage.COPY_MORE;
+                    }
+                    phase = metadataOnly && !checksumsOnly ? PHASE_DONE : PHASE_DATA;
+                    break;
+                }
+                case PHASE_DATA:
+                {
+                    final int result = offerBlock(callback);
+                    if (result != 0)
+                    {
+                        return result;
+                    }
+                    break;
+                }
+                default:
+                    return DonorStorage.COPY_DONE;
+            }
+        }
+        return DonorStorage.COPY_MORE;
+    }
+
+    /**
+     * @return 0 to go on, or a COPY_* result to return.
+     */
+    private int offerBlock(final CopyCallback callback)
+    {
+        if (chunk < 0)
+        {
+            chunk = queue.reserve();
+            if (chunk < 0)
+            {
+                retire(false);
+                closeRetired();
+                phase = PHASE_DONE;
+                return DonorStorage.COPY_DONE;
+            }
+            block = queue.startBlock(chunk);
+            segment = plan.segmentOf(chunk, block);
+            segmentEndBlock = plan.segmentFirstBlock(segment) + plan.segmentBlocks(segment);
+        }
+        final int file = plan.segmentFile(segment);
+        final long position = plan.segmentOffset(segment) + (long)(block - plan.segmentFirstBlock(segment)) * plan.blockSize();
+        final long segmentEnd = plan.segmentOffset(segment) + plan.segmentLength(segment);
+        final int length = (int)Math.min(plan.blockSize(), segmentEnd - position);
+        if (!prepared)
+        {
+            prepare(file, position, length);
+        }
+        final boolean last = block + 1 == plan.chunkBlocks(chunk);
+        final int flags = (last ? DescriptorFlyweight.DATA_FLAG_LAST_IN_CHUNK : 0) |
+            (checksum || checksumsOnly ? DescriptorFlyweight.DATA_FLAG_CRC : 0) |
+            (checksumsOnly ? DescriptorFlyweight.DATA_FLAG_NO_BODY : 0);
+        final int descLength = DescriptorFlyweight.encodeData(
+            descriptor, 0, file, chunk, block, position, length, preparedCrc, flags);
+        final boolean accepted = checksumsOnly ? callback.onDescriptor(descriptor, 0, descLength) : preparedInBuffer ?
+            callback.onBuffer(descriptor, 0, descLength, readView, 0, length) :
+            callback.onFileRegion(descriptor, 0, descLength, channel, position, length);
+        if (!accepted)
+        {
+            return DonorStorage.COPY_MORE;
+        }
+        prepared = false;
+        bytesOffered += length;
+        block++;
+        if (block == segmentEndBlock)
+        {
+            retire(position + length == manifest.entry(file).size || last);
+            if (!last)
+            {
+                segment++;
+                segmentEndBlock = plan.segmentFirstBlock(segment) + plan.segmentBlocks(segment);
+            }
+        }
+        if (last)
+        {
+            chunk = -1;
+        }
+        return preparedInBuffer || checksumsOnly ? 0 : DonorStorage.COPY_MORE;
+    }
+
+    private void prepare(final int file, final long position, final int length)
+    {
+        final Manifest.Entry entry = manifest.entry(file);
+        if (channelFile != file)
+        {
+            retire(false);
+            open(entry);
+        }
+        preparedPosition = position;
+        preparedLength = length;
+        preparedInBuffer = length <= smallBlock;
+        try
+        {
+            if (preparedInBuffer)
+            {
+                readBuffer.clear().limit(length);
+                while (readBuffer.hasRemaining())
+                {
+                    if (channel.read(readBuffer, position + readBuffer.position()) < 0)
+                    {
+                        throw changed(entry, "it is shorter than the " + entry.size + " bytes it had at the snapshot");
+                    }
+                }
+                if (checksum || checksumsOnly)
+                {
+                    readBuffer.flip();
+                    crc.reset();
+                    crc.update(readBuffer);
+                    preparedCrc = (int)crc.getValue();
+                }
+            }
+            else if (checksum || checksumsOnly)
+            {
+                preparedCrc = regionCrc(entry, position, length);
+            }
+            else
+            {
+                preparedCrc = 0;
+            }
+        }
+        catch (final IOException ex)
+        {
+            throw new FerryException(ErrorCode.IO_ERROR, "cannot read " + entry.path + ": " + ex.getMessage(), ex);
+        }
+        prepared = true;
+    }
+
+    private int regionCrc(final Manifest.Entry entry, final long position, final int length) throws IOException
+    {
+        if (map == null || position < mapStart || position + length > mapEnd)
+        {
+            unmap();
+            final long segmentEnd = plan.segmentOffset(segment) + plan.segmentLength(segment);
+            mapStart = position;
+            mapEnd = Math.min(segmentEnd, position + MAP_WINDOW);
+            if (channel.size() < mapEnd)
+            {
+                throw changed(entry, "it is shorter than the " + entry.size + " bytes it had at the snapshot");
+            }
+            map = channel.map(FileChannel.MapMode.READ_ONLY, mapStart, mapEnd - mapStart);
+        }
+        try
+        {
+            final int from = (int)(position - mapStart);
+            map.limit(from + length).position(from);
+            crc.reset();
+            crc.update(map);
+            return (int)crc.getValue();
+        }
+        catch (final InternalError ex)
+        {
+            // SIGBUS: the file was truncated under the map
+            throw changed(entry, "it was truncated while being read");
+        }
+    }
+
+    private void open(final Manifest.Entry entry)
+    {
+        final Path path = root.resolve(entry.path);
+        try
+        {
+            channel = FileChannel.open(path, StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS);
+        }
+        catch (final java.nio.file.NoSuchFileException ex)
+        {
+            throw changed(entry, "it was deleted");
+        }
+        catch (final IOException ex)
+        {
+            throw new FerryException(ErrorCode.IO_ERROR, "cannot open donor file " + entry.path + ": " + ex, ex);
+        }
+        channelFile = entry.index;
+        // no stat here: the check when the segment is retired (after its last block was read) catches any change
+        // since the snapshot, at one stat per file instead of two
+    }
+
+    private void checkUnchanged(final Manifest.Entry entry)
+    {
+        final Path path = root.resolve(entry.path);
+        try
+        {
+            final BasicFileAttributes a = Files.readAttributes(path, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+            final long size = a.size();
+            final long mtime = a.lastModifiedTime().to(TimeUnit.NANOSECONDS);
+            if (size != entry.size)
+            {
+                throw changed(entry, "its size went from " + entry.size + " to " + size + " bytes");
+            }
+            if (mtime != entry.mtimeNanos)
+            {
+                throw changed(entry, "its modification time changed");
+            }
+        }
+        catch (final IOException ex)
+        {
+            throw changed(entry, "it can no longer be read (" + ex.getMessage() + ")");
+        }
+    }
+
+    private static FerryException changed(final Manifest.Entry entry, final String what)
+    {
+        return new FerryException(ErrorCode.FILE_CHANGED, "donor file '" + entry.path + "' changed during the clone: " +
+            what + "; refusing to ship a torn copy");
+    }
+
+    /**
+     * Stop using the current channel; it is closed at the start of the next copy call, when any region offered from
+     * it has been sent.
+     */
+    private void retire(final boolean checkAfter)
+    {
+        unmap();
+        if (channel != null)
+        {
+            closeRetired();
+            retired = channel;
+            retiredFile = channelFile;
+            retiredCheck = checkAfter;
+            channel = null;
+            channelFile = -1;
+        }
+    }
+
+    private void closeRetired()
+    {
+        if (retired != null)
+        {
+            final FileChannel c = retired;
+            retired = null;
+            try
+            {
+                c.close();
+            }
+            catch (final IOException ignore)
+            {
+                // read-only channel: nothing to lose
+            }
+            if (retiredCheck)
+            {
+                checkUnchanged(manifest.entry(retiredFile));
+            }
+        }
+    }
+
+    private void unmap()
+    {
+        if (map != null)
+        {
+            IoUtil.unmap(map);
+            map = null;
+        }
+    }
+
+    void close()
+    {
+        unmap();
+        retiredCheck = false;
+        closeRetired();
+        if (channel != null)
+        {
+            try
+            {
+                channel.close();
+            }
+            catch (final IOException ignore)
+            {
+                // read-only channel
+            }
+            channel = null;
+        }
+        phase = PHASE_DONE;
+    }
+
+    FileTreeDonor donor()
+    {
+        return donor;
+    }
+}

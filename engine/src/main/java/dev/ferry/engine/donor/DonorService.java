@@ -1,0 +1,380 @@
+package dev.ferry.engine.donor;
+
+import dev.ferry.engine.EndpointOptions;
+
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.nio.channels.SocketChannel;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+
+import org.agrona.ErrorHandler;
+import org.agrona.concurrent.AgentRunner;
+import org.agrona.concurrent.NoOpIdleStrategy;
+
+import dev.ferry.core.config.CloneSettings;
+import dev.ferry.core.protocol.ErrorCode;
+import dev.ferry.core.protocol.FerryException;
+import dev.ferry.core.protocol.FrameType;
+import dev.ferry.core.protocol.Wire;
+import dev.ferry.transport.Acceptor;
+import dev.ferry.transport.Connection;
+import dev.ferry.transport.EventLoop;
+import dev.ferry.transport.TransportSettings;
+
+/**
+ * A donor: serves one directory to any number of clients over TCP, each clone with its own snapshot. Embeddable:
+ * {@link #start()} returns once it listens; {@link #close()} stops everything. No global state, no logging: events
+ * a person should see go to the {@link ErrorHandler} given in the options.
+ * <p>
+ * Threads: {@code loops} event loops (the first also accepts); snapshots are taken on a helper thread so heartbeats
+ * keep flowing while a large tree is scanned.
+ */
+public final class DonorService implements AutoCloseable
+{
+    /**
+     * Options of a donor. Chained setters.
+     */
+    public static final class Options extends EndpointOptions<Options>
+    {
+        @Override
+        protected Options self()
+        {
+            return this;
+        }
+
+        public static final long RESTART_WINDOW_DEFAULT_MS = TimeUnit.MINUTES.toMillis(5);
+
+        private int loops = Math.min(2, Runtime.getRuntime().availableProcessors());
+        private int maxClones = 4;
+        private int maxConnections = 256;
+        private long restartWindowMs = RESTART_WINDOW_DEFAULT_MS;
+        private ErrorHandler log = ex -> { };
+        private long handshakeTimeoutMs = 10_000;
+
+
+
+        /**
+         * A connection must get from its first byte to COM_INIT/COM_ATTACH/COM_REINIT within this time (slow or idle
+         * peers are dropped so they cannot hold connection slots).
+         */
+        public Options handshakeTimeoutMs(final long v)
+        {
+            handshakeTimeoutMs = v;
+            return this;
+        }
+
+
+
+        public Options loops(final int v)
+        {
+            loops = v;
+            return this;
+        }
+
+        public Options maxClones(final int v)
+        {
+            maxClones = v;
+            return this;
+        }
+
+        public Options maxConnections(final int v)
+        {
+            maxConnections = v;
+            return this;
+        }
+
+        public Options restartWindowMs(final long v)
+        {
+            restartWindowMs = v;
+            return this;
+        }
+
+
+        /**
+         * Where notable events (refused clients, failed clones) are reported. Default: dropped.
+         */
+        public Options log(final ErrorHandler v)
+        {
+            log = v;
+            return this;
+        }
+
+
+
+
+
+        long restartWindowMs()
+        {
+            return restartWindowMs;
+        }
+
+        int maxClones()
+        {
+            return maxClones;
+        }
+
+        ErrorHandler log()
+        {
+            return log;
+        }
+    }
+
+    private final Path root;
+    private final InetSocketAddress listen;
+    private final Options options;
+    private final Map<Long, DonorClone> clones = new ConcurrentHashMap<>();
+    private final AtomicInteger connections = new AtomicInteger();
+    private final AtomicInteger nextLoop = new AtomicInteger();
+    private final AtomicLong bytesSent = new AtomicLong();
+    private final List<EventLoop> loops = new ArrayList<>();
+    private final List<AgentRunner> runners = new ArrayList<>();
+    private ScheduledThreadPoolExecutor helper;
+    private Acceptor acceptor;
+    private InetSocketAddress bound;
+
+    public DonorService(final Path root, final InetSocketAddress listen, final Options options)
+    {
+        this.root = root.toAbsolutePath().normalize();
+        this.listen = listen;
+        this.options = options;
+    }
+
+    /**
+     * Bind and start serving.
+     *
+     * @return this.
+     * @throws FerryException if the root is not a directory or the address cannot be bound.
+     */
+    public DonorService start()
+    {
+        if (!Files.isDirectory(root, LinkOption.NOFOLLOW_LINKS))
+        {
+            throw new FerryException(ErrorCode.IO_ERROR, "donor root " + root + " is not a directory");
+        }
+        options.settings().conclude();
+        options.transport().maxFrameLength(options.settings().maxFrameLength()).transferCap(options.settings().transferCap())
+            .conclude();
+        if (options.transport().tls() != null && options.transport().tls().clientMode())
+        {
+            throw new FerryException(ErrorCode.CONFIG_MISMATCH, "the donor was given a client's TLS config; it needs " +
+                "TlsConfig.server (--tls-cert and --tls-key)");
+        }
+        if (options.restartWindowMs < 0 || options.restartWindowMs > TimeUnit.DAYS.toMillis(7))
+        {
+            throw new FerryException(ErrorCode.CONFIG_MISMATCH, "restart window " + options.restartWindowMs +
+                " ms is invalid: it must be between 0 and 7 days");
+        }
+        helper = new ScheduledThreadPoolExecutor(2, r ->
+        {
+            final Thread t = new Thread(r, "ferry-donor-helper");
+            t.setDaemon(true);
+            return t;
+        });
+        for (int i = 0; i < Math.max(1, options.loops); i++)
+        {
+            final EventLoop loop = new EventLoop("ferry-donor-loop-" + i, 5);
+            loops.add(loop);
+            final AgentRunner runner = new AgentRunner(new NoOpIdleStrategy(), this::onLoopError, null, loop);
+            runners.add(runner);
+            AgentRunner.startOnThread(runner);
+        }
+        try
+        {
+            acceptor = Acceptor.open(loops.get(0), listen, this::onAccept);
+            bound = acceptor.localAddress();
+        }
+        catch (final IOException ex)
+        {
+            close();
+            throw new FerryException(ErrorCode.CONFIG_MISMATCH, "cannot listen on " + listen + ": " + ex.getMessage() +
+                "; choose another --listen address", ex);
+        }
+        helper.scheduleWithFixedDelay(this::expireClones, 1, 1, TimeUnit.SECONDS);
+        return this;
+    }
+
+    private void onLoopError(final Throwable ex)
+    {
+        options.log.onError(ex);
+    }
+
+    private void onAccept(final SocketChannel ch)
+    {
+        if (connections.incrementAndGet() > options.maxConnections)
+        {
+            connections.decrementAndGet();
+            final String why = "the donor already has " + options.maxConnections + " connections open; try again later";
+            options.log.onError(new FerryException(ErrorCode.TOO_MANY_CLONES, "refused a connection: " + why));
+            try
+            {
+                final org.agrona.concurrent.UnsafeBuffer frame = new org.agrona.concurrent.UnsafeBuffer(new byte[256]);
+                final int len = dev.ferry.core.protocol.ErrorCodec.encode(frame, 8, ErrorCode.TOO_MANY_CLONES, why);
+                dev.ferry.core.protocol.FrameHeader.write(frame, 0, 8 + len, FrameType.COM_RES_ERROR);
+                ch.configureBlocking(false);
+                ch.write(java.nio.ByteBuffer.wrap(frame.byteArray(), 0, 8 + len));
+                ch.close();
+            }
+            catch (final IOException ignore)
+            {
+                // refused anyway
+            }
+            return;
+        }
+        final EventLoop loop = loops.get(Math.floorMod(nextLoop.getAndIncrement(), loops.size()));
+        loop.execute(() ->
+        {
+            try
+            {
+                Connection.register(loop, ch, options.transport(), new DonorSession(this)).errorType(FrameType.COM_RES_ERROR);
+            }
+            catch (final IOException | RuntimeException | OutOfMemoryError ex)
+            {
+                connections.decrementAndGet();
+                try
+                {
+                    ch.close();
+                }
+                catch (final IOException ignore)
+                {
+                    // gone
+                }
+            }
+        });
+    }
+
+    void onSessionClosed()
+    {
+        connections.decrementAndGet();
+    }
+
+    /**
+     * @return where the donor listens (the real port when 0 was asked for).
+     */
+    public InetSocketAddress address()
+    {
+        return bound;
+    }
+
+    Path root()
+    {
+        return root;
+    }
+
+    Options options()
+    {
+        return options;
+    }
+
+    ScheduledThreadPoolExecutor helper()
+    {
+        return helper;
+    }
+
+    long handshakeTimeoutNanos()
+    {
+        return TimeUnit.MILLISECONDS.toNanos(options.handshakeTimeoutMs);
+    }
+
+    void addBytesSent(final long n)
+    {
+        bytesSent.addAndGet(n);
+    }
+
+    /**
+     * @return data bytes sent to all clients so far.
+     */
+    public long bytesSent()
+    {
+        return bytesSent.get();
+    }
+
+    /**
+     * @return clones held (running, or waiting for a restart).
+     */
+    public int cloneCount()
+    {
+        return clones.size();
+    }
+
+    /**
+     * @return sum over held clones of the data bytes their tasks offered.
+     */
+    DonorClone clone(final long snapshotId)
+    {
+        return clones.get(snapshotId);
+    }
+
+    /**
+     * Register a new clone, or refuse when the donor is at its maximum.
+     */
+    synchronized void addClone(final DonorClone clone)
+    {
+        if (clones.size() >= options.maxClones)
+        {
+            clone.storage.close();
+            throw new FerryException(ErrorCode.TOO_MANY_CLONES, "the donor already serves " + clones.size() +
+                " clones (--max-clones " + options.maxClones + ")");
+        }
+        clones.put(clone.snapshotId(), clone);
+    }
+
+    synchronized boolean hasRoomForClone()
+    {
+        return clones.size() < options.maxClones;
+    }
+
+    void removeClone(final DonorClone clone)
+    {
+        if (clones.remove(clone.snapshotId(), clone))
+        {
+            clone.storage.close();
+        }
+    }
+
+    private void expireClones()
+    {
+        final long now = System.nanoTime();
+        for (final DonorClone c : clones.values())
+        {
+            if (c.sessions.get() == 0 &&
+                now - c.idleSinceNanos > TimeUnit.MILLISECONDS.toNanos(options.restartWindowMs))
+            {
+                removeClone(c);
+                options.log.onError(new FerryException(ErrorCode.UNKNOWN_SNAPSHOT, "snapshot " +
+                    Long.toHexString(c.snapshotId()) + " dropped: no client came back within the restart window"));
+            }
+        }
+    }
+
+    @Override
+    public void close()
+    {
+        if (acceptor != null)
+        {
+            acceptor.close();
+        }
+        for (final AgentRunner r : runners)
+        {
+            r.close();
+        }
+        runners.clear();
+        if (helper != null)
+        {
+            helper.shutdownNow();
+        }
+        for (final DonorClone c : clones.values())
+        {
+            removeClone(c);
+        }
+    }
+}

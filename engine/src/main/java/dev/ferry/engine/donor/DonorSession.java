@@ -1,0 +1,518 @@
+package dev.ferry.engine.donor;
+
+import dev.ferry.engine.SharedSecret;
+
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+import org.agrona.DirectBuffer;
+
+import dev.ferry.core.protocol.AckCodec;
+import dev.ferry.core.protocol.AuthCodec;
+import dev.ferry.core.protocol.CompleteCodec;
+import dev.ferry.core.protocol.ConfigCodec;
+import dev.ferry.core.protocol.ErrorCode;
+import dev.ferry.core.protocol.ErrorCodec;
+import dev.ferry.core.protocol.ExecuteFlags;
+import dev.ferry.core.protocol.FerryException;
+import dev.ferry.core.protocol.FrameHeader;
+import dev.ferry.core.protocol.FrameType;
+import dev.ferry.core.protocol.HelloCodec;
+import dev.ferry.core.protocol.LocatorCodec;
+import dev.ferry.core.protocol.Wire;
+import dev.ferry.core.spi.CloneMode;
+import dev.ferry.core.spi.CopyCallback;
+import dev.ferry.core.spi.DonorStorage;
+import dev.ferry.core.spi.Locator;
+import dev.ferry.core.spi.Stage;
+import dev.ferry.transport.Connection;
+import dev.ferry.transport.ConnectionHandler;
+
+/**
+ * The donor's side of one connection: a state machine over the remote clone flow.
+ * <pre>
+ * HELLO --hello--> CLONE --COM_CLONE--> INIT --COM_INIT/ATTACH/REINIT--> (snapshot) --> EXECUTE
+ *   --COM_EXECUTE--> STREAMING (COM_RES_DATA_DESC + COM_RES_DATA ..., COM_ACK in) --> COM_RES_COMPLETE --> EXIT
+ *   --COM_EXIT--> closed
+ * </pre>
+ * Any frame out of order, unknown, or malformed is answered with {@code COM_RES_ERROR} and the connection closes;
+ * other sessions are unaffected. Loop thread only, except the snapshot, which is taken on a helper thread.
+ */
+final class DonorSession implements ConnectionHandler, CopyCallback
+{
+    private static final int STATE_HELLO = 0;
+    private static final int STATE_CLONE = 1;
+    private static final int STATE_INIT = 2;
+    private static final int STATE_SNAPSHOT = 3;
+    private static final int STATE_EXECUTE = 4;
+    private static final int STATE_STREAMING = 5;
+    private static final int STATE_EXIT = 6;
+    private static final int STATE_CLOSED = 7;
+    private static final int STATE_AUTH = 8;
+    private static final int STATE_AUTH_FAILED = 9;
+    private static final long AUTH_FAILURE_DELAY_MS = 1000;
+    private static final int PUMPS_PER_CYCLE = 16;
+
+    private final DonorService service;
+    private Connection connection;
+    private int state = STATE_HELLO;
+    private DonorClone clone;
+    private Locator locator;
+    private int task;
+    private long bytesSent;
+    private final long createdNanos = System.nanoTime();
+    private byte[] donorNonce;
+    private boolean metadataOnly;
+
+    DonorSession(final DonorService service)
+    {
+        this.service = service;
+    }
+
+    @Override
+    public void onFrame(final Connection c, final int type, final DirectBuffer body, final int offset, final int length)
+    {
+        connection = c;
+        c.errorType(FrameType.COM_RES_ERROR);
+        try
+        {
+            handle(type, body, offset, length);
+        }
+        catch (final FerryException ex)
+        {
+            fail(ex.code(), ex.getMessage());
+        }
+        catch (final RuntimeException ex)
+        {
+            fail(ErrorCode.INTERNAL, "donor failed: " + ex);
+        }
+    }
+
+    private void handle(final int type, final DirectBuffer body, final int offset, final int length)
+    {
+        switch (type)
+        {
+            case FrameType.HELLO:
+                expect(STATE_HELLO, type);
+                if (HelloCodec.role(body, offset) != HelloCodec.ROLE_CLIENT)
+                {
+                    throw new FerryException(ErrorCode.UNEXPECTED_COMMAND, "a donor only talks to clients");
+                }
+                FileTreeDonor.negotiate(service.options().protocolMin(), service.options().protocolMax(),
+                    HelloCodec.protocolMin(body, offset), HelloCodec.protocolMax(body, offset));
+                sendHello();
+                if (service.options().secret() != null)
+                {
+                    donorNonce = service.options().secret().nonce();
+                    final int at = connection.claim(FrameType.AUTH_CHALLENGE, AuthCodec.LENGTH);
+                    AuthCodec.encode(connection.sendBuffer(), at, donorNonce, null);
+                    connection.flush();
+                    state = STATE_AUTH;
+                }
+                else
+                {
+                    state = STATE_CLONE;
+                }
+                break;
+
+            case FrameType.AUTH_RESPONSE:
+            {
+                expect(STATE_AUTH, type);
+                final SharedSecret secret = service.options().secret();
+                final byte[] clientNonce = AuthCodec.nonce(body, offset);
+                if (!SharedSecret.matches(secret.clientProof(donorNonce, clientNonce), AuthCodec.proof(body, offset)))
+                {
+                    failAuthLater();
+                    break;
+                }
+                final int at = connection.claim(FrameType.AUTH_OK, AuthCodec.LENGTH);
+                AuthCodec.encode(connection.sendBuffer(), at, new byte[AuthCodec.FIELD_LENGTH],
+                    secret.donorProof(donorNonce, clientNonce));
+                connection.flush();
+                state = STATE_CLONE;
+                break;
+            }
+
+            case FrameType.COM_CLONE:
+                if (state == STATE_AUTH)
+                {
+                    throw new FerryException(ErrorCode.AUTH_FAILED, "this donor requires authentication before COM_CLONE");
+                }
+                expect(STATE_CLONE, type);
+                state = STATE_INIT;
+                break;
+
+            case FrameType.COM_INIT:
+                expect(STATE_INIT, type);
+                if (!service.hasRoomForClone())
+                {
+                    throw new FerryException(ErrorCode.TOO_MANY_CLONES, "the donor already serves its maximum of " +
+                        service.options().maxClones() + " clones; try again later");
+                }
+                startSnapshot(LocatorCodec.decode(body, offset));
+                break;
+
+            case FrameType.COM_ATTACH:
+            case FrameType.COM_REINIT:
+            {
+                expect(STATE_INIT, type);
+                final Locator requested = LocatorCodec.decode(body, offset);
+                final DonorClone c = service.clone(requested.snapshotId());
+                if (c == null || c.finished)
+                {
+                    throw new FerryException(ErrorCode.UNKNOWN_SNAPSHOT, "this donor holds no snapshot " +
+                        Long.toHexString(requested.snapshotId()) + " (it may have expired or the donor restarted)");
+                }
+                final CloneMode mode = type == FrameType.COM_ATTACH ? CloneMode.ATTACH : CloneMode.RESTART;
+                final Locator real = c.storage.begin(mode, requested);
+                attach(c, real);
+                sendLocatorAndConfig();
+                state = STATE_EXECUTE;
+                break;
+            }
+
+            case FrameType.COM_EXECUTE:
+                expect(STATE_EXECUTE, type);
+                metadataOnly = length == ExecuteFlags.LENGTH &&
+                    (body.getInt(offset, Wire.BYTE_ORDER) & ExecuteFlags.METADATA_ONLY) != 0;
+                if (metadataOnly)
+                {
+                    clone.storage.metadataOnly(locator, task);
+                }
+                if (length == ExecuteFlags.LENGTH && (body.getInt(offset, Wire.BYTE_ORDER) & ExecuteFlags.CHECKSUMS_ONLY) != 0)
+                {
+                    clone.storage.checksumsOnly(locator, task);
+                }
+                state = STATE_STREAMING;
+                pump();
+                break;
+
+            case FrameType.COM_ACK:
+                if (state != STATE_STREAMING && state != STATE_EXIT)
+                {
+                    throw unexpected(type);
+                }
+                for (int i = 0, n = AckCodec.count(body, offset); i < n; i++)
+                {
+                    clone.storage.ack(locator, task, AckCodec.chunk(body, offset, i), AckCodec.blocks(body, offset, i),
+                        (AckCodec.flags(body, offset, i) & AckCodec.FLAG_CHUNK_COMPLETE) != 0);
+                }
+                break;
+
+            case FrameType.COM_EXIT:
+            {
+                final int code = ErrorCodec.code(body, offset);
+                if (clone != null)
+                {
+                    clone.storage.end(locator, task, code);
+                    if (task == 0 && code == ErrorCode.OK && state == STATE_EXIT && !metadataOnly)
+                    {
+                        clone.finished = true;
+                        service.removeClone(clone);
+                    }
+                    else if (code != ErrorCode.OK && !ErrorCode.isRestartable(code))
+                    {
+                        clone.finished = true;
+                        service.removeClone(clone);
+                    }
+                }
+                state = STATE_CLOSED;
+                connection.closeAfterFlush();
+                break;
+            }
+
+            default:
+                throw unexpected(type);
+        }
+    }
+
+    /**
+     * A wrong proof is answered only after a delay, so guessing the secret online is slow; the attempt is logged.
+     */
+    private void failAuthLater()
+    {
+        state = STATE_AUTH_FAILED;
+        connection.pauseReading();
+        final Connection c = connection;
+        service.options().log().onError(new FerryException(ErrorCode.AUTH_FAILED, "failed authentication from " +
+            c.peer()));
+        service.helper().schedule(() -> c.loop().execute(() ->
+        {
+            if (!c.isClosed())
+            {
+                fail(ErrorCode.AUTH_FAILED, "authentication failed: the client does not know this donor's secret");
+            }
+        }), AUTH_FAILURE_DELAY_MS, java.util.concurrent.TimeUnit.MILLISECONDS);
+    }
+
+    private void expect(final int expected, final int type)
+    {
+        if (state != expected)
+        {
+            throw unexpected(type);
+        }
+    }
+
+    private FerryException unexpected(final int type)
+    {
+        return new FerryException(ErrorCode.UNEXPECTED_COMMAND, FrameType.name(type) + " is not allowed now " +
+            "(session state " + state + ")");
+    }
+
+    private void sendHello()
+    {
+        final int at = connection.claim(FrameType.HELLO, 256);
+        final int len = HelloCodec.encode(connection.sendBuffer(), at, service.options().protocolMin(),
+            service.options().protocolMax(), HelloCodec.ROLE_DONOR,
+            HelloCodec.FEATURE_CRC32C | HelloCodec.FEATURE_RESTART |
+            (service.options().secret() != null ? HelloCodec.FEATURE_AUTH_REQUIRED : 0) |
+            (connection.isTls() ? HelloCodec.FEATURE_TLS : 0), "ferry");
+        FrameHeader.write(connection.sendBuffer(), at - FrameHeader.HEADER_LENGTH, FrameHeader.HEADER_LENGTH + len,
+            FrameType.HELLO);
+        connection.sendBuffer().byteBuffer().position(at + len);
+        connection.flush();
+    }
+
+    private void startSnapshot(final Locator version)
+    {
+        state = STATE_SNAPSHOT;
+        connection.pauseReading();
+        final Connection c = connection;
+        service.helper().execute(() ->
+        {
+            DonorClone created = null;
+            FerryException failure = null;
+            try
+            {
+                final FileTreeDonor storage = new FileTreeDonor(service.root(), service.options().settings(),
+                    service.options().protocolMin(), service.options().protocolMax());
+                final Locator real = storage.begin(CloneMode.START, version);
+                created = new DonorClone(storage, real);
+                service.addClone(created);
+            }
+            catch (final FerryException ex)
+            {
+                failure = ex;
+            }
+            catch (final RuntimeException ex)
+            {
+                failure = new FerryException(ErrorCode.INTERNAL, "snapshot failed: " + ex, ex);
+            }
+            final DonorClone done = created;
+            final FerryException error = failure;
+            c.loop().execute(() -> onSnapshot(done, error));
+        });
+    }
+
+    private void onSnapshot(final DonorClone created, final FerryException error)
+    {
+        if (connection.isClosed())
+        {
+            if (created != null)
+            {
+                created.idleSinceNanos = System.nanoTime();
+            }
+            return;
+        }
+        if (error != null)
+        {
+            fail(error.code(), error.getMessage());
+            return;
+        }
+        attach(created, created.locator);
+        sendLocatorAndConfig();
+        state = STATE_EXECUTE;
+        connection.resumeReading();
+    }
+
+    private void attach(final DonorClone c, final Locator real)
+    {
+        if (clone == null)
+        {
+            c.sessions.incrementAndGet();
+        }
+        clone = c;
+        locator = real;
+        task = real.taskIndex();
+    }
+
+    private void sendLocatorAndConfig()
+    {
+        final int at = connection.claim(FrameType.COM_RES_LOCS, LocatorCodec.encodedLength(locator));
+        LocatorCodec.encode(connection.sendBuffer(), at, locator);
+        final Map<String, String> config = new LinkedHashMap<>();
+        config.put("engine", "file-tree");
+        config.put("format", "1");
+        config.put("block_size", String.valueOf(service.options().settings().blockSize()));
+        config.put("chunk_size", String.valueOf(service.options().settings().chunkSize()));
+        config.put("files_per_chunk", String.valueOf(service.options().settings().filesPerChunk()));
+        config.put("checksum", service.options().settings().checksum() ? "crc32c" : "none");
+        config.put("restart_window_ms", String.valueOf(service.options().restartWindowMs()));
+        config.put("software", "ferry");
+        final org.agrona.concurrent.UnsafeBuffer scratch = new org.agrona.concurrent.UnsafeBuffer(new byte[4096]);
+        final int len = ConfigCodec.encode(scratch, 0, config);
+        connection.send(FrameType.COM_RES_CONFIG, scratch, 0, len);
+        connection.flush();
+    }
+
+    /**
+     * Offer data until the socket is full or the task is done.
+     */
+    private void pump()
+    {
+        for (int i = 0; i < PUMPS_PER_CYCLE && state == STATE_STREAMING && !connection.isClosed(); i++)
+        {
+            if (!connection.isDrained())
+            {
+                connection.flush();
+                if (!connection.isDrained())
+                {
+                    return;
+                }
+            }
+            final int result;
+            try
+            {
+                result = clone.storage.copy(locator, task, this);
+            }
+            catch (final FerryException ex)
+            {
+                fail(ex.code(), ex.getMessage());
+                return;
+            }
+            connection.flush();
+            if (result == DonorStorage.COPY_DONE)
+            {
+                if (!connection.hasRoom(FrameHeader.HEADER_LENGTH + CompleteCodec.LENGTH))
+                {
+                    return;
+                }
+                final int at = connection.claim(FrameType.COM_RES_COMPLETE, CompleteCodec.LENGTH);
+                CompleteCodec.encode(connection.sendBuffer(), at, metadataOnly ? Stage.METADATA : Stage.FILE_COPY, task,
+                    bytesSent);
+                connection.flush();
+                state = STATE_EXIT;
+                return;
+            }
+        }
+    }
+
+    @Override
+    public boolean onDescriptor(final DirectBuffer d, final int offset, final int length)
+    {
+        return connection.send(FrameType.COM_RES_DATA_DESC, d, offset, length);
+    }
+
+    @Override
+    public boolean onFileRegion(
+        final DirectBuffer d, final int offset, final int length, final FileChannel channel, final long position,
+        final int count)
+    {
+        if (!connection.hasRoom(2 * FrameHeader.HEADER_LENGTH + length))
+        {
+            return false;
+        }
+        connection.send(FrameType.COM_RES_DATA_DESC, d, offset, length);
+        connection.sendRegion(FrameType.COM_RES_DATA, channel, position, count);
+        bytesSent += count;
+        service.addBytesSent(count);
+        return true;
+    }
+
+    @Override
+    public boolean onBuffer(
+        final DirectBuffer d, final int offset, final int length, final DirectBuffer data, final int dataOffset,
+        final int dataLength)
+    {
+        if (!connection.hasRoom(2 * FrameHeader.HEADER_LENGTH + length + dataLength))
+        {
+            return false;
+        }
+        connection.send(FrameType.COM_RES_DATA_DESC, d, offset, length);
+        connection.send(FrameType.COM_RES_DATA, data, dataOffset, dataLength);
+        bytesSent += dataLength;
+        service.addBytesSent(dataLength);
+        return true;
+    }
+
+    @Override
+    public ByteBuffer acquireBody(final Connection c, final int length)
+    {
+        connection = c;
+        fail(ErrorCode.UNEXPECTED_COMMAND, "a client may not send data frames");
+        return null;
+    }
+
+    @Override
+    public void onBody(final Connection c, final ByteBuffer body, final int length)
+    {
+        // never acquired
+    }
+
+    @Override
+    public void onWritable(final Connection c)
+    {
+        connection = c;
+        if (state == STATE_STREAMING)
+        {
+            pump();
+        }
+    }
+
+    @Override
+    public void onTick(final Connection c, final long nowNanos)
+    {
+        connection = c;
+        if ((state < STATE_SNAPSHOT || state == STATE_AUTH) && nowNanos - createdNanos > service.handshakeTimeoutNanos())
+        {
+            fail(ErrorCode.TIMEOUT, "the session did not reach COM_INIT/COM_ATTACH within " +
+                java.util.concurrent.TimeUnit.NANOSECONDS.toMillis(service.handshakeTimeoutNanos()) + " ms");
+            return;
+        }
+        if (state == STATE_STREAMING && c.isDrained())
+        {
+            pump();
+        }
+    }
+
+    private void fail(final int code, final String message)
+    {
+        final int s = state;
+        state = STATE_CLOSED;
+        if (clone != null && s != STATE_CLOSED)
+        {
+            clone.storage.end(locator, task, code);
+            if (!ErrorCode.isRestartable(code))
+            {
+                clone.finished = true;
+                service.removeClone(clone);
+            }
+        }
+        service.options().log().onError(new FerryException(code, "session with " + connection.peer() + ": " + message));
+        connection.sendErrorAndClose(FrameType.COM_RES_ERROR, code, message);
+    }
+
+    @Override
+    public void onClose(final Connection c, final int errorCode, final String message)
+    {
+        service.onSessionClosed();
+        if (clone != null)
+        {
+            if (state != STATE_CLOSED)
+            {
+                clone.storage.end(locator, task, errorCode == ErrorCode.OK ? ErrorCode.NETWORK : errorCode);
+                if (errorCode != ErrorCode.OK && !ErrorCode.isRestartable(errorCode))
+                {
+                    // a malformed frame from the client: it will not come back for this snapshot
+                    clone.finished = true;
+                    service.removeClone(clone);
+                }
+            }
+            clone.idleSinceNanos = System.nanoTime();
+            clone.sessions.decrementAndGet();
+        }
+        state = STATE_CLOSED;
+    }
+}

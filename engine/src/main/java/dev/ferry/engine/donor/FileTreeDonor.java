@@ -1,0 +1,349 @@
+package dev.ferry.engine.donor;
+
+import dev.ferry.engine.layout.ChunkPlan;
+import dev.ferry.engine.layout.Manifest;
+import dev.ferry.engine.layout.ManifestScanner;
+
+import java.nio.file.Path;
+import java.security.SecureRandom;
+import java.util.concurrent.atomic.AtomicIntegerArray;
+import java.util.concurrent.atomic.AtomicReferenceArray;
+
+import dev.ferry.core.config.CloneSettings;
+import dev.ferry.core.protocol.ErrorCode;
+import dev.ferry.core.protocol.FerryException;
+import dev.ferry.core.protocol.LocatorCodec;
+import dev.ferry.core.protocol.Wire;
+import dev.ferry.core.spi.AppliedState;
+import dev.ferry.core.spi.CloneMode;
+import dev.ferry.core.spi.CopyCallback;
+import dev.ferry.core.spi.DonorStorage;
+import dev.ferry.core.spi.Locator;
+import dev.ferry.core.spi.Stage;
+
+/**
+ * The donor side of the file-tree storage engine: one instance per clone. {@code begin(START)} negotiates the
+ * protocol and takes the snapshot (a {@link Manifest} and its {@link ChunkPlan}); each task copies through its own
+ * {@link DonorCursor}; tasks share one {@link ChunkQueue}. See {@link DonorStorage} for the thread model.
+ */
+public final class FileTreeDonor implements DonorStorage
+{
+    private static final SecureRandom RANDOM = new SecureRandom();
+
+    private final Path root;
+    private final CloneSettings settings;
+    private final int protocolMin;
+    private final int protocolMax;
+    private final AtomicReferenceArray<DonorCursor> cursors = new AtomicReferenceArray<>(LocatorCodec.MAX_TASKS);
+
+    private volatile Manifest manifest;
+    private volatile ChunkPlan plan;
+    private volatile ChunkQueue queue;
+    private volatile AtomicIntegerArray applied;
+    private volatile long snapshotId;
+    private volatile int protocol;
+
+    /**
+     * @param root     the directory to serve.
+     * @param settings concluded settings.
+     */
+    public FileTreeDonor(final Path root, final CloneSettings settings)
+    {
+        this(root, settings, Wire.PROTOCOL_MIN, Wire.PROTOCOL_MAX);
+    }
+
+    /**
+     * A donor that speaks only {@code protocolMin..protocolMax}; tests use it to play an older or newer build.
+     */
+    public FileTreeDonor(final Path root, final CloneSettings settings, final int protocolMin, final int protocolMax)
+    {
+        this.root = root;
+        this.settings = settings;
+        this.protocolMin = protocolMin;
+        this.protocolMax = protocolMax;
+    }
+
+    Path root()
+    {
+        return root;
+    }
+
+    public Manifest manifest()
+    {
+        return manifest;
+    }
+
+    public ChunkPlan plan()
+    {
+        return plan;
+    }
+
+    CloneSettings settings()
+    {
+        return settings;
+    }
+
+    public long snapshotId()
+    {
+        return snapshotId;
+    }
+
+    /**
+     * Pick the highest protocol both sides speak.
+     *
+     * @throws FerryException with {@link ErrorCode#VERSION_MISMATCH} and both ranges in the message.
+     */
+    public static int negotiate(final int donorMin, final int donorMax, final int clientMin, final int clientMax)
+    {
+        final int best = Math.min(donorMax, clientMax);
+        if (best < Math.max(donorMin, clientMin))
+        {
+            throw new FerryException(ErrorCode.VERSION_MISMATCH, "donor speaks protocol " + donorMin + ".." + donorMax +
+                ", client speaks " + clientMin + ".." + clientMax + ": no version in common");
+        }
+        return best;
+    }
+
+    @Override
+    public Locator begin(final CloneMode mode, final Locator locator)
+    {
+        switch (mode)
+        {
+            case START:
+            {
+                if (locator == null || locator.kind() != Locator.KIND_VERSION)
+                {
+                    throw new FerryException(ErrorCode.BAD_LOCATOR, "begin(START) needs a version locator");
+                }
+                checkEngine(locator);
+                protocol = negotiate(protocolMin, protocolMax, locator.protocolMin(), locator.protocolMax());
+                final Manifest m = ManifestScanner.scan(root);
+                final ChunkPlan p = ChunkPlan.build(m, settings.chunkSize(), settings.blockSize(), settings.filesPerChunk());
+                manifest = m;
+                plan = p;
+                applied = new AtomicIntegerArray(p.chunkCount());
+                queue = new ChunkQueue(p.order(), null);
+                long id;
+                do
+                {
+                    id = RANDOM.nextLong();
+                }
+                while (id == 0);
+                snapshotId = id;
+                return install(0, new DonorCursor(this, true, queue),
+                    Locator.real(Locator.ENGINE_FILE_TREE, protocol, snapshotId, 0, Stage.METADATA));
+            }
+            case ATTACH:
+            {
+                checkSnapshot(locator);
+                final int task = locator.taskIndex();
+                if (task < 1 || task >= LocatorCodec.MAX_TASKS)
+                {
+                    throw new FerryException(ErrorCode.BAD_LOCATOR, "task index " + task + " out of range 1.." +
+                        (LocatorCodec.MAX_TASKS - 1));
+                }
+                return install(task, new DonorCursor(this, false, queue),
+                    Locator.real(Locator.ENGINE_FILE_TREE, protocol, snapshotId, task, Stage.FILE_COPY));
+            }
+            case RESTART:
+            {
+                checkSnapshot(locator);
+                final boolean metadataDone = locator.stage() >= Stage.FILE_COPY;
+                final AppliedState state = metadataDone ? locator.applied() : new AppliedState(plan.chunkCount());
+                if (state == null || state.chunkCount() != plan.chunkCount())
+                {
+                    throw new FerryException(ErrorCode.BAD_LOCATOR, "restart locator describes " +
+                        (state == null ? "no" : String.valueOf(state.chunkCount())) + " chunks, snapshot has " +
+                        plan.chunkCount());
+                }
+                restartFrom(state);
+                return install(0, new DonorCursor(this, !metadataDone, queue),
+                    Locator.real(Locator.ENGINE_FILE_TREE, protocol, snapshotId, 0,
+                    metadataDone ? Stage.FILE_COPY : Stage.METADATA));
+            }
+            default:
+                throw new FerryException(ErrorCode.BAD_LOCATOR, "a donor cannot begin in mode " + mode);
+        }
+    }
+
+    private void restartFrom(final AppliedState state)
+    {
+        for (int i = 0; i < LocatorCodec.MAX_TASKS; i++)
+        {
+            final DonorCursor c = cursors.getAndSet(i, null);
+            if (c != null)
+            {
+                c.close();
+            }
+        }
+        final int chunks = plan.chunkCount();
+        final int[] start = new int[chunks];
+        int incomplete = 0;
+        for (int c = 0; c < chunks; c++)
+        {
+            if (!state.isComplete(c))
+            {
+                start[c] = Math.min(state.appliedBlocks(c), plan.chunkBlocks(c));
+                applied.set(c, start[c]);
+                incomplete++;
+            }
+            else
+            {
+                applied.set(c, plan.chunkBlocks(c));
+            }
+        }
+        final int[] all = plan.order();
+        final int[] order = new int[incomplete];
+        int n = 0;
+        for (final int c : all)
+        {
+            if (!state.isComplete(c))
+            {
+                order[n++] = c;
+            }
+        }
+        queue = new ChunkQueue(order, start);
+    }
+
+    private Locator install(final int task, final DonorCursor cursor, final Locator locator)
+    {
+        cursor.locator(locator);
+        final DonorCursor old = cursors.getAndSet(task, cursor);
+        if (old != null)
+        {
+            old.close();
+        }
+        return locator;
+    }
+
+    /**
+     * @return the task's cursor if {@code locator} is the very locator {@link #begin} returned for it; a session
+     * superseded by a restart or a re-attach holds an older locator and gets null.
+     */
+    private DonorCursor cursor(final Locator locator, final int task)
+    {
+        final DonorCursor c = task >= 0 && task < LocatorCodec.MAX_TASKS ? cursors.get(task) : null;
+        return c != null && c.locator() == locator ? c : null;
+    }
+
+    private void checkEngine(final Locator locator)
+    {
+        if (locator.engineId() != Locator.ENGINE_FILE_TREE)
+        {
+            throw new FerryException(ErrorCode.BAD_LOCATOR, "unknown storage engine " + locator.engineId() +
+                " (this donor serves engine " + Locator.ENGINE_FILE_TREE + ", file tree)");
+        }
+    }
+
+    private void checkSnapshot(final Locator locator)
+    {
+        checkEngine(locator);
+        if (plan == null || locator.snapshotId() != snapshotId)
+        {
+            throw new FerryException(ErrorCode.UNKNOWN_SNAPSHOT, "snapshot " + Long.toHexString(locator.snapshotId()) +
+                " is not held by this donor");
+        }
+    }
+
+    @Override
+    public int copy(final Locator locator, final int task, final CopyCallback callback)
+    {
+        final DonorCursor cursor = cursor(locator, task);
+        if (cursor == null)
+        {
+            throw new FerryException(ErrorCode.BAD_LOCATOR, "task " + task + " has not begun or was superseded by a " +
+                "restart");
+        }
+        return cursor.copy(callback);
+    }
+
+    /**
+     * Limit the task of {@code locator} to the manifest (COM_EXECUTE with {@code METADATA_ONLY}).
+     */
+    public void metadataOnly(final Locator locator, final int task)
+    {
+        final DonorCursor c = cursor(locator, task);
+        if (c != null)
+        {
+            c.metadataOnly();
+        }
+    }
+
+    /**
+     * Make the task of {@code locator} send block checksums only (COM_EXECUTE with {@code CHECKSUMS_ONLY}).
+     */
+    public void checksumsOnly(final Locator locator, final int task)
+    {
+        final DonorCursor c = cursor(locator, task);
+        if (c != null)
+        {
+            c.checksumsOnly();
+        }
+    }
+
+    @Override
+    public void ack(final Locator locator, final int task, final int chunk, final int appliedBlocks, final boolean complete)
+    {
+        final AtomicIntegerArray a = applied;
+        if (chunk < 0 || chunk >= a.length())
+        {
+            throw new FerryException(ErrorCode.BAD_DESCRIPTOR, "acknowledged chunk " + chunk + " does not exist");
+        }
+        final int blocks = complete ? plan.chunkBlocks(chunk) : Math.min(appliedBlocks, plan.chunkBlocks(chunk));
+        a.accumulateAndGet(chunk, blocks, Math::max);
+    }
+
+    /**
+     * @return the applied state the recipient has acknowledged so far.
+     */
+    public AppliedState acknowledged()
+    {
+        final AppliedState s = new AppliedState(plan.chunkCount());
+        for (int c = 0; c < plan.chunkCount(); c++)
+        {
+            final int b = applied.get(c);
+            s.onApplied(c, b, b >= plan.chunkBlocks(c));
+        }
+        return s;
+    }
+
+    /**
+     * @return data bytes offered by all current tasks.
+     */
+    public long bytesOffered()
+    {
+        long sum = 0;
+        for (int i = 0; i < LocatorCodec.MAX_TASKS; i++)
+        {
+            final DonorCursor c = cursors.get(i);
+            if (c != null)
+            {
+                sum += c.bytesOffered();
+            }
+        }
+        return sum;
+    }
+
+    @Override
+    public void end(final Locator locator, final int task, final int error)
+    {
+        final DonorCursor c = cursor(locator, task);
+        if (c != null && cursors.compareAndSet(task, c, null))
+        {
+            c.close();
+        }
+    }
+
+    @Override
+    public void close()
+    {
+        for (int i = 0; i < LocatorCodec.MAX_TASKS; i++)
+        {
+            final DonorCursor c = cursors.getAndSet(i, null);
+            if (c != null)
+            {
+                c.close();
+            }
+        }
+    }
+}

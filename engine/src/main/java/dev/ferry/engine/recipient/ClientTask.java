@@ -1,0 +1,678 @@
+package dev.ferry.engine.recipient;
+
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.SocketChannel;
+import java.util.ArrayDeque;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+import org.agrona.DirectBuffer;
+import org.agrona.collections.Int2IntHashMap;
+import org.agrona.concurrent.AgentRunner;
+import org.agrona.concurrent.NoOpIdleStrategy;
+import org.agrona.concurrent.UnsafeBuffer;
+import org.jctools.queues.MpscArrayQueue;
+
+import dev.ferry.core.protocol.AckCodec;
+import dev.ferry.core.protocol.ConfigCodec;
+import dev.ferry.core.protocol.DescriptorFlyweight;
+import dev.ferry.core.protocol.ErrorCode;
+import dev.ferry.core.protocol.ErrorCodec;
+import dev.ferry.core.protocol.ExecuteFlags;
+import dev.ferry.core.protocol.FerryException;
+import dev.ferry.core.protocol.FrameHeader;
+import dev.ferry.core.protocol.FrameType;
+import dev.ferry.core.protocol.HelloCodec;
+import dev.ferry.core.protocol.LocatorCodec;
+import dev.ferry.core.spi.CloneMode;
+import dev.ferry.core.spi.Locator;
+import dev.ferry.core.spi.Stage;
+import dev.ferry.transport.Connection;
+import dev.ferry.transport.ConnectionHandler;
+import dev.ferry.transport.EventLoop;
+
+/**
+ * The client's side of one connection (one clone task), a state machine over the remote clone flow:
+ * <pre>
+ * HELLO --hello--> (COM_CLONE, COM_INIT | COM_ATTACH | COM_REINIT) --COM_RES_LOCS--> --COM_RES_CONFIG--> COM_EXECUTE
+ *   --> STREAMING (descriptors applied, data handed to apply workers, COM_ACK batched back)
+ *   --COM_RES_COMPLETE, all blocks applied--> COMPLETE --(clone synced)--> COM_EXIT --> DONE
+ * </pre>
+ * It owns its {@link EventLoop} thread, its connection and a pool of block buffers. When the pool is empty it stops
+ * reading, so a slow disk slows the donor through TCP flow control instead of filling memory.
+ */
+final class ClientTask implements ConnectionHandler
+{
+    private static final int STATE_HELLO = 0;
+    private static final int STATE_LOCS = 1;
+    private static final int STATE_CONFIG = 2;
+    private static final int STATE_STREAMING = 3;
+    private static final int STATE_COMPLETE = 4;
+    private static final int STATE_DONE = 5;
+    private static final long ACK_INTERVAL_NANOS = TimeUnit.MILLISECONDS.toNanos(5);
+    private static final int ACK_BATCH = 128;
+
+    private final CloneRun run;
+    private final int generation;
+    private final int index;
+    private final CloneMode mode;
+    private final EventLoop loop;
+    private final MpscArrayQueue<BlockBuffer> done;
+    private final ArrayDeque<BlockBuffer> free = new ArrayDeque<>();
+    private final UnsafeBuffer pendingDescriptor = new UnsafeBuffer(ByteBuffer.allocateDirect(DescriptorFlyweight.DATA_LENGTH));
+    private final DescriptorFlyweight desc = new DescriptorFlyweight();
+    private final Int2IntHashMap ackBlocks = new Int2IntHashMap(-1);
+    private final Int2IntHashMap nextBlock = new Int2IntHashMap(-1);
+    private final org.agrona.collections.IntHashSet poisoned = new org.agrona.collections.IntHashSet();
+    private final org.agrona.collections.Long2LongHashMap chunkStart = new org.agrona.collections.Long2LongHashMap(-1);
+    private final UnsafeBuffer scratch = new UnsafeBuffer(new byte[8192]);
+    private AgentRunner runner;
+    private Connection connection;
+    private int state = STATE_HELLO;
+    private boolean expectData;
+    private BlockBuffer receiving;
+    private int inFlight;
+    private int blockSize;
+    private long lastAckNanos;
+    private long lastNetworkBytes;
+    private volatile boolean waitingForBuffer;
+    private volatile boolean finished;
+    private boolean reportedComplete;
+    private boolean metadataOnly;
+    private final ClientHandshake handshake;
+
+    ClientTask(final CloneRun run, final int index, final CloneMode mode)
+    {
+        this.generation = run.generation();
+        this.handshake = new ClientHandshake(run.secret());
+        this.run = run;
+        this.index = index;
+        this.mode = mode;
+        this.loop = new EventLoop("ferry-client-" + index, 5);
+        this.done = new MpscArrayQueue<>(Math.max(16, run.poolBuffers() * 2));
+    }
+
+    int index()
+    {
+        return index;
+    }
+
+    int generation()
+    {
+        return generation;
+    }
+
+    CloneMode mode()
+    {
+        return mode;
+    }
+
+    boolean isFinished()
+    {
+        return finished;
+    }
+
+    /**
+     * Connect, say hello and start the loop thread. Called by the clone's driver thread.
+     */
+    void start(final InetSocketAddress donor)
+    {
+        final SocketChannel ch;
+        try
+        {
+            ch = Connection.connect(donor, run.transport());
+            connection = Connection.register(loop, ch, run.transport(), this);
+        }
+        catch (final IOException ex)
+        {
+            loop.onClose();
+            throw new FerryException(ErrorCode.NETWORK, "cannot connect to donor " + donor + ": " + ex.getMessage() +
+                " (check the address, and that `ferry donor` runs there)", ex);
+        }
+        connection.bulkType(FrameType.COM_RES_DATA);
+        final int at = connection.claim(FrameType.HELLO, 256);
+        final int len = HelloCodec.encode(connection.sendBuffer(), at, run.protocolMin(), run.protocolMax(),
+            HelloCodec.ROLE_CLIENT, HelloCodec.FEATURE_CRC32C | HelloCodec.FEATURE_RESTART |
+            (connection.isTls() ? HelloCodec.FEATURE_TLS : 0), "ferry");
+        FrameHeader.write(connection.sendBuffer(), at - FrameHeader.HEADER_LENGTH, FrameHeader.HEADER_LENGTH + len,
+            FrameType.HELLO);
+        connection.sendBuffer().byteBuffer().position(at + len);
+        connection.flush();
+        runner = new AgentRunner(new NoOpIdleStrategy(), run::onLoopError, null, loop);
+        AgentRunner.startOnThread(runner);
+    }
+
+    /**
+     * Ask the donor for the manifest only (resume by manifest). Before {@link #start}.
+     */
+    void metadataOnly()
+    {
+        metadataOnly = true;
+    }
+
+    void stop()
+    {
+        if (runner != null)
+        {
+            runner.close();
+        }
+        else
+        {
+            loop.onClose();
+        }
+    }
+
+    @Override
+    public void onFrame(final Connection c, final int type, final DirectBuffer body, final int offset, final int length)
+    {
+        try
+        {
+            handle(type, body, offset, length);
+        }
+        catch (final FerryException ex)
+        {
+            fail(ex);
+        }
+        catch (final RuntimeException ex)
+        {
+            fail(new FerryException(ErrorCode.INTERNAL, "client task " + index + " failed: " + ex, ex));
+        }
+    }
+
+    private void handle(final int type, final DirectBuffer body, final int offset, final int length)
+    {
+        if (type == FrameType.COM_RES_ERROR)
+        {
+            final int code = ErrorCodec.code(body, offset);
+            throw new FerryException(code, "donor " + connection.peer() + " refused: " + ErrorCodec.message(body, offset));
+        }
+        switch (state)
+        {
+            case STATE_HELLO:
+                onHandshake(type, body, offset);
+                break;
+
+            case STATE_LOCS:
+            {
+                expect(type, FrameType.COM_RES_LOCS);
+                final Locator real = LocatorCodec.decode(body, offset);
+                if (real.kind() != Locator.KIND_REAL || real.snapshotId() == 0 ||
+                    real.protocol() < run.protocolMin() || real.protocol() > run.protocolMax())
+                {
+                    throw new FerryException(ErrorCode.BAD_LOCATOR, "donor answered with an unusable locator " + real);
+                }
+                run.onLocator(this, real);
+                state = STATE_CONFIG;
+                break;
+            }
+
+            case STATE_CONFIG:
+            {
+                expect(type, FrameType.COM_RES_CONFIG);
+                final Map<String, String> config = ConfigCodec.decode(body, offset);
+                blockSize = run.validateConfig(config);
+                for (int i = 0; i < run.poolBuffers(); i++)
+                {
+                    free.push(new BlockBuffer(this, blockSize));
+                }
+                if (metadataOnly)
+                {
+                    final int at = connection.claim(FrameType.COM_EXECUTE, ExecuteFlags.LENGTH);
+                    connection.sendBuffer().putInt(at, ExecuteFlags.METADATA_ONLY |
+                        (run.resumeChecksum() ? ExecuteFlags.CHECKSUMS_ONLY : 0), dev.ferry.core.protocol.Wire.BYTE_ORDER);
+                    connection.flush();
+                }
+                else
+                {
+                    sendEmpty(FrameType.COM_EXECUTE);
+                }
+                state = STATE_STREAMING;
+                break;
+            }
+
+            case STATE_STREAMING:
+                if (type == FrameType.COM_RES_DATA_DESC)
+                {
+                    onDescriptor(body, offset, length);
+                }
+                else if (type == FrameType.COM_RES_COMPLETE)
+                {
+                    if (expectData)
+                    {
+                        throw new FerryException(ErrorCode.BAD_DESCRIPTOR, "COM_RES_COMPLETE where data was announced");
+                    }
+                    if (!run.metadataDone())
+                    {
+                        throw new FerryException(ErrorCode.BAD_DESCRIPTOR, "the donor completed before its manifest " +
+                            "reached the file copy stage");
+                    }
+                    if (metadataOnly)
+                    {
+                        run.onMetadataOnlyComplete(this);
+                        sendExit(connection, ErrorCode.OK, "");
+                        break;
+                    }
+                    state = STATE_COMPLETE;
+                }
+                else
+                {
+                    throw unexpected(type);
+                }
+                break;
+
+            default:
+                throw unexpected(type);
+        }
+    }
+
+    /**
+     * HELLO (and authentication when the donor requires it), then COM_CLONE and the locator.
+     */
+    private void onHandshake(final int type, final DirectBuffer body, final int offset)
+    {
+        if (handshake.onFrame(connection, type, body, offset))
+        {
+            sendEmpty(FrameType.COM_CLONE);
+            sendLocator();
+            state = STATE_LOCS;
+        }
+    }
+
+    private void onDescriptor(final DirectBuffer body, final int offset, final int length)
+    {
+        if (expectData)
+        {
+            throw new FerryException(ErrorCode.BAD_DESCRIPTOR, "a descriptor where data was announced");
+        }
+        desc.wrap(body, offset, length);
+        switch (desc.type())
+        {
+            case DescriptorFlyweight.TYPE_DATA:
+                if (!desc.hasBody())
+                {
+                    if (!metadataOnly || !run.resumeChecksum() || !run.metadataDone())
+                    {
+                        throw new FerryException(ErrorCode.BAD_DESCRIPTOR, "a checksum-only descriptor in a clone");
+                    }
+                    // resume by manifest with checksums: a kept file whose bytes differ from the donor's is re-sent
+                    run.recipient().checkKeptBlock(desc.fileIndex(), desc.dataPosition(), desc.dataLength(), desc.dataCrc());
+                    break;
+                }
+                if (desc.dataLength() > blockSize || desc.dataLength() == 0)
+                {
+                    throw new FerryException(ErrorCode.BAD_DESCRIPTOR, "data block of " + desc.dataLength() +
+                        " bytes, block size is " + blockSize);
+                }
+                checkPlacement(desc);
+                pendingDescriptor.putBytes(0, body, offset, DescriptorFlyweight.DATA_LENGTH);
+                expectData = true;
+                break;
+            case DescriptorFlyweight.TYPE_STATE:
+            case DescriptorFlyweight.TYPE_FILE:
+                if (index != 0)
+                {
+                    throw new FerryException(ErrorCode.BAD_DESCRIPTOR, "metadata on a worker connection");
+                }
+                run.applyMetadata(body, offset, length, desc);
+                break;
+            default:
+                throw new FerryException(ErrorCode.MALFORMED_FRAME, "unknown descriptor type " + desc.type());
+        }
+    }
+
+    /**
+     * A DATA descriptor must be exactly the next block the manifest's chunk layout says: right chunk range, next
+     * block of its chunk (so the applied prefix never has holes), right file, offset, length and last-block flag.
+     * Anything else is a broken or hostile donor.
+     */
+    private void checkPlacement(final DescriptorFlyweight d)
+    {
+        final dev.ferry.engine.layout.ChunkPlan plan = run.plan();
+        final int chunk = d.dataChunk();
+        final int block = d.dataBlock();
+        if (plan == null || chunk >= plan.chunkCount() || block >= plan.chunkBlocks(chunk))
+        {
+            throw new FerryException(ErrorCode.BAD_DESCRIPTOR, "block " + block + " of chunk " + chunk +
+                " is outside the manifest's " + (plan == null ? 0 : plan.chunkCount()) + " chunks");
+        }
+        int expected = nextBlock.get(chunk);
+        if (expected < 0)
+        {
+            expected = run.appliedBlocks(chunk);
+        }
+        if (block != expected)
+        {
+            throw new FerryException(ErrorCode.BAD_DESCRIPTOR, "block " + block + " of chunk " + chunk +
+                " arrived where block " + expected + " was due");
+        }
+        final int segment = plan.segmentOf(chunk, block);
+        final long position = plan.segmentOffset(segment) + (long)(block - plan.segmentFirstBlock(segment)) * plan.blockSize();
+        final long end = plan.segmentOffset(segment) + plan.segmentLength(segment);
+        final boolean last = block + 1 == plan.chunkBlocks(chunk);
+        if (d.fileIndex() != plan.segmentFile(segment) || d.dataPosition() != position ||
+            d.dataLength() != (int)Math.min(plan.blockSize(), end - position) || d.isLastInChunk() != last)
+        {
+            throw new FerryException(ErrorCode.BAD_DESCRIPTOR, "block " + block + " of chunk " + chunk +
+                " does not match the manifest's layout (file " + d.fileIndex() + " offset " + d.dataPosition() + ")");
+        }
+        if (last)
+        {
+            nextBlock.remove(chunk);
+        }
+        else
+        {
+            nextBlock.put(chunk, block + 1);
+        }
+    }
+
+    private void expect(final int type, final int expected)
+    {
+        if (type != expected)
+        {
+            throw unexpected(type);
+        }
+    }
+
+    private FerryException unexpected(final int type)
+    {
+        return new FerryException(ErrorCode.UNEXPECTED_COMMAND, "donor sent " + FrameType.name(type) +
+            " out of order (client task " + index + ", state " + state + ")");
+    }
+
+    private void sendEmpty(final int type)
+    {
+        if (connection.claim(type, 0) < 0)
+        {
+            throw new FerryException(ErrorCode.INTERNAL, "send buffer full for " + FrameType.name(type));
+        }
+        connection.flush();
+    }
+
+    private void sendLocator()
+    {
+        final int type;
+        final Locator l;
+        switch (mode)
+        {
+            case START:
+                type = FrameType.COM_INIT;
+                l = run.versionLocator();
+                break;
+            case ATTACH:
+                type = FrameType.COM_ATTACH;
+                l = run.locator().withTask(index);
+                break;
+            default:
+                type = FrameType.COM_REINIT;
+                l = run.restartLocator();
+                break;
+        }
+        final int at = connection.claim(type, LocatorCodec.encodedLength(l));
+        if (at < 0)
+        {
+            throw new FerryException(ErrorCode.INTERNAL, "locator does not fit the send buffer");
+        }
+        LocatorCodec.encode(connection.sendBuffer(), at, l);
+        connection.flush();
+    }
+
+    @Override
+    public ByteBuffer acquireBody(final Connection c, final int length)
+    {
+        if (!expectData || length != pendingDescriptor.getInt(DescriptorFlyweight.DATA_LENGTH_OFFSET,
+            dev.ferry.core.protocol.Wire.BYTE_ORDER))
+        {
+            fail(new FerryException(ErrorCode.BAD_DESCRIPTOR, expectData ?
+                "data frame length " + length + " disagrees with its descriptor" : "data frame without a descriptor"));
+            return null;
+        }
+        final BlockBuffer b = free.poll();
+        if (b == null)
+        {
+            waitingForBuffer = true;
+            return null;
+        }
+        b.descriptor.putBytes(0, pendingDescriptor, 0, DescriptorFlyweight.DATA_LENGTH);
+        final int chunk = b.flyweight.dataChunk();
+        if (!chunkStart.containsKey(chunk))
+        {
+            chunkStart.put(chunk, System.nanoTime());
+        }
+        b.data.clear();
+        b.error = null;
+        receiving = b;
+        return b.data;
+    }
+
+    @Override
+    public void onBody(final Connection c, final ByteBuffer body, final int length)
+    {
+        final BlockBuffer b = receiving;
+        receiving = null;
+        expectData = false;
+        b.length = length;
+        inFlight++;
+        run.onOffered(length);
+        if (!run.worker(index).offer(b))
+        {
+            fail(new FerryException(ErrorCode.INTERNAL, "apply queue full"));
+        }
+    }
+
+    /**
+     * An apply worker finished a block. Worker thread.
+     */
+    void onApplied(final BlockBuffer block)
+    {
+        done.offer(block);
+        run.onAppliedByWorker();
+        if (waitingForBuffer || state >= STATE_COMPLETE)
+        {
+            loop.wakeup();
+        }
+    }
+
+    /**
+     * After the loop has stopped and the workers are idle: fold every applied block into the clone's applied state
+     * without acknowledging it (the restart locator carries it). Driver thread.
+     */
+    void absorbForRestart()
+    {
+        drainApplied();
+        final Int2IntHashMap.KeyIterator keys = ackBlocks.keySet().iterator();
+        while (keys.hasNext())
+        {
+            final int chunk = keys.nextValue();
+            final int v = ackBlocks.get(chunk);
+            final boolean complete = v < -1;
+            run.onAcknowledged(chunk, complete ? -v - 2 : v, complete);
+        }
+        ackBlocks.clear();
+    }
+
+    private void drainApplied()
+    {
+        BlockBuffer b;
+        while ((b = done.poll()) != null)
+        {
+            inFlight--;
+            final DescriptorFlyweight d = b.flyweight;
+            if (b.error != null)
+            {
+                free.push(b);
+                if (b.error.code() == ErrorCode.CHECKSUM_MISMATCH)
+                {
+                    // never written; the chunk's applied prefix stops before it and a restart sends it again
+                    poisoned.add(d.dataChunk());
+                    run.progress().onCorruptBlock();
+                    run.onNetworkFailure(this, b.error);
+                    continue;
+                }
+                fail(b.error);
+                return;
+            }
+            if (poisoned.contains(d.dataChunk()))
+            {
+                free.push(b); // written, but after a corrupt block of its chunk: not acknowledged, sent again
+                continue;
+            }
+            run.progress().onBlock(b.length);
+            final int chunk = d.dataChunk();
+            final int blocks = d.dataBlock() + 1;
+            ackBlocks.put(chunk, d.isLastInChunk() ? -blocks - 2 : blocks);
+            if (d.isLastInChunk())
+            {
+                final long start = chunkStart.remove(chunk);
+                if (start != -1)
+                {
+                    run.progress().onChunkLatency(System.nanoTime() - start);
+                }
+            }
+            free.push(b);
+        }
+        if (waitingForBuffer && !free.isEmpty() && !connection.isClosed())
+        {
+            waitingForBuffer = false;
+            connection.resumeReading();
+        }
+    }
+
+    private void flushAcks(final long now, final boolean force)
+    {
+        if (ackBlocks.isEmpty() || (!force && ackBlocks.size() < ACK_BATCH && now - lastAckNanos < ACK_INTERVAL_NANOS))
+        {
+            return;
+        }
+        final int n = Math.min(ackBlocks.size(), (scratch.capacity() - AckCodec.ENTRIES_OFFSET) / AckCodec.ENTRY_LENGTH);
+        if (!connection.hasRoom(FrameHeader.HEADER_LENGTH + AckCodec.lengthFor(n)))
+        {
+            return;
+        }
+        final int at = connection.claim(FrameType.COM_ACK, AckCodec.lengthFor(n));
+        final UnsafeBuffer out = connection.sendBuffer();
+        AckCodec.putCount(out, at, n);
+        int i = 0;
+        final Int2IntHashMap.KeyIterator keys = ackBlocks.keySet().iterator();
+        while (keys.hasNext() && i < n)
+        {
+            final int chunk = keys.nextValue();
+            final int v = ackBlocks.get(chunk);
+            final boolean complete = v < -1;
+            final int blocks = complete ? -v - 2 : v;
+            AckCodec.putEntry(out, at, i++, chunk, blocks, complete ? AckCodec.FLAG_CHUNK_COMPLETE : 0);
+            keys.remove();
+            run.onAcknowledged(chunk, blocks, complete);
+        }
+        connection.flush();
+        lastAckNanos = now;
+    }
+
+    @Override
+    public void onWritable(final Connection c)
+    {
+    }
+
+    @Override
+    public void onTick(final Connection c, final long now)
+    {
+        drainApplied();
+        if (c.isClosed())
+        {
+            return;
+        }
+        final long net = c.bytesIn();
+        run.progress().onNetwork(net - lastNetworkBytes);
+        lastNetworkBytes = net;
+        final FerryException failure = run.failure();
+        if (failure != null && state != STATE_DONE && state >= STATE_LOCS)
+        {
+            sendExit(c, failure.code(), failure.getMessage());
+            return;
+        }
+        if (failure != null || generation != run.generation())
+        {
+            c.close(ErrorCode.CANCELLED, "clone failed or restarted");
+            return;
+        }
+        flushAcks(now, state == STATE_COMPLETE && inFlight == 0);
+        if (state == STATE_COMPLETE && inFlight == 0 && ackBlocks.isEmpty() && !reportedComplete)
+        {
+            reportedComplete = true;
+            run.onTaskComplete(this);
+        }
+        if (reportedComplete && run.exitRequested() && state != STATE_DONE)
+        {
+            sendExit(c, ErrorCode.OK, "");
+        }
+    }
+
+    /**
+     * End the task with COM_EXIT carrying {@code code}: 0 after a complete clone, else the error, so the donor can
+     * release the snapshot at once instead of holding it for a restart.
+     */
+    private void sendExit(final Connection c, final int code, final String message)
+    {
+        final int max = ErrorCodec.MESSAGE_OFFSET + 2 + ErrorCodec.MAX_MESSAGE_BYTES;
+        if (!c.hasRoom(FrameHeader.HEADER_LENGTH + max))
+        {
+            c.close(ErrorCode.CANCELLED, "clone failed");
+            return;
+        }
+        final int at = c.claim(FrameType.COM_EXIT, max);
+        final int len = ErrorCodec.encode(c.sendBuffer(), at, code, message);
+        FrameHeader.write(c.sendBuffer(), at - FrameHeader.HEADER_LENGTH, FrameHeader.HEADER_LENGTH + len, FrameType.COM_EXIT);
+        c.sendBuffer().byteBuffer().position(at + len);
+        state = STATE_DONE;
+        c.closeAfterFlush();
+    }
+
+    private void fail(final FerryException ex)
+    {
+        run.fail(ex);
+        final FerryException first = run.failure() != null ? run.failure() : ex; // one story for donor and caller
+        if (connection != null && !connection.isClosed())
+        {
+            if (state >= STATE_LOCS && state != STATE_DONE)
+            {
+                sendExit(connection, first.code(), first.getMessage());
+            }
+            else
+            {
+                connection.close(ex.code(), ex.getMessage());
+            }
+        }
+    }
+
+    @Override
+    public void onClose(final Connection c, final int errorCode, String message)
+    {
+        if (state != STATE_DONE && errorCode != ErrorCode.CANCELLED)
+        {
+            int code = errorCode == ErrorCode.OK ? ErrorCode.NETWORK : errorCode;
+            if (state == STATE_HELLO && (code == ErrorCode.MALFORMED_FRAME || code == ErrorCode.FRAME_TOO_LARGE ||
+                code == ErrorCode.UNKNOWN_COMMAND))
+            {
+                code = ErrorCode.NOT_FERRY;
+                message = "the peer at " + c.peer() + " does not speak the Ferry protocol (" + message + ")";
+            }
+            final FerryException ex = new FerryException(code, "connection " + index + " to the donor was lost: " + message);
+            if (ErrorCode.isRestartable(code) && (state >= STATE_LOCS || run.locator() != null))
+            {
+                run.onNetworkFailure(this, ex);
+            }
+            else
+            {
+                run.fail(ex);
+            }
+        }
+        finished = true;
+        run.onTaskFinished(this);
+    }
+
+    int stage()
+    {
+        return state >= STATE_STREAMING ? Stage.FILE_COPY : Stage.NONE;
+    }
+}

@@ -1,0 +1,656 @@
+package dev.ferry.engine.recipient;
+
+import dev.ferry.engine.EndpointOptions;
+import dev.ferry.engine.donor.DonorService;
+import dev.ferry.engine.layout.ManifestScanner;
+
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+
+import org.agrona.concurrent.AgentRunner;
+import org.agrona.concurrent.BackoffIdleStrategy;
+
+import dev.ferry.core.config.CloneSettings;
+import dev.ferry.core.protocol.ErrorCode;
+import dev.ferry.core.protocol.FerryException;
+import dev.ferry.core.protocol.Wire;
+import dev.ferry.core.spi.AppliedState;
+import dev.ferry.core.spi.CloneMode;
+import dev.ferry.core.spi.Locator;
+import dev.ferry.core.spi.Stage;
+import dev.ferry.engine.CloneProgress;
+import dev.ferry.transport.TransportSettings;
+
+/**
+ * Clones a donor's tree into a local directory over TCP: the recipient side of the remote clone flow. Embeddable:
+ * {@link #run()} blocks until the clone is complete and synced, and either returns a {@link CloneResult} or throws a
+ * {@link FerryException} whose {@link FerryException#describe()} is one line a person can act on. Never exits the
+ * JVM, logs nothing, keeps no global state.
+ * <p>
+ * The master task ships the metadata; once it is applied, {@code threads - 1} more tasks attach, each on its own
+ * connection; apply workers write blocks; when every task is complete, FILE SYNC runs and each task sends
+ * {@code COM_EXIT}. One {@code CloneClient} runs one clone.
+ */
+public final class CloneClient
+{
+    /**
+     * Options of a clone. Chained setters.
+     */
+    public static final class Options extends EndpointOptions<Options>
+    {
+        @Override
+        protected Options self()
+        {
+            return this;
+        }
+
+        private int threads = 2;
+        private int applyThreads = 2;
+        private int poolBuffers = 32;
+        private boolean requireChecksum;
+        private Consumer<CloneProgress> onProgress = p -> { };
+        private long progressIntervalMs = 1000;
+        private int maxRestarts = 100;
+        private boolean resume;
+        private boolean resumeChecksum;
+        private List<String> allowDonors;
+        private long restartWindowMs = -1;
+
+        /**
+         * Connections (clone tasks), at least 1.
+         */
+        public Options threads(final int v)
+        {
+            threads = v;
+            return this;
+        }
+
+        /**
+         * Threads writing blocks to disk, at least 1.
+         */
+        public Options applyThreads(final int v)
+        {
+            applyThreads = v;
+            return this;
+        }
+
+        /**
+         * Block buffers per connection: how much may be in flight between the socket and the disk.
+         */
+        public Options poolBuffers(final int v)
+        {
+            poolBuffers = v;
+            return this;
+        }
+
+
+
+
+        /**
+         * Refuse a donor that sends blocks without CRC32C.
+         */
+        public Options requireChecksum(final boolean v)
+        {
+            requireChecksum = v;
+            return this;
+        }
+
+        /**
+         * Called on the thread running {@link CloneClient#run()} about every {@code intervalMs}.
+         */
+        public Options onProgress(final Consumer<CloneProgress> listener, final long intervalMs)
+        {
+            onProgress = listener;
+            progressIntervalMs = intervalMs;
+            return this;
+        }
+
+        /**
+         * Most reconnections after network failures before the clone gives up (default 100; 0 disables restart).
+         */
+        public Options maxRestarts(final int v)
+        {
+            maxRestarts = v;
+            return this;
+        }
+
+        /**
+         * How long to keep trying to reconnect after a network failure; default: the window the donor announced.
+         */
+        public Options restartWindowMs(final long v)
+        {
+            restartWindowMs = v;
+            return this;
+        }
+
+        /**
+         * Continue an interrupted clone in a non-empty target that holds {@code .ferry/} state: against the same
+         * snapshot if the donor still holds it, else against a new one, keeping unchanged complete files.
+         */
+        public Options resume(final boolean v)
+        {
+            resume = v;
+            return this;
+        }
+
+        /**
+         * On a resume against a new snapshot, keep a file only if, besides its size and mtime, the CRC32C of every
+         * block matches the donor's (the donor reads the whole dataset to compute them).
+         */
+        public Options resumeChecksum(final boolean v)
+        {
+            resumeChecksum = v;
+            return this;
+        }
+
+        boolean resumeChecksum()
+        {
+            return resumeChecksum;
+        }
+
+
+        /**
+         * Clone only from donors on this list of HOST:PORT (as the clone plugin's clone_valid_donor_list): any other
+         * donor is refused before connecting. Null or empty: any donor.
+         */
+        public Options allowDonors(final List<String> v)
+        {
+            allowDonors = v;
+            return this;
+        }
+
+
+        int threads()
+        {
+            return threads;
+        }
+
+        int poolBuffers()
+        {
+            return poolBuffers;
+        }
+
+
+
+
+
+        boolean requireChecksum()
+        {
+            return requireChecksum;
+        }
+    }
+
+    private final InetSocketAddress donor;
+    private final Path target;
+    private final Options options;
+    private final CloneProgress progress = new CloneProgress();
+
+    public CloneClient(final InetSocketAddress donor, final Path target, final Options options)
+    {
+        this.donor = donor;
+        this.target = target.toAbsolutePath().normalize();
+        this.options = options;
+    }
+
+    /**
+     * @return live counters of this clone; readable from any thread.
+     */
+    public CloneProgress progress()
+    {
+        return progress;
+    }
+
+    /**
+     * Run the clone.
+     *
+     * @return what was copied.
+     * @throws FerryException if the clone failed; the target then carries the {@code .ferry/} marker if anything was
+     *                        written.
+     */
+    public CloneResult run()
+    {
+        if (options.threads < 1 || options.threads > 64 || options.applyThreads < 1 || options.poolBuffers < 2)
+        {
+            throw new FerryException(ErrorCode.CONFIG_MISMATCH, "threads must be 1..64, apply threads >= 1 and " +
+                "pool buffers >= 2 (got " + options.threads + ", " + options.applyThreads + ", " + options.poolBuffers + ")");
+        }
+        options.settings().conclude();
+        options.transport().conclude();
+        if (options.transport().tls() != null && !options.transport().tls().clientMode())
+        {
+            throw new FerryException(ErrorCode.CONFIG_MISMATCH, "the client was given a donor's TLS config; it needs " +
+                "TlsConfig.client (--tls-ca)");
+        }
+        checkAllowed();
+        final int kind = checkTarget();
+        progress.threads(options.threads);
+        if (kind == RESUME_SAME)
+        {
+            final RecipientJournal.Loaded loaded = RecipientJournal.load(target.resolve(ManifestScanner.STATE_DIR));
+            try
+            {
+                return attempt(RESUME_SAME, loaded);
+            }
+            catch (final FerryException ex)
+            {
+                if (ex.code() != ErrorCode.UNKNOWN_SNAPSHOT)
+                {
+                    throw ex;
+                }
+                // the donor no longer holds the snapshot: resume against a new one, comparing manifests
+            }
+            return attempt(RESUME_MERGE, loaded);
+        }
+        if (kind == RESUME_MERGE)
+        {
+            return attempt(RESUME_MERGE, RecipientJournal.load(target.resolve(ManifestScanner.STATE_DIR)));
+        }
+        try
+        {
+            return attempt(FRESH, null);
+        }
+        catch (final FerryException ex)
+        {
+            // the donor restarted during the clone (its snapshot is gone): continue against a new snapshot, keeping
+            // what the journal proves complete, as --resume would
+            if (ex.code() != ErrorCode.UNKNOWN_SNAPSHOT || options.maxRestarts == 0 ||
+                !FileTreeRecipient.isIncomplete(target))
+            {
+                throw ex;
+            }
+        }
+        progress.onRestart();
+        return attempt(RESUME_MERGE, RecipientJournal.load(target.resolve(ManifestScanner.STATE_DIR)));
+    }
+
+    private static final int FRESH = 0;
+    private static final int RESUME_SAME = 1;
+    private static final int RESUME_MERGE = 2;
+
+    private CloneResult attempt(final int kind, final RecipientJournal.Loaded loaded)
+    {
+        final FileTreeRecipient recipient = new FileTreeRecipient(target, options.settings());
+        final CloneRun run = new CloneRun(options, recipient, progress);
+        final ApplyWorker[] workers = new ApplyWorker[options.applyThreads];
+        final List<AgentRunner> workerRunners = new ArrayList<>();
+        final List<ClientTask> tasks = new ArrayList<>();
+        final int queueCapacity = Math.max(64, options.threads * options.poolBuffers * 2);
+        for (int i = 0; i < workers.length; i++)
+        {
+            workers[i] = new ApplyWorker(i, recipient, queueCapacity);
+            final AgentRunner r = new AgentRunner(new BackoffIdleStrategy(100, 10, TimeUnit.MICROSECONDS.toNanos(1),
+                TimeUnit.MICROSECONDS.toNanos(200)), run::onLoopError, null, workers[i]);
+            workerRunners.add(r);
+            AgentRunner.startOnThread(r);
+        }
+        run.workers(workers);
+        long nextProgress = System.nanoTime();
+        long nextCheckpoint = System.nanoTime() + CHECKPOINT_NANOS;
+        try
+        {
+            final ClientTask master;
+            if (kind == RESUME_SAME)
+            {
+                recipient.resumeSameSnapshot(loaded);
+                final dev.ferry.engine.layout.ChunkPlan plan = recipient.plan();
+                run.preset(Locator.real(Locator.ENGINE_FILE_TREE, options.protocolMax(), loaded.snapshotId, 0, Stage.FILE_COPY),
+                    loaded.applied != null && loaded.applied.chunkCount() == plan.chunkCount() ? loaded.applied :
+                    new AppliedState(plan.chunkCount()));
+                progress.estimate(plan.chunkCount() == 0 ? 0 : estimate(plan), recipient.entryCount());
+                progress.stage(Stage.FILE_COPY);
+                master = new ClientTask(run, 0, CloneMode.RESTART);
+            }
+            else
+            {
+                if (kind == RESUME_MERGE)
+                {
+                    recipient.mergeWith(loaded);
+                    run.holdWorkers(true);
+                }
+                master = new ClientTask(run, 0, CloneMode.START);
+                if (kind == RESUME_MERGE)
+                {
+                    master.metadataOnly();
+                }
+            }
+            tasks.add(master);
+            master.start(donor);
+            boolean attached = false;
+            while (true)
+            {
+                final FerryException failure = run.failure();
+                if (failure != null)
+                {
+                    throw failure;
+                }
+                if (run.metadataOnlyComplete())
+                {
+                    // resume by manifest: the manifest is merged; ask for what is missing with a restart locator
+                    final AppliedState merged = recipient.mergedApplied();
+                    final long[] kept = recipient.keptCounts();
+                    progress.onKept(kept[0], kept[1]);
+                    run.continueWith(merged);
+                    run.holdWorkers(false);
+                    for (final ClientTask t : tasks)
+                    {
+                        t.stop();
+                    }
+                    tasks.clear();
+                    run.beginRestart();
+                    final ClientTask resumed = new ClientTask(run, 0, CloneMode.RESTART);
+                    tasks.add(resumed);
+                    resumed.start(donor);
+                    attached = false;
+                    continue;
+                }
+                final long now0 = System.nanoTime();
+                if (now0 >= nextCheckpoint)
+                {
+                    checkpoint(run, recipient);
+                    nextCheckpoint = now0 + CHECKPOINT_NANOS;
+                }
+                final FerryException networkFailure = run.networkFailure();
+                if (networkFailure != null)
+                {
+                    restart(run, tasks, networkFailure);
+                    attached = false;
+                    continue;
+                }
+                if (!attached && run.metadataDone() && run.masterAccepted())
+                {
+                    attached = true;
+                    for (int t = 1; t < options.threads; t++)
+                    {
+                        final ClientTask task = new ClientTask(run, t, CloneMode.ATTACH);
+                        tasks.add(task);
+                        try
+                        {
+                            task.start(donor);
+                        }
+                        catch (final FerryException ex)
+                        {
+                            run.onNetworkFailure(task, ex);
+                            break;
+                        }
+                    }
+                }
+                if (attached && run.tasksComplete() == options.threads)
+                {
+                    break;
+                }
+                final long now = System.nanoTime();
+                if (now >= nextProgress)
+                {
+                    options.onProgress.accept(progress);
+                    nextProgress = now + TimeUnit.MILLISECONDS.toNanos(options.progressIntervalMs);
+                }
+                run.await(50);
+            }
+            run.checkAllApplied();
+            progress.stage(Stage.FILE_SYNC);
+            options.onProgress.accept(progress);
+            recipient.applyEnd(run.locator(), 0, ErrorCode.OK);
+            run.requestExit();
+            final long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            while (run.tasksFinished() < tasks.size() && System.nanoTime() < deadline)
+            {
+                run.await(20);
+            }
+            progress.stage(Stage.DONE);
+            progress.finish();
+            options.onProgress.accept(progress);
+            return new CloneResult(run.locator().snapshotId(), progress.totalFiles(), progress.dataBytes(),
+                progress.networkBytes(), progress.elapsedSeconds(), progress.restarts());
+        }
+        catch (final InterruptedException ex)
+        {
+            Thread.currentThread().interrupt();
+            final FerryException f = new FerryException(ErrorCode.CANCELLED, "clone interrupted");
+            run.fail(f);
+            recipient.applyEnd(run.locator(), 0, f.code());
+            throw f;
+        }
+        catch (final FerryException ex)
+        {
+            run.fail(ex);
+            try
+            {
+                checkpoint(run, recipient);
+            }
+            catch (final FerryException ignore)
+            {
+                // keep the first failure; the journal holds the previous checkpoint
+            }
+            // tasks tell the donor with COM_EXIT carrying the error, so it releases the snapshot at once
+            final long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(1);
+            while (run.tasksFinished() < tasks.size() && System.nanoTime() < deadline)
+            {
+                try
+                {
+                    run.await(10);
+                }
+                catch (final InterruptedException ie)
+                {
+                    Thread.currentThread().interrupt();
+                    break;
+                }
+            }
+            stopAll(tasks, workerRunners);
+            // the first failure is what the tasks told the donor: report that one, whichever thread saw it first
+            final FerryException first = run.failure() != null ? run.failure() : ex;
+            recipient.applyEnd(run.locator(), 0, first.code());
+            throw first;
+        }
+        finally
+        {
+            progress.finish();
+            stopAll(tasks, workerRunners);
+            recipient.close();
+        }
+    }
+
+    /**
+     * The restart after a network failure, as the clone plugin does it: stop every task, let the apply workers
+     * finish what they hold, fold it into the applied state, then reconnect with backoff and send COM_REINIT with a
+     * restart locator; workers re-attach once the donor accepted it. Gives up when the restart window (the donor's,
+     * unless the options say otherwise) has passed since the failure, or after too many restarts.
+     */
+    private void restart(final CloneRun run, final List<ClientTask> tasks, final FerryException cause)
+        throws InterruptedException
+    {
+        final long failedAt = System.nanoTime();
+        if (outageStartNanos == 0 || run.masterAccepted())
+        {
+            outageStartNanos = failedAt;
+            backoffMs = 0;
+        }
+        progress.onRestart();
+        if (progress.restarts() > options.maxRestarts || run.locator() == null)
+        {
+            throw new FerryException(cause.code(), cause.getMessage() + "; gave up after " + (progress.restarts() - 1) +
+                " restarts (the target can be resumed with --resume)");
+        }
+        for (final ClientTask t : tasks)
+        {
+            t.stop();
+        }
+        while (!run.workersIdle())
+        {
+            if (run.failure() != null)
+            {
+                throw run.failure();
+            }
+            run.await(1);
+        }
+        for (final ClientTask t : tasks)
+        {
+            t.absorbForRestart();
+        }
+        tasks.clear();
+        run.beginRestart();
+        final long window = options.restartWindowMs >= 0 ? options.restartWindowMs :
+            run.restartWindowMs() >= 0 ? run.restartWindowMs() : DonorService.Options.RESTART_WINDOW_DEFAULT_MS;
+        final long deadline = outageStartNanos + TimeUnit.MILLISECONDS.toNanos(window);
+        while (true)
+        {
+            if (backoffMs > 0)
+            {
+                if (System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(backoffMs) > deadline)
+                {
+                    throw new FerryException(ErrorCode.NETWORK, "the donor could not be reached again within the " +
+                        "restart window of " + window / 1000.0 + " s after: " + cause.getMessage() +
+                        "; the clone can be resumed with --resume");
+                }
+                run.await(backoffMs); // backoff; wakes early only to notice a failure
+                if (run.failure() != null)
+                {
+                    throw run.failure();
+                }
+            }
+            backoffMs = Math.min(5000, Math.max(50, backoffMs * 2));
+            final ClientTask master = new ClientTask(run, 0, CloneMode.RESTART);
+            try
+            {
+                master.start(donor);
+                tasks.add(master);
+                return;
+            }
+            catch (final FerryException ex)
+            {
+                if (!ex.isRestartable())
+                {
+                    throw ex;
+                }
+            }
+        }
+    }
+
+    private static final long CHECKPOINT_NANOS = TimeUnit.SECONDS.toNanos(1);
+
+    /**
+     * Record the applied state in the resume journal (after forcing the files it covers, when sync is on).
+     */
+    private static void checkpoint(final CloneRun run, final FileTreeRecipient recipient)
+    {
+        if (!run.metadataDone() || run.workersIdleUnknown())
+        {
+            return;
+        }
+        final AppliedState state = run.applied();
+        if (state != null && state.chunkCount() > 0)
+        {
+            recipient.checkpoint(state);
+        }
+    }
+
+    private static long estimate(final dev.ferry.engine.layout.ChunkPlan plan)
+    {
+        long bytes = 0;
+        for (int c = 0; c < plan.chunkCount(); c++)
+        {
+            bytes += plan.chunkBytes(c);
+        }
+        return bytes;
+    }
+
+    private long outageStartNanos;
+    private long backoffMs;
+
+    private static void stopAll(final List<ClientTask> tasks, final List<AgentRunner> workerRunners)
+    {
+        for (final ClientTask t : tasks)
+        {
+            t.stop();
+        }
+        for (final AgentRunner r : workerRunners)
+        {
+            r.close();
+        }
+    }
+
+    private void checkAllowed()
+    {
+        if (options.allowDonors == null || options.allowDonors.isEmpty())
+        {
+            return;
+        }
+        for (final String entry : options.allowDonors)
+        {
+            final int colon = entry.lastIndexOf(':');
+            if (colon <= 0)
+            {
+                throw new FerryException(ErrorCode.CONFIG_MISMATCH, "allowed donor '" + entry + "' is not HOST:PORT");
+            }
+            final String host = entry.substring(0, colon).replace("[", "").replace("]", "");
+            final int port;
+            try
+            {
+                port = Integer.parseInt(entry.substring(colon + 1));
+            }
+            catch (final NumberFormatException ex)
+            {
+                throw new FerryException(ErrorCode.CONFIG_MISMATCH, "allowed donor '" + entry + "' has no numeric port");
+            }
+            if (port != donor.getPort())
+            {
+                continue;
+            }
+            if (host.equalsIgnoreCase(donor.getHostString()))
+            {
+                return;
+            }
+            final InetSocketAddress resolved = new InetSocketAddress(host, port);
+            if (!resolved.isUnresolved() && donor.getAddress() != null && resolved.getAddress().equals(donor.getAddress()))
+            {
+                return;
+            }
+        }
+        throw new FerryException(ErrorCode.AUTH_FAILED, "donor " + donor.getHostString() + ":" + donor.getPort() +
+            " is not on the allowed donor list " + options.allowDonors + "; nothing was sent to it");
+    }
+
+    private int checkTarget()
+    {
+        if (!Files.exists(target, LinkOption.NOFOLLOW_LINKS))
+        {
+            return FRESH;
+        }
+        if (!Files.isDirectory(target, LinkOption.NOFOLLOW_LINKS))
+        {
+            throw new FerryException(ErrorCode.TARGET_NOT_EMPTY, "target " + target + " exists and is not a directory");
+        }
+        try (DirectoryStream<Path> s = Files.newDirectoryStream(target))
+        {
+            if (!s.iterator().hasNext())
+            {
+                return FRESH;
+            }
+        }
+        catch (final IOException ex)
+        {
+            throw new FerryException(ErrorCode.IO_ERROR, "cannot read target " + target + ": " + ex.getMessage(), ex);
+        }
+        final boolean incomplete = FileTreeRecipient.isIncomplete(target);
+        if (!options.resume)
+        {
+            throw new FerryException(ErrorCode.TARGET_NOT_EMPTY, "target " + target + " is not empty" +
+                (incomplete ? "; it holds an interrupted clone: continue it with --resume" :
+                "; choose an empty directory (--resume continues only an interrupted Ferry clone)"));
+        }
+        if (!incomplete)
+        {
+            throw new FerryException(ErrorCode.TARGET_NOT_EMPTY, "target " + target + " is not empty and holds no " +
+                "interrupted Ferry clone (no .ferry/ state), so --resume cannot continue it");
+        }
+        final RecipientJournal.Loaded loaded = RecipientJournal.load(target.resolve(ManifestScanner.STATE_DIR));
+        return loaded == null ? RESUME_MERGE : RESUME_SAME;
+    }
+}

@@ -1,0 +1,325 @@
+package dev.ferry.engine.recipient;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
+import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicLongArray;
+
+import org.agrona.DirectBuffer;
+import org.agrona.concurrent.UnsafeBuffer;
+
+import dev.ferry.core.protocol.ErrorCode;
+import dev.ferry.core.protocol.FerryException;
+import dev.ferry.core.protocol.LocatorCodec;
+import dev.ferry.core.spi.AppliedState;
+import dev.ferry.core.spi.Locator;
+import dev.ferry.core.spi.Stage;
+
+/**
+ * The recipient's durable record of an interrupted clone, kept in {@code TARGET/.ferry/}:
+ * <ul>
+ *   <li>{@code manifest}: a header (magic, snapshot id, chunk size, block size, files per chunk, entry count) and
+ *   the donor's FILE descriptors as received, forced to disk when the metadata stage ends;</li>
+ *   <li>{@code applied}: the applied state (same encoding as a restart locator), replaced atomically at each
+ *   checkpoint. A block is in it only after the files it was written to were forced to disk (when sync is on),
+ *   so after a crash the journal never claims bytes that were lost.</li>
+ * </ul>
+ * Apply workers mark files dirty (lock-free bitmap); the clone driver calls {@link #checkpoint} every second or so.
+ */
+public final class RecipientJournal
+{
+    public static final String MANIFEST = "manifest";
+    public static final String APPLIED = "applied";
+    private static final long MAGIC = 0x4C4E524A_59525246L; // "FRRYJRNL"
+    private static final int HEADER = 48;
+
+    private final Path dir;
+    private final boolean sync;
+    private FileChannel manifest;
+    private final ByteBuffer pending = ByteBuffer.allocate(256 * 1024).order(ByteOrder.LITTLE_ENDIAN);
+    private volatile AtomicLongArray dirty = new AtomicLongArray(1);
+    private int entryCount;
+    private int descriptorsWritten;
+    private boolean manifestComplete;
+
+    /**
+     * What a journal holds, loaded for {@code --resume}.
+     */
+    public static final class Loaded
+    {
+        public final long snapshotId;
+        public final long chunkSize;
+        public final int blockSize;
+        public final int filesPerChunk;
+        public final List<byte[]> descriptors;
+        public final AppliedState applied;
+
+        Loaded(final long snapshotId, final long chunkSize, final int blockSize, final int filesPerChunk,
+            final List<byte[]> descriptors, final AppliedState applied)
+        {
+            this.snapshotId = snapshotId;
+            this.chunkSize = chunkSize;
+            this.blockSize = blockSize;
+            this.filesPerChunk = filesPerChunk;
+            this.descriptors = descriptors;
+            this.applied = applied;
+        }
+    }
+
+    RecipientJournal(final Path dir, final boolean sync)
+    {
+        this.dir = dir;
+        this.sync = sync;
+    }
+
+    /**
+     * Start a new manifest for a snapshot (replaces any earlier one). Metadata thread.
+     */
+    void begin(final long snapshotId, final long chunkSize, final int blockSize, final int filesPerChunk,
+        final long entries) throws IOException
+    {
+        close();
+        pending.clear();
+        descriptorsWritten = 0;
+        Files.deleteIfExists(dir.resolve(APPLIED));
+        manifest = FileChannel.open(dir.resolve(MANIFEST), StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+            StandardOpenOption.TRUNCATE_EXISTING);
+        final ByteBuffer h = ByteBuffer.allocate(HEADER).order(ByteOrder.LITTLE_ENDIAN);
+        h.putLong(MAGIC).putLong(snapshotId).putLong(chunkSize).putInt(blockSize).putInt(filesPerChunk)
+            .putLong(entries).putInt(0).putInt(0).flip();
+        while (h.hasRemaining())
+        {
+            manifest.write(h);
+        }
+        entryCount = (int)entries;
+        manifestComplete = false;
+    }
+
+    void appendDescriptor(final DirectBuffer buffer, final int offset, final int length) throws IOException
+    {
+        if (manifest == null)
+        {
+            return;
+        }
+        if (pending.remaining() < 4 + length)
+        {
+            flushPending();
+        }
+        pending.putInt(length);
+        buffer.getBytes(offset, pending, length);
+        descriptorsWritten++;
+    }
+
+    private void flushPending() throws IOException
+    {
+        pending.flip();
+        while (pending.hasRemaining())
+        {
+            manifest.write(pending);
+        }
+        pending.clear();
+    }
+
+    /**
+     * The metadata stage ended: mark the manifest complete and force it (always: it is small and resume needs it).
+     */
+    void completeManifest() throws IOException
+    {
+        if (manifest == null)
+        {
+            return;
+        }
+        flushPending();
+        final ByteBuffer done = ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN).putInt(1).flip();
+        manifest.write(done, 40);
+        manifest.force(true);
+        manifest.close();
+        manifest = null;
+        // sized now, from what really arrived, not from the count the donor announced
+        dirty = new AtomicLongArray((descriptorsWritten + 63) / 64 + 1);
+        manifestComplete = true;
+        forceDirectory(dir);
+    }
+
+    /**
+     * A block of file {@code index} was written. Any apply thread; lock-free.
+     */
+    void markDirty(final int index)
+    {
+        final AtomicLongArray d = dirty;
+        final int word = index >>> 6;
+        final long bit = 1L << (index & 63);
+        if (word < d.length() && (d.get(word) & bit) == 0)
+        {
+            d.getAndAccumulate(word, bit, (a, b) -> a | b);
+        }
+    }
+
+    /**
+     * Record {@code state}: first force every file written since the last checkpoint (when sync is on), then replace
+     * the applied file atomically. {@code state} must have been taken before this call, so every block in it was
+     * written, and its file marked dirty, before the forcing.
+     */
+    void checkpoint(final AppliedState state, final FileTreeRecipient recipient) throws IOException
+    {
+        if (!manifestComplete)
+        {
+            return;
+        }
+        final AtomicLongArray d = dirty;
+        if (sync)
+        {
+            for (int w = 0; w < d.length(); w++)
+            {
+                long bits = d.getAndSet(w, 0);
+                while (bits != 0)
+                {
+                    final int index = (w << 6) + Long.numberOfTrailingZeros(bits);
+                    bits &= bits - 1;
+                    recipient.force(index);
+                }
+            }
+        }
+        final Locator carrier = Locator.real(Locator.ENGINE_FILE_TREE, 1, 1, 0, Stage.FILE_COPY).restart(state);
+        final int len = LocatorCodec.encodedLength(carrier);
+        final UnsafeBuffer b = new UnsafeBuffer(new byte[len]);
+        LocatorCodec.encode(b, 0, carrier);
+        final Path tmp = dir.resolve(APPLIED + ".tmp");
+        try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+            StandardOpenOption.TRUNCATE_EXISTING))
+        {
+            final ByteBuffer bb = ByteBuffer.wrap(b.byteArray(), 0, len);
+            while (bb.hasRemaining())
+            {
+                ch.write(bb);
+            }
+            if (sync)
+            {
+                ch.force(true);
+            }
+        }
+        try
+        {
+            Files.move(tmp, dir.resolve(APPLIED), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        }
+        catch (final AtomicMoveNotSupportedException ex)
+        {
+            Files.move(tmp, dir.resolve(APPLIED), StandardCopyOption.REPLACE_EXISTING);
+        }
+        if (sync)
+        {
+            forceDirectory(dir);
+        }
+    }
+
+    /**
+     * Continue the journal of an interrupted clone of the same snapshot.
+     */
+    void resumed(final Loaded loaded)
+    {
+        entryCount = loaded.descriptors.size();
+        dirty = new AtomicLongArray((entryCount + 63) / 64 + 1);
+        manifestComplete = true;
+    }
+
+    int entryCount()
+    {
+        return entryCount;
+    }
+
+    void close()
+    {
+        if (manifest != null)
+        {
+            try
+            {
+                manifest.close();
+            }
+            catch (final IOException ignore)
+            {
+                // the journal is only trusted when complete
+            }
+            manifest = null;
+        }
+    }
+
+    /**
+     * Load the journal of an interrupted clone.
+     *
+     * @return it, or null if there is no complete manifest (the clone died before its metadata was recorded).
+     */
+    public static Loaded load(final Path stateDir)
+    {
+        final Path m = stateDir.resolve(MANIFEST);
+        if (!Files.isRegularFile(m, LinkOption.NOFOLLOW_LINKS))
+        {
+            return null;
+        }
+        try
+        {
+            final byte[] all = Files.readAllBytes(m);
+            final ByteBuffer b = ByteBuffer.wrap(all).order(ByteOrder.LITTLE_ENDIAN);
+            if (all.length < HEADER || b.getLong(0) != MAGIC || b.getInt(40) != 1)
+            {
+                return null;
+            }
+            final long snapshot = b.getLong(8);
+            final long chunkSize = b.getLong(16);
+            final int blockSize = b.getInt(24);
+            final int filesPerChunk = b.getInt(28);
+            final long entries = b.getLong(32);
+            final List<byte[]> descriptors = new ArrayList<>();
+            int p = HEADER;
+            while (p + 4 <= all.length)
+            {
+                final int len = b.getInt(p);
+                if (len < 0 || p + 4 + len > all.length)
+                {
+                    throw new FerryException(ErrorCode.IO_ERROR, "the resume journal " + m + " is damaged");
+                }
+                final byte[] d = new byte[len];
+                System.arraycopy(all, p + 4, d, 0, len);
+                descriptors.add(d);
+                p += 4 + len;
+            }
+            if (descriptors.size() != entries)
+            {
+                throw new FerryException(ErrorCode.IO_ERROR, "the resume journal " + m + " holds " + descriptors.size() +
+                    " of " + entries + " entries");
+            }
+            AppliedState applied = null;
+            final Path a = stateDir.resolve(APPLIED);
+            if (Files.isRegularFile(a, LinkOption.NOFOLLOW_LINKS))
+            {
+                final byte[] ab = Files.readAllBytes(a);
+                final UnsafeBuffer ub = new UnsafeBuffer(ab);
+                if (LocatorCodec.validate(ub, 0, ab.length) == ErrorCode.OK)
+                {
+                    applied = LocatorCodec.decode(ub, 0).applied();
+                }
+            }
+            return new Loaded(snapshot, chunkSize, blockSize, filesPerChunk, descriptors, applied);
+        }
+        catch (final IOException ex)
+        {
+            throw new FerryException(ErrorCode.IO_ERROR, "cannot read the resume journal in " + stateDir + ": " + ex, ex);
+        }
+    }
+
+    static void forceDirectory(final Path d) throws IOException
+    {
+        try (FileChannel ch = FileChannel.open(d, StandardOpenOption.READ))
+        {
+            ch.force(true);
+        }
+    }
+}

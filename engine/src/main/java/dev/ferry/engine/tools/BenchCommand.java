@@ -1,0 +1,418 @@
+package dev.ferry.engine.tools;
+
+import dev.ferry.engine.cli.Cleaner;
+import dev.ferry.engine.cli.Units;
+import dev.ferry.engine.donor.DonorService;
+import dev.ferry.engine.recipient.CloneClient;
+import dev.ferry.engine.recipient.CloneResult;
+import dev.ferry.engine.verify.TreeComparator;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.PrintWriter;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+
+import org.HdrHistogram.Histogram;
+
+import dev.ferry.core.config.CloneSettings;
+import dev.ferry.core.protocol.ErrorCode;
+import dev.ferry.core.protocol.FerryException;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/**
+ * {@code ferry bench DIR...}: loopback clone throughput of each dataset directory against {@code tar | nc} measured
+ * in the same run, alternating, each run into a fresh destination, the source re-read before each run. Reports
+ * medians, the ratio, and chunk latency percentiles.
+ */
+@Command(name = "bench", mixinStandardHelpOptions = true,
+    description = "Measure loopback clone throughput of each DIR against tar|nc in the same run (alternating, fresh " +
+        "destinations, warm page cache) and print medians, ratios and chunk latency percentiles.")
+public final class BenchCommand implements Callable<Integer>
+{
+    @Parameters(paramLabel = "DIR", arity = "1..*", description = "dataset directories (e.g. peerbench src-large, src-small)")
+    List<Path> datasets;
+
+    @Option(names = "--runs", defaultValue = "3", description = "runs per method (default: ${DEFAULT-VALUE})")
+    int runs;
+
+    @Option(names = "--threads", defaultValue = "2", description = "clone connections (default: ${DEFAULT-VALUE})")
+    int threads;
+
+    @Option(names = "--apply-threads", defaultValue = "2", description = "apply threads (default: ${DEFAULT-VALUE})")
+    int applyThreads;
+
+    @Option(names = "--work", description = "where destinations go (default: a temp dir beside the first dataset)")
+    Path work;
+
+    @Option(names = "--sync", description = "let Ferry fsync at the end (peers do not; off by default for a fair race)")
+    boolean sync;
+
+    @Option(names = "--no-checksum", description = "donor sends without CRC32C")
+    boolean noChecksum;
+
+    @Option(names = "--peer", defaultValue = "tar-nc",
+        description = "what to race: tar-nc, tls (Ferry over TLS against Ferry in clear text, with a throw-away " +
+            "self-signed certificate made by keytool), or none (default: ${DEFAULT-VALUE})")
+    String peer;
+
+    @Option(names = "--verify", description = "compare every Ferry copy byte for byte with the source")
+    boolean verify;
+
+    @Option(names = "--keep", description = "keep the destinations (delete them later yourself: on no-journal ext4, " +
+        "creating files right after deleting ~20,000 is many times slower for a few minutes)")
+    boolean keep;
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public Integer call() throws Exception
+    {
+        final PrintWriter out = spec.commandLine().getOut();
+        final Path base = work != null ? work : datasets.get(0).toAbsolutePath().getParent().resolve("ferry-bench-work");
+        Files.createDirectories(base);
+        final boolean racePeer = "tls".equals(peer) || ("tar-nc".equals(peer) && hasCommand("nc") && hasCommand("tar"));
+        if ("tar-nc".equals(peer) && !racePeer)
+        {
+            out.println("note: nc not found, racing nobody (apt-get install netcat-openbsd)");
+        }
+        final List<Path> toDelete = new ArrayList<>();
+        try
+        {
+            for (final Path dataset : datasets)
+            {
+                bench(out, dataset.toAbsolutePath(), base, racePeer, toDelete);
+            }
+        }
+        finally
+        {
+            if (keep)
+            {
+                out.println("kept destinations under " + base);
+            }
+            else
+            {
+                for (final Path p : toDelete)
+                {
+                    deleteTree(p);
+                }
+            }
+        }
+        return 0;
+    }
+
+    private void bench(final PrintWriter out, final Path src, final Path base, final boolean racePeer,
+        final List<Path> toDelete) throws Exception
+    {
+        final long bytes = treeBytes(src);
+        final CloneSettings donorSettings = new CloneSettings().checksum(!noChecksum);
+        final double[] ferry = new double[runs];
+        final double[] peerTimes = new double[runs];
+        final Histogram latency = new Histogram(3);
+        long network = 0;
+        final boolean tls = "tls".equals(peer);
+        final String peerName = tls ? "tls" : "tar|nc";
+        final Path pki = tls ? java.nio.file.Files.createTempDirectory(base, "bench-pki") : null;
+        final TlsPair pair = tls ? TlsPair.make(pki) : null;
+        try (DonorService donor = new DonorService(src, new InetSocketAddress("127.0.0.1", 0),
+            new DonorService.Options().settings(donorSettings).maxClones(2)).start();
+            DonorService tlsDonor = tls ? new DonorService(src, new InetSocketAddress("127.0.0.1", 0),
+                new DonorService.Options().settings(new CloneSettings().checksum(!noChecksum)).maxClones(2)
+                    .transport(new dev.ferry.transport.TransportSettings().tls(pair.server))).start() : null)
+        {
+            out.printf(Locale.ROOT, "dataset %s: %s in %d files; %d runs each, alternating%n", src, Units.bytes(bytes),
+                fileCount(src), runs);
+            out.flush();
+            for (int r = 0; r < runs; r++)
+            {
+                for (int k = 0; k < 2; k++)
+                {
+                    final boolean ferryTurn = ((r + k) % 2) == 0;
+                    if (!ferryTurn && !racePeer)
+                    {
+                        continue;
+                    }
+                    settle();
+                    warm(src);
+                    final Path dst = base.resolve((ferryTurn ? "ferry-" : "tarnc-") + src.getFileName() + "-" + r + "-" +
+                        System.nanoTime());
+                    toDelete.add(dst);
+                    if (ferryTurn)
+                    {
+                        final CloneClient client = new CloneClient(donor.address(), dst, new CloneClient.Options()
+                            .threads(threads).applyThreads(applyThreads).settings(new CloneSettings().sync(sync)));
+                        final long t0 = System.nanoTime();
+                        final CloneResult result = client.run();
+                        ferry[r] = (System.nanoTime() - t0) / 1e9;
+                        network += result.networkBytes();
+                        latency.add(client.progress().chunkLatency());
+                        if (result.dataBytes() != bytes)
+                        {
+                            throw new FerryException(ErrorCode.INTERNAL, "ferry copied " + result.dataBytes() + " of " + bytes);
+                        }
+                        if (verify && !TreeComparator.compare(src, dst).isEmpty())
+                        {
+                            throw new FerryException(ErrorCode.INTERNAL, "ferry copy differs: " + TreeComparator.compare(src, dst));
+                        }
+                        final dev.ferry.engine.CloneProgress p = client.progress();
+                        out.printf(Locale.ROOT, "  run %d ferry   %6.2f s  %s  (snapshot+connect %.2f s, metadata %.2f s, " +
+                            "file copy %.2f s, file sync %.2f s)%n", r, ferry[r], Units.rate(bytes, ferry[r]),
+                            p.secondsUntil(dev.ferry.core.spi.Stage.METADATA), p.stageSeconds(dev.ferry.core.spi.Stage.METADATA),
+                            p.stageSeconds(dev.ferry.core.spi.Stage.FILE_COPY), p.stageSeconds(dev.ferry.core.spi.Stage.FILE_SYNC));
+                    }
+                    else
+                    {
+                        if (tls)
+                        {
+                            final long t0 = System.nanoTime();
+                            new CloneClient(tlsDonor.address(), dst, new CloneClient.Options().threads(threads)
+                                .applyThreads(applyThreads).settings(new CloneSettings().sync(sync))
+                                .transport(new dev.ferry.transport.TransportSettings().tls(pair.client))).run();
+                            peerTimes[r] = (System.nanoTime() - t0) / 1e9;
+                        }
+                        else
+                        {
+                            peerTimes[r] = tarNc(src, dst);
+                        }
+                        final long copied = treeBytes(dst);
+                        if (copied != bytes)
+                        {
+                            throw new FerryException(ErrorCode.INTERNAL, peerName + " copied " + copied + " of " + bytes);
+                        }
+                        out.printf(Locale.ROOT, "  run %d %-7s %6.2f s  %s%n", r, peerName, peerTimes[r],
+                            Units.rate(bytes, peerTimes[r]));
+                    }
+                    out.flush();
+                    if (!keep && fileCount(dst) < 1000)
+                    {
+                        // few large files: delete now so dirty pages and disk space do not pile up; many small
+                        // files stay until the end (no-journal ext4 is slow to create files right after deleting many)
+                        deleteTree(dst);
+                        toDelete.remove(dst);
+                    }
+                }
+            }
+        }
+        final double fm = median(ferry);
+        out.printf(Locale.ROOT, "  ferry  median %s (%d threads, checksum %s, sync %s, network/data %.4f)%n",
+            Units.rate(bytes, fm), threads, noChecksum ? "off" : "crc32c", sync ? "on" : "off",
+            network / (double)Math.max(1, bytes * runs));
+        if (pki != null)
+        {
+            deleteTree(pki);
+        }
+        if (racePeer)
+        {
+            final double pm = median(peerTimes);
+            out.printf(Locale.ROOT, "  %s median %s%n", peerName, Units.rate(bytes, pm));
+            if (tls)
+            {
+                out.printf(Locale.ROOT, "  ratio ferry over TLS / ferry in clear text = %.2f%n", fm / pm);
+            }
+            else
+            {
+                out.printf(Locale.ROOT, "  ratio ferry / tar|nc = %.2fx%n", pm / fm);
+            }
+        }
+        if (latency.getTotalCount() > 0)
+        {
+            out.printf(Locale.ROOT, "  chunk latency ms: p50 %.1f  p90 %.1f  p99 %.1f  max %.1f  (%d chunks)%n",
+                latency.getValueAtPercentile(50) / 1e6, latency.getValueAtPercentile(90) / 1e6,
+                latency.getValueAtPercentile(99) / 1e6, latency.getMaxValue() / 1e6, latency.getTotalCount());
+        }
+        out.flush();
+    }
+
+    private static double tarNc(final Path src, final Path dst) throws IOException, InterruptedException
+    {
+        Files.createDirectories(dst);
+        final int port;
+        try (ServerSocket probe = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress()))
+        {
+            port = probe.getLocalPort();
+        }
+        final Process recv = new ProcessBuilder("bash", "-c", "nc -d -l 127.0.0.1 " + port + " | tar xf - -C '" + dst + "'")
+            .redirectErrorStream(true).start();
+        waitListening(port);
+        final long t0 = System.nanoTime();
+        final Process send = new ProcessBuilder("bash", "-c", "tar cf - -C '" + src + "' . | nc -N 127.0.0.1 " + port)
+            .redirectErrorStream(true).start();
+        drain(send.getInputStream());
+        if (!send.waitFor(600, TimeUnit.SECONDS) || !recv.waitFor(600, TimeUnit.SECONDS))
+        {
+            send.destroyForcibly();
+            recv.destroyForcibly();
+            throw new FerryException(ErrorCode.TIMEOUT, "tar|nc did not finish");
+        }
+        return (System.nanoTime() - t0) / 1e9;
+    }
+
+    /**
+     * A throw-away self-signed identity for 127.0.0.1 made with the JDK's keytool, as TLS configs for both ends.
+     */
+    private static final class TlsPair
+    {
+        final dev.ferry.transport.TlsConfig server;
+        final dev.ferry.transport.TlsConfig client;
+
+        private TlsPair(final dev.ferry.transport.TlsConfig server, final dev.ferry.transport.TlsConfig client)
+        {
+            this.server = server;
+            this.client = client;
+        }
+
+        static TlsPair make(final Path dir) throws IOException, InterruptedException
+        {
+            final String keytool = Path.of(System.getProperty("java.home"), "bin", "keytool").toString();
+            final Path p12 = dir.resolve("donor.p12");
+            final Path crt = dir.resolve("donor.crt");
+            run(keytool, "-genkeypair", "-alias", "donor", "-keyalg", "EC", "-groupname", "secp256r1", "-dname",
+                "CN=localhost", "-ext", "SAN=ip:127.0.0.1,dns:localhost", "-validity", "2", "-keystore", p12.toString(),
+                "-storetype", "PKCS12", "-storepass", "changeit");
+            run(keytool, "-exportcert", "-rfc", "-alias", "donor", "-keystore", p12.toString(), "-storepass", "changeit",
+                "-file", crt.toString());
+            return new TlsPair(dev.ferry.transport.TlsConfig.serverPkcs12(p12, "changeit".toCharArray(), null),
+                dev.ferry.transport.TlsConfig.client(crt, null, null));
+        }
+
+        private static void run(final String... command) throws IOException, InterruptedException
+        {
+            final Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
+            drain(p.getInputStream());
+            if (p.waitFor() != 0)
+            {
+                throw new FerryException(ErrorCode.CONFIG_MISMATCH, "keytool failed: " + String.join(" ", command));
+            }
+        }
+    }
+
+    /**
+     * Untimed: write back dirty pages of earlier runs so they do not throttle this one.
+     */
+    private static void settle() throws IOException, InterruptedException
+    {
+        new ProcessBuilder("sync").inheritIO().start().waitFor();
+    }
+
+    /**
+     * Wait until the peer's {@code nc -l} listens. It accepts a single connection, so probing it with a connect would
+     * consume it: poll the kernel's socket table ({@code ss}) instead, a few milliseconds apart (CLI only).
+     */
+    private static void waitListening(final int port) throws InterruptedException
+    {
+        for (int i = 0; i < 500; i++)
+        {
+            try
+            {
+                final Process p = new ProcessBuilder("bash", "-c", "ss -Hltn 'sport = :" + port + "' | grep -q .").start();
+                if (p.waitFor() == 0)
+                {
+                    return;
+                }
+            }
+            catch (final IOException ex)
+            {
+                Thread.sleep(50);
+                return;
+            }
+            Thread.sleep(10);
+        }
+    }
+
+    private static void drain(final InputStream in) throws IOException
+    {
+        in.transferTo(java.io.OutputStream.nullOutputStream());
+    }
+
+    private static boolean hasCommand(final String name)
+    {
+        try
+        {
+            return new ProcessBuilder("bash", "-c", "command -v " + name).start().waitFor() == 0;
+        }
+        catch (final IOException | InterruptedException ex)
+        {
+            return false;
+        }
+    }
+
+    /**
+     * Read every file so the page cache is warm (this machine evicts idle page cache after about a minute).
+     */
+    private static void warm(final Path src) throws IOException
+    {
+        final byte[] buf = new byte[1 << 20];
+        try (Stream<Path> s = Files.walk(src))
+        {
+            for (final Path p : (Iterable<Path>)s::iterator)
+            {
+                if (Files.isRegularFile(p, LinkOption.NOFOLLOW_LINKS))
+                {
+                    try (InputStream in = Files.newInputStream(p))
+                    {
+                        while (in.read(buf) >= 0)
+                        {
+                            // discard
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    private static long treeBytes(final Path root) throws IOException
+    {
+        try (Stream<Path> s = Files.walk(root))
+        {
+            return s.filter(p -> Files.isRegularFile(p, LinkOption.NOFOLLOW_LINKS) && !p.toString().contains("/.ferry/"))
+                .mapToLong(p ->
+                {
+                    try
+                    {
+                        return Files.size(p);
+                    }
+                    catch (final IOException ex)
+                    {
+                        return 0;
+                    }
+                }).sum();
+        }
+    }
+
+    private static long fileCount(final Path root) throws IOException
+    {
+        try (Stream<Path> s = Files.walk(root))
+        {
+            return s.filter(p -> Files.isRegularFile(p, LinkOption.NOFOLLOW_LINKS)).count();
+        }
+    }
+
+    private static double median(final double[] v)
+    {
+        final double[] c = v.clone();
+        Arrays.sort(c);
+        return c.length % 2 == 1 ? c[c.length / 2] : (c[c.length / 2 - 1] + c[c.length / 2]) / 2;
+    }
+
+    private static void deleteTree(final Path p) throws IOException
+    {
+        if (Files.exists(p, LinkOption.NOFOLLOW_LINKS))
+        {
+            Files.walkFileTree(p, new Cleaner());
+        }
+    }
+}
