@@ -1,0 +1,156 @@
+package dev.ferry.engine.recipient;
+
+import java.io.IOException;
+import java.nio.channels.FileChannel;
+import java.nio.file.LinkOption;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.StandardOpenOption;
+import java.util.concurrent.atomic.AtomicReferenceArray;
+
+import org.agrona.collections.Int2ObjectHashMap;
+
+import dev.ferry.core.protocol.DescriptorFlyweight;
+import dev.ferry.core.protocol.ErrorCode;
+import dev.ferry.core.protocol.FerryException;
+import dev.ferry.core.protocol.LocatorCodec;
+import dev.ferry.core.spi.ApplyData;
+import dev.ferry.core.spi.Stage;
+
+import static dev.ferry.engine.recipient.RecipientFiles.io;
+
+/**
+ * The file copy stage of the recipient: checks each DATA block against the manifest (an announced regular file, inside
+ * its size, the length it carries) and its CRC32C, then writes it at its offset with a positional write. A file is
+ * opened at its first block (created then) and closed after its last block or the last block of its chunk; each task
+ * keeps its own open files, so tasks never share a channel.
+ * <p>
+ * {@link #apply} is called by apply workers: calls for one task are never concurrent, calls for different tasks may
+ * be. {@link #force} is called by the clone's driver at journal checkpoints, {@link #close} at the end.
+ */
+final class BlockWriter
+{
+    private final ManifestReceiver manifest;
+    private final RecipientJournal journal;
+    private final AtomicReferenceArray<Int2ObjectHashMap<FileChannel>> taskFiles =
+        new AtomicReferenceArray<>(LocatorCodec.MAX_TASKS);
+
+    BlockWriter(final ManifestReceiver manifest, final RecipientJournal journal)
+    {
+        this.manifest = manifest;
+        this.journal = journal;
+    }
+
+    /**
+     * Apply a DATA descriptor with its bytes: the caller has already validated the descriptor flyweight.
+     */
+    void apply(final int task, final DescriptorFlyweight d, final ApplyData data)
+    {
+        final int currentStage = manifest.stage();
+        final TargetEntry[] es = manifest.entries();
+        if (es == null || currentStage != Stage.FILE_COPY)
+        {
+            throw new FerryException(ErrorCode.BAD_DESCRIPTOR, "data before the manifest was complete");
+        }
+        final int index = d.fileIndex();
+        final TargetEntry e = index < es.length ? es[index] : null;
+        if (e == null || e.type != DescriptorFlyweight.FILE_REGULAR)
+        {
+            throw new FerryException(ErrorCode.BAD_DESCRIPTOR, "data for file " + index + ", which is not an announced " +
+                "regular file");
+        }
+        final long position = d.dataPosition();
+        final int len = d.dataLength();
+        if (len <= 0 || len > manifest.blockSize() || position > e.size - len)
+        {
+            throw new FerryException(ErrorCode.BAD_DESCRIPTOR, "block of " + len + " bytes at offset " + position +
+                " does not fit '" + PathGuard.printable(e.path) + "' of " + e.size + " bytes");
+        }
+        if (data == null || data.length() != len)
+        {
+            throw new FerryException(ErrorCode.BAD_DESCRIPTOR, "block for '" + PathGuard.printable(e.path) +
+                "' announced " + len + " bytes but carried " + (data == null ? 0 : data.length()));
+        }
+        if (d.hasCrc())
+        {
+            final int crc = data.crc32c();
+            if (crc != d.dataCrc())
+            {
+                throw new FerryException(ErrorCode.CHECKSUM_MISMATCH, "block " + d.dataBlock() + " of chunk " +
+                    d.dataChunk() + " ('" + PathGuard.printable(e.path) + "' at offset " + position + ") has CRC32C " +
+                    Integer.toHexString(crc) + ", donor said " + Integer.toHexString(d.dataCrc()));
+            }
+        }
+        Int2ObjectHashMap<FileChannel> files = taskFiles.get(task);
+        if (files == null)
+        {
+            files = new Int2ObjectHashMap<>();
+            taskFiles.set(task, files);
+        }
+        FileChannel ch = files.get(index);
+        try
+        {
+            if (ch == null)
+            {
+                ch = FileChannel.open(e.resolved, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+                    LinkOption.NOFOLLOW_LINKS);
+                files.put(index, ch);
+            }
+            data.writeTo(ch, position);
+            journal.markDirty(index);
+            if (position + len == e.size || d.isLastInChunk())
+            {
+                files.remove(index);
+                ch.close();
+            }
+        }
+        catch (final IOException ex)
+        {
+            throw io("cannot write '" + PathGuard.printable(e.path) + "' at offset " + position, ex);
+        }
+    }
+
+    /**
+     * Force one file's bytes to disk (journal checkpoints).
+     */
+    void force(final int index) throws IOException
+    {
+        final TargetEntry[] es = manifest.entries();
+        if (es == null || index >= es.length || es[index] == null)
+        {
+            return;
+        }
+        try (FileChannel ch = FileChannel.open(es[index].resolved, StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS))
+        {
+            ch.force(true);
+        }
+        catch (final NoSuchFileException ignore)
+        {
+            // not written yet
+        }
+    }
+
+    /**
+     * Close every task's open files (the clone ended or restarts; a failed clone keeps its marker).
+     */
+    void close()
+    {
+        for (int i = 0; i < LocatorCodec.MAX_TASKS; i++)
+        {
+            final Int2ObjectHashMap<FileChannel> files = taskFiles.getAndSet(i, null);
+            if (files != null)
+            {
+                for (final FileChannel ch : files.values())
+                {
+                    try
+                    {
+                        ch.close();
+                    }
+                    catch (final IOException ignore)
+                    {
+                        // the clone failed already; the marker stays
+                    }
+                }
+            }
+        }
+    }
+}
