@@ -1,0 +1,423 @@
+package dev.ferry.engine.fs;
+
+import com.sun.jna.Memory;
+import com.sun.jna.Native;
+
+import java.io.IOException;
+import java.nio.file.FileSystemException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * {@link NativeFs} on Linux libc through JNA ({@link LibC}). Size-then-fetch for xattr lists and values, retried a
+ * few times when the attribute grows between the two calls (ERANGE). Thread-safe: no mutable state.
+ */
+final class JnaFs extends NativeFs
+{
+    private static final int OPEN_FLAGS =
+        LibC.O_RDONLY | LibC.O_NOFOLLOW | LibC.O_CLOEXEC | LibC.O_NONBLOCK | LibC.O_NOCTTY;
+    private static final int XATTR_RETRIES = 4;
+    private static final byte[] EMPTY_PATH = { 0 };
+
+    private final boolean mknodBound;
+    private final String description;
+
+    private JnaFs(final boolean mknodBound)
+    {
+        this.mknodBound = mknodBound;
+        this.description = "native (JNA " + Native.VERSION + ", libc" + (mknodBound ? "" : ", no mknod symbol") + ")";
+    }
+
+    /**
+     * Bind libc and check that a call works.
+     *
+     * @throws LinkageError if JNA or libc cannot be loaded.
+     */
+    static JnaFs load()
+    {
+        final byte[] root = { '/', 0 };
+        final int fd = LibC.open(root, LibC.O_RDONLY | LibC.O_CLOEXEC, 0);
+        if (fd < 0)
+        {
+            throw new IllegalStateException("open(\"/\") failed: " + Errno.name(Native.getLastError()));
+        }
+        LibC.close(fd);
+        boolean mknod;
+        try
+        {
+            Class.forName(LibC.Mknod.class.getName(), true, JnaFs.class.getClassLoader());
+            mknod = true;
+        }
+        catch (final ClassNotFoundException | LinkageError ex)
+        {
+            mknod = false;
+        }
+        return new JnaFs(mknod);
+    }
+
+    @Override
+    public boolean isNative()
+    {
+        return true;
+    }
+
+    @Override
+    public String description()
+    {
+        return description;
+    }
+
+    @Override
+    public boolean syncfs(final Path anyPathOnTheFs) throws IOException
+    {
+        final byte[] cPath = PathBytes.cPath(anyPathOnTheFs);
+        final int fd = openOrThrow(cPath, "open for syncfs");
+        try
+        {
+            if (LibC.syncfs(fd) != 0)
+            {
+                final int errno = Native.getLastError();
+                if (errno == Errno.ENOSYS)
+                {
+                    return false;
+                }
+                throw Errno.exception(errno, "syncfs", cPath);
+            }
+            return true;
+        }
+        finally
+        {
+            LibC.close(fd);
+        }
+    }
+
+    @Override
+    public DataExtentCursor newDataExtentCursor()
+    {
+        return new NativeExtentCursor();
+    }
+
+    @Override
+    public boolean mkfifo(final byte[] cPath, final int mode) throws IOException
+    {
+        PathBytes.checkCPath(cPath);
+        if (LibC.mkfifo(cPath, mode & EntryStat.PERMISSION_MASK) != 0)
+        {
+            throw Errno.exception(Native.getLastError(), "mkfifo", cPath);
+        }
+        return true;
+    }
+
+    @Override
+    public boolean mknod(final byte[] cPath, final int mode, final long rdev) throws IOException
+    {
+        PathBytes.checkCPath(cPath);
+        if (!mknodBound)
+        {
+            return false;
+        }
+        if (LibC.Mknod.mknod(cPath, mode, rdev) != 0)
+        {
+            throw Errno.exception(Native.getLastError(), "mknod", cPath);
+        }
+        return true;
+    }
+
+    @Override
+    public List<byte[]> listXattrs(final byte[] cPath) throws IOException
+    {
+        PathBytes.checkCPath(cPath);
+        for (int attempt = 0; attempt < XATTR_RETRIES; attempt++)
+        {
+            final long needed = LibC.llistxattr(cPath, null, 0);
+            if (needed < 0)
+            {
+                final int errno = Native.getLastError();
+                if (errno == Errno.EOPNOTSUPP)
+                {
+                    return List.of(); // the file system has no xattrs
+                }
+                throw Errno.exception(errno, "llistxattr", cPath);
+            }
+            if (needed == 0)
+            {
+                return List.of();
+            }
+            if (needed > MAX_XATTR_LIST_BYTES)
+            {
+                throw new FileSystemException(PathBytes.display(cPath, 0, cPath.length - 1), null,
+                    "xattr name list of " + needed + " bytes exceeds " + MAX_XATTR_LIST_BYTES);
+            }
+            final byte[] list = new byte[(int)needed];
+            final long got = LibC.llistxattr(cPath, list, list.length);
+            if (got < 0)
+            {
+                final int errno = Native.getLastError();
+                if (errno == Errno.ERANGE)
+                {
+                    continue; // a name was added between the two calls
+                }
+                throw Errno.exception(errno, "llistxattr", cPath);
+            }
+            return split(list, (int)got);
+        }
+        throw Errno.exception(Errno.ERANGE, "llistxattr (list kept growing)", cPath);
+    }
+
+    @Override
+    public byte[] getXattr(final byte[] cPath, final byte[] name) throws IOException
+    {
+        PathBytes.checkCPath(cPath);
+        checkXattrName(name);
+        final byte[] cName = terminated(name);
+        for (int attempt = 0; attempt < XATTR_RETRIES; attempt++)
+        {
+            final long needed = LibC.lgetxattr(cPath, cName, null, 0);
+            if (needed < 0)
+            {
+                final int errno = Native.getLastError();
+                if (errno == Errno.ENODATA || errno == Errno.EOPNOTSUPP)
+                {
+                    return null;
+                }
+                throw Errno.exception(errno, "lgetxattr " + PathBytes.display(name), cPath);
+            }
+            if (needed > MAX_XATTR_VALUE_BYTES)
+            {
+                throw new FileSystemException(PathBytes.display(cPath, 0, cPath.length - 1), null,
+                    "xattr " + PathBytes.display(name) + " of " + needed + " bytes exceeds " + MAX_XATTR_VALUE_BYTES);
+            }
+            if (needed == 0)
+            {
+                return new byte[0];
+            }
+            final byte[] value = new byte[(int)needed];
+            final long got = LibC.lgetxattr(cPath, cName, value, value.length);
+            if (got < 0)
+            {
+                final int errno = Native.getLastError();
+                if (errno == Errno.ERANGE)
+                {
+                    continue; // the value grew between the two calls
+                }
+                if (errno == Errno.ENODATA)
+                {
+                    return null;
+                }
+                throw Errno.exception(errno, "lgetxattr " + PathBytes.display(name), cPath);
+            }
+            return got == value.length ? value : Arrays.copyOf(value, (int)got);
+        }
+        throw Errno.exception(Errno.ERANGE, "lgetxattr (value kept growing)", cPath);
+    }
+
+    @Override
+    public boolean setXattr(final byte[] cPath, final byte[] name, final byte[] value) throws IOException
+    {
+        PathBytes.checkCPath(cPath);
+        checkXattrName(name);
+        checkXattrValue(value);
+        if (LibC.lsetxattr(cPath, terminated(name), value, value.length, 0) != 0)
+        {
+            throw Errno.exception(Native.getLastError(), "lsetxattr " + PathBytes.display(name), cPath);
+        }
+        return true;
+    }
+
+    @Override
+    public boolean removeXattr(final byte[] cPath, final byte[] name) throws IOException
+    {
+        PathBytes.checkCPath(cPath);
+        checkXattrName(name);
+        if (LibC.lremovexattr(cPath, terminated(name)) != 0)
+        {
+            final int errno = Native.getLastError();
+            if (errno == Errno.ENODATA)
+            {
+                return false;
+            }
+            throw Errno.exception(errno, "lremovexattr " + PathBytes.display(name), cPath);
+        }
+        return true;
+    }
+
+    @Override
+    public void setTimes(final byte[] cPath, final long atimeNanos, final long mtimeNanos) throws IOException
+    {
+        PathBytes.checkCPath(cPath);
+        final long[] times = new long[4];
+        timespec(times, 0, atimeNanos);
+        timespec(times, 2, mtimeNanos);
+        if (LibC.utimensat(LibC.AT_FDCWD, cPath, times, LibC.AT_SYMLINK_NOFOLLOW) != 0)
+        {
+            throw Errno.exception(Native.getLastError(), "utimensat", cPath);
+        }
+    }
+
+    private static void timespec(final long[] times, final int index, final long nanos)
+    {
+        if (nanos == TIME_OMIT)
+        {
+            times[index] = 0;
+            times[index + 1] = LibC.UTIME_OMIT;
+        }
+        else
+        {
+            times[index] = Math.floorDiv(nanos, 1_000_000_000L);
+            times[index + 1] = Math.floorMod(nanos, 1_000_000_000L);
+        }
+    }
+
+    private static int openOrThrow(final byte[] cPath, final String operation) throws IOException
+    {
+        PathBytes.checkCPath(cPath);
+        final int fd = LibC.open(cPath, OPEN_FLAGS, 0);
+        if (fd < 0)
+        {
+            throw Errno.exception(Native.getLastError(), operation, cPath);
+        }
+        return fd;
+    }
+
+    private static byte[] terminated(final byte[] name)
+    {
+        final byte[] c = Arrays.copyOf(name, name.length + 1);
+        c[name.length] = 0;
+        return c;
+    }
+
+    private static List<byte[]> split(final byte[] list, final int length)
+    {
+        final List<byte[]> names = new ArrayList<>();
+        int start = 0;
+        for (int i = 0; i < length; i++)
+        {
+            if (list[i] == 0)
+            {
+                if (i > start)
+                {
+                    names.add(Arrays.copyOfRange(list, start, i));
+                }
+                start = i + 1;
+            }
+        }
+        return names;
+    }
+
+    /**
+     * SEEK_DATA/SEEK_HOLE over a file opened by raw path. One statx buffer per cursor; nothing allocated per file or
+     * extent. Owned by one thread.
+     */
+    private static final class NativeExtentCursor extends DataExtentCursor
+    {
+        private final Memory statx = new Memory(LibC.STATX_BUFFER_BYTES);
+        private byte[] cPath;
+        private int fd = -1;
+        private long position;
+        private boolean seekUnsupported;
+
+        @Override
+        public void open(final byte[] cPath) throws IOException
+        {
+            close();
+            final int newFd = openOrThrow(cPath, "open for extents");
+            if (LibC.statx(newFd, EMPTY_PATH, LibC.AT_EMPTY_PATH, LibC.STATX_TYPE | LibC.STATX_SIZE, statx) != 0)
+            {
+                final int errno = Native.getLastError();
+                LibC.close(newFd);
+                throw Errno.exception(errno, "statx", cPath);
+            }
+            final int mask = statx.getInt(LibC.STATX_MASK_OFFSET);
+            final int mode = statx.getShort(LibC.STATX_MODE_OFFSET) & 0xffff;
+            if ((mask & LibC.STATX_TYPE) == 0 || (mode & EntryStat.S_IFMT) != EntryStat.S_IFREG)
+            {
+                LibC.close(newFd);
+                throw new FileSystemException(PathBytes.display(cPath, 0, cPath.length - 1), null,
+                    "not a regular file (mode 0" + Integer.toOctalString(mode) + ")");
+            }
+            this.fd = newFd;
+            this.cPath = cPath;
+            this.size = statx.getLong(LibC.STATX_SIZE_OFFSET);
+            this.position = 0;
+            this.offset = 0;
+            this.length = 0;
+            this.seekUnsupported = false;
+        }
+
+        @Override
+        public boolean next() throws IOException
+        {
+            if (fd < 0 || position >= size)
+            {
+                return end();
+            }
+            if (seekUnsupported)
+            {
+                return extent(position, size);
+            }
+            final long data = LibC.lseek(fd, position, LibC.SEEK_DATA);
+            if (data < 0)
+            {
+                final int errno = Native.getLastError();
+                if (errno == Errno.ENXIO)
+                {
+                    return end(); // only a hole (or EOF, if the file shrank) from position on
+                }
+                if (errno == Errno.EINVAL || errno == Errno.EOPNOTSUPP)
+                {
+                    seekUnsupported = true; // old kernel or file system: everything is data
+                    return extent(position, size);
+                }
+                end();
+                throw Errno.exception(errno, "lseek SEEK_DATA", cPath);
+            }
+            if (data >= size)
+            {
+                return end();
+            }
+            final long hole = LibC.lseek(fd, data, LibC.SEEK_HOLE);
+            if (hole < 0)
+            {
+                final int errno = Native.getLastError();
+                if (errno == Errno.ENXIO)
+                {
+                    return end(); // the file shrank below data between the two calls
+                }
+                end();
+                throw Errno.exception(errno, "lseek SEEK_HOLE", cPath);
+            }
+            if (hole <= data)
+            {
+                return end(); // no progress: never loop on a file system that misreports
+            }
+            return extent(data, Math.min(hole, size));
+        }
+
+        @Override
+        public void close()
+        {
+            if (fd >= 0)
+            {
+                LibC.close(fd);
+                fd = -1;
+            }
+        }
+
+        private boolean extent(final long start, final long end)
+        {
+            offset = start;
+            length = end - start;
+            position = end;
+            return true;
+        }
+
+        private boolean end()
+        {
+            position = size;
+            length = 0;
+            return false;
+        }
+    }
+}

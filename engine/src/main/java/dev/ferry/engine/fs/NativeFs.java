@@ -1,0 +1,227 @@
+package dev.ferry.engine.fs;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.List;
+
+/**
+ * The one seam to the file system calls the JDK lacks: {@code syncfs}, data extents by SEEK_DATA/SEEK_HOLE,
+ * {@code mkfifo}/{@code mknod}, xattrs of any namespace without following symlinks, and nanosecond times set by
+ * path without following symlinks. Nothing else in Ferry knows which implementation runs.
+ * <ul>
+ *   <li>{@code JnaFs}: Linux libc through JNA direct mapping, on x86-64, aarch64 and riscv64.</li>
+ *   <li>{@code PureJavaFs}: the fallback, used when JNA cannot load, on other platforms, and when
+ *   {@value #NATIVE_PROP_NAME}={@code false}. It does what the JDK can and says so: a {@code false} return means
+ *   "not supported here", and the caller then falls back (fsync each file, send the whole file, warn that a special
+ *   file or an xattr was not recreated).</li>
+ * </ul>
+ * Paths are NUL-terminated raw bytes ({@link PathBytes#cPath}), never Strings, so any Linux name works; a path that
+ * is not NUL-terminated or has an interior NUL is refused with {@link IllegalArgumentException}. xattr names are raw
+ * bytes without the NUL, as they travel on the wire ({@code "user.x"}). Errors the OS reports are thrown as the
+ * {@link IOException} subtypes the JDK uses for the same errno ({@link java.nio.file.NoSuchFileException},
+ * {@link java.nio.file.AccessDeniedException}, ...).
+ * <p>
+ * Thread-safe: one instance per process ({@link #instance()}); every method may be called from any thread. A
+ * {@link DataExtentCursor} belongs to one thread at a time.
+ */
+public abstract class NativeFs
+{
+    /** System property: {@code false} forces the pure-Java fallback. */
+    public static final String NATIVE_PROP_NAME = "ferry.native";
+    /** Default of {@link #NATIVE_PROP_NAME}: use JNA where it loads. */
+    public static final String NATIVE_DEFAULT = "true";
+
+    /** Longest xattr name supported, in bytes with the namespace prefix (Linux XATTR_NAME_MAX). */
+    public static final int MAX_XATTR_NAME_BYTES = 255;
+    /** Largest xattr value supported, in bytes (Linux XATTR_SIZE_MAX; ext4 allows at most about one block). */
+    public static final int MAX_XATTR_VALUE_BYTES = 64 * 1024;
+    /** Largest list of xattr names of one entry, in bytes including one NUL per name (Linux XATTR_LIST_MAX). */
+    public static final int MAX_XATTR_LIST_BYTES = 64 * 1024;
+
+    /** For {@link #setTimes}: leave this time as it is. */
+    public static final long TIME_OMIT = Long.MIN_VALUE;
+
+    /** The xattr namespace the fallback supports. */
+    static final String USER_NAMESPACE = "user.";
+
+    /**
+     * The implementation this process uses, chosen once on first use: JNA unless {@value #NATIVE_PROP_NAME} is
+     * {@code false} or JNA cannot load (then {@link #description()} says why).
+     */
+    public static NativeFs instance()
+    {
+        return Holder.INSTANCE;
+    }
+
+    /**
+     * The pure-Java fallback, always available; for tests that compare both implementations.
+     */
+    public static NativeFs pureJava()
+    {
+        return PureJavaFs.INSTANCE;
+    }
+
+    /**
+     * @return true if this implementation calls libc; false for the pure-Java fallback.
+     */
+    public abstract boolean isNative();
+
+    /**
+     * One line for logs and {@code ferry --version}-style output: which implementation runs and, for the fallback,
+     * why.
+     */
+    public abstract String description();
+
+    /**
+     * Write back every dirty page and inode of the file system holding {@code anyPathOnTheFs} ({@code syncfs(2)}),
+     * and report a writeback error the kernel recorded on it since it was opened (Linux 5.8 and later).
+     *
+     * @param anyPathOnTheFs an existing file or directory (not a symlink) on that file system.
+     * @return true if synced; false if not supported here, and the caller must fsync each file itself.
+     * @throws IOException if the path cannot be opened or the sync reports an error.
+     */
+    public abstract boolean syncfs(Path anyPathOnTheFs) throws IOException;
+
+    /**
+     * A new cursor over the data extents of regular files; reusable for file after file by its owning thread.
+     */
+    public abstract DataExtentCursor newDataExtentCursor();
+
+    /**
+     * Create a FIFO ({@code mkfifo(3)}). The process umask applies: set the exact mode afterwards with chmod.
+     *
+     * @return true if created; false if not supported here (the caller warns that the FIFO was not recreated).
+     * @throws IOException e.g. {@link java.nio.file.FileAlreadyExistsException}.
+     */
+    public abstract boolean mkfifo(byte[] cPath, int mode) throws IOException;
+
+    /**
+     * Create a file system node ({@code mknod(2)}): a character or block device ({@link EntryStat#S_IFCHR} or
+     * {@link EntryStat#S_IFBLK} in {@code mode}, needs CAP_MKNOD), a FIFO or a socket node. The umask applies.
+     *
+     * @param mode file type bits and permission bits, as {@link EntryStat#mode()}.
+     * @param rdev the device number, as {@link EntryStat#rdev()} (glibc {@code dev_t} encoding).
+     * @return true if created; false if not supported here (the caller warns).
+     * @throws IOException e.g. {@link java.nio.file.AccessDeniedException} when not privileged.
+     */
+    public abstract boolean mknod(byte[] cPath, int mode, long rdev) throws IOException;
+
+    /**
+     * The names of the extended attributes of the entry itself (a symlink is not followed), in the order the file
+     * system lists them; empty if it has none or its file system has no xattrs. The fallback lists only
+     * {@code user.*} names of regular files and directories that the JDK can represent exactly.
+     *
+     * @throws IOException if the entry cannot be read, or its list exceeds {@link #MAX_XATTR_LIST_BYTES}.
+     */
+    public abstract List<byte[]> listXattrs(byte[] cPath) throws IOException;
+
+    /**
+     * The value of the extended attribute {@code name} of the entry itself (a symlink is not followed).
+     *
+     * @return the value (possibly empty), or null if the entry has no such attribute (or, in the fallback, the
+     * name is outside {@code user.*} or the entry is not a regular file or directory).
+     * @throws IOException if it cannot be read or is larger than {@link #MAX_XATTR_VALUE_BYTES}.
+     */
+    public abstract byte[] getXattr(byte[] cPath, byte[] name) throws IOException;
+
+    /**
+     * Create or replace the extended attribute {@code name} of the entry itself (a symlink is not followed).
+     * Linux allows {@code user.*} only on regular files and directories, {@code trusted.*} and most
+     * {@code security.*} only with CAP_SYS_ADMIN.
+     *
+     * @return true if set; false if not supported here (the fallback: a name outside {@code user.*}, or an entry that
+     * is not a regular file or directory). The caller warns.
+     * @throws IOException if the OS refuses, e.g. {@link java.nio.file.AccessDeniedException}.
+     * @throws IllegalArgumentException if the name is empty, has a NUL or exceeds {@link #MAX_XATTR_NAME_BYTES},
+     *                                  or the value exceeds {@link #MAX_XATTR_VALUE_BYTES}.
+     */
+    public abstract boolean setXattr(byte[] cPath, byte[] name, byte[] value) throws IOException;
+
+    /**
+     * Remove the extended attribute {@code name} of the entry itself (a symlink is not followed).
+     *
+     * @return true if removed, false if it was absent or is not supported here.
+     * @throws IOException if the OS refuses.
+     */
+    public abstract boolean removeXattr(byte[] cPath, byte[] name) throws IOException;
+
+    /**
+     * Set the access and modification times of the entry itself, in nanoseconds since the epoch, by path and without
+     * following a symlink ({@code utimensat(AT_FDCWD, path, times, AT_SYMLINK_NOFOLLOW)}). The native call needs no
+     * open file, so an owner may set the times of a file of mode 000. The fallback uses the JDK, which keeps only
+     * microseconds on a symlink and must open a regular file for reading.
+     *
+     * @param atimeNanos access time, or {@link #TIME_OMIT} to leave it.
+     * @param mtimeNanos modification time, or {@link #TIME_OMIT} to leave it.
+     * @throws IOException if the OS refuses.
+     */
+    public abstract void setTimes(byte[] cPath, long atimeNanos, long mtimeNanos) throws IOException;
+
+    /** {@link #description()}. */
+    @Override
+    public String toString()
+    {
+        return description();
+    }
+
+    static void checkXattrName(final byte[] name)
+    {
+        if (name.length == 0 || name.length > MAX_XATTR_NAME_BYTES)
+        {
+            throw new IllegalArgumentException(
+                "xattr name must be 1 to " + MAX_XATTR_NAME_BYTES + " bytes, got " + name.length);
+        }
+        for (final byte b : name)
+        {
+            if (b == 0)
+            {
+                throw new IllegalArgumentException("xattr name has a NUL byte: " + PathBytes.display(name));
+            }
+        }
+    }
+
+    static void checkXattrValue(final byte[] value)
+    {
+        if (value.length > MAX_XATTR_VALUE_BYTES)
+        {
+            throw new IllegalArgumentException(
+                "xattr value of " + value.length + " bytes exceeds " + MAX_XATTR_VALUE_BYTES);
+        }
+    }
+
+    private static NativeFs choose()
+    {
+        final String setting = System.getProperty(NATIVE_PROP_NAME, NATIVE_DEFAULT);
+        if ("false".equalsIgnoreCase(setting))
+        {
+            return new PureJavaFs(NATIVE_PROP_NAME + "=false");
+        }
+        if (!"true".equalsIgnoreCase(setting))
+        {
+            throw new IllegalArgumentException(NATIVE_PROP_NAME + " must be true or false, got '" + setting + "'");
+        }
+        final String os = System.getProperty("os.name", "");
+        final String arch = System.getProperty("os.arch", "");
+        if (!os.equals("Linux"))
+        {
+            return new PureJavaFs("not Linux (" + os + ")");
+        }
+        if (!(arch.equals("amd64") || arch.equals("x86_64") || arch.equals("aarch64") || arch.equals("riscv64")))
+        {
+            return new PureJavaFs("no native bindings for " + arch);
+        }
+        try
+        {
+            return JnaFs.load();
+        }
+        catch (final LinkageError | RuntimeException ex)
+        {
+            return new PureJavaFs("JNA did not load: " + ex);
+        }
+    }
+
+    private static final class Holder
+    {
+        static final NativeFs INSTANCE = choose();
+    }
+}
