@@ -5,13 +5,16 @@ import java.nio.ByteBuffer;
 import org.agrona.DirectBuffer;
 
 /**
- * What a {@link Connection} tells its owner. All methods are called on the connection's {@link EventLoop} thread.
+ * What a {@link Connection} tells its owner: the frames and bulk bodies that arrive, when the send side drains, the
+ * loop's ticks, and the close. The owner understands the frames; the transport only checks their headers. All methods
+ * are called on the connection's {@link EventLoop} thread.
  */
 public interface ConnectionHandler
 {
     /**
-     * A complete control frame, already checked by {@link dev.ferry.core.protocol.FrameValidator}. The buffer is
-     * valid only during the call.
+     * A complete frame of any type but the bulk type and the heartbeat. Only its header was checked (length within
+     * the cap): the handler validates the body before it reads a field of it, and reports a malformed frame with
+     * {@link Connection#protocolError}. The buffer is valid only during the call.
      *
      * @param type   frame type.
      * @param body   buffer holding the body.
@@ -49,4 +52,16 @@ public interface ConnectionHandler
      * @param message   what happened.
      */
     void onClose(Connection connection, int errorCode, String message);
+
+    /**
+     * Words to add to the message of a TLS failure before it is sent to the peer or given to {@link #onClose}: what
+     * the user should change, in the terms of the program (its options, its roles). The transport's own message says
+     * only what happened.
+     *
+     * @return text appended as is (start it with a space), or "" for none.
+     */
+    default String tlsHint(final Connection connection, final TlsFailure failure)
+    {
+        return "";
+    }
 }

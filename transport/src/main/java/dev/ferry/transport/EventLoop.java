@@ -9,6 +9,8 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 import org.agrona.concurrent.Agent;
+import org.agrona.concurrent.NanoClock;
+import org.agrona.concurrent.SystemNanoClock;
 import org.jctools.queues.MpscUnboundedArrayQueue;
 
 /**
@@ -28,22 +30,31 @@ public final class EventLoop implements Agent
     private final MpscUnboundedArrayQueue<Runnable> commands = new MpscUnboundedArrayQueue<>(256);
     private final List<Connection> connections = new ArrayList<>();
     private final long tickNanos;
-    private long lastTick;
-
-    public long lastTickNanos()
-    {
-        return lastTick;
-    }
+    private final NanoClock clock;
     private volatile boolean closed;
 
     /**
+     * A loop on the system's clock.
+     *
      * @param name   agent name, for thread names.
      * @param tickMs at most this long between ticks (timeouts, heartbeats, ACK batching).
      */
     public EventLoop(final String name, final long tickMs)
     {
+        this(name, tickMs, SystemNanoClock.INSTANCE);
+    }
+
+    /**
+     * @param name   agent name, for thread names.
+     * @param tickMs at most this long between ticks (timeouts, heartbeats, ACK batching).
+     * @param clock  the time every heartbeat, timeout and tick of this loop's connections is measured with; a test
+     *               passes a {@link org.agrona.concurrent.CachedNanoClock} and moves it by hand.
+     */
+    public EventLoop(final String name, final long tickMs, final NanoClock clock)
+    {
         this.name = name;
         this.tickNanos = TimeUnit.MILLISECONDS.toNanos(tickMs);
+        this.clock = clock;
         try
         {
             this.selector = Selector.open();
@@ -57,6 +68,14 @@ public final class EventLoop implements Agent
     Selector selector()
     {
         return selector;
+    }
+
+    /**
+     * @return the clock of this loop and its connections. Any thread.
+     */
+    public NanoClock clock()
+    {
+        return clock;
     }
 
     /**
@@ -128,8 +147,7 @@ public final class EventLoop implements Agent
             keys.clear();
         }
         // tick on every cycle: a wakeup from another thread (a returned buffer, an apply result) must be seen at once
-        final long now = System.nanoTime();
-        lastTick = now;
+        final long now = clock.nanoTime();
         for (int i = connections.size() - 1; i >= 0; i--)
         {
             if (i < connections.size())

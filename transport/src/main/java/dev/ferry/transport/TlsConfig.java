@@ -1,27 +1,18 @@
 package dev.ferry.transport;
 
-import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.InetSocketAddress;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.GeneralSecurityException;
-import java.security.KeyFactory;
 import java.security.KeyStore;
 import java.security.PrivateKey;
-import java.security.PublicKey;
-import java.security.Signature;
-import java.security.cert.CertificateException;
-import java.security.cert.CertificateFactory;
 import java.security.cert.X509Certificate;
-import java.security.spec.PKCS8EncodedKeySpec;
 import java.util.ArrayList;
-import java.util.Base64;
-import java.util.Collections;
 import java.util.Enumeration;
 import java.util.List;
+import java.util.Locale;
 
 import javax.net.ssl.KeyManager;
 import javax.net.ssl.KeyManagerFactory;
@@ -31,32 +22,24 @@ import javax.net.ssl.SSLParameters;
 import javax.net.ssl.TrustManager;
 import javax.net.ssl.TrustManagerFactory;
 import javax.net.ssl.X509ExtendedTrustManager;
-import javax.net.ssl.X509TrustManager;
 
 import dev.ferry.core.protocol.ErrorCode;
 import dev.ferry.core.protocol.FerryException;
 
 /**
- * TLS 1.3 for every connection of a donor (server mode) or of a client (client mode): the certificates and keys,
- * loaded once from PEM files, and the {@link SSLContext} made of them. Immutable; safe to share between threads and
- * event loops. Give it to {@link TransportSettings#tls}; each {@link Connection} then makes its own engine.
- * <h2>Files</h2>
- * <ul>
- * <li>Certificates: PEM, one or more {@code -----BEGIN CERTIFICATE-----} blocks (a chain starts with the leaf), as
- * {@code openssl req -x509 -newkey ...} writes them. Text outside the blocks is ignored.</li>
- * <li>Private keys: PEM, unencrypted PKCS#8 ({@code -----BEGIN PRIVATE KEY-----}: what {@code openssl req -newkey}
- * and {@code openssl genpkey} write) or PKCS#1 RSA ({@code -----BEGIN RSA PRIVATE KEY-----}); RSA, EC and EdDSA keys.
- * The key is checked against the certificate when the config is made. Or a PKCS#12 keystore
- * ({@link #serverPkcs12}).</li>
- * </ul>
+ * TLS 1.3 for every connection of a server (a donor) or of a client: the certificates and keys, loaded once from PEM
+ * files ({@link PemFiles}) or a PKCS#12 keystore, and the {@link SSLContext} made of them. Immutable; safe to share
+ * between threads and event loops. Give it to {@link TransportSettings#tls}; each {@link Connection} then makes its own
+ * engine. The key is checked against the certificate when the config is made.
  * <h2>What is verified</h2>
  * <ul>
- * <li>Client mode: the donor's certificate chain must lead to a certificate in the CA file (a CA, or the donor's own
- * self-signed certificate), checked by the JDK's PKIX trust manager (signatures, validity dates, CA constraints).
- * If the donor's certificate has subjectAltName entries, one of them must also match the host the client was given,
- * as HTTPS does (RFC 2818/6125: an IP literal against IP entries, a name against DNS entries, {@code *} only as the
- * whole left-most label). A certificate without subjectAltName entries is accepted on its chain alone, so with a
- * shared CA, pin the donor by giving its own certificate as the CA file.</li>
+ * <li>Client mode: the server's certificate chain must lead to a certificate in the CA file (a CA, or the server's own
+ * self-signed certificate), checked by the JDK's PKIX trust manager (signatures, validity dates, CA constraints). Then
+ * its identity, by the JDK's {@code HTTPS} endpoint identification (RFC 2818 / RFC 6125 as the platform implements
+ * them) against the host the client connected to: an IP literal against IP entries, a name against DNS entries. A
+ * certificate that names no host (no DNS or IP subjectAltName) is refused. With pins ({@link #client(Path, Path,
+ * Path, List)}: SHA-256 fingerprints of the DER certificate, as {@code openssl x509 -noout -fingerprint -sha256}
+ * prints them), the certificate must be a pinned one instead, whatever hosts it names or not.</li>
  * <li>Server mode with a client CA: every client must present a certificate whose chain leads to a certificate in
  * that file (mutual TLS); no host name is checked for clients. Without a client CA no client certificate is
  * asked for.</li>
@@ -67,55 +50,54 @@ public final class TlsConfig
 {
     /** The only protocol enabled. */
     public static final String PROTOCOL = "TLSv1.3";
+    /** The JDK's endpoint identification algorithm for a client's check of the server's host. */
+    public static final String ENDPOINT_IDENTIFICATION = "HTTPS";
 
     private static final String[] CIPHER_SUITES = {
         "TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256" };
-    private static final String CERTIFICATE_BLOCK = "CERTIFICATE";
-    private static final String PKCS8_BLOCK = "PRIVATE KEY";
-    private static final String PKCS1_RSA_BLOCK = "RSA PRIVATE KEY";
+    private static final int SHA256_LENGTH = 32;
     private static final String KEY_ALIAS = "ferry";
     /** Protects the key only inside the in-memory keystore the key manager reads. */
     private static final char[] IN_MEMORY_PASSWORD = "ferry-in-memory".toCharArray();
-    /** DER of AlgorithmIdentifier { rsaEncryption, NULL }, to wrap a PKCS#1 RSA key into PKCS#8. */
-    private static final byte[] RSA_ALGORITHM_ID = {
-        0x30, 0x0D, 0x06, 0x09, 0x2A, (byte)0x86, 0x48, (byte)0x86, (byte)0xF7, 0x0D, 0x01, 0x01, 0x01, 0x05, 0x00 };
 
     private final SSLContext context;
     private final boolean clientMode;
     private final boolean clientCertificates;
     private final boolean presentsCertificate;
+    private final boolean pinned;
     private final String description;
 
     private TlsConfig(
         final SSLContext context, final boolean clientMode, final boolean clientCertificates,
-        final boolean presentsCertificate, final String description)
+        final boolean presentsCertificate, final boolean pinned, final String description)
     {
         this.context = context;
         this.clientMode = clientMode;
         this.clientCertificates = clientCertificates;
         this.presentsCertificate = presentsCertificate;
+        this.pinned = pinned;
         this.description = description;
     }
 
     /**
-     * A donor's TLS: its certificate chain and private key; with {@code clientCa}, clients must present a certificate
+     * A server's TLS: its certificate chain and private key; with {@code clientCa}, clients must present a certificate
      * signed by it.
      *
-     * @param certificateChain PEM file of the donor's certificate (then its intermediates, if any).
+     * @param certificateChain PEM file of the server's certificate (then its intermediates, if any).
      * @param privateKey       PEM file of the matching private key.
      * @param clientCa         PEM file of the CA certificates client certificates must lead to, or null.
      * @throws FerryException CONFIG_MISMATCH naming the file if a file is unusable, IO_ERROR if it cannot be read.
      */
     public static TlsConfig server(final Path certificateChain, final Path privateKey, final Path clientCa)
     {
-        final X509Certificate[] chain = readCertificates(certificateChain, "TLS certificate");
-        final PrivateKey key = readPrivateKey(privateKey);
-        checkKeyMatches(key, chain[0], privateKey, certificateChain);
+        final X509Certificate[] chain = PemFiles.readCertificates(certificateChain, "TLS certificate");
+        final PrivateKey key = PemFiles.readPrivateKey(privateKey);
+        PemFiles.checkKeyMatches(key, chain[0], privateKey, certificateChain);
         return server(chain, key, clientCa);
     }
 
     /**
-     * A donor's TLS from a PKCS#12 keystore holding one private key entry (the first one is used).
+     * A server's TLS from a PKCS#12 keystore holding one private key entry (the first one is used).
      *
      * @param keystore PKCS#12 file.
      * @param password its password (also the key's).
@@ -143,56 +125,74 @@ public final class TlsConfig
                     return server(chain, key, clientCa);
                 }
             }
-            throw bad(keystore, "TLS keystore", "holds no private key entry");
+            throw PemFiles.bad(keystore, "TLS keystore", "holds no private key entry");
         }
         catch (final IOException ex)
         {
             if (ex.getCause() instanceof java.security.UnrecoverableKeyException)
             {
-                throw bad(keystore, "TLS keystore", "cannot be opened with the password given");
+                throw PemFiles.bad(keystore, "TLS keystore", "cannot be opened with the password given");
             }
-            throw unreadable(keystore, "TLS keystore", ex);
+            throw PemFiles.unreadable(keystore, "TLS keystore", ex);
         }
         catch (final GeneralSecurityException | ClassCastException ex)
         {
-            throw bad(keystore, "TLS keystore", "is not a usable PKCS#12 keystore (" + ex.getMessage() + ")");
+            throw PemFiles.bad(keystore, "TLS keystore", "is not a usable PKCS#12 keystore (" + ex.getMessage() + ")");
         }
     }
 
     /**
-     * A client's TLS: the CA the donor's certificate must lead to, and optionally a certificate to present to a donor
-     * that requires one.
+     * A client's TLS that checks the server's host: the CA the server's certificate must lead to, and optionally a
+     * certificate to present to a server that requires one.
      *
-     * @param trustedCa        PEM file of CA certificates (or of the donor's self-signed certificate).
+     * @param trustedCa        PEM file of CA certificates (or of the server's self-signed certificate).
      * @param certificateChain PEM file of the client's certificate, or null for none.
      * @param privateKey       PEM file of its private key; null exactly when {@code certificateChain} is.
      */
     public static TlsConfig client(final Path trustedCa, final Path certificateChain, final Path privateKey)
     {
+        return client(trustedCa, certificateChain, privateKey, List.of());
+    }
+
+    /**
+     * A client's TLS, pinned: as {@link #client(Path, Path, Path)}, and with pins the server's certificate must be one
+     * of them (this also accepts a certificate that names no host, and replaces the host check).
+     *
+     * @param pins SHA-256 fingerprints of DER certificates: 64 hex digits, colons allowed; empty for a host check.
+     */
+    public static TlsConfig client(
+        final Path trustedCa, final Path certificateChain, final Path privateKey, final List<String> pins)
+    {
         if (trustedCa == null)
         {
-            throw new FerryException(ErrorCode.CONFIG_MISMATCH, "a TLS client needs the CA file that signed the " +
-                "donor's certificate (--tls-ca)");
+            throw new FerryException(ErrorCode.CONFIG_MISMATCH, "a TLS client needs a CA file to verify the server's " +
+                "certificate against");
         }
         if ((certificateChain == null) != (privateKey == null))
         {
-            throw new FerryException(ErrorCode.CONFIG_MISMATCH, "a TLS client certificate needs both the " +
-                "certificate (--tls-cert) and its private key (--tls-key)");
+            throw new FerryException(ErrorCode.CONFIG_MISMATCH, "a TLS client certificate needs both the certificate " +
+                "file and its private key file");
+        }
+        final byte[][] pinBytes = new byte[pins.size()][];
+        for (int i = 0; i < pinBytes.length; i++)
+        {
+            pinBytes[i] = parsePin(pins.get(i));
         }
         KeyManager[] keyManagers = null;
         String subject = "no client certificate";
         if (certificateChain != null)
         {
-            final X509Certificate[] chain = readCertificates(certificateChain, "TLS certificate");
-            final PrivateKey key = readPrivateKey(privateKey);
-            checkKeyMatches(key, chain[0], privateKey, certificateChain);
+            final X509Certificate[] chain = PemFiles.readCertificates(certificateChain, "TLS certificate");
+            final PrivateKey key = PemFiles.readPrivateKey(privateKey);
+            PemFiles.checkKeyMatches(key, chain[0], privateKey, certificateChain);
             keyManagers = keyManagers(chain, key);
             subject = "client certificate " + chain[0].getSubjectX500Principal().getName();
         }
-        final X509Certificate[] cas = readCertificates(trustedCa, "TLS CA");
-        final TrustManager[] trust = { new HostCheckingTrustManager(pkix(cas, trustedCa)) };
-        return new TlsConfig(context(keyManagers, trust), true, false, keyManagers != null,
-            PROTOCOL + " client trusting " + cas.length + " certificate(s) of " + trustedCa + ", " + subject);
+        final X509Certificate[] cas = PemFiles.readCertificates(trustedCa, "TLS CA");
+        final TrustManager[] trust = { new PeerIdentityTrustManager(pkix(cas, trustedCa), pinBytes) };
+        return new TlsConfig(context(keyManagers, trust), true, false, keyManagers != null, pinBytes.length > 0,
+            PROTOCOL + " client trusting " + cas.length + " certificate(s) of " + trustedCa + ", " +
+            (pinBytes.length > 0 ? pinBytes.length + " pinned server certificate(s), " : "") + subject);
     }
 
     private static TlsConfig server(final X509Certificate[] chain, final PrivateKey key, final Path clientCa)
@@ -201,17 +201,37 @@ public final class TlsConfig
         String clients = "no client certificates";
         if (clientCa != null)
         {
-            final X509Certificate[] cas = readCertificates(clientCa, "TLS client CA");
+            final X509Certificate[] cas = PemFiles.readCertificates(clientCa, "TLS client CA");
             trust = new TrustManager[] { pkix(cas, clientCa) };
             clients = "client certificates required (CA " + clientCa + ")";
         }
-        return new TlsConfig(context(keyManagers(chain, key), trust), false, clientCa != null, true,
+        return new TlsConfig(context(keyManagers(chain, key), trust), false, clientCa != null, true, false,
             PROTOCOL + " server, certificate " + chain[0].getSubjectX500Principal().getName() + " valid until " +
             chain[0].getNotAfter().toInstant() + ", " + clients);
     }
 
     /**
-     * @return true for a client's config, false for a donor's.
+     * @return the 32 bytes of a SHA-256 fingerprint written as 64 hex digits, with or without colons.
+     * @throws FerryException CONFIG_MISMATCH if it is not one.
+     */
+    static byte[] parsePin(final String pin)
+    {
+        final String hex = pin == null ? "" : pin.replace(":", "").strip().toLowerCase(Locale.ROOT);
+        if (hex.length() != 2 * SHA256_LENGTH || !hex.chars().allMatch(ch -> Character.digit(ch, 16) >= 0))
+        {
+            throw new FerryException(ErrorCode.CONFIG_MISMATCH, "TLS pin '" + pin + "' is not a SHA-256 fingerprint " +
+                "(64 hex digits, colons allowed)");
+        }
+        final byte[] out = new byte[SHA256_LENGTH];
+        for (int i = 0; i < out.length; i++)
+        {
+            out[i] = (byte)Integer.parseInt(hex.substring(2 * i, 2 * i + 2), 16);
+        }
+        return out;
+    }
+
+    /**
+     * @return true for a client's config, false for a server's.
      */
     public boolean clientMode()
     {
@@ -219,7 +239,7 @@ public final class TlsConfig
     }
 
     /**
-     * @return true if this donor requires and verifies client certificates (mutual TLS).
+     * @return true if this server requires and verifies client certificates (mutual TLS).
      */
     public boolean requiresClientCertificate()
     {
@@ -227,7 +247,7 @@ public final class TlsConfig
     }
 
     /**
-     * @return true if this side presents a certificate (always for a donor; for a client, when it has one).
+     * @return true if this side presents a certificate (always for a server; for a client, when it has one).
      */
     public boolean presentsCertificate()
     {
@@ -251,8 +271,8 @@ public final class TlsConfig
     /**
      * A new engine for one connection, in this config's mode, before its handshake. Any thread.
      *
-     * @param peer the remote address; in client mode its host string is what the donor's certificate is checked
-     *             against.
+     * @param peer the remote address; in client mode its host string (the name or literal the client was given) is
+     *             what the server's certificate must name.
      */
     SSLEngine newEngine(final InetSocketAddress peer)
     {
@@ -263,6 +283,10 @@ public final class TlsConfig
         p.setProtocols(new String[] { PROTOCOL });
         p.setCipherSuites(supported(engine.getSupportedCipherSuites()));
         p.setUseCipherSuitesOrder(true);
+        if (clientMode && !pinned)
+        {
+            p.setEndpointIdentificationAlgorithm(ENDPOINT_IDENTIFICATION);
+        }
         if (!clientMode)
         {
             p.setNeedClientAuth(clientCertificates);
@@ -338,389 +362,11 @@ public final class TlsConfig
                     return (X509ExtendedTrustManager)tm;
                 }
             }
-            throw bad(file, "TLS CA", "gives no X.509 trust manager");
+            throw PemFiles.bad(file, "TLS CA", "gives no X.509 trust manager");
         }
         catch (final GeneralSecurityException | IOException ex)
         {
-            throw bad(file, "TLS CA", "cannot be used as a trust anchor (" + ex.getMessage() + ")");
-        }
-    }
-
-    static X509Certificate[] readCertificates(final Path file, final String what)
-    {
-        final List<byte[]> blocks = pemBlocks(file, what, CERTIFICATE_BLOCK);
-        if (blocks.isEmpty())
-        {
-            throw bad(file, what, "holds no -----BEGIN CERTIFICATE----- block");
-        }
-        try
-        {
-            final CertificateFactory cf = CertificateFactory.getInstance("X.509");
-            final X509Certificate[] out = new X509Certificate[blocks.size()];
-            for (int i = 0; i < out.length; i++)
-            {
-                out[i] = (X509Certificate)cf.generateCertificate(new ByteArrayInputStream(blocks.get(i)));
-            }
-            return out;
-        }
-        catch (final CertificateException ex)
-        {
-            throw bad(file, what, "holds a certificate that cannot be parsed (" + ex.getMessage() + ")");
-        }
-    }
-
-    static PrivateKey readPrivateKey(final Path file)
-    {
-        final String what = "TLS private key";
-        final String text = readText(file, what);
-        if (text.contains("-----BEGIN ENCRYPTED PRIVATE KEY-----"))
-        {
-            throw bad(file, what, "is encrypted; write it unencrypted with `openssl pkcs8 -topk8 -nocrypt -in KEY`");
-        }
-        if (text.contains("-----BEGIN EC PRIVATE KEY-----"))
-        {
-            throw bad(file, what, "is in the SEC1 format; convert it to PKCS#8 with `openssl pkcs8 -topk8 -nocrypt -in KEY`");
-        }
-        byte[] der;
-        final List<byte[]> pkcs8 = blocks(text, PKCS8_BLOCK);
-        if (pkcs8.size() == 1)
-        {
-            der = pkcs8.get(0);
-        }
-        else if (pkcs8.isEmpty() && blocks(text, PKCS1_RSA_BLOCK).size() == 1)
-        {
-            der = wrapPkcs1(blocks(text, PKCS1_RSA_BLOCK).get(0));
-        }
-        else
-        {
-            throw bad(file, what, "must hold exactly one -----BEGIN PRIVATE KEY----- (PKCS#8) or " +
-                "-----BEGIN RSA PRIVATE KEY----- block");
-        }
-        final PKCS8EncodedKeySpec spec = new PKCS8EncodedKeySpec(der);
-        for (final String algorithm : new String[] { "RSA", "EC", "EdDSA", "RSASSA-PSS" })
-        {
-            try
-            {
-                return KeyFactory.getInstance(algorithm).generatePrivate(spec);
-            }
-            catch (final GeneralSecurityException ignore)
-            {
-                // try the next algorithm
-            }
-        }
-        throw bad(file, what, "is not an RSA, EC or EdDSA key this JVM can read");
-    }
-
-    /**
-     * PKCS#8 PrivateKeyInfo ::= SEQUENCE { INTEGER 0, AlgorithmIdentifier rsaEncryption, OCTET STRING pkcs1 }.
-     */
-    private static byte[] wrapPkcs1(final byte[] pkcs1)
-    {
-        final byte[] octets = derTlv(0x04, pkcs1);
-        final byte[] version = { 0x02, 0x01, 0x00 };
-        final byte[] body = new byte[version.length + RSA_ALGORITHM_ID.length + octets.length];
-        System.arraycopy(version, 0, body, 0, version.length);
-        System.arraycopy(RSA_ALGORITHM_ID, 0, body, version.length, RSA_ALGORITHM_ID.length);
-        System.arraycopy(octets, 0, body, version.length + RSA_ALGORITHM_ID.length, octets.length);
-        return derTlv(0x30, body);
-    }
-
-    private static byte[] derTlv(final int tag, final byte[] value)
-    {
-        final int n = value.length;
-        final int lengthBytes = n < 0x80 ? 0 : n < 0x100 ? 1 : n < 0x10000 ? 2 : 3;
-        final byte[] out = new byte[2 + lengthBytes + n];
-        out[0] = (byte)tag;
-        if (lengthBytes == 0)
-        {
-            out[1] = (byte)n;
-        }
-        else
-        {
-            out[1] = (byte)(0x80 | lengthBytes);
-            for (int i = 0; i < lengthBytes; i++)
-            {
-                out[2 + i] = (byte)(n >>> (8 * (lengthBytes - 1 - i)));
-            }
-        }
-        System.arraycopy(value, 0, out, 2 + lengthBytes, n);
-        return out;
-    }
-
-    /**
-     * Sign and verify a few bytes: a key that does not belong to the certificate fails here, naming both files,
-     * rather than in every handshake.
-     */
-    private static void checkKeyMatches(final PrivateKey key, final X509Certificate cert, final Path keyFile, final Path certFile)
-    {
-        final PublicKey pub = cert.getPublicKey();
-        final String algorithm;
-        switch (key.getAlgorithm())
-        {
-            case "RSA":
-                algorithm = "SHA256withRSA";
-                break;
-            case "EC":
-                algorithm = "SHA256withECDSA";
-                break;
-            case "RSASSA-PSS":
-                algorithm = null;
-                break;
-            default:
-                algorithm = key.getAlgorithm(); // EdDSA, Ed25519, Ed448
-                break;
-        }
-        if (algorithm == null)
-        {
-            return;
-        }
-        try
-        {
-            final byte[] probe = "ferry key check".getBytes(StandardCharsets.US_ASCII);
-            final Signature s = Signature.getInstance(algorithm);
-            s.initSign(key);
-            s.update(probe);
-            final byte[] signature = s.sign();
-            final Signature v = Signature.getInstance(algorithm);
-            v.initVerify(pub);
-            v.update(probe);
-            if (v.verify(signature))
-            {
-                return;
-            }
-        }
-        catch (final GeneralSecurityException ignore)
-        {
-            // a key of another type than the certificate's: reported below
-        }
-        throw new FerryException(ErrorCode.CONFIG_MISMATCH, "the TLS private key " + keyFile + " does not belong to " +
-            "the certificate " + certFile + " (" + cert.getSubjectX500Principal().getName() + ")");
-    }
-
-    private static List<byte[]> pemBlocks(final Path file, final String what, final String type)
-    {
-        return blocks(readText(file, what), type);
-    }
-
-    private static String readText(final Path file, final String what)
-    {
-        try
-        {
-            return Files.readString(file, StandardCharsets.ISO_8859_1);
-        }
-        catch (final IOException ex)
-        {
-            throw unreadable(file, what, ex);
-        }
-    }
-
-    /**
-     * The decoded bodies of every {@code -----BEGIN type-----} ... {@code -----END type-----} block, in order.
-     */
-    static List<byte[]> blocks(final String text, final String type)
-    {
-        final String begin = "-----BEGIN " + type + "-----";
-        final String end = "-----END " + type + "-----";
-        final List<byte[]> out = new ArrayList<>();
-        int from = 0;
-        while (true)
-        {
-            final int b = text.indexOf(begin, from);
-            if (b < 0)
-            {
-                return out.isEmpty() ? Collections.emptyList() : out;
-            }
-            final int e = text.indexOf(end, b + begin.length());
-            if (e < 0)
-            {
-                return out;
-            }
-            try
-            {
-                out.add(Base64.getMimeDecoder().decode(text.substring(b + begin.length(), e)));
-            }
-            catch (final IllegalArgumentException ex)
-            {
-                // a damaged block: leave it out, the caller reports what is missing
-            }
-            from = e + end.length();
-        }
-    }
-
-    private static FerryException bad(final Path file, final String what, final String problem)
-    {
-        return new FerryException(ErrorCode.CONFIG_MISMATCH, what + " file " + file + " " + problem);
-    }
-
-    private static FerryException unreadable(final Path file, final String what, final IOException ex)
-    {
-        return new FerryException(ErrorCode.IO_ERROR, "cannot read the " + what + " file " + file + ": " + ex, ex);
-    }
-
-    /**
-     * The client's trust manager: PKIX chain validation against the CA file, then, when the donor's certificate has
-     * subjectAltName entries, a match of the host the client connected to (RFC 2818/6125 rules).
-     */
-    static final class HostCheckingTrustManager extends X509ExtendedTrustManager
-    {
-        private static final int SAN_DNS = 2;
-        private static final int SAN_IP = 7;
-
-        private final X509ExtendedTrustManager pkix;
-
-        HostCheckingTrustManager(final X509ExtendedTrustManager pkix)
-        {
-            this.pkix = pkix;
-        }
-
-        @Override
-        public void checkServerTrusted(final X509Certificate[] chain, final String authType, final SSLEngine engine)
-            throws CertificateException
-        {
-            pkix.checkServerTrusted(chain, authType, engine);
-            checkHost(chain[0], engine.getPeerHost());
-        }
-
-        @Override
-        public void checkServerTrusted(final X509Certificate[] chain, final String authType, final java.net.Socket socket)
-            throws CertificateException
-        {
-            pkix.checkServerTrusted(chain, authType, socket);
-            checkHost(chain[0], socket == null || socket.getInetAddress() == null ? null :
-                socket.getInetAddress().getHostAddress());
-        }
-
-        @Override
-        public void checkServerTrusted(final X509Certificate[] chain, final String authType) throws CertificateException
-        {
-            pkix.checkServerTrusted(chain, authType);
-        }
-
-        @Override
-        public void checkClientTrusted(final X509Certificate[] chain, final String authType, final SSLEngine engine)
-            throws CertificateException
-        {
-            pkix.checkClientTrusted(chain, authType, engine);
-        }
-
-        @Override
-        public void checkClientTrusted(final X509Certificate[] chain, final String authType, final java.net.Socket socket)
-            throws CertificateException
-        {
-            pkix.checkClientTrusted(chain, authType, socket);
-        }
-
-        @Override
-        public void checkClientTrusted(final X509Certificate[] chain, final String authType) throws CertificateException
-        {
-            pkix.checkClientTrusted(chain, authType);
-        }
-
-        @Override
-        public X509Certificate[] getAcceptedIssuers()
-        {
-            return ((X509TrustManager)pkix).getAcceptedIssuers();
-        }
-
-        /**
-         * @throws CertificateException if the certificate names hosts and {@code host} is not one of them.
-         */
-        static void checkHost(final X509Certificate cert, final String host) throws CertificateException
-        {
-            final java.util.Collection<List<?>> sans = cert.getSubjectAlternativeNames();
-            if (sans == null || sans.isEmpty())
-            {
-                return;
-            }
-            final List<String> names = new ArrayList<>();
-            final boolean literal = host != null && isIpLiteral(host);
-            for (final List<?> san : sans)
-            {
-                final int type = (Integer)san.get(0);
-                if (type != SAN_DNS && type != SAN_IP)
-                {
-                    continue;
-                }
-                final String value = String.valueOf(san.get(1));
-                names.add((type == SAN_DNS ? "dns:" : "ip:") + value);
-                if (host == null)
-                {
-                    continue;
-                }
-                if (type == SAN_IP && literal && sameAddress(value, host))
-                {
-                    return;
-                }
-                if (type == SAN_DNS && !literal && dnsMatches(value, host))
-                {
-                    return;
-                }
-            }
-            if (names.isEmpty())
-            {
-                return;
-            }
-            throw new CertificateException("the donor's certificate " + cert.getSubjectX500Principal().getName() +
-                " is for " + names + ", not for '" + host + "' (connect to one of those names, or give the donor a " +
-                "certificate whose subjectAltName includes '" + host + "')");
-        }
-
-        private static boolean isIpLiteral(final String host)
-        {
-            if (host.indexOf(':') >= 0)
-            {
-                return true;
-            }
-            int dots = 0;
-            for (int i = 0; i < host.length(); i++)
-            {
-                final char ch = host.charAt(i);
-                if (ch == '.')
-                {
-                    dots++;
-                }
-                else if (ch < '0' || ch > '9')
-                {
-                    return false;
-                }
-            }
-            return dots == 3;
-        }
-
-        private static boolean sameAddress(final String a, final String b)
-        {
-            try
-            {
-                // both are literals: no name lookup happens
-                return java.net.InetAddress.getByName(strip(a)).equals(java.net.InetAddress.getByName(strip(b)));
-            }
-            catch (final java.net.UnknownHostException ex)
-            {
-                return false;
-            }
-        }
-
-        private static String strip(final String ip)
-        {
-            return ip.startsWith("[") && ip.endsWith("]") ? ip.substring(1, ip.length() - 1) : ip;
-        }
-
-        static boolean dnsMatches(final String pattern, final String host)
-        {
-            final String p = lower(pattern);
-            final String h = lower(host);
-            if (p.startsWith("*."))
-            {
-                final int dot = h.indexOf('.');
-                return dot > 0 && h.substring(dot).equals(p.substring(1)) && p.indexOf('.', 2) > 0;
-            }
-            return p.equals(h);
-        }
-
-        private static String lower(final String s)
-        {
-            final String l = s.toLowerCase(java.util.Locale.ROOT);
-            return l.endsWith(".") ? l.substring(0, l.length() - 1) : l;
+            throw PemFiles.bad(file, "TLS CA", "cannot be used as a trust anchor (" + ex.getMessage() + ")");
         }
     }
 }

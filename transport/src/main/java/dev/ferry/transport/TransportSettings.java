@@ -9,8 +9,9 @@ import dev.ferry.core.protocol.FerryException;
  * {@link #conclude()}; immutable in practice afterwards, and then readable from any thread.
  * <p>
  * TLS: with {@link #tls(TlsConfig)} every connection made with these settings runs TLS 1.3 in the config's mode (a
- * donor's config for a donor, a client's for a client); there is no clear-text fallback either way: a TLS donor
- * refuses a clear-text client, and a TLS client refuses a donor that answers in clear text. {@link #requireTls}
+ * server's config for the accepting side, a client's for the connecting side); there is no clear-text fallback either
+ * way: a TLS server refuses a clear-text client, and a TLS client refuses a server that answers in clear text.
+ * {@link #requireTls}
  * makes a missing TLS config an error in {@link #conclude()}, so a deployment that asks for TLS never runs in clear
  * text by mistake.
  */
@@ -152,8 +153,8 @@ public final class TransportSettings
     {
         if (requireTls && tls == null)
         {
-            throw new FerryException(ErrorCode.CONFIG_MISMATCH, "TLS is required (--require-tls) but not configured: " +
-                "a donor needs --tls-cert and --tls-key, a client --tls-ca");
+            throw new FerryException(ErrorCode.CONFIG_MISMATCH, "TLS is required but not configured: these transport " +
+                "settings have no TLS config");
         }
         if (readTimeoutMs < 10)
         {

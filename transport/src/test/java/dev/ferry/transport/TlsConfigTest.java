@@ -5,6 +5,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 import org.junit.jupiter.api.BeforeAll;
@@ -22,8 +23,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * Loading TLS material: PEM certificates and PKCS#8 / PKCS#1 keys (RSA and EC), PKCS#12 keystores, and a clear
- * error naming the file for everything a person can get wrong; plus the host-name rules of the client's check and
- * {@code requireTls}.
+ * error naming the file for everything a person can get wrong; pins and fingerprints; and {@code requireTls}. Host names
+ * are checked through real handshakes in {@link TlsConnectionTest}.
  */
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
 class TlsConfigTest
@@ -72,7 +73,7 @@ class TlsConfigTest
     @Test
     void acceptsATraditionalRsaKey() throws IOException
     {
-        final byte[] pkcs8 = TlsConfig.blocks(Files.readString(rsa.key, StandardCharsets.US_ASCII), "PRIVATE KEY").get(0);
+        final byte[] pkcs8 = PemFiles.blocks(Files.readString(rsa.key, StandardCharsets.US_ASCII), "PRIVATE KEY").get(0);
         final Path pkcs1 = Files.writeString(dir.resolve("rsa.pkcs1.pem"), TestPki.pem("RSA PRIVATE KEY", unwrapPkcs8(pkcs8)));
         final TlsConfig c = TlsConfig.server(rsa.cert, pkcs1, null);
         assertFalse(c.clientMode());
@@ -115,9 +116,13 @@ class TlsConfigTest
         assertTrue(bad.getMessage().contains("garbage.pem"), bad.getMessage());
 
         final FerryException noCa = assertThrows(FerryException.class, () -> TlsConfig.client(null, null, null));
-        assertTrue(noCa.getMessage().contains("--tls-ca"), noCa.getMessage());
+        assertTrue(noCa.getMessage().contains("CA file"), noCa.getMessage());
         final FerryException half = assertThrows(FerryException.class, () -> TlsConfig.client(ec.cert, rsa.cert, null));
-        assertTrue(half.getMessage().contains("--tls-key"), half.getMessage());
+        assertTrue(half.getMessage().contains("private key"), half.getMessage());
+        for (final FerryException ex : List.of(noCa, half))
+        {
+            assertFalse(ex.getMessage().contains("--"), "the transport names no command-line flag: " + ex.getMessage());
+        }
     }
 
     @Test
@@ -125,36 +130,45 @@ class TlsConfigTest
     {
         final FerryException ex = assertThrows(FerryException.class, () -> new TransportSettings().requireTls(true).conclude());
         assertEquals(ErrorCode.CONFIG_MISMATCH, ex.code());
-        assertTrue(ex.getMessage().contains("--require-tls"), ex.getMessage());
+        assertTrue(ex.getMessage().contains("TLS is required"), ex.getMessage());
+        assertFalse(ex.getMessage().contains("--"), "the transport names no command-line flag: " + ex.getMessage());
         new TransportSettings().requireTls(true).tls(TlsConfig.client(ec.cert, null, null)).conclude();
         new TransportSettings().requireTls(false).conclude();
     }
 
     @Test
-    void hostNamesMatchAsHttpsDoes()
+    void pinsAreSha256FingerprintsWithOrWithoutColons()
     {
-        assertTrue(TlsConfig.HostCheckingTrustManager.dnsMatches("donor.example.com", "DONOR.example.com."));
-        assertTrue(TlsConfig.HostCheckingTrustManager.dnsMatches("*.example.com", "a.example.com"));
-        assertFalse(TlsConfig.HostCheckingTrustManager.dnsMatches("*.example.com", "example.com"));
-        assertFalse(TlsConfig.HostCheckingTrustManager.dnsMatches("*.example.com", "a.b.example.com"));
-        assertFalse(TlsConfig.HostCheckingTrustManager.dnsMatches("*.com", "example.com"));
-        assertFalse(TlsConfig.HostCheckingTrustManager.dnsMatches("donor.example.com", "other.example.com"));
+        final String hex = "00112233445566778899aabbccddeeff00112233445566778899AABBCCDDEEFF";
+        final byte[] plain = TlsConfig.parsePin(hex);
+        assertEquals(32, plain.length);
+        assertEquals((byte)0xFF, plain[31]);
+        final StringBuilder colons = new StringBuilder();
+        for (int i = 0; i < hex.length(); i += 2)
+        {
+            colons.append(i == 0 ? "" : ":").append(hex, i, i + 2);
+        }
+        assertTrue(Arrays.equals(plain, TlsConfig.parsePin(colons.toString())));
+        for (final String bad : new String[] { "", "abc", hex + "00", hex.substring(2) + "zz" })
+        {
+            final FerryException ex = assertThrows(FerryException.class, () -> TlsConfig.parsePin(bad));
+            assertEquals(ErrorCode.CONFIG_MISMATCH, ex.code());
+            assertTrue(ex.getMessage().contains("SHA-256"), ex.getMessage());
+        }
+        final TlsConfig pinned = TlsConfig.client(ec.cert, null, null, List.of(hex));
+        assertTrue(pinned.description().contains("1 pinned"), pinned.description());
     }
 
     @Test
-    void certificateHostCheckUsesIpEntriesForLiteralsAndDnsEntriesForNames() throws Exception
+    void fingerprintIsTheSha256OfTheDerCertificate() throws Exception
     {
-        final java.security.cert.X509Certificate ip = TlsConfig.readCertificates(ec.cert, "test")[0];
-        TlsConfig.HostCheckingTrustManager.checkHost(ip, "127.0.0.1");
-        assertThrows(java.security.cert.CertificateException.class,
-            () -> TlsConfig.HostCheckingTrustManager.checkHost(ip, "127.0.0.2"));
-        assertThrows(java.security.cert.CertificateException.class,
-            () -> TlsConfig.HostCheckingTrustManager.checkHost(ip, "localhost"));
-
-        final java.security.cert.X509Certificate dns = TlsConfig.readCertificates(rsa.cert, "test")[0];
-        TlsConfig.HostCheckingTrustManager.checkHost(dns, "localhost");
-        assertThrows(java.security.cert.CertificateException.class,
-            () -> TlsConfig.HostCheckingTrustManager.checkHost(dns, "127.0.0.1"));
+        final java.security.cert.X509Certificate cert = PemFiles.readCertificates(ec.cert, "test")[0];
+        final byte[] digest = java.security.MessageDigest.getInstance("SHA-256").digest(cert.getEncoded());
+        assertEquals(PeerIdentityTrustManager.hex(digest), PeerIdentityTrustManager.fingerprint(cert));
+        assertEquals(64, PeerIdentityTrustManager.fingerprint(cert).length());
+        assertEquals(List.of("ip:127.0.0.1"), PeerIdentityTrustManager.hostNames(cert));
+        assertEquals(List.of("dns:localhost"),
+            PeerIdentityTrustManager.hostNames(PemFiles.readCertificates(rsa.cert, "test")[0]));
     }
 
     /**

@@ -7,6 +7,7 @@ import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
@@ -15,6 +16,7 @@ import java.util.List;
 import java.util.SplittableRandom;
 import java.util.concurrent.TimeUnit;
 
+import org.agrona.concurrent.SystemNanoClock;
 import org.agrona.concurrent.UnsafeBuffer;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -64,6 +66,8 @@ class TlsConnectionTest
     private static TestPki.Identity leaf;
     private static TestPki.Identity elsewhere;
     private static TestPki.Identity noSan;
+    private static TestPki.Identity dnsOnly;
+    private static TestPki.Identity wildcard;
 
     @BeforeAll
     static void certificates() throws IOException
@@ -77,6 +81,8 @@ class TlsConnectionTest
         leaf = pki.signedBy(ca, "leaf", "RSA", "ip:127.0.0.1,dns:localhost");
         elsewhere = pki.selfSigned("elsewhere", "EC", "dns:elsewhere.invalid");
         noSan = pki.selfSigned("nosan", "EC", null);
+        dnsOnly = pki.selfSigned("dns-only", "EC", "dns:localhost");
+        wildcard = pki.selfSigned("wildcard", "EC", "dns:*.ferry.test");
     }
 
     private static TransportSettings plain()
@@ -92,8 +98,18 @@ class TlsConnectionTest
 
     private static TransportSettings tlsClient(final Path trusted, final TestPki.Identity own)
     {
+        return tlsClient(trusted, own, List.of());
+    }
+
+    private static TransportSettings tlsClient(final Path trusted, final TestPki.Identity own, final List<String> pins)
+    {
         return new TransportSettings().readTimeoutMs(5_000).heartbeatMs(100)
-            .tls(TlsConfig.client(trusted, own == null ? null : own.cert, own == null ? null : own.key)).conclude();
+            .tls(TlsConfig.client(trusted, own == null ? null : own.cert, own == null ? null : own.key, pins)).conclude();
+    }
+
+    private static String fingerprint(final TestPki.Identity id) throws Exception
+    {
+        return PeerIdentityTrustManager.fingerprint(PemFiles.readCertificates(id.cert, "test")[0]);
     }
 
     // ------------------------------------------------------------------------------------------------ data path
@@ -258,8 +274,12 @@ class TlsConnectionTest
             // the server closes once its answer is out (as after any error frame); the client reads the answer
             pair.drive(() -> serverSide.closed() && clientSide.closed());
             assertEquals(List.of("error:" + ErrorCode.CONFIG_MISMATCH), clientSide.events);
-            assertTrue(clientSide.errorMessage.contains("requires TLS") && clientSide.errorMessage.contains("--tls-ca"),
+            assertTrue(clientSide.errorMessage.contains("requires TLS") && clientSide.errorMessage.contains("clear text"),
                 clientSide.errorMessage);
+            assertEquals(List.of(TlsFailure.CLEAR_TEXT_PEER), serverSide.tlsFailures);
+            assertTrue(clientSide.errorMessage.endsWith("[hint CLEAR_TEXT_PEER]"), "the server's owner adds its " +
+                "advice to what the peer is told: " + clientSide.errorMessage);
+            assertFalse(pair.server.isTls(), "the refusal went out in clear text");
         }
     }
 
@@ -276,6 +296,10 @@ class TlsConnectionTest
                 clientSide.closeMessage);
             pair.drive(serverSide::closed);
             assertTrue(serverSide.events.isEmpty(), "a ClientHello is not a frame: " + serverSide.events);
+            assertEquals(List.of(TlsFailure.TLS_PEER), serverSide.tlsFailures);
+            assertTrue(clientSide.closeMessage.contains("[hint TLS_PEER]"), "the server's refusal, with its owner's " +
+                "advice, is what the client reports: " + clientSide.closeMessage);
+            assertEquals(List.of(), clientSide.tlsFailures, "an error frame speaks for itself");
         }
     }
 
@@ -283,6 +307,40 @@ class TlsConnectionTest
     void tlsClientReportsAClearTextRefusalSentBeforeAnyHandshake() throws IOException
     {
         // what DonorService does when it has too many connections: a clear-text COM_RES_ERROR, then close
+        final UnsafeBuffer frame = new UnsafeBuffer(new byte[256]);
+        final int len = ErrorCodec.encode(frame, FrameHeader.HEADER_LENGTH, ErrorCode.TOO_MANY_CLONES, "busy");
+        FrameHeader.write(frame, 0, FrameHeader.HEADER_LENGTH + len, FrameType.COM_RES_ERROR);
+        final Recorder clientSide = answerClientHelloWith(frame, FrameHeader.HEADER_LENGTH + len);
+        assertEquals(ErrorCode.TOO_MANY_CLONES, clientSide.closeCode, clientSide.closeMessage);
+        assertTrue(clientSide.closeMessage.contains("clear text") && clientSide.closeMessage.contains("busy"),
+            clientSide.closeMessage);
+        assertEquals(List.of(), clientSide.tlsFailures, "the refusal speaks for itself");
+    }
+
+    @Test
+    void tlsClientAnsweredWithAClearTextFrameOrWithGarbageSaysWhich() throws IOException
+    {
+        final UnsafeBuffer frame = new UnsafeBuffer(new byte[256]);
+        final int len = helloLength("plain");
+        frame.putBytes(FrameHeader.HEADER_LENGTH, hello("plain"), 0, len);
+        FrameHeader.write(frame, 0, FrameHeader.HEADER_LENGTH + len, FrameType.HELLO);
+        final Recorder ferry = answerClientHelloWith(frame, FrameHeader.HEADER_LENGTH + len);
+        assertEquals(ErrorCode.CONFIG_MISMATCH, ferry.closeCode, ferry.closeMessage);
+        assertEquals(List.of(TlsFailure.CLEAR_TEXT_ANSWER), ferry.tlsFailures, ferry.closeMessage);
+        assertTrue(ferry.closeMessage.contains("does not use TLS"), ferry.closeMessage);
+
+        final UnsafeBuffer http = new UnsafeBuffer("HTTP/1.1 400 Bad Request\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+        final Recorder other = answerClientHelloWith(http, http.capacity());
+        assertEquals(ErrorCode.NOT_FERRY, other.closeCode, other.closeMessage);
+        assertTrue(other.closeMessage.contains("not a TLS record"), other.closeMessage);
+        assertEquals(List.of(), other.tlsFailures);
+    }
+
+    /**
+     * A TLS client connects to a plain listener that answers with {@code length} bytes of {@code answer} and closes.
+     */
+    private static Recorder answerClientHelloWith(final UnsafeBuffer answer, final int length) throws IOException
+    {
         try (ServerSocketChannel listener = ServerSocketChannel.open().bind(new InetSocketAddress("127.0.0.1", 0)))
         {
             final EventLoop loop = new EventLoop("test-client", 1);
@@ -293,19 +351,15 @@ class TlsConnectionTest
                 Connection.register(loop, Connection.connect((InetSocketAddress)listener.getLocalAddress(), c), c, clientSide);
                 try (SocketChannel accepted = listener.accept())
                 {
-                    final UnsafeBuffer frame = new UnsafeBuffer(new byte[256]);
-                    final int len = ErrorCodec.encode(frame, FrameHeader.HEADER_LENGTH, ErrorCode.TOO_MANY_CLONES, "busy");
-                    FrameHeader.write(frame, 0, FrameHeader.HEADER_LENGTH + len, FrameType.COM_RES_ERROR);
-                    accepted.write(ByteBuffer.wrap(frame.byteArray(), 0, FrameHeader.HEADER_LENGTH + len));
+                    accepted.write(ByteBuffer.wrap(answer.byteArray(), 0, length));
                     final long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
                     while (!clientSide.closed() && System.nanoTime() < deadline)
                     {
                         loop.doWork();
                     }
                 }
-                assertEquals(ErrorCode.TOO_MANY_CLONES, clientSide.closeCode, clientSide.closeMessage);
-                assertTrue(clientSide.closeMessage.contains("clear text") && clientSide.closeMessage.contains("busy"),
-                    clientSide.closeMessage);
+                assertTrue(clientSide.closed(), "the client did not give up");
+                return clientSide;
             }
             finally
             {
@@ -323,8 +377,10 @@ class TlsConnectionTest
         {
             pair.drive(() -> clientSide.closed() && serverSide.closed());
             assertEquals(ErrorCode.AUTH_FAILED, clientSide.closeCode, clientSide.closeMessage);
-            assertTrue(clientSide.closeMessage.contains("--tls-ca"), clientSide.closeMessage);
+            assertEquals(List.of(TlsFailure.PEER_NOT_TRUSTED), clientSide.tlsFailures, clientSide.closeMessage);
+            assertTrue(clientSide.closeMessage.endsWith("[hint PEER_NOT_TRUSTED]"), clientSide.closeMessage);
             assertNotEquals(ErrorCode.OK, serverSide.closeCode, serverSide.closeMessage);
+            assertEquals(List.of(TlsFailure.CERTIFICATE_REFUSED), serverSide.tlsFailures, serverSide.closeMessage);
             assertTrue(clientSide.events.isEmpty());
         }
     }
@@ -336,9 +392,58 @@ class TlsConnectionTest
     }
 
     @Test
-    void certificateWithoutSubjectAltNamesIsAcceptedOnItsChain()
+    void certificateWithSubjectAltNameForTheHostIsAccepted()
     {
-        assertConnects(tlsServer(noSan, null), tlsClient(noSan.cert, null));
+        assertConnects(tlsServer(rsaServer, null), tlsClient(rsaServer.cert, null));
+    }
+
+    @Test
+    void certificateThatNamesNoHostIsRefusedUnlessPinned() throws Exception
+    {
+        final String pin = fingerprint(noSan);
+        assertRefused(tlsServer(noSan, null), tlsClient(noSan.cert, null), TlsFailure.NO_HOST_NAMED, "names no host", pin);
+        assertConnects(tlsServer(noSan, null), tlsClient(noSan.cert, null, List.of(pin)));
+        // as openssl x509 -fingerprint prints it
+        final StringBuilder colons = new StringBuilder();
+        for (int i = 0; i < pin.length(); i += 2)
+        {
+            colons.append(i == 0 ? "" : ":").append(pin.substring(i, i + 2).toUpperCase(java.util.Locale.ROOT));
+        }
+        assertConnects(tlsServer(noSan, null), tlsClient(noSan.cert, null, List.of(colons.toString())));
+    }
+
+    @Test
+    void pinnedClientRefusesAnyOtherCertificateEvenForTheRightHost() throws Exception
+    {
+        assertRefused(tlsServer(server, null), tlsClient(server.cert, null, List.of(fingerprint(stranger))),
+            TlsFailure.PIN_MISMATCH, "matches none", fingerprint(server));
+        assertConnects(tlsServer(server, null), tlsClient(server.cert, null, List.of(fingerprint(stranger),
+            fingerprint(server))));
+    }
+
+    @Test
+    void pinsStillRequireATrustedChain() throws Exception
+    {
+        assertRefused(tlsServer(noSan, null), tlsClient(stranger.cert, null, List.of(fingerprint(noSan))),
+            TlsFailure.PEER_NOT_TRUSTED, "", "");
+    }
+
+    @Test
+    void hostNamesAreMatchedByTheJdkAsHttpsDoes()
+    {
+        // a name against DNS entries, a literal against IP entries, never the other way round
+        assertConnects(tlsServer(dnsOnly, null), tlsClient(dnsOnly.cert, null), "localhost");
+        assertRefused(tlsServer(dnsOnly, null), tlsClient(dnsOnly.cert, null), null, TlsFailure.HOST_MISMATCH,
+            "dns:localhost", "'127.0.0.1'");
+        assertConnects(tlsServer(server, null), tlsClient(server.cert, null), "LOCALHOST");
+        assertRefused(tlsServer(rsaServer, null), tlsClient(rsaServer.cert, null), "localhost", TlsFailure.HOST_MISMATCH,
+            "ip:127.0.0.1", "'localhost'");
+        // a wildcard stands for exactly one left-most label
+        assertConnects(tlsServer(wildcard, null), tlsClient(wildcard.cert, null), "donor.ferry.test");
+        assertRefused(tlsServer(wildcard, null), tlsClient(wildcard.cert, null), "a.b.ferry.test",
+            TlsFailure.HOST_MISMATCH, "dns:*.ferry.test", "'a.b.ferry.test'");
+        assertRefused(tlsServer(wildcard, null), tlsClient(wildcard.cert, null), "ferry.test",
+            TlsFailure.HOST_MISMATCH, "dns:*.ferry.test", "'ferry.test'");
     }
 
     @Test
@@ -352,6 +457,7 @@ class TlsConnectionTest
             assertEquals(ErrorCode.AUTH_FAILED, clientSide.closeCode, clientSide.closeMessage);
             assertTrue(clientSide.closeMessage.contains("dns:elsewhere.invalid") &&
                 clientSide.closeMessage.contains("127.0.0.1"), clientSide.closeMessage);
+            assertEquals(List.of(TlsFailure.HOST_MISMATCH), clientSide.tlsFailures, clientSide.closeMessage);
         }
     }
 
@@ -369,7 +475,8 @@ class TlsConnectionTest
             pair.drive(() -> clientSide.closed() && serverSide.closed());
             assertEquals(ErrorCode.AUTH_FAILED, serverSide.closeCode, serverSide.closeMessage);
             assertEquals(ErrorCode.AUTH_FAILED, clientSide.closeCode, clientSide.closeMessage);
-            assertTrue(clientSide.closeMessage.contains("--tls-cert"), clientSide.closeMessage);
+            assertEquals(List.of(TlsFailure.CERTIFICATE_REQUIRED), clientSide.tlsFailures, clientSide.closeMessage);
+            assertEquals(List.of(TlsFailure.CERTIFICATE_REQUIRED), serverSide.tlsFailures, serverSide.closeMessage);
             assertTrue(serverSide.events.isEmpty(), "no frame from a client without a certificate: " + serverSide.events);
         }
 
@@ -381,14 +488,48 @@ class TlsConnectionTest
             pair.drive(() -> c2.closed() && s2.closed());
             assertEquals(ErrorCode.AUTH_FAILED, s2.closeCode, s2.closeMessage);
             assertEquals(ErrorCode.AUTH_FAILED, c2.closeCode, c2.closeMessage);
+            // the JDK does not offer a certificate the server's CA list does not name: the server sees none
+            assertEquals(List.of(TlsFailure.CERTIFICATE_REQUIRED), s2.tlsFailures, s2.closeMessage);
+            assertEquals(List.of(TlsFailure.CERTIFICATE_REQUIRED), c2.tlsFailures, c2.closeMessage);
+        }
+    }
+
+    private void assertRefused(final TransportSettings s, final TransportSettings c, final TlsFailure failure,
+        final String says, final String alsoSays)
+    {
+        assertRefused(s, c, null, failure, says, alsoSays);
+    }
+
+    /**
+     * The client refuses the server's certificate: AUTH_FAILED, the failure given to the handler, a message saying
+     * what and naming what it must.
+     */
+    private void assertRefused(final TransportSettings s, final TransportSettings c, final String clientHost,
+        final TlsFailure failure, final String says, final String alsoSays)
+    {
+        final Recorder serverSide = new Recorder();
+        final Recorder clientSide = new Recorder();
+        try (Pair pair = new Pair(s, c, serverSide, clientSide, clientHost, SystemNanoClock.INSTANCE))
+        {
+            pair.drive(() -> clientSide.closed() && serverSide.closed());
+            assertEquals(ErrorCode.AUTH_FAILED, clientSide.closeCode, clientSide.closeMessage);
+            assertEquals(List.of(failure), clientSide.tlsFailures, clientSide.closeMessage);
+            assertTrue(clientSide.closeMessage.contains(says) && clientSide.closeMessage.contains(alsoSays),
+                clientSide.closeMessage);
+            assertTrue(clientSide.events.isEmpty() && serverSide.events.isEmpty());
         }
     }
 
     private void assertConnects(final TransportSettings s, final TransportSettings c)
     {
+        assertConnects(s, c, null);
+    }
+
+    private void assertConnects(final TransportSettings s, final TransportSettings c, final String clientHost)
+    {
         final Recorder serverSide = new Recorder();
         final Recorder clientSide = new Recorder();
-        try (Pair pair = new Pair(s, c, serverSide, clientSide))
+        try (Pair pair = new Pair(s, c, serverSide, clientSide, clientHost, SystemNanoClock.INSTANCE))
         {
             assertTrue(pair.client.send(FrameType.HELLO, hello("ping"), 0, helloLength("ping")));
             pair.client.flush();

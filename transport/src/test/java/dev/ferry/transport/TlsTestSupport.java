@@ -3,6 +3,7 @@ package dev.ferry.transport;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -15,6 +16,8 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
 
 import org.agrona.DirectBuffer;
+import org.agrona.concurrent.NanoClock;
+import org.agrona.concurrent.SystemNanoClock;
 import org.agrona.concurrent.UnsafeBuffer;
 
 import dev.ferry.core.protocol.ErrorCodec;
@@ -128,6 +131,7 @@ final class TlsTestSupport
         int grantBodies = Integer.MAX_VALUE;
         int bodyCount;
         int refused;
+        final List<TlsFailure> tlsFailures = new ArrayList<>();
         int closeCode = -1;
         String closeMessage = "";
         String errorMessage = "";
@@ -189,6 +193,16 @@ final class TlsTestSupport
             closeCode = errorCode;
             closeMessage = message;
         }
+
+        /**
+         * Records the failure and appends {@code [hint FAILURE]}, so a test sees where the owner's words go.
+         */
+        @Override
+        public String tlsHint(final Connection connection, final TlsFailure failure)
+        {
+            tlsFailures.add(failure);
+            return " [hint " + failure + "]";
+        }
     }
 
     /**
@@ -196,14 +210,27 @@ final class TlsTestSupport
      */
     static final class Pair implements AutoCloseable
     {
-        final EventLoop serverLoop = new EventLoop("test-server", 1);
-        final EventLoop clientLoop = new EventLoop("test-client", 1);
+        final EventLoop serverLoop;
+        final EventLoop clientLoop;
         final Acceptor acceptor;
         final Connection client;
         Connection server;
 
         Pair(final TransportSettings s, final TransportSettings c, final Recorder serverSide, final Recorder clientSide)
         {
+            this(s, c, serverSide, clientSide, null, SystemNanoClock.INSTANCE);
+        }
+
+        /**
+         * @param clientHost the host name the client connects to (it resolves to 127.0.0.1 without a lookup), or null
+         *                   for the literal 127.0.0.1.
+         * @param clock      both loops' clock.
+         */
+        Pair(final TransportSettings s, final TransportSettings c, final Recorder serverSide, final Recorder clientSide,
+            final String clientHost, final NanoClock clock)
+        {
+            serverLoop = new EventLoop("test-server", 1, clock);
+            clientLoop = new EventLoop("test-client", 1, clock);
             try
             {
                 acceptor = Acceptor.open(serverLoop, new InetSocketAddress("127.0.0.1", 0), ch ->
@@ -220,7 +247,9 @@ final class TlsTestSupport
                     }
                 });
                 serverLoop.doWork();
-                final SocketChannel ch = Connection.connect(acceptor.localAddress(), c);
+                final InetSocketAddress bound = acceptor.localAddress();
+                final SocketChannel ch = Connection.connect(clientHost == null ? bound : new InetSocketAddress(
+                    InetAddress.getByAddress(clientHost, bound.getAddress().getAddress()), bound.getPort()), c);
                 client = Connection.register(clientLoop, ch, c, clientSide);
                 client.bulkType(FrameType.COM_RES_DATA);
             }

@@ -11,42 +11,33 @@ import javax.net.ssl.SSLEngineResult;
 import javax.net.ssl.SSLEngineResult.HandshakeStatus;
 import javax.net.ssl.SSLException;
 
-import org.agrona.concurrent.UnsafeBuffer;
-
-import dev.ferry.core.protocol.ErrorCode;
-import dev.ferry.core.protocol.ErrorCodec;
-import dev.ferry.core.protocol.FrameHeader;
-import dev.ferry.core.protocol.FrameType;
-
 /**
- * TLS between one {@link Connection}'s plaintext buffers and its socket: an {@link SSLEngine} and three off-heap
- * buffers made once per connection (ciphertext in, ciphertext out, and decrypted bytes that did not fit where the
- * connection wanted them), plus one for file regions, made on the first region.
+ * TLS between a connection's plaintext buffers and its socket: an {@link SSLEngine} and three off-heap buffers made
+ * once per connection (ciphertext in, ciphertext out, and decrypted bytes that did not fit where the connection wanted
+ * them), plus one for file regions, made on the first region.
  * <h2>Receive</h2>
- * {@link #read} behaves like {@code SocketChannel.read}: it decrypts into the caller's buffer (the staging buffer, or
- * a bulk body buffer straight away when a whole record fits in it), first what is already buffered here, then records
- * already received, then at most one socket read. Decrypted bytes that do not fit stay here until the next call, so
- * the connection must call again after it resumes reading, whether or not the socket has anything new
- * ({@link #hasBufferedInput}).
+ * {@link #read} decrypts into the caller's buffer (the staging buffer, or a bulk body buffer straight away when a
+ * whole record fits in it): first what is already decrypted here, then records already received, then at most one
+ * socket read. Decrypted bytes that do not fit stay here until the next call, so the connection must call again after
+ * it resumes reading, whether or not the socket has anything new ({@link #hasBufferedInput}).
  * <h2>Send</h2>
- * {@link #wrap} encrypts plaintext (the connection's send buffer) into records in the outgoing ciphertext buffer, and
- * {@link #writePending} writes that to the socket, keeping what the socket did not take. Sendfile cannot encrypt: a
- * file region is read into a direct buffer with positional reads ({@link #fillRegion}) and encrypted from there
- * ({@link #wrapRegion}).
+ * {@link #write} encrypts plaintext into records in the outgoing ciphertext buffer and writes that to the socket,
+ * keeping what the socket did not take. Sendfile cannot encrypt: {@link #transferFrom} reads a file region into a
+ * direct buffer with positional reads and encrypts from there. Bytes this seam holds (ciphertext, file bytes read and
+ * not yet encrypted) always go out before anything written after them.
  * <h2>Handshake</h2>
- * Driven by the selector through the same calls: {@link #read} unwraps handshake records and {@link #advanceHandshake}
- * wraps the answers; delegated tasks run inline on the loop thread. Application data waits in the connection's send
- * buffer until the handshake is done.
+ * Driven by the same calls: {@link #read} unwraps handshake records and answers them; {@link #flushPending} wraps
+ * what the engine asks for. Delegated tasks run inline on the loop thread. Application data waits until the
+ * handshake is done ({@link #readyForData}).
  * <h2>Failures</h2>
- * Thrown as {@link Failure}, with an error code: a handshake that fails (untrusted certificate, a client certificate
- * missing or refused) is {@link ErrorCode#AUTH_FAILED}; a peer that answers in clear text is
- * {@link ErrorCode#CONFIG_MISMATCH} (a Ferry peer without TLS) or {@link ErrorCode#NOT_FERRY}; a TLS error after
- * application data has flowed is {@link ErrorCode#NETWORK}, so the clone can restart. A TCP close without
- * {@code close_notify} is an ordinary end of stream, as in clear text: the Ferry protocol has its own explicit ends.
+ * Thrown as {@link ConnectionFailure}s made by {@link TlsDiagnosis}. The first bytes from the peer must start a TLS
+ * record: a server that receives clear text fails with {@link TlsFailure#CLEAR_TEXT_PEER}, asking the connection to
+ * answer in clear text; a client that receives clear text reports what the server said. A TCP close without
+ * {@code close_notify} is an ordinary end of stream, as in clear text: the protocol above has its own explicit ends.
  * <p>
  * Loop thread only.
  */
-final class TlsChannel
+final class TlsSocketIo implements SocketIo
 {
     /** Ciphertext read from the socket in one call, at most. */
     static final int NET_IN_CAPACITY = 256 * 1024;
@@ -62,27 +53,7 @@ final class TlsChannel
     private static final int CONTENT_ALERT = 21;
     private static final int CONTENT_HANDSHAKE = 22;
     private static final int UNDERFLOW = -2;
-    private static final int END_OF_STREAM = -1;
     private static final int MAX_ALERT_WRAPS = 4;
-
-    /**
-     * A TLS failure with the Ferry error code it maps to. {@link #clearTextPeer} is set when a TLS server received
-     * clear text: the connection may then answer in clear text before it closes.
-     */
-    static final class Failure extends IOException
-    {
-        private static final long serialVersionUID = 1L;
-
-        final int code;
-        final boolean clearTextPeer;
-
-        Failure(final int code, final String message, final boolean clearTextPeer, final Throwable cause)
-        {
-            super(message, cause);
-            this.code = code;
-            this.clearTextPeer = clearTextPeer;
-        }
-    }
 
     private final SSLEngine engine;
     private final SocketChannel channel;
@@ -103,10 +74,13 @@ final class TlsChannel
     private boolean firstRecordChecked;
     private boolean applicationDataReceived;
     private boolean closed;
-    private long bytesRead;
-    private long bytesWritten;
+    private long wireBytesRead;
+    private long wireBytesWritten;
 
-    TlsChannel(final TlsConfig config, final SocketChannel channel, final InetSocketAddress remote, final String peer)
+    /**
+     * @param remote the peer's address; in client mode its host string is what the server's certificate must name.
+     */
+    TlsSocketIo(final TlsConfig config, final SocketChannel channel, final InetSocketAddress remote, final String peer)
         throws IOException
     {
         this.engine = config.newEngine(remote);
@@ -122,85 +96,81 @@ final class TlsChannel
         engine.beginHandshake();
     }
 
-    boolean clientMode()
+    @Override
+    public boolean isTls()
     {
-        return clientMode;
+        return true;
     }
 
-    boolean handshakeDone()
+    @Override
+    public String session()
+    {
+        return handshakeDone ? engine.getSession().getProtocol() + " " + engine.getSession().getCipherSuite() : null;
+    }
+
+    @Override
+    public boolean readyForData()
     {
         return handshakeDone;
     }
 
-    String session()
+    @Override
+    public boolean needsHandshakeStep()
     {
-        return engine.getSession().getProtocol() + " " + engine.getSession().getCipherSuite();
+        return !handshakeDone && !hasPendingCiphertext();
     }
 
-    /**
-     * @return socket bytes read since the last call.
-     */
-    long takeBytesRead()
-    {
-        final long n = bytesRead;
-        bytesRead = 0;
-        return n;
-    }
-
-    /**
-     * @return socket bytes written since the last call.
-     */
-    long takeBytesWritten()
-    {
-        final long n = bytesWritten;
-        bytesWritten = 0;
-        return n;
-    }
-
-    /**
-     * @return true if bytes were received and not yet delivered: {@link #read} may produce data without the socket.
-     */
-    boolean hasBufferedInput()
+    @Override
+    public boolean hasBufferedInput()
     {
         return appIn.hasRemaining() || netIn.hasRemaining();
     }
 
-    /**
-     * @return true if ciphertext waits for the socket.
-     */
-    boolean hasPendingOutput()
+    @Override
+    public boolean hasPendingOutput()
+    {
+        return hasPendingCiphertext() || regionPending();
+    }
+
+    private boolean hasPendingCiphertext()
     {
         return netOutIndex < netOut.position();
     }
 
-    /**
-     * @return true if file bytes were read and not yet encrypted.
-     */
-    boolean regionPending()
+    private boolean regionPending()
     {
         return regionBuffer != null && regionBuffer.hasRemaining();
     }
 
-    /**
-     * Forget file bytes read and not yet encrypted (the region is abandoned).
-     */
-    void dropRegion()
+    @Override
+    public boolean discardPendingRegion()
     {
-        if (regionBuffer != null)
+        if (!regionPending())
         {
-            regionBuffer.limit(0);
+            return false;
         }
+        regionBuffer.limit(0);
+        return true;
     }
 
-    /**
-     * Decrypt into {@code dst}, as {@code SocketChannel.read} would read into it: buffered plaintext first, then
-     * records already received, then at most one socket read (none unless {@code socketAllowed}). Handshake records
-     * are processed on the way.
-     *
-     * @return bytes placed in {@code dst} (0 if none now), or -1 at the end of the stream.
-     * @throws Failure on a TLS failure or a clear-text peer.
-     */
-    int read(final ByteBuffer dst, final boolean socketAllowed) throws IOException
+    @Override
+    public long takeWireBytesRead()
+    {
+        final long n = wireBytesRead;
+        wireBytesRead = 0;
+        return n;
+    }
+
+    @Override
+    public long takeWireBytesWritten()
+    {
+        final long n = wireBytesWritten;
+        wireBytesWritten = 0;
+        return n;
+    }
+
+    @Override
+    public int read(final ByteBuffer dst, final boolean socketAllowed) throws IOException
     {
         int produced = drainAppIn(dst);
         boolean socketTried = !socketAllowed;
@@ -262,7 +232,7 @@ final class TlsChannel
                 {
                     break;
                 }
-                bytesRead += n;
+                wireBytesRead += n;
             }
             final HandshakeStatus after = engine.getHandshakeStatus();
             if (after == HandshakeStatus.NEED_WRAP || after == HandshakeStatus.NEED_TASK)
@@ -340,9 +310,9 @@ final class TlsChannel
     }
 
     /**
-     * The first bytes from the peer must start a TLS record (handshake, or an alert from a server refusing us).
+     * The first bytes from the peer must start a TLS record (a handshake, or an alert from a server refusing us).
      */
-    private void checkFirstRecord() throws Failure
+    private void checkFirstRecord() throws ConnectionFailure
     {
         final int p = netIn.position();
         final int type = netIn.get(p + RECORD_TYPE_OFFSET);
@@ -356,42 +326,57 @@ final class TlsChannel
         {
             return;
         }
-        if (!clientMode)
-        {
-            throw new Failure(ErrorCode.CONFIG_MISMATCH, "this donor requires TLS, but the client at " + peer +
-                " connected in clear text (clone with --tls-ca FILE naming the CA that signed the donor's certificate)",
-                true, null);
-        }
-        throw clearTextServer();
+        throw clientMode ? TlsDiagnosis.clearTextAnswer(netIn, peer) : TlsDiagnosis.clearTextPeer(peer);
     }
 
-    /**
-     * A server answered our ClientHello in clear text: report what it said if it is a Ferry error frame.
-     */
-    private Failure clearTextServer()
+    @Override
+    public boolean flushPending() throws IOException
     {
-        final int p = netIn.position();
-        final int available = netIn.remaining();
-        final UnsafeBuffer view = new UnsafeBuffer(netIn);
-        if (available >= FrameHeader.HEADER_LENGTH &&
-            FrameHeader.validate(view, p, FrameHeader.DEFAULT_MAX_FRAME_LENGTH) == ErrorCode.OK)
+        writePending();
+        if (hasPendingCiphertext())
         {
-            final int length = FrameHeader.frameLength(view, p);
-            final int bodyLength = length - FrameHeader.HEADER_LENGTH;
-            if (FrameHeader.type(view, p) == FrameType.COM_RES_ERROR && length <= available &&
-                ErrorCodec.validate(view, p + FrameHeader.HEADER_LENGTH, bodyLength) == ErrorCode.OK)
-            {
-                final int code = ErrorCodec.code(view, p + FrameHeader.HEADER_LENGTH);
-                return new Failure(code == ErrorCode.OK ? ErrorCode.CONFIG_MISMATCH : code, "the donor at " + peer +
-                    " answered the TLS handshake in clear text: " + ErrorCode.name(code) + ": " +
-                    ErrorCodec.message(view, p + FrameHeader.HEADER_LENGTH), false, null);
-            }
-            return new Failure(ErrorCode.CONFIG_MISMATCH, "the donor at " + peer + " does not use TLS: it answered " +
-                "the TLS handshake with a clear-text Ferry frame (start the donor with --tls-cert and --tls-key, or " +
-                "clone without --tls-ca)", false, null);
+            return false;
         }
-        return new Failure(ErrorCode.NOT_FERRY, "the peer at " + peer + " does not speak TLS: it answered the TLS " +
-            "handshake with bytes that are not a TLS record", false, null);
+        if (!advanceHandshake())
+        {
+            writePending();
+            return false;
+        }
+        if (regionPending())
+        {
+            wrap(regionBuffer);
+            writePending();
+            return !regionPending() && !hasPendingCiphertext();
+        }
+        return true;
+    }
+
+    @Override
+    public int write(final ByteBuffer src) throws IOException
+    {
+        if (!flushPending())
+        {
+            return 0;
+        }
+        final int n = wrap(src);
+        writePending();
+        return n;
+    }
+
+    @Override
+    public long transferFrom(final FileChannel file, final long position, final long count) throws IOException
+    {
+        if (!flushPending())
+        {
+            return 0;
+        }
+        final int n = fillRegion(file, position, count);
+        if (n > 0)
+        {
+            wrap(regionBuffer);
+            writePending();
+        }
+        return n;
     }
 
     /**
@@ -399,7 +384,7 @@ final class TlsChannel
      *
      * @return true if the engine is ready for application data; false while it waits for the peer or the socket.
      */
-    boolean advanceHandshake() throws IOException
+    private boolean advanceHandshake() throws IOException
     {
         try
         {
@@ -444,11 +429,11 @@ final class TlsChannel
     }
 
     /**
-     * Encrypt from {@code src} into the outgoing buffer while both have room. Handshake first.
+     * Encrypt from {@code src} into the outgoing buffer while both have room.
      *
      * @return plaintext bytes consumed.
      */
-    int wrap(final ByteBuffer src) throws IOException
+    private int wrap(final ByteBuffer src) throws IOException
     {
         int consumed = 0;
         try
@@ -462,7 +447,7 @@ final class TlsChannel
                 }
                 if (r.getStatus() == SSLEngineResult.Status.BUFFER_OVERFLOW)
                 {
-                    if (!hasPendingOutput())
+                    if (!hasPendingCiphertext())
                     {
                         throw new SSLException("a record does not fit the outgoing buffer of " + netOut.capacity() + " bytes");
                     }
@@ -483,12 +468,11 @@ final class TlsChannel
     }
 
     /**
-     * Read up to {@link #REGION_CAPACITY} bytes of a file region to encrypt. Only when {@link #regionPending()} is
-     * false.
+     * Read up to {@link #REGION_CAPACITY} bytes of a file region to encrypt; only when no region bytes are pending.
      *
-     * @return bytes read, or -1 at the end of the file.
+     * @return bytes read, or {@link #END_OF_STREAM} if the file ends at {@code position}.
      */
-    int fillRegion(final FileChannel file, final long position, final long remaining) throws IOException
+    private int fillRegion(final FileChannel file, final long position, final long remaining) throws IOException
     {
         if (regionBuffer == null)
         {
@@ -512,28 +496,18 @@ final class TlsChannel
         {
             regionBuffer.flip();
         }
-        return total == 0 ? -1 : total;
-    }
-
-    /**
-     * @return region bytes encrypted by this call.
-     */
-    int wrapRegion() throws IOException
-    {
-        return wrap(regionBuffer);
+        return total == 0 ? END_OF_STREAM : total;
     }
 
     /**
      * Write pending ciphertext as far as the socket takes it.
-     *
-     * @return bytes written.
      */
-    int writePending() throws IOException
+    private void writePending() throws IOException
     {
         final int end = netOut.position();
         if (netOutIndex == end)
         {
-            return 0;
+            return;
         }
         netOut.limit(end).position(netOutIndex);
         final int n;
@@ -546,13 +520,12 @@ final class TlsChannel
             netOut.limit(netOut.capacity()).position(end);
         }
         netOutIndex += n;
-        bytesWritten += n;
+        wireBytesWritten += n;
         if (netOutIndex == end)
         {
             netOutIndex = 0;
             netOut.position(0);
         }
-        return n;
     }
 
     /**
@@ -609,7 +582,8 @@ final class TlsChannel
      * Send an alert the engine has queued after a failure, and {@code close_notify} if the session is up; once, best
      * effort: the connection is closing anyway.
      */
-    void closeQuietly()
+    @Override
+    public void close()
     {
         if (closed)
         {
@@ -634,49 +608,9 @@ final class TlsChannel
         }
     }
 
-    private Failure failure(final SSLException ex)
+    private ConnectionFailure failure(final SSLException ex)
     {
-        closeQuietly();
-        final String why = String.valueOf(ex.getMessage());
-        if (applicationDataReceived)
-        {
-            return new Failure(ErrorCode.NETWORK, "TLS failed on the connection with " + peer + ": " + why, false, ex);
-        }
-        return new Failure(ErrorCode.AUTH_FAILED, "TLS handshake with " + peer + " failed: " + why + hint(why), false, ex);
-    }
-
-    private String hint(final String why)
-    {
-        if (clientMode)
-        {
-            if (why.contains("PKIX") || why.contains("certification path"))
-            {
-                return " (the donor's certificate is not signed by a CA in --tls-ca)";
-            }
-            if (why.contains("bad_certificate") || why.contains("certificate_required"))
-            {
-                return " (the donor requires a client certificate signed by its --tls-client-ca: pass --tls-cert and " +
-                    "--tls-key)";
-            }
-            if (why.contains("certificate_unknown"))
-            {
-                return " (the donor does not trust this client's certificate)";
-            }
-            return "";
-        }
-        if (why.contains("Empty client certificate chain"))
-        {
-            return " (the client presented no certificate signed by --tls-client-ca; it needs --tls-cert and " +
-                "--tls-key with such a certificate)";
-        }
-        if (why.contains("PKIX") || why.contains("certification path"))
-        {
-            return " (the client's certificate is not signed by a CA in --tls-client-ca)";
-        }
-        if (why.contains("certificate_unknown") || why.contains("bad_certificate"))
-        {
-            return " (the client does not trust this donor's certificate: check its --tls-ca)";
-        }
-        return "";
+        close();
+        return TlsDiagnosis.engineFailed(ex, clientMode, applicationDataReceived, peer);
     }
 }
