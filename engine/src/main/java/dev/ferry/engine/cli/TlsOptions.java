@@ -2,6 +2,8 @@ package dev.ferry.engine.cli;
 
 import java.io.PrintWriter;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 
 import dev.ferry.core.protocol.ErrorCode;
 import dev.ferry.core.protocol.FerryException;
@@ -10,7 +12,7 @@ import dev.ferry.transport.TransportSettings;
 import picocli.CommandLine.Option;
 
 /**
- * TLS options shared by the commands (a picocli mixin): PEM files and {@code --require-tls}.
+ * TLS options shared by the commands (a picocli mixin): PEM files, pins and {@code --require-tls}.
  */
 final class TlsOptions
 {
@@ -26,6 +28,11 @@ final class TlsOptions
     @Option(names = "--tls-client-ca", paramLabel = "FILE", description = "donor: require client certificates signed by this PEM CA (mutual TLS)")
     Path clientCa;
 
+    @Option(names = "--tls-pin", paramLabel = "SHA256HEX", description = "client: trust only the donor certificate " +
+        "with this SHA-256 fingerprint (openssl x509 -noout -fingerprint -sha256; repeatable); it replaces the host " +
+        "check, so it also admits a certificate that names no host")
+    List<String> pins = new ArrayList<>();
+
     @Option(names = "--require-tls", description = "refuse to run without TLS")
     boolean requireTls;
 
@@ -39,6 +46,10 @@ final class TlsOptions
         if (ca != null)
         {
             throw new FerryException(ErrorCode.CONFIG_MISMATCH, "--tls-ca is a client option; the donor uses --tls-client-ca");
+        }
+        if (!pins.isEmpty())
+        {
+            throw new FerryException(ErrorCode.CONFIG_MISMATCH, "--tls-pin is a client option");
         }
         if (cert != null || key != null)
         {
@@ -72,7 +83,12 @@ final class TlsOptions
             {
                 throw new FerryException(ErrorCode.CONFIG_MISMATCH, "a client certificate needs both --tls-cert and --tls-key");
             }
-            transport.tls(TlsConfig.client(ca, cert, key));
+            transport.tls(TlsConfig.client(ca, cert, key, pins));
+        }
+        else if (!pins.isEmpty())
+        {
+            throw new FerryException(ErrorCode.CONFIG_MISMATCH, "--tls-pin needs --tls-ca: the pinned certificate must " +
+                "still lead to a trusted one (for a self-signed donor, its own certificate)");
         }
         else if (cert != null || key != null)
         {

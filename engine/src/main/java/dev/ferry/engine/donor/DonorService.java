@@ -26,6 +26,8 @@ import dev.ferry.core.protocol.ErrorCode;
 import dev.ferry.core.protocol.FerryException;
 import dev.ferry.core.protocol.FrameType;
 import dev.ferry.core.protocol.Wire;
+import dev.ferry.engine.TlsHints;
+import dev.ferry.engine.ValidatingHandler;
 import dev.ferry.transport.Acceptor;
 import dev.ferry.transport.Connection;
 import dev.ferry.transport.EventLoop;
@@ -162,6 +164,7 @@ public final class DonorService implements AutoCloseable
             throw new FerryException(ErrorCode.IO_ERROR, "donor root " + root + " is not a directory");
         }
         options.settings().conclude();
+        TlsHints.checkRequiredTls(options.transport(), true);
         options.transport().maxFrameLength(options.settings().maxFrameLength()).transferCap(options.settings().transferCap())
             .conclude();
         if (options.transport().tls() != null && options.transport().tls().clientMode())
@@ -235,7 +238,9 @@ public final class DonorService implements AutoCloseable
         {
             try
             {
-                Connection.register(loop, ch, options.transport(), new DonorSession(this)).errorType(FrameType.COM_RES_ERROR);
+                Connection.register(loop, ch, options.transport(),
+                    ValidatingHandler.donor(new DonorSession(this), options.transport().maxFrameLength()))
+                    .errorType(FrameType.COM_RES_ERROR);
             }
             catch (final IOException | RuntimeException | OutOfMemoryError ex)
             {

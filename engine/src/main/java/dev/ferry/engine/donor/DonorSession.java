@@ -269,9 +269,7 @@ final class DonorSession implements ConnectionHandler, CopyCallback
             HelloCodec.FEATURE_CRC32C | HelloCodec.FEATURE_RESTART |
             (service.options().secret() != null ? HelloCodec.FEATURE_AUTH_REQUIRED : 0) |
             (connection.isTls() ? HelloCodec.FEATURE_TLS : 0), "ferry");
-        FrameHeader.write(connection.sendBuffer(), at - FrameHeader.HEADER_LENGTH, FrameHeader.HEADER_LENGTH + len,
-            FrameType.HELLO);
-        connection.sendBuffer().byteBuffer().position(at + len);
+        connection.commit(at, len);
         connection.flush();
     }
 

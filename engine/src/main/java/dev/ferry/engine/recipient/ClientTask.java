@@ -29,6 +29,7 @@ import dev.ferry.core.protocol.LocatorCodec;
 import dev.ferry.core.spi.CloneMode;
 import dev.ferry.core.spi.Locator;
 import dev.ferry.core.spi.Stage;
+import dev.ferry.engine.ValidatingHandler;
 import dev.ferry.transport.Connection;
 import dev.ferry.transport.ConnectionHandler;
 import dev.ferry.transport.EventLoop;
@@ -123,7 +124,8 @@ final class ClientTask implements ConnectionHandler
         try
         {
             ch = Connection.connect(donor, run.transport());
-            connection = Connection.register(loop, ch, run.transport(), this);
+            connection = Connection.register(loop, ch, run.transport(),
+                ValidatingHandler.client(this, run.transport().maxFrameLength()));
         }
         catch (final IOException ex)
         {
@@ -136,9 +138,7 @@ final class ClientTask implements ConnectionHandler
         final int len = HelloCodec.encode(connection.sendBuffer(), at, run.protocolMin(), run.protocolMax(),
             HelloCodec.ROLE_CLIENT, HelloCodec.FEATURE_CRC32C | HelloCodec.FEATURE_RESTART |
             (connection.isTls() ? HelloCodec.FEATURE_TLS : 0), "ferry");
-        FrameHeader.write(connection.sendBuffer(), at - FrameHeader.HEADER_LENGTH, FrameHeader.HEADER_LENGTH + len,
-            FrameType.HELLO);
-        connection.sendBuffer().byteBuffer().position(at + len);
+        connection.commit(at, len);
         connection.flush();
         runner = new AgentRunner(new NoOpIdleStrategy(), run::onLoopError, null, loop);
         AgentRunner.startOnThread(runner);
@@ -621,9 +621,7 @@ final class ClientTask implements ConnectionHandler
             return;
         }
         final int at = c.claim(FrameType.COM_EXIT, max);
-        final int len = ErrorCodec.encode(c.sendBuffer(), at, code, message);
-        FrameHeader.write(c.sendBuffer(), at - FrameHeader.HEADER_LENGTH, FrameHeader.HEADER_LENGTH + len, FrameType.COM_EXIT);
-        c.sendBuffer().byteBuffer().position(at + len);
+        c.commit(at, ErrorCodec.encode(c.sendBuffer(), at, code, message));
         state = STATE_DONE;
         c.closeAfterFlush();
     }

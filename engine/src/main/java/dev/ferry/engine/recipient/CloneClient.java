@@ -1,6 +1,7 @@
 package dev.ferry.engine.recipient;
 
 import dev.ferry.engine.EndpointOptions;
+import dev.ferry.engine.TlsHints;
 import dev.ferry.engine.donor.DonorService;
 import dev.ferry.engine.layout.ManifestScanner;
 
@@ -223,6 +224,7 @@ public final class CloneClient
                 "pool buffers >= 2 (got " + options.threads + ", " + options.applyThreads + ", " + options.poolBuffers + ")");
         }
         options.settings().conclude();
+        TlsHints.checkRequiredTls(options.transport(), false);
         options.transport().conclude();
         if (options.transport().tls() != null && !options.transport().tls().clientMode())
         {

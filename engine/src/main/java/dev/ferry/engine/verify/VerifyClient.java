@@ -1,5 +1,7 @@
 package dev.ferry.engine.verify;
 
+import dev.ferry.engine.TlsHints;
+import dev.ferry.engine.ValidatingHandler;
 import dev.ferry.engine.layout.ManifestScanner;
 import dev.ferry.engine.recipient.ClientHandshake;
 import dev.ferry.engine.recipient.CloneClient;
@@ -29,7 +31,6 @@ import dev.ferry.core.protocol.ErrorCode;
 import dev.ferry.core.protocol.ErrorCodec;
 import dev.ferry.core.protocol.ExecuteFlags;
 import dev.ferry.core.protocol.FerryException;
-import dev.ferry.core.protocol.FrameHeader;
 import dev.ferry.core.protocol.FrameType;
 import dev.ferry.core.protocol.HelloCodec;
 import dev.ferry.core.protocol.LocatorCodec;
@@ -83,17 +84,17 @@ public final class VerifyClient implements ConnectionHandler
      */
     public List<String> run()
     {
+        TlsHints.checkRequiredTls(options.transport(), false);
         options.transport().conclude();
         final EventLoop loop = new EventLoop("ferry-verify", 5);
         try
         {
-            connection = Connection.register(loop, Connection.connect(donor, options.transport()), options.transport(), this);
+            connection = Connection.register(loop, Connection.connect(donor, options.transport()), options.transport(),
+                ValidatingHandler.client(this, options.transport().maxFrameLength()));
             final int at = connection.claim(FrameType.HELLO, 256);
             final int len = HelloCodec.encode(connection.sendBuffer(), at, options.protocolMin(), options.protocolMax(),
                 HelloCodec.ROLE_CLIENT, HelloCodec.FEATURE_CRC32C, "ferry-verify");
-            FrameHeader.write(connection.sendBuffer(), at - FrameHeader.HEADER_LENGTH, FrameHeader.HEADER_LENGTH + len,
-                FrameType.HELLO);
-            connection.sendBuffer().byteBuffer().position(at + len);
+            connection.commit(at, len);
             connection.flush();
             final long deadline = System.nanoTime() + TimeUnit.HOURS.toNanos(24);
             while (!done && failure == null && System.nanoTime() < deadline)

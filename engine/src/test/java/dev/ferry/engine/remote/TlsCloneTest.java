@@ -61,6 +61,7 @@ class TlsCloneTest
     private static TestPki.Identity donorId;
     private static TestPki.Identity clientId;
     private static TestPki.Identity stranger;
+    private static TestPki.Identity noHost;
 
     @BeforeAll
     static void certificates() throws IOException
@@ -69,6 +70,7 @@ class TlsCloneTest
         donorId = pki.selfSigned("donor", "EC", "ip:127.0.0.1,dns:localhost");
         clientId = pki.selfSigned("client", "RSA", null);
         stranger = pki.selfSigned("stranger", "EC", "ip:127.0.0.1");
+        noHost = pki.selfSigned("no-host", "EC", null);
     }
 
     @AfterEach
@@ -258,6 +260,70 @@ class TlsCloneTest
             assertTrue(result.restarts() >= 1, "a TLS record that fails its check is a network failure: " + result);
             assertEquals(0, clone.progress().corruptBlocks(), "TLS catches the flipped byte before CRC32C does");
             assertEquals(List.of(), TreeComparator.compare(src, dst));
+        }
+    }
+
+    @Test
+    void donorCertificateThatNamesNoHostIsRefusedUnlessPinned() throws Exception
+    {
+        final Path src = base.resolve("src");
+        RemoteTestSupport.smallTree(src);
+        final TransportSettings donorTransport = new TransportSettings()
+            .tls(TlsConfig.server(noHost.cert, noHost.key, null)).requireTls(true);
+        try (DonorService donor = new DonorService(src, loopbackAnyPort(), donorOptions(donorTransport)).start())
+        {
+            final FerryException ex = assertFailsWithin(donor.address(), base.resolve("refused"),
+                tlsClient(noHost.cert, null));
+            assertEquals(ErrorCode.AUTH_FAILED, ex.code(), ex.getMessage());
+            final String pin = sha256(noHost.cert);
+            assertTrue(ex.getMessage().contains("names no host") && ex.getMessage().contains(pin) &&
+                ex.getMessage().contains("--tls-pin"), ex.getMessage());
+
+            final Path ok = base.resolve("ok");
+            new CloneClient(donor.address(), ok, client(2, tlsClient(noHost.cert, null).tls(
+                TlsConfig.client(noHost.cert, null, null, List.of(pin))))).run();
+            assertEquals(List.of(), TreeComparator.compare(src, ok));
+
+            final FerryException wrongPin = assertFailsWithin(donor.address(), base.resolve("wrong-pin"),
+                tlsClient(noHost.cert, null).tls(TlsConfig.client(noHost.cert, null, null, List.of(sha256(donorId.cert)))));
+            assertEquals(ErrorCode.AUTH_FAILED, wrongPin.code(), wrongPin.getMessage());
+            assertTrue(wrongPin.getMessage().contains("--tls-pin"), wrongPin.getMessage());
+        }
+    }
+
+    @Test
+    void donorCertificateForAnotherHostIsRefusedNamingItsHosts() throws IOException
+    {
+        final Path src = base.resolve("src");
+        RemoteTestSupport.smallTree(src);
+        final TransportSettings donorTransport = new TransportSettings()
+            .tls(TlsConfig.server(stranger.cert, stranger.key, null)).requireTls(true);
+        try (DonorService donor = new DonorService(src, loopbackAnyPort(), donorOptions(donorTransport)).start())
+        {
+            // "localhost" without a lookup: the certificate names only ip:127.0.0.1
+            final InetSocketAddress byName = new InetSocketAddress(java.net.InetAddress.getByAddress("localhost",
+                donor.address().getAddress().getAddress()), donor.address().getPort());
+            final FerryException ex = assertFailsWithin(byName, base.resolve("dst"), tlsClient(stranger.cert, null));
+            assertEquals(ErrorCode.AUTH_FAILED, ex.code(), ex.getMessage());
+            assertTrue(ex.getMessage().contains("ip:127.0.0.1") && ex.getMessage().contains("'localhost'") &&
+                ex.getMessage().contains("subjectAltName"), ex.getMessage());
+
+            final Path ok = base.resolve("ok");
+            new CloneClient(donor.address(), ok, client(1, tlsClient(stranger.cert, null))).run();
+            assertEquals(List.of(), TreeComparator.compare(src, ok));
+        }
+    }
+
+    /**
+     * The fingerprint {@code openssl x509 -noout -fingerprint -sha256} prints, without the colons.
+     */
+    private static String sha256(final Path pem) throws Exception
+    {
+        try (java.io.InputStream in = Files.newInputStream(pem))
+        {
+            final byte[] der = java.security.cert.CertificateFactory.getInstance("X.509").generateCertificate(in)
+                .getEncoded();
+            return java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256").digest(der));
         }
     }
 
