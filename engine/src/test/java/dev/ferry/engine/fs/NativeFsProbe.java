@@ -12,7 +12,7 @@ import java.util.stream.Stream;
 
 /**
  * Child JVM for {@link NativeFsTest}. {@code which}: prints which implementation {@link NativeFs#instance()} chose.
- * {@code nobody DIR}: run as an unprivileged user, tries what needs privilege and what an owner may do, one line
+ * {@code smoke DIR}: calls every function once. {@code nobody DIR}: run as an unprivileged user, tries what needs privilege and what an owner may do, one line
  * per attempt. Single-threaded.
  */
 public final class NativeFsProbe
@@ -22,7 +22,7 @@ public final class NativeFsProbe
     }
 
     /**
-     * @param args {@code which}, or {@code nobody} and a directory the current user owns.
+     * @param args {@code which}, or {@code smoke} or {@code nobody} and a directory the current user owns.
      */
     public static void main(final String[] args) throws IOException
     {
@@ -33,6 +33,11 @@ public final class NativeFsProbe
             return;
         }
         final Path work = Path.of(args[1]);
+        if (args[0].equals("smoke"))
+        {
+            smoke(fs, work);
+            return;
+        }
         final StringBuilder out = new StringBuilder();
         out.append("native=").append(fs.isNative()).append('\n');
         out.append("mknod-chr: ").append(attempt(() ->
@@ -59,20 +64,52 @@ public final class NativeFsProbe
         System.out.flush();
     }
 
+    /** Every function once, as the fallback must answer them; one line each. */
+    private static void smoke(final NativeFs fs, final Path work) throws IOException
+    {
+        final StringBuilder out = new StringBuilder();
+        out.append("native=").append(fs.isNative()).append('\n');
+        out.append("syncfs=").append(fs.syncfs(work)).append('\n');
+        final Path file = Files.write(work.resolve("file"), new byte[5000]);
+        try (DataExtentCursor c = fs.newDataExtentCursor())
+        {
+            c.open(PathBytes.cPath(file));
+            out.append("extents=");
+            while (c.next())
+            {
+                out.append('[').append(c.offset()).append('+').append(c.length()).append(')');
+            }
+            out.append('\n');
+        }
+        out.append("mkfifo=").append(fs.mkfifo(PathBytes.cPath(work.resolve("fifo")), 0600)).append('\n');
+        final byte[] c = PathBytes.cPath(file);
+        final byte[] name = "user.x".getBytes(StandardCharsets.US_ASCII);
+        out.append("setXattr=").append(fs.setXattr(c, name, new byte[] { 0, (byte)0xff })).append('\n');
+        out.append("getXattr=").append(java.util.HexFormat.of().formatHex(fs.getXattr(c, name))).append('\n');
+        out.append("listXattrs=").append(fs.listXattrs(c).size()).append('\n');
+        fs.setTimes(c, NativeFs.TIME_OMIT, 1_000_000_000_123_456_789L);
+        out.append("mtime=").append(EntryStat.read(file).mtimeNanos()).append('\n');
+        System.out.print(out);
+        System.out.flush();
+    }
+
     /**
-     * Copy the fs classes (main and test) and the JNA jar into {@code dir}, readable by every user, for a child that
+     * Copy the fs classes (main and test) and, if asked, the JNA jar into {@code dir}, readable by every user, for a child that
      * runs as nobody (the Maven repository under /root is not readable to it).
      *
      * @return {@code dir}; use {@code dir/*:dir} as class path.
      */
-    static Path readableClassPath(final Path dir) throws IOException
+    static Path readableClassPath(final Path dir, final boolean withJna) throws IOException
     {
         try
         {
             copyPackage(Path.of(NativeFs.class.getProtectionDomain().getCodeSource().getLocation().toURI()), dir);
             copyPackage(Path.of(NativeFsProbe.class.getProtectionDomain().getCodeSource().getLocation().toURI()), dir);
-            final Path jna = Path.of(com.sun.jna.Native.class.getProtectionDomain().getCodeSource().getLocation().toURI());
-            Files.copy(jna, dir.resolve(jna.getFileName()));
+            if (withJna)
+            {
+                final Path jna = Path.of(com.sun.jna.Native.class.getProtectionDomain().getCodeSource().getLocation().toURI());
+                Files.copy(jna, dir.resolve(jna.getFileName()));
+            }
         }
         catch (final URISyntaxException ex)
         {

@@ -76,6 +76,25 @@ class NativeFsTest
         assertTrue(bad.exitCode() != 0 && bad.stderr().contains("ferry.native must be true or false"), bad.stderr());
     }
 
+    /** Without the JNA jar, and with it but switched off, Ferry gets the fallback and every call answers. */
+    @Test
+    void fallbackWorksWhenJnaIsMissingOrSwitchedOff() throws IOException
+    {
+        final Path withoutJna = NativeFsProbe.readableClassPath(dir.resolve("cp"), false);
+        final List<String> expected = List.of("native=false", "syncfs=false", "extents=[0+5000)", "mkfifo=false",
+            "setXattr=true", "getXattr=00ff", "listXattrs=1", "mtime=1000000000123456789");
+        final FsTestSupport.Result missing = FsTestSupport.java(NativeFsProbe.class, List.of(), Map.of(),
+            withoutJna.toString(), false, "smoke", Files.createDirectory(dir.resolve("a")).toString()).assertOk();
+        assertEquals(expected, Arrays.asList(missing.out().split("\n")), missing.stderr());
+        final String why = FsTestSupport.java(NativeFsProbe.class, List.of(), Map.of(), withoutJna.toString(), false,
+            "which").assertOk().out();
+        assertTrue(why.contains("JNA did not load: java.lang.NoClassDefFoundError"), why);
+        final FsTestSupport.Result off = FsTestSupport.java(NativeFsProbe.class,
+            List.of("-D" + NativeFs.NATIVE_PROP_NAME + "=false"), Map.of(), System.getProperty("java.class.path"), false,
+            "smoke", Files.createDirectory(dir.resolve("b")).toString()).assertOk();
+        assertEquals(expected, Arrays.asList(off.out().split("\n")), off.stderr());
+    }
+
     @ParameterizedTest(name = "{0}")
     @MethodSource("both")
     void syncfsSyncsExt4OrSaysUnsupported(final NativeFs fs) throws IOException
@@ -351,7 +370,7 @@ class NativeFsTest
     void asNobodyInAChildJvm() throws IOException
     {
         assumeTrue(FsTestSupport.isRoot(), "needs root to switch to nobody");
-        final Path cp = NativeFsProbe.readableClassPath(dir.resolve("cp"));
+        final Path cp = NativeFsProbe.readableClassPath(dir.resolve("cp"), true);
         final Path work = Files.createDirectory(dir.resolve("work"));
         FsTestSupport.sh("chmod 755 '" + dir + "' && chown " + FsTestSupport.NOBODY + ":" + FsTestSupport.NOBODY + " '" +
             work + "'").assertOk();
