@@ -21,6 +21,8 @@ import java.util.concurrent.TimeUnit;
  * {@code "unix:gid"}: in JDK 17 on Linux those call {@code lchown(2)} (EntryStatTest checks it on a symlink), so the
  * native seam has no lchown.
  * <p>
+ * {@link NativeFs#stat} reads the same fields (and {@code st_blocks}) with one {@code statx} call and no Map.
+ * <p>
  * Immutable; {@link #read} may be called from any thread.
  */
 public final class EntryStat
@@ -52,6 +54,10 @@ public final class EntryStat
     public static final int S_ISVTX = 01000;
     /** The bits chmod sets: permissions plus setuid, setgid and sticky. */
     public static final int PERMISSION_MASK = 07777;
+    /** {@link #blocks()} when the reader cannot tell (the JDK has no {@code st_blocks}). */
+    public static final long BLOCKS_UNKNOWN = -1;
+    /** Size of the unit of {@link #blocks()}, in bytes (always 512 on Linux, whatever the file system's block). */
+    public static final int BLOCK_UNIT = 512;
 
     private final long dev;
     private final long ino;
@@ -63,14 +69,26 @@ public final class EntryStat
     private final long size;
     private final long mtimeNanos;
     private final long ctimeNanos;
+    private final long blocks;
 
     /**
-     * Values as {@code lstat} would give them; for tests and for entries described by a peer.
+     * Values as {@code lstat} would give them, allocation unknown; for tests and for entries described by a peer.
      */
     public EntryStat(
         final long dev, final long ino, final int mode, final int nlink, final int uid, final int gid, final long rdev,
         final long size, final long mtimeNanos, final long ctimeNanos)
     {
+        this(dev, ino, mode, nlink, uid, gid, rdev, size, mtimeNanos, ctimeNanos, BLOCKS_UNKNOWN);
+    }
+
+    /**
+     * Values as {@code lstat} would give them, with {@code st_blocks} ({@link #BLOCKS_UNKNOWN} if not known).
+     */
+    public EntryStat(
+        final long dev, final long ino, final int mode, final int nlink, final int uid, final int gid, final long rdev,
+        final long size, final long mtimeNanos, final long ctimeNanos, final long blocks)
+    {
+        this.blocks = blocks;
         this.dev = dev;
         this.ino = ino;
         this.mode = mode;
@@ -183,6 +201,26 @@ public final class EntryStat
         return ctimeNanos;
     }
 
+    /**
+     * {@code st_blocks}: space allocated in {@link #BLOCK_UNIT}-byte units, or {@link #BLOCKS_UNKNOWN} when read in
+     * pure Java ({@link #read}); {@link NativeFs#stat} knows it.
+     */
+    public long blocks()
+    {
+        return blocks;
+    }
+
+    /**
+     * Whether a regular file may have holes worth looking for: true unless it is known to have at least as much
+     * space allocated as its size (the test GNU tar and cp use). A file with holes and extra allocated blocks
+     * (an external xattr block, blocks preallocated past EOF) reads as not sparse; an all-zero block check on the
+     * data catches those.
+     */
+    public boolean mayBeSparse()
+    {
+        return blocks == BLOCKS_UNKNOWN || blocks * BLOCK_UNIT < size;
+    }
+
     /** True for a regular file. */
     public boolean isRegular()
     {
@@ -233,6 +271,7 @@ public final class EntryStat
     {
         return "EntryStat{dev=" + dev + ", ino=" + ino + ", mode=0" + Integer.toOctalString(mode) + ", nlink=" + nlink +
             ", uid=" + uid + ", gid=" + gid + ", rdev=" + rdev + ", size=" + size + ", mtimeNanos=" + mtimeNanos +
-            ", ctimeNanos=" + ctimeNanos + '}';
+            ", ctimeNanos=" + ctimeNanos +
+            ", blocks=" + blocks + '}';
     }
 }

@@ -1,6 +1,5 @@
 package dev.ferry.engine.fs;
 
-import com.sun.jna.Memory;
 import com.sun.jna.Native;
 
 import java.io.IOException;
@@ -91,6 +90,74 @@ final class JnaFs extends NativeFs
         {
             LibC.close(fd);
         }
+    }
+
+    @Override
+    public EntryStat stat(final byte[] cPath) throws IOException
+    {
+        PathBytes.checkCPath(cPath);
+        final byte[] b = new byte[LibC.STATX_BUFFER_BYTES];
+        if (LibC.statx(LibC.AT_FDCWD, cPath, LibC.AT_SYMLINK_NOFOLLOW, LibC.STATX_BASIC_STATS, b) != 0)
+        {
+            final int errno = Native.getLastError();
+            if (errno == Errno.ENOSYS)
+            {
+                return EntryStat.read(PathBytes.fromCPath(cPath)); // kernel before 4.11
+            }
+            throw Errno.exception(errno, "statx", cPath);
+        }
+        final int mask = (int)LibC.INT.get(b, LibC.STATX_MASK_OFFSET);
+        final int needed = LibC.STATX_TYPE | LibC.STATX_MODE | LibC.STATX_NLINK | LibC.STATX_UID | LibC.STATX_GID |
+            LibC.STATX_INO | LibC.STATX_SIZE | LibC.STATX_MTIME | LibC.STATX_CTIME;
+        if ((mask & needed) != needed)
+        {
+            return EntryStat.read(PathBytes.fromCPath(cPath)); // a file system that cannot fill the basic fields
+        }
+        return new EntryStat(
+            EntryStat.makedev((int)LibC.INT.get(b, LibC.STATX_DEV_MAJOR_OFFSET), (int)LibC.INT.get(b, LibC.STATX_DEV_MINOR_OFFSET)),
+            (long)LibC.LONG.get(b, LibC.STATX_INO_OFFSET),
+            (short)LibC.SHORT.get(b, LibC.STATX_MODE_OFFSET) & 0xffff,
+            (int)LibC.INT.get(b, LibC.STATX_NLINK_OFFSET),
+            (int)LibC.INT.get(b, LibC.STATX_UID_OFFSET),
+            (int)LibC.INT.get(b, LibC.STATX_GID_OFFSET),
+            EntryStat.makedev((int)LibC.INT.get(b, LibC.STATX_RDEV_MAJOR_OFFSET), (int)LibC.INT.get(b, LibC.STATX_RDEV_MINOR_OFFSET)),
+            (long)LibC.LONG.get(b, LibC.STATX_SIZE_OFFSET),
+            timestamp(b, LibC.STATX_MTIME_OFFSET),
+            timestamp(b, LibC.STATX_CTIME_OFFSET),
+            (mask & LibC.STATX_BLOCKS) != 0 ? (long)LibC.LONG.get(b, LibC.STATX_BLOCKS_OFFSET) : EntryStat.BLOCKS_UNKNOWN);
+    }
+
+    @Override
+    public void setLength(final byte[] cPath, final long length) throws IOException
+    {
+        PathBytes.checkCPath(cPath);
+        if (length < 0)
+        {
+            throw new IllegalArgumentException("negative length " + length);
+        }
+        final int fd = LibC.open(cPath, LibC.O_WRONLY | LibC.O_NOFOLLOW | LibC.O_CLOEXEC | LibC.O_NONBLOCK | LibC.O_NOCTTY, 0);
+        if (fd < 0)
+        {
+            throw Errno.exception(Native.getLastError(), "open for ftruncate", cPath);
+        }
+        try
+        {
+            if (LibC.ftruncate(fd, length) != 0)
+            {
+                throw Errno.exception(Native.getLastError(), "ftruncate", cPath);
+            }
+        }
+        finally
+        {
+            LibC.close(fd);
+        }
+    }
+
+    private static long timestamp(final byte[] statx, final int offset)
+    {
+        final long seconds = (long)LibC.LONG.get(statx, offset);
+        final long nanos = (int)LibC.INT.get(statx, offset + LibC.TIMESTAMP_NSEC_OFFSET) & 0xffffffffL;
+        return seconds * 1_000_000_000L + nanos;
     }
 
     @Override
@@ -308,11 +375,11 @@ final class JnaFs extends NativeFs
 
     /**
      * SEEK_DATA/SEEK_HOLE over a file opened by raw path. One statx buffer per cursor; nothing allocated per file or
-     * extent. Owned by one thread.
+     * extent (JNA copies the buffer to native memory and back for the call). Owned by one thread.
      */
     private static final class NativeExtentCursor extends DataExtentCursor
     {
-        private final Memory statx = new Memory(LibC.STATX_BUFFER_BYTES);
+        private final byte[] statx = new byte[LibC.STATX_BUFFER_BYTES];
         private byte[] cPath;
         private int fd = -1;
         private long position;
@@ -329,8 +396,8 @@ final class JnaFs extends NativeFs
                 LibC.close(newFd);
                 throw Errno.exception(errno, "statx", cPath);
             }
-            final int mask = statx.getInt(LibC.STATX_MASK_OFFSET);
-            final int mode = statx.getShort(LibC.STATX_MODE_OFFSET) & 0xffff;
+            final int mask = (int)LibC.INT.get(statx, LibC.STATX_MASK_OFFSET);
+            final int mode = (short)LibC.SHORT.get(statx, LibC.STATX_MODE_OFFSET) & 0xffff;
             if ((mask & LibC.STATX_TYPE) == 0 || (mode & EntryStat.S_IFMT) != EntryStat.S_IFREG)
             {
                 LibC.close(newFd);
@@ -339,7 +406,7 @@ final class JnaFs extends NativeFs
             }
             this.fd = newFd;
             this.cPath = cPath;
-            this.size = statx.getLong(LibC.STATX_SIZE_OFFSET);
+            this.size = (long)LibC.LONG.get(statx, LibC.STATX_SIZE_OFFSET);
             this.position = 0;
             this.offset = 0;
             this.length = 0;

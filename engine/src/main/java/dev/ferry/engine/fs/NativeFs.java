@@ -6,8 +6,9 @@ import java.util.List;
 
 /**
  * The one seam to the file system calls the JDK lacks: {@code syncfs}, data extents by SEEK_DATA/SEEK_HOLE,
- * {@code mkfifo}/{@code mknod}, xattrs of any namespace without following symlinks, and nanosecond times set by
- * path without following symlinks. Nothing else in Ferry knows which implementation runs.
+ * {@code mkfifo}/{@code mknod}, xattrs of any namespace without following symlinks, nanosecond times set by
+ * path without following symlinks, an lstat that includes {@code st_blocks}, and extending a file with a hole by raw
+ * path. Nothing else in Ferry knows which implementation runs.
  * <ul>
  *   <li>{@code JnaFs}: Linux libc through JNA direct mapping, on x86-64, aarch64 and riscv64.</li>
  *   <li>{@code PureJavaFs}: the fallback, used when JNA cannot load, on other platforms, and when
@@ -81,6 +82,23 @@ public abstract class NativeFs
      * @throws IOException if the path cannot be opened or the sync reports an error.
      */
     public abstract boolean syncfs(Path anyPathOnTheFs) throws IOException;
+
+    /**
+     * {@code lstat} the entry at {@code cPath} (a symlink is not followed). The native call is one {@code statx} and
+     * also gives {@link EntryStat#blocks()}; the fallback is {@link EntryStat#read}, without blocks.
+     *
+     * @throws IOException e.g. {@link java.nio.file.NoSuchFileException}.
+     */
+    public abstract EntryStat stat(byte[] cPath) throws IOException;
+
+    /**
+     * Set the length of the regular file at {@code cPath} (a symlink is refused): shrink it, or extend it with a hole
+     * ({@code ftruncate}), which is how the recipient ends a file whose tail is a hole. The fallback extends by
+     * writing one zero byte at the new end, which allocates that last block.
+     *
+     * @throws IOException if the file cannot be opened for writing or the length cannot be set.
+     */
+    public abstract void setLength(byte[] cPath, long length) throws IOException;
 
     /**
      * A new cursor over the data extents of regular files; reusable for file after file by its owning thread.

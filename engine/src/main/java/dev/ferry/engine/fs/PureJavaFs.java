@@ -2,10 +2,12 @@ package dev.ferry.engine.fs;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
 import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.BasicFileAttributeView;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.file.attribute.FileTime;
@@ -13,10 +15,14 @@ import java.nio.file.attribute.UserDefinedFileAttributeView;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
 
 /**
  * {@link NativeFs} with only the JDK: no syncfs, no special files, the whole file as one extent, xattrs of the
- * {@code user.} namespace through {@link UserDefinedFileAttributeView}, times through {@link BasicFileAttributeView}.
+ * {@code user.} namespace through {@link UserDefinedFileAttributeView}, times through {@link BasicFileAttributeView},
+ * {@link EntryStat#read} without {@code st_blocks}, and a length set by truncating or, to extend, by writing one zero
+ * byte at the end (which allocates the last block: the JDK cannot extend a file by {@code Path} otherwise, and
+ * {@code RandomAccessFile} takes a {@code File}, whose String loses non-UTF-8 names).
  * <p>
  * The JDK's xattr view opens the file ({@code O_NOFOLLOW} when asked not to follow links, which then fails with
  * ELOOP on a symlink). Opening a FIFO for reading would block, and Linux allows {@code user.*} only on regular files
@@ -59,6 +65,40 @@ final class PureJavaFs extends NativeFs
     public boolean syncfs(final Path anyPathOnTheFs)
     {
         return false;
+    }
+
+    @Override
+    public EntryStat stat(final byte[] cPath) throws IOException
+    {
+        return EntryStat.read(PathBytes.fromCPath(cPath));
+    }
+
+    @Override
+    public void setLength(final byte[] cPath, final long length) throws IOException
+    {
+        if (length < 0)
+        {
+            throw new IllegalArgumentException("negative length " + length);
+        }
+        final Path path = PathBytes.fromCPath(cPath);
+        if (Files.isSymbolicLink(path))
+        {
+            // the open below refuses one too (O_NOFOLLOW), but with a plain IOException; say it as JnaFs does
+            throw new FileSystemException(PathBytes.display(cPath, 0, cPath.length - 1), null,
+                "open for ftruncate: " + Errno.name(Errno.ELOOP));
+        }
+        try (FileChannel ch = FileChannel.open(path, Set.of(StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS)))
+        {
+            final long size = ch.size();
+            if (length < size)
+            {
+                ch.truncate(length);
+            }
+            else if (length > size)
+            {
+                ch.write(ByteBuffer.allocate(1), length - 1); // FileChannel cannot extend without writing
+            }
+        }
     }
 
     @Override

@@ -105,11 +105,15 @@ final class FsTestSupport
         return HexFormat.of().parseHex(hex);
     }
 
-    /** {@code stat -c format} of the entry itself (not following a symlink). */
+    /**
+     * {@code stat -c format} of the entry itself (not following a symlink); the path goes to the shell as printf
+     * escapes of its raw bytes, so any name works.
+     */
     static String stat(final Path path, final String format)
     {
-        return new String(run(List.of("stat", "-c", format, path.toString()), Map.of()).assertOk().stdout,
-            StandardCharsets.UTF_8).trim();
+        final Result r = sh("n=" + printfWord(PathBytes.of(path.toAbsolutePath())) + " && stat -c '" + format +
+            "' \"${n%x}\"");
+        return r.assertOk().out().trim();
     }
 
     /**

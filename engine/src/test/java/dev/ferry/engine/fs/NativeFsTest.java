@@ -110,6 +110,78 @@ class NativeFsTest
 
     @ParameterizedTest(name = "{0}")
     @MethodSource("both")
+    void statAgreesWithTheJdkAndKnowsBlocksNatively(final NativeFs fs) throws IOException
+    {
+        final Path file = Files.write(PathBytes.resolve(dir, new byte[] { 'f', (byte)0xff }), new byte[10_000]);
+        FsTestSupport.sh("chmod 6711 '" + dir + "'/f* && touch -m -d @-12.345678901 '" + dir + "'/f*").assertOk();
+        Files.createLink(dir.resolve("hard"), file);
+        final Path sub = Files.createDirectory(dir.resolve("sub"));
+        final Path link = Files.createSymbolicLink(dir.resolve("link"), file);
+        final Path fifo = dir.resolve("fifo");
+        FsTestSupport.sh("mkfifo '" + fifo + "'").assertOk();
+        final Path sparse = dir.resolve("sparse");
+        try (RandomAccessFile raf = new RandomAccessFile(sparse.toFile(), "rw"))
+        {
+            raf.setLength(GIB);
+            raf.write(1);
+        }
+        for (final Path p : List.of(file, sub, link, fifo, sparse, Path.of("/dev/null"), dir))
+        {
+            final EntryStat jdk = EntryStat.read(p);
+            final EntryStat s = fs.stat(cPath(p));
+            final String what = p + " by " + fs;
+            assertEquals(jdk.dev(), s.dev(), what);
+            assertEquals(jdk.ino(), s.ino(), what);
+            assertEquals(jdk.mode(), s.mode(), what);
+            assertEquals(jdk.nlink(), s.nlink(), what);
+            assertEquals(jdk.uid(), s.uid(), what);
+            assertEquals(jdk.gid(), s.gid(), what);
+            assertEquals(jdk.rdev(), s.rdev(), what);
+            assertEquals(jdk.size(), s.size(), what);
+            assertEquals(jdk.mtimeNanos(), s.mtimeNanos(), what);
+            assertEquals(jdk.ctimeNanos(), s.ctimeNanos(), what);
+            if (fs.isNative())
+            {
+                assertEquals(Long.parseLong(FsTestSupport.stat(p, "%b")), s.blocks(), what);
+            }
+            else
+            {
+                assertEquals(EntryStat.BLOCKS_UNKNOWN, s.blocks(), what);
+            }
+        }
+        assertEquals(-12_345_678_901L, fs.stat(cPath(file)).mtimeNanos(), "before 1970 with a fraction");
+        assertEquals(EntryStat.S_IFREG | 06711, fs.stat(cPath(file)).mode());
+        assertEquals(2, fs.stat(cPath(file)).nlink());
+        assertEquals(!fs.isNative(), fs.stat(cPath(file)).mayBeSparse(), "10 kB written: not sparse, if known");
+        assertTrue(fs.stat(cPath(sparse)).mayBeSparse());
+        assertThrows(NoSuchFileException.class, () -> fs.stat(cPath(dir.resolve("missing"))));
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("both")
+    void setLengthEndsAFileWithAHoleOrCutsIt(final NativeFs fs) throws IOException
+    {
+        final Path file = Files.write(PathBytes.resolve(dir, new byte[] { 'l', (byte)0x80 }), filled(BLOCK, 3));
+        fs.setLength(cPath(file), GIB);
+        assertEquals(GIB, Files.size(file));
+        final long allocated = NativeFs.instance().stat(cPath(file)).blocks() * EntryStat.BLOCK_UNIT;
+        assertTrue(allocated <= (fs.isNative() ? 1 : 2) * BLOCK + BLOCK, "allocated " + allocated);
+        if (fs.isNative())
+        {
+            assertEquals(List.of(extent(0, BLOCK)), extents(fs, file));
+        }
+        fs.setLength(cPath(file), 100);
+        assertArrayEquals(filled(100, 3), Files.readAllBytes(file));
+        fs.setLength(cPath(file), 100);
+        assertEquals(100, Files.size(file), "same length: nothing changes");
+        final Path link = Files.createSymbolicLink(dir.resolve("link"), file);
+        assertThrows(FileSystemException.class, () -> fs.setLength(cPath(link), 5), "a symlink is not followed");
+        assertEquals(100, Files.size(file));
+        assertThrows(IllegalArgumentException.class, () -> fs.setLength(cPath(file), -1));
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("both")
     void sparseFileWithAGibibyteHoleBetweenTwoDataBlocks(final NativeFs fs) throws IOException
     {
         final Path f = dir.resolve("sparse");
