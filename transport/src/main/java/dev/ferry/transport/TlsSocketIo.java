@@ -13,8 +13,8 @@ import javax.net.ssl.SSLException;
 
 /**
  * TLS between a connection's plaintext buffers and its socket: an {@link SSLEngine} and three off-heap buffers made
- * once per connection (ciphertext in, ciphertext out, and decrypted bytes that did not fit where the connection wanted
- * them), plus one for file regions, made on the first region.
+ * once per connection (ciphertext in, ciphertext out in a {@link CiphertextQueue}, and decrypted bytes that did not
+ * fit where the connection wanted them), plus one for file regions, made on the first region.
  * <h2>Receive</h2>
  * {@link #read} decrypts into the caller's buffer (the staging buffer, or a bulk body buffer straight away when a
  * whole record fits in it): first what is already decrypted here, then records already received, then at most one
@@ -63,9 +63,7 @@ final class TlsSocketIo implements SocketIo
     private final ByteBuffer empty = ByteBuffer.allocate(0);
     /** Read mode: [position, limit) received and not yet decrypted. */
     private final ByteBuffer netIn;
-    /** Write mode: [netOutIndex, position) encrypted and not yet written. */
-    private final ByteBuffer netOut;
-    private int netOutIndex;
+    private final CiphertextQueue netOut;
     /** Read mode: decrypted and not yet delivered. Replaced only if the session asks for larger buffers. */
     private ByteBuffer appIn;
     /** Read mode: file bytes read and not yet encrypted. */
@@ -75,7 +73,6 @@ final class TlsSocketIo implements SocketIo
     private boolean applicationDataReceived;
     private boolean closed;
     private long wireBytesRead;
-    private long wireBytesWritten;
 
     /**
      * @param remote the peer's address; in client mode its host string is what the server's certificate must name.
@@ -90,7 +87,7 @@ final class TlsSocketIo implements SocketIo
         this.packetSize = engine.getSession().getPacketBufferSize();
         this.netIn = ByteBuffer.allocateDirect(Math.max(NET_IN_CAPACITY, packetSize));
         this.netIn.flip();
-        this.netOut = ByteBuffer.allocateDirect(Math.max(NET_OUT_CAPACITY, 2 * packetSize));
+        this.netOut = new CiphertextQueue(channel, Math.max(NET_OUT_CAPACITY, 2 * packetSize));
         this.appIn = ByteBuffer.allocateDirect(engine.getSession().getApplicationBufferSize());
         this.appIn.flip();
         engine.beginHandshake();
@@ -134,7 +131,7 @@ final class TlsSocketIo implements SocketIo
 
     private boolean hasPendingCiphertext()
     {
-        return netOutIndex < netOut.position();
+        return netOut.hasPending();
     }
 
     private boolean regionPending()
@@ -164,9 +161,7 @@ final class TlsSocketIo implements SocketIo
     @Override
     public long takeWireBytesWritten()
     {
-        final long n = wireBytesWritten;
-        wireBytesWritten = 0;
-        return n;
+        return netOut.takeWritten();
     }
 
     @Override
@@ -332,20 +327,20 @@ final class TlsSocketIo implements SocketIo
     @Override
     public boolean flushPending() throws IOException
     {
-        writePending();
+        netOut.write();
         if (hasPendingCiphertext())
         {
             return false;
         }
         if (!advanceHandshake())
         {
-            writePending();
+            netOut.write();
             return false;
         }
         if (regionPending())
         {
             wrap(regionBuffer);
-            writePending();
+            netOut.write();
             return !regionPending() && !hasPendingCiphertext();
         }
         return true;
@@ -359,7 +354,7 @@ final class TlsSocketIo implements SocketIo
             return 0;
         }
         final int n = wrap(src);
-        writePending();
+        netOut.write();
         return n;
     }
 
@@ -374,7 +369,7 @@ final class TlsSocketIo implements SocketIo
         if (n > 0)
         {
             wrap(regionBuffer);
-            writePending();
+            netOut.write();
         }
         return n;
     }
@@ -397,7 +392,7 @@ final class TlsSocketIo implements SocketIo
                         runTasks();
                         break;
                     case NEED_WRAP:
-                        if (!makeRoom())
+                        if (!netOut.makeRoom(packetSize))
                         {
                             return false;
                         }
@@ -406,7 +401,7 @@ final class TlsSocketIo implements SocketIo
                         {
                             handshakeDone = true;
                         }
-                        writePending();
+                        netOut.write();
                         if (r.getStatus() == SSLEngineResult.Status.CLOSED ||
                             (r.bytesProduced() == 0 && engine.getHandshakeStatus() == HandshakeStatus.NEED_WRAP))
                         {
@@ -438,7 +433,7 @@ final class TlsSocketIo implements SocketIo
         int consumed = 0;
         try
         {
-            while (src.hasRemaining() && makeRoom())
+            while (src.hasRemaining() && netOut.makeRoom(packetSize))
             {
                 final SSLEngineResult r = wrapOnce(src);
                 if (r.getStatus() == SSLEngineResult.Status.CLOSED)
@@ -499,71 +494,15 @@ final class TlsSocketIo implements SocketIo
         return total == 0 ? END_OF_STREAM : total;
     }
 
-    /**
-     * Write pending ciphertext as far as the socket takes it.
-     */
-    private void writePending() throws IOException
-    {
-        final int end = netOut.position();
-        if (netOutIndex == end)
-        {
-            return;
-        }
-        netOut.limit(end).position(netOutIndex);
-        final int n;
-        try
-        {
-            n = channel.write(netOut);
-        }
-        finally
-        {
-            netOut.limit(netOut.capacity()).position(end);
-        }
-        netOutIndex += n;
-        wireBytesWritten += n;
-        if (netOutIndex == end)
-        {
-            netOutIndex = 0;
-            netOut.position(0);
-        }
-    }
-
-    /**
-     * Make room for one more record in the outgoing buffer: compact it, or write to the socket.
-     *
-     * @return false if there is no room (the socket is full).
-     */
-    private boolean makeRoom() throws IOException
-    {
-        if (netOut.remaining() >= packetSize)
-        {
-            return true;
-        }
-        writePending();
-        if (netOut.remaining() >= packetSize)
-        {
-            return true;
-        }
-        if (netOutIndex > 0)
-        {
-            final int pending = netOut.position() - netOutIndex;
-            netOut.limit(netOut.position()).position(netOutIndex);
-            netOut.compact();
-            netOut.limit(netOut.capacity()).position(pending);
-            netOutIndex = 0;
-        }
-        return netOut.remaining() >= packetSize;
-    }
-
     private SSLEngineResult wrapOnce(final ByteBuffer src) throws SSLException
     {
-        SSLEngineResult r = engine.wrap(src, netOut);
+        SSLEngineResult r = engine.wrap(src, netOut.buffer());
         if (r.getHandshakeStatus() == HandshakeStatus.NEED_TASK)
         {
             runTasks();
             if (r.bytesProduced() == 0 && r.bytesConsumed() == 0)
             {
-                r = engine.wrap(src, netOut);
+                r = engine.wrap(src, netOut.buffer());
             }
         }
         return r;
@@ -595,12 +534,12 @@ final class TlsSocketIo implements SocketIo
             engine.closeOutbound();
             for (int i = 0; i < MAX_ALERT_WRAPS && engine.getHandshakeStatus() == HandshakeStatus.NEED_WRAP; i++)
             {
-                if (!makeRoom() || engine.wrap(empty, netOut).bytesProduced() == 0)
+                if (!netOut.makeRoom(packetSize) || engine.wrap(empty, netOut.buffer()).bytesProduced() == 0)
                 {
                     break;
                 }
             }
-            writePending();
+            netOut.write();
         }
         catch (final IOException | RuntimeException ignore)
         {
