@@ -76,7 +76,7 @@ final class TlsDiagnosis
                 final int code = ErrorCodec.code(view, p + FrameHeader.HEADER_LENGTH);
                 return new ConnectionFailure(code == ErrorCode.OK ? ErrorCode.CONFIG_MISMATCH : code, "the peer at " +
                     peer + " answered the TLS handshake in clear text: " + ErrorCode.name(code) + ": " +
-                    ErrorCodec.message(view, p + FrameHeader.HEADER_LENGTH), null, false, null);
+                    ErrorCodec.printableMessage(view, p + FrameHeader.HEADER_LENGTH), null, false, null);
             }
             return new ConnectionFailure(ErrorCode.CONFIG_MISMATCH, "the peer at " + peer + " does not use TLS: it " +
                 "answered the TLS handshake with a clear-text frame", TlsFailure.CLEAR_TEXT_ANSWER, false, null);

@@ -14,9 +14,15 @@ public final class CloneSettings
 {
     public static final String CHUNK_SIZE_PROP = "ferry.chunk.size";
     public static final long CHUNK_SIZE_DEFAULT = 64L * 1024 * 1024;
+    /** Most blocks in a chunk: block numbers within a chunk are int32. */
+    public static final long BLOCKS_PER_CHUNK_MAX = Integer.MAX_VALUE;
 
     public static final String BLOCK_SIZE_PROP = "ferry.block.size";
     public static final int BLOCK_SIZE_DEFAULT = 1024 * 1024;
+    /** Smallest block: 4 KiB. Blocks are powers of two from this to {@link #BLOCK_SIZE_MAX}. */
+    public static final int BLOCK_SIZE_MIN = 4096;
+    /** Largest block: 64 MiB. */
+    public static final int BLOCK_SIZE_MAX = 64 * 1024 * 1024;
 
     /** Largest count a single {@code FileChannel.transferTo} call is asked to move (the kernel caps near 2 GiB). */
     public static final String TRANSFER_CAP_PROP = "ferry.transfer.cap";
@@ -28,6 +34,8 @@ public final class CloneSettings
     /** Most files batched into one chunk, so a chunk of tiny files stays a bounded unit of work. */
     public static final String FILES_PER_CHUNK_PROP = "ferry.chunk.files";
     public static final int FILES_PER_CHUNK_DEFAULT = 4096;
+    /** Most files per chunk a recipient accepts from a donor's layout (docs/PROTOCOL.md, Limits). */
+    public static final int FILES_PER_CHUNK_MAX = 1 << 20;
 
     public static final String CHECKSUM_PROP = "ferry.checksum";
     public static final boolean CHECKSUM_DEFAULT = true;
@@ -186,11 +194,11 @@ public final class CloneSettings
         {
             smallBlock = blockSize;
         }
-        if (blockSize < 4096 || blockSize > 64 * 1024 * 1024 || Integer.bitCount(blockSize) != 1)
+        if (blockSize < BLOCK_SIZE_MIN || blockSize > BLOCK_SIZE_MAX || Integer.bitCount(blockSize) != 1)
         {
             throw bad(BLOCK_SIZE_PROP, blockSize, "a power of two between 4 KiB and 64 MiB");
         }
-        if (chunkSize < blockSize || chunkSize % blockSize != 0 || chunkSize / blockSize > Integer.MAX_VALUE)
+        if (chunkSize < blockSize || chunkSize % blockSize != 0 || chunkSize / blockSize > BLOCKS_PER_CHUNK_MAX)
         {
             throw bad(CHUNK_SIZE_PROP, chunkSize, "a multiple of the block size (" + blockSize + ")");
         }
@@ -202,9 +210,9 @@ public final class CloneSettings
         {
             throw bad(MAX_FRAME_PROP, maxFrameLength, "at least the block size plus 4096");
         }
-        if (filesPerChunk < 1)
+        if (filesPerChunk < 1 || filesPerChunk > FILES_PER_CHUNK_MAX)
         {
-            throw bad(FILES_PER_CHUNK_PROP, filesPerChunk, "at least 1");
+            throw bad(FILES_PER_CHUNK_PROP, filesPerChunk, "between 1 and " + FILES_PER_CHUNK_MAX);
         }
         if (smallBlock < 0 || smallBlock > blockSize)
         {

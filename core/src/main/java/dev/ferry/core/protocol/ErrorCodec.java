@@ -49,4 +49,13 @@ public final class ErrorCodec
     {
         return Wire.getString(b, o + MESSAGE_OFFSET);
     }
+
+    /**
+     * @return the message as a peer sent it, escaped for a terminal or a log ({@link PeerText}): control characters,
+     * line breaks and invalid UTF-8 shown as {@code \xNN}. What to put in an exception or a log line.
+     */
+    public static String printableMessage(final DirectBuffer b, final int o)
+    {
+        return PeerText.escape(Wire.getStringBytes(b, o + MESSAGE_OFFSET));
+    }
 }

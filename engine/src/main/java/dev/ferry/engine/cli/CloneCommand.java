@@ -55,6 +55,10 @@ final class CloneCommand implements Callable<Integer>
         "the CRC32C of each of its blocks matches the donor's too (the donor reads everything to compute them)")
     boolean resumeChecksum;
 
+    @Option(names = "--no-setuid", description = "strip set-user-ID and set-group-ID bits from every cloned file " +
+        "(as root they are stripped anyway, since owners are not cloned); a cautious choice for an untrusted donor")
+    boolean noSetuid;
+
     @Option(names = "--max-restarts", defaultValue = "100",
         description = "reconnections after network failures before giving up (default: ${DEFAULT-VALUE})")
     int maxRestarts;
@@ -76,7 +80,7 @@ final class CloneCommand implements Callable<Integer>
         tls.applyClient(transport, spec.commandLine().getErr());
         final CloneClient.Options options = new CloneClient.Options().transport(transport).threads(threads).applyThreads(applyThreads)
             .settings(new dev.ferry.core.config.CloneSettings().sync(!noSync)).onProgress(printer, 1000)
-            .resume(resume).resumeChecksum(resumeChecksum).maxRestarts(maxRestarts).allowDonors(allowDonors)
+            .resume(resume).resumeChecksum(resumeChecksum).maxRestarts(maxRestarts).allowDonors(allowDonors).noSetuid(noSetuid)
             .secret(secretFile == null ? null : dev.ferry.engine.SharedSecret.fromFile(secretFile));
         final CloneResult r;
         final CloneClient client = new CloneClient(HostPort.parse(from), to, options);

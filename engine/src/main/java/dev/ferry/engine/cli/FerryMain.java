@@ -6,6 +6,7 @@ import dev.ferry.engine.tools.DemoCommand;
 import java.io.PrintWriter;
 
 import dev.ferry.core.protocol.FerryException;
+import dev.ferry.core.protocol.PeerText;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -46,14 +47,10 @@ public final class FerryMain implements Runnable
         cl.setErr(err);
         cl.setExecutionExceptionHandler((ex, commandLine, parseResult) ->
         {
-            if (ex instanceof FerryException)
-            {
-                err.println("ferry: error: " + ((FerryException)ex).describe());
-            }
-            else
-            {
-                err.println("ferry: error: " + ex);
-            }
+            // one line, always the last: whatever a peer put in a message cannot break it or drive the terminal
+            err.flush();
+            err.println("ferry: error: " + PeerText.escape(ex instanceof FerryException ?
+                ((FerryException)ex).describe() : ex.toString()));
             err.flush();
             return EXIT_FAILURE;
         });

@@ -9,6 +9,8 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.Callable;
 
+import dev.ferry.core.protocol.PeerText;
+
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -47,7 +49,7 @@ final class VerifyCommand implements Callable<Integer>
         final List<String> diffs = v.run();
         for (final String d : diffs)
         {
-            out.println(d);
+            out.println(PeerText.escape(d)); // names come from the donor's manifest and the disk
         }
         out.println((diffs.isEmpty() ? "identical: " : diffs.size() + " differences; checked ") + v.entriesChecked() +
             " entries and " + v.blocksChecked() + " block checksums");

@@ -114,6 +114,67 @@ public final class ChunkPlan
     }
 
     /**
+     * Counts the chunks a manifest lays out while its entries arrive, by the rules of {@link #build}, without building
+     * anything: a recipient checks each FILE descriptor against the count the donor announced, so one descriptor
+     * with an absurd size is refused before any table is built for it. O(1) memory and work per entry. One thread.
+     */
+    public static final class Counter
+    {
+        private final long chunkSize;
+        private final int filesPerChunk;
+        private long chunks;
+        private boolean batchOpen;
+        private long batchBytes;
+        private int batchFiles;
+
+        /**
+         * @param chunkSize     at least 1.
+         * @param filesPerChunk at least 1.
+         */
+        public Counter(final long chunkSize, final int filesPerChunk)
+        {
+            this.chunkSize = chunkSize;
+            this.filesPerChunk = filesPerChunk;
+        }
+
+        /**
+         * Add the next entry of the manifest.
+         *
+         * @param regular whether it is a regular file (only those have data).
+         * @param size    its size, at least 0.
+         * @return the chunks laid out so far.
+         */
+        public long add(final boolean regular, final long size)
+        {
+            if (!regular || size == 0)
+            {
+                return chunks;
+            }
+            if (size >= chunkSize)
+            {
+                batchOpen = false;
+                chunks += (size - 1) / chunkSize + 1;
+                return chunks;
+            }
+            if (!batchOpen || batchBytes + size > chunkSize || batchFiles >= filesPerChunk)
+            {
+                chunks++;
+                batchOpen = true;
+                batchBytes = 0;
+                batchFiles = 0;
+            }
+            batchBytes += size;
+            batchFiles++;
+            return chunks;
+        }
+
+        public long chunks()
+        {
+            return chunks;
+        }
+    }
+
+    /**
      * @return blocks needed for {@code length} bytes.
      */
     public static int blocks(final long length, final int blockSize)

@@ -121,7 +121,8 @@ public final class LocalClone
             final Throwable ex = failure.get();
             if (ex != null)
             {
-                final int code = ex instanceof FerryException ? ((FerryException)ex).code() : ErrorCode.INTERNAL;
+                final int thrown = ex instanceof FerryException ? ((FerryException)ex).code() : ErrorCode.INTERNAL;
+                final int code = thrown != ErrorCode.OK ? thrown : ErrorCode.INTERNAL; // a failure never syncs
                 recipient.applyEnd(real, 0, code);
                 donor.end(real, 0, code);
                 throw ex instanceof FerryException ? (FerryException)ex :

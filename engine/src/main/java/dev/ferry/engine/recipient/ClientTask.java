@@ -26,6 +26,7 @@ import dev.ferry.core.protocol.FrameHeader;
 import dev.ferry.core.protocol.FrameType;
 import dev.ferry.core.protocol.HelloCodec;
 import dev.ferry.core.protocol.LocatorCodec;
+import dev.ferry.core.protocol.PeerText;
 import dev.ferry.core.spi.CloneMode;
 import dev.ferry.core.spi.Locator;
 import dev.ferry.core.spi.Stage;
@@ -185,8 +186,7 @@ final class ClientTask implements ConnectionHandler
     {
         if (type == FrameType.COM_RES_ERROR)
         {
-            final int code = ErrorCodec.code(body, offset);
-            throw new FerryException(code, "donor " + connection.peer() + " refused: " + ErrorCodec.message(body, offset));
+            throw donorError(body, offset);
         }
         switch (state)
         {
@@ -265,6 +265,22 @@ final class ClientTask implements ConnectionHandler
             default:
                 throw unexpected(type);
         }
+    }
+
+    /**
+     * A donor's COM_RES_ERROR, its message escaped (it is the donor's text). Code 0 names no error: a protocol error
+     * of its own, so a broken copy never ends as if all were well.
+     */
+    private FerryException donorError(final DirectBuffer body, final int offset)
+    {
+        final int code = ErrorCodec.code(body, offset);
+        final String message = ErrorCodec.printableMessage(body, offset);
+        if (code == ErrorCode.OK)
+        {
+            return new FerryException(ErrorCode.MALFORMED_FRAME, "donor " + connection.peer() + " sent COM_RES_ERROR " +
+                "with code 0 (OK), which names no error; the clone is not complete (its message: '" + message + "')");
+        }
+        return new FerryException(code, "donor " + connection.peer() + " refused: " + message);
     }
 
     /**
@@ -655,7 +671,10 @@ final class ClientTask implements ConnectionHandler
                 code = ErrorCode.NOT_FERRY;
                 message = "the peer at " + c.peer() + " does not speak the Ferry protocol (" + message + ")";
             }
-            final FerryException ex = new FerryException(code, "connection " + index + " to the donor was lost: " + message);
+            // a network failure lost the connection; any other code is a frame this side refused and closed on
+            final FerryException ex = new FerryException(code, (ErrorCode.isRestartable(code) ?
+                "connection " + index + " to the donor was lost: " : "the client closed connection " + index +
+                " to the donor: ") + PeerText.escape(message));
             if (ErrorCode.isRestartable(code) && (state >= STATE_LOCS || run.locator() != null))
             {
                 run.onNetworkFailure(this, ex);

@@ -64,6 +64,7 @@ public final class CloneClient
         private boolean resumeChecksum;
         private List<String> allowDonors;
         private long restartWindowMs = -1;
+        private boolean noSetuid;
 
         /**
          * Connections (clone tasks), at least 1.
@@ -155,6 +156,17 @@ public final class CloneClient
         boolean resumeChecksum()
         {
             return resumeChecksum;
+        }
+
+        /**
+         * Strip set-user-ID and set-group-ID bits from every cloned regular file (a cautious choice for a donor one
+         * does not trust). Without it they are stripped only when the clone runs as root, since owners are not cloned
+         * yet and a donor's setuid file would become a setuid-root program.
+         */
+        public Options noSetuid(final boolean v)
+        {
+            noSetuid = v;
+            return this;
         }
 
 
@@ -279,7 +291,7 @@ public final class CloneClient
 
     private CloneResult attempt(final int kind, final RecipientJournal.Loaded loaded)
     {
-        final FileTreeRecipient recipient = new FileTreeRecipient(target, options.settings());
+        final FileTreeRecipient recipient = new FileTreeRecipient(target, options.settings()).noSetuid(options.noSetuid);
         final CloneRun run = new CloneRun(options, recipient, progress);
         final ApplyWorker[] workers = new ApplyWorker[options.applyThreads];
         final List<AgentRunner> workerRunners = new ArrayList<>();
@@ -448,7 +460,8 @@ public final class CloneClient
             stopAll(tasks, workerRunners);
             // the first failure is what the tasks told the donor: report that one, whichever thread saw it first
             final FerryException first = run.failure() != null ? run.failure() : ex;
-            recipient.applyEnd(run.locator(), 0, first.code());
+            // whatever the code, a failure never runs FILE SYNC: .ferry/ and the journal stay
+            recipient.applyEnd(run.locator(), 0, first.code() != ErrorCode.OK ? first.code() : ErrorCode.INTERNAL);
             throw first;
         }
         finally

@@ -160,66 +160,14 @@ final class CloneRun
      */
     int validateConfig(final Map<String, String> config)
     {
-        try
+        final DonorConfig c = DonorConfig.check(config, options.requireChecksum(),
+            Math.min(options.settings().maxFrameLength(), options.transport().maxFrameLength()));
+        synchronized (this)
         {
-            final long window = Long.parseLong(config.getOrDefault("restart_window_ms", "-1"));
-            synchronized (this)
-            {
-                restartWindowMs = window;
-            }
+            restartWindowMs = c.restartWindowMs;
         }
-        catch (final NumberFormatException ex)
-        {
-            throw new FerryException(ErrorCode.CONFIG_MISMATCH, "donor restart window '" +
-                config.get("restart_window_ms") + "' is not a number");
-        }
-        final String engine = config.get("engine");
-        if (!"file-tree".equals(engine))
-        {
-            throw new FerryException(ErrorCode.CONFIG_MISMATCH, "donor storage engine is '" + engine +
-                "', this recipient only applies 'file-tree'");
-        }
-        if (!"1".equals(config.get("format")))
-        {
-            throw new FerryException(ErrorCode.CONFIG_MISMATCH, "donor format version " + config.get("format") +
-                " is not supported (this recipient applies format 1)");
-        }
-        try
-        {
-            recipient.layout(Long.parseLong(config.getOrDefault("chunk_size", "0")),
-                Integer.parseInt(config.getOrDefault("files_per_chunk", "0")));
-        }
-        catch (final NumberFormatException ex)
-        {
-            throw new FerryException(ErrorCode.CONFIG_MISMATCH, "donor chunk layout is not numeric: " + config);
-        }
-        final String checksum = config.get("checksum");
-        if (!"crc32c".equals(checksum) && !"none".equals(checksum))
-        {
-            throw new FerryException(ErrorCode.CONFIG_MISMATCH, "donor checksum '" + checksum + "' is unknown");
-        }
-        if ("none".equals(checksum) && options.requireChecksum())
-        {
-            throw new FerryException(ErrorCode.CONFIG_MISMATCH, "donor sends blocks without checksums and this " +
-                "recipient requires CRC32C; start the donor with checksums on");
-        }
-        final int blockSize;
-        try
-        {
-            blockSize = Integer.parseInt(config.getOrDefault("block_size", ""));
-        }
-        catch (final NumberFormatException ex)
-        {
-            throw new FerryException(ErrorCode.CONFIG_MISMATCH, "donor block size '" + config.get("block_size") +
-                "' is not a number");
-        }
-        if (blockSize < 4096 || Integer.bitCount(blockSize) != 1 || blockSize > options.settings().maxFrameLength() - 4096 ||
-            blockSize > options.transport().maxFrameLength() - 4096)
-        {
-            throw new FerryException(ErrorCode.CONFIG_MISMATCH, "donor block size " + blockSize + " is not usable here " +
-                "(a power of two from 4 KiB up to the frame cap " + options.settings().maxFrameLength() + " less 4 KiB)");
-        }
-        return blockSize;
+        recipient.layout(c.chunkSize, c.blockSize, c.filesPerChunk);
+        return c.blockSize;
     }
 
     /**
@@ -478,7 +426,9 @@ final class CloneRun
     {
         if (failure == null)
         {
-            failure = ex;
+            // a failure always carries an error: code 0 would tell the donor, and FILE SYNC, that all is well
+            failure = ex.code() != ErrorCode.OK ? ex :
+                new FerryException(ErrorCode.INTERNAL, "a failure without an error code: " + ex.getMessage(), ex);
         }
         notifyAll();
     }

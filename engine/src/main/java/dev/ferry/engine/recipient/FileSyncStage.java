@@ -22,7 +22,8 @@ import static dev.ferry.engine.recipient.RecipientFiles.io;
  * restored (directories deepest first, after their contents), files and directories forced to disk (when sync is
  * on), and only then the {@code .ferry/} marker removed, the journal last, so its presence always means
  * "incomplete". Also learns, when the target is prepared, which modes new files and directories get here, so it can
- * skip a chmod per entry that already has its mode.
+ * skip a chmod per entry that already has its mode, and whether they belong to root, which decides the set-user-ID
+ * and set-group-ID bits ({@link SetidPolicy}).
  * <p>
  * The clone's driver thread; regular files are forced on a few threads of its own.
  */
@@ -37,6 +38,9 @@ final class FileSyncStage
     private final RecipientJournal journal;
     private int defaultFileMode = -1;
     private int defaultDirMode = -1;
+    /** Whether the files this clone creates belong to root (learned from a probe file). */
+    private boolean root;
+    private boolean noSetuid;
 
     FileSyncStage(final Path target, final Path stateDir, final boolean sync, final RecipientJournal journal)
     {
@@ -58,8 +62,25 @@ final class FileSyncStage
         Files.createDirectory(dir);
         defaultFileMode = ((Integer)Files.getAttribute(file, "unix:mode", LinkOption.NOFOLLOW_LINKS)) & 07777;
         defaultDirMode = ((Integer)Files.getAttribute(dir, "unix:mode", LinkOption.NOFOLLOW_LINKS)) & 07777;
+        root = ((Integer)Files.getAttribute(file, "unix:uid", LinkOption.NOFOLLOW_LINKS)) == 0;
         Files.delete(file);
         Files.delete(dir);
+    }
+
+    /**
+     * Strip set-user-ID and set-group-ID bits from every regular file ({@link SetidPolicy}).
+     */
+    void noSetuid(final boolean v)
+    {
+        noSetuid = v;
+    }
+
+    /**
+     * @return whether the files this clone creates belong to root (known once the target is prepared).
+     */
+    boolean runningAsRoot()
+    {
+        return root;
     }
 
     void probeModesIfNeeded() throws IOException
@@ -131,9 +152,10 @@ final class FileSyncStage
     private void restore(final TargetEntry e) throws IOException
     {
         final int created = e.type == DescriptorFlyweight.FILE_DIRECTORY ? defaultDirMode : defaultFileMode;
-        if (e.mode != created)
+        final int mode = SetidPolicy.mode(e.type, e.mode, noSetuid, root, SetidPolicy.OWNERS_CLONED);
+        if (mode != created)
         {
-            Files.setAttribute(e.resolved, "unix:mode", e.mode, LinkOption.NOFOLLOW_LINKS);
+            Files.setAttribute(e.resolved, "unix:mode", mode, LinkOption.NOFOLLOW_LINKS);
         }
         Files.setLastModifiedTime(e.resolved, FileTime.from(e.mtimeNanos, TimeUnit.NANOSECONDS));
     }

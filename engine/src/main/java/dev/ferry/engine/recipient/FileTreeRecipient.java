@@ -68,11 +68,25 @@ public final class FileTreeRecipient implements RecipientStorage
     }
 
     /**
-     * The donor's chunk layout (from COM_RES_CONFIG), recorded in the journal so a resume can rebuild the plan.
+     * The donor's chunk layout (from COM_RES_CONFIG, checked by {@link DonorConfig}), recorded in the journal so a
+     * resume can rebuild the plan. Without it (a local clone) the layout is the settings'.
      */
-    public void layout(final long chunkSize, final int filesPerChunk)
+    public void layout(final long chunkSize, final int blockSize, final int filesPerChunk)
     {
-        manifest.layout(chunkSize, filesPerChunk);
+        manifest.layout(chunkSize, blockSize, filesPerChunk);
+    }
+
+    /**
+     * Strip set-user-ID and set-group-ID bits from every cloned regular file, whoever runs the clone
+     * ({@code --no-setuid}). Without it they are stripped only when the clone runs as root ({@link SetidPolicy}).
+     * Before {@link #applyEnd}.
+     *
+     * @return this.
+     */
+    public FileTreeRecipient noSetuid(final boolean v)
+    {
+        fileSync.noSetuid(v);
+        return this;
     }
 
     /**
@@ -90,7 +104,7 @@ public final class FileTreeRecipient implements RecipientStorage
     public void resumeSameSnapshot(final RecipientJournal.Loaded loaded)
     {
         manifest.snapshot(loaded.snapshotId);
-        manifest.layout(loaded.chunkSize, loaded.filesPerChunk);
+        manifest.layout(loaded.chunkSize, loaded.blockSize, loaded.filesPerChunk);
         manifest.journaling(false);
         try
         {
@@ -126,7 +140,7 @@ public final class FileTreeRecipient implements RecipientStorage
      */
     public void checkKeptBlock(final int index, final long position, final int length, final int crc)
     {
-        ResumeMerge.checkKeptBlock(manifest.entries(), index, position, length, crc);
+        ResumeMerge.checkKeptBlock(manifest.entries(), manifest.blockSize(), index, position, length, crc);
     }
 
     /**

@@ -5,10 +5,13 @@ import dev.ferry.engine.layout.Manifest;
 
 import java.io.IOException;
 import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
+import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
+import java.nio.file.Paths;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -21,6 +24,7 @@ import dev.ferry.core.protocol.DescriptorFlyweight;
 import dev.ferry.core.protocol.ErrorCode;
 import dev.ferry.core.protocol.FerryException;
 import dev.ferry.core.protocol.LocatorCodec;
+import dev.ferry.core.protocol.PeerText;
 import dev.ferry.core.spi.Stage;
 
 import static dev.ferry.engine.recipient.RecipientFiles.io;
@@ -37,6 +41,9 @@ import static dev.ferry.engine.recipient.RecipientFiles.io;
  */
 final class ManifestReceiver
 {
+    /** Longest symlink target: PATH_MAX (4096) counts the terminating NUL, so a link holds at most 4095 bytes. */
+    static final int MAX_LINK_TARGET_BYTES = 4095;
+
     private final Path target;
     private final CloneSettings settings;
     private final RecipientJournal journal;
@@ -50,8 +57,12 @@ final class ManifestReceiver
     private volatile int stage = Stage.NONE;
     private int blockSize;
     private long snapshotId;
-    private long chunkSize = CloneSettings.CHUNK_SIZE_DEFAULT;
-    private int filesPerChunk = CloneSettings.FILES_PER_CHUNK_DEFAULT;
+    private long chunkSize;
+    private int layoutBlockSize;
+    private int filesPerChunk;
+    private long announcedChunks;
+    private ChunkPlan.Counter chunks;
+    private long fileSystemBytes = -1;
     private boolean journaling = true;
     /** Resume by manifest: what to do with what the interrupted clone left (null unless merging). */
     private ResumeMerge merge;
@@ -61,14 +72,18 @@ final class ManifestReceiver
         this.target = target;
         this.settings = settings;
         this.journal = journal;
+        layout(settings.chunkSize(), settings.blockSize(), settings.filesPerChunk());
     }
 
     /**
-     * The donor's chunk layout (from COM_RES_CONFIG, or the journal of the clone being resumed).
+     * The donor's chunk layout: from COM_RES_CONFIG (already checked by {@link DonorConfig}), from the journal of the
+     * clone being resumed, or, in a local clone, the settings both sides share. Checked again when the manifest
+     * starts, since a journal is only a file.
      */
-    void layout(final long chunkSize, final int filesPerChunk)
+    void layout(final long chunkSize, final int blockSize, final int filesPerChunk)
     {
         this.chunkSize = chunkSize;
+        this.layoutBlockSize = blockSize;
         this.filesPerChunk = filesPerChunk;
     }
 
@@ -179,8 +194,18 @@ final class ManifestReceiver
                 throw new FerryException(ErrorCode.CONFIG_MISMATCH, "donor block size " + d.blockSize() +
                     " exceeds this recipient's frame cap " + settings.maxFrameLength());
             }
+            if (d.blockSize() != layoutBlockSize)
+            {
+                throw new FerryException(ErrorCode.BAD_DESCRIPTOR, "the donor's manifest announces block size " +
+                    d.blockSize() + " but its configuration said " + layoutBlockSize);
+            }
+            checkLayout();
+            MemoryBudget.checkChunks(d.chunkCount());
+            MemoryBudget.checkEntries(d.fileCount());
             // grown as entries arrive: a 48-byte STATE frame must not make the recipient reserve memory for 10^8 entries
             announced = (int)d.fileCount();
+            announcedChunks = d.chunkCount();
+            chunks = new ChunkPlan.Counter(chunkSize, filesPerChunk);
             entries = new TargetEntry[Math.min(announced, 1024)];
             manifestEntries = new ArrayList<>((int)Math.min(d.fileCount(), 1024));
             blockSize = d.blockSize();
@@ -229,6 +254,114 @@ final class ManifestReceiver
         }
     }
 
+    /**
+     * The layout the chunk plan is rebuilt with must be one the donor could have used: the bounds of
+     * {@link CloneSettings#conclude()}.
+     */
+    private void checkLayout()
+    {
+        if (layoutBlockSize < CloneSettings.BLOCK_SIZE_MIN || layoutBlockSize > CloneSettings.BLOCK_SIZE_MAX ||
+            Integer.bitCount(layoutBlockSize) != 1 || chunkSize < layoutBlockSize || chunkSize % layoutBlockSize != 0 ||
+            chunkSize / layoutBlockSize > CloneSettings.BLOCKS_PER_CHUNK_MAX || filesPerChunk < 1 ||
+            filesPerChunk > CloneSettings.FILES_PER_CHUNK_MAX)
+        {
+            throw new FerryException(ErrorCode.CONFIG_MISMATCH, "chunk layout " + chunkSize + "/" + layoutBlockSize +
+                "/" + filesPerChunk + " (chunk size/block size/files per chunk) is outside the bounds of " +
+                "docs/PROTOCOL.md: blocks a power of two from 4 KiB to 64 MiB, chunks a multiple of the block of at " +
+                "most 2^31-1 blocks, 1 to " + CloneSettings.FILES_PER_CHUNK_MAX + " files per chunk");
+        }
+    }
+
+    /**
+     * A symlink target is checked when it is announced, not when FILE SYNC creates the link: non-empty, no NUL, and
+     * short enough for the kernel (PATH_MAX, 4096 bytes, counts the terminating NUL).
+     */
+    private static void checkLinkTarget(final String path, final byte[] linkTarget)
+    {
+        final String why;
+        if (linkTarget.length == 0)
+        {
+            why = "it is empty";
+        }
+        else if (linkTarget.length > MAX_LINK_TARGET_BYTES)
+        {
+            why = "it is " + linkTarget.length + " bytes long, more than the " + MAX_LINK_TARGET_BYTES + " bytes a " +
+                "symlink can hold (PATH_MAX 4096 with its terminating NUL)";
+        }
+        else if (indexOfNul(linkTarget) >= 0)
+        {
+            why = "it contains a NUL byte at offset " + indexOfNul(linkTarget);
+        }
+        else
+        {
+            try
+            {
+                Paths.get(new String(linkTarget, StandardCharsets.UTF_8));
+                return;
+            }
+            catch (final InvalidPathException ex)
+            {
+                why = "this system cannot use it (" + PeerText.escape(ex.getReason()) + ")";
+            }
+        }
+        throw new FerryException(ErrorCode.BAD_DESCRIPTOR, "the donor sent an invalid symlink target for '" +
+            PathGuard.printable(path) + "': " + why + " ('" + PeerText.escape(linkTarget) + "')");
+    }
+
+    private static int indexOfNul(final byte[] b)
+    {
+        for (int i = 0; i < b.length; i++)
+        {
+            if (b[i] == 0)
+            {
+                return i;
+            }
+        }
+        return -1;
+    }
+
+    /**
+     * A regular file must fit the recipient's file system and, with the files before it, the chunks the donor
+     * announced: one FILE descriptor cannot make the chunk plan, or the tables built from it, grow past that.
+     */
+    private void checkSize(final String path, final long size)
+    {
+        final long fs = fileSystemBytes();
+        if (size > fs)
+        {
+            throw new FerryException(ErrorCode.BAD_DESCRIPTOR, "the donor announced '" + PathGuard.printable(path) +
+                "' with a size of " + size + " bytes, more than the recipient's file system holds (" + fs + " bytes)");
+        }
+        final long laidOut = chunks.add(true, size);
+        if (laidOut > announcedChunks)
+        {
+            throw new FerryException(ErrorCode.BAD_DESCRIPTOR, "the donor announced '" + PathGuard.printable(path) +
+                "' with a size of " + size + " bytes, which makes its manifest lay out " + laidOut + " chunks of " +
+                chunkSize + " bytes, more than the " + announcedChunks + " chunks it announced");
+        }
+    }
+
+    /**
+     * @return the size of the target's file system, or Long.MAX_VALUE if it cannot be known.
+     */
+    private long fileSystemBytes()
+    {
+        if (fileSystemBytes < 0)
+        {
+            long total;
+            try
+            {
+                total = Files.getFileStore(target).getTotalSpace();
+            }
+            catch (final IOException ex)
+            {
+                total = 0;
+            }
+            fileSystemBytes = total > 0 ? total : Long.MAX_VALUE;
+        }
+        return fileSystemBytes;
+    }
+
     void applyFile(final DescriptorFlyweight d)
     {
         if (entries == null || stage != Stage.METADATA)
@@ -236,9 +369,10 @@ final class ManifestReceiver
             throw new FerryException(ErrorCode.BAD_DESCRIPTOR, "file descriptor outside the metadata stage");
         }
         final int index = d.fileIndex();
-        if (index >= announced || (index < entries.length && entries[index] != null))
+        if (index >= announced)
         {
-            throw new FerryException(ErrorCode.BAD_DESCRIPTOR, "file index " + index + " is out of range or repeated");
+            throw new FerryException(ErrorCode.BAD_DESCRIPTOR, "file index " + index + " is outside the " + announced +
+                " entries the donor announced");
         }
         final String path = d.path();
         final String parent = PathGuard.check(path);
@@ -247,17 +381,41 @@ final class ManifestReceiver
             throw PathGuard.refused(path, "its parent '" + PathGuard.printable(parent) +
                 "' was not announced as a directory (it may be a symlink)");
         }
-        if (!paths.add(path))
+        if (index != received)
+        {
+            // in manifest order: the entry table grows with what arrived, never with an index the donor picked
+            throw new FerryException(ErrorCode.BAD_DESCRIPTOR, "file index " + index + " arrived where entry " +
+                received + " was due (entries arrive in manifest order, each once)");
+        }
+        if (paths.contains(path))
         {
             throw new FerryException(ErrorCode.BAD_DESCRIPTOR, "the donor announced '" + PathGuard.printable(path) +
                 "' twice");
         }
-        final Path resolved = target.resolve(path);
+        final Path resolved;
+        try
+        {
+            resolved = target.resolve(path);
+        }
+        catch (final InvalidPathException ex)
+        {
+            throw new FerryException(ErrorCode.BAD_DESCRIPTOR, "the donor sent a name this system cannot use: '" +
+                PathGuard.printable(path) + "' (" + PeerText.escape(ex.getReason()) + ")");
+        }
         final Path normalized = resolved.normalize();
         if (!normalized.startsWith(target) || normalized.equals(target) || !normalized.equals(resolved))
         {
             throw PathGuard.refused(path, "it resolves outside the target");
         }
+        if (d.fileType() == DescriptorFlyweight.FILE_SYMLINK)
+        {
+            checkLinkTarget(path, d.linkTargetBytes());
+        }
+        else if (d.fileType() == DescriptorFlyweight.FILE_REGULAR)
+        {
+            checkSize(path, d.fileSize());
+        }
+        paths.add(path);
         final int type = d.fileType();
         final TargetEntry e = new TargetEntry(path, resolved, type, d.fileSize(), d.mode(), d.mtimeNanos(),
             type == DescriptorFlyweight.FILE_SYMLINK ? d.linkTarget() : null);
@@ -294,7 +452,7 @@ final class ManifestReceiver
         }
         if (index >= entries.length)
         {
-            entries = Arrays.copyOf(entries, (int)Math.min(announced, Math.max(index + 1L, 2L * entries.length)));
+            entries = Arrays.copyOf(entries, (int)Math.min(announced, 2L * entries.length));
         }
         entries[index] = e;
         manifestEntries.add(new Manifest.Entry(index, path, type, e.size, e.mode, e.mtimeNanos, e.linkTarget));

@@ -4,6 +4,7 @@ import dev.ferry.engine.layout.ManifestScanner;
 
 import dev.ferry.core.protocol.ErrorCode;
 import dev.ferry.core.protocol.FerryException;
+import dev.ferry.core.protocol.PeerText;
 import dev.ferry.core.protocol.Wire;
 
 /**
@@ -85,23 +86,10 @@ public final class PathGuard
     }
 
     /**
-     * @return the path with control characters escaped, for messages.
+     * @return the path escaped for messages ({@link PeerText}), cut after 300 characters.
      */
     public static String printable(final String path)
     {
-        final StringBuilder sb = new StringBuilder(path.length());
-        for (int i = 0; i < path.length() && sb.length() < 300; i++)
-        {
-            final char c = path.charAt(i);
-            if (c < 0x20 || c == 0x7F)
-            {
-                sb.append(String.format("\\x%02x", (int)c));
-            }
-            else
-            {
-                sb.append(c);
-            }
-        }
-        return sb.toString();
+        return PeerText.escape(path, 300);
     }
 }

@@ -10,10 +10,12 @@ import java.nio.file.StandardOpenOption;
 
 import dev.ferry.core.protocol.ErrorCode;
 import dev.ferry.core.protocol.FerryException;
+import dev.ferry.core.protocol.PeerText;
 
 /**
  * File operations every recipient stage needs: delete a tree without following symlinks, force a directory, and
- * turn an {@link IOException} into a {@link FerryException} a person can act on. Stateless.
+ * turn an {@link IOException} into a {@link FerryException} a person can act on (its text escaped: it may carry
+ * names the donor chose). Stateless.
  */
 final class RecipientFiles
 {
@@ -60,6 +62,6 @@ final class RecipientFiles
         {
             return new FerryException(ErrorCode.DISK_FULL, what + ": the recipient's disk is full", ex);
         }
-        return new FerryException(ErrorCode.IO_ERROR, what + ": " + ex, ex);
+        return new FerryException(ErrorCode.IO_ERROR, what + ": " + PeerText.escape(ex.toString()), ex);
     }
 }

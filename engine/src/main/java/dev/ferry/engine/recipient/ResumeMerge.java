@@ -209,9 +209,15 @@ final class ResumeMerge
      * Resume by manifest with checksums: compare one block of a file kept from the interrupted clone with the
      * donor's CRC32C; on any difference the file is no longer kept (and is deleted, so it is written afresh).
      */
-    static void checkKeptBlock(final TargetEntry[] es, final int index, final long position, final int length,
-        final int crc)
+    static void checkKeptBlock(final TargetEntry[] es, final int blockSize, final int index, final long position,
+        final int length, final int crc)
     {
+        if (length <= 0 || length > blockSize)
+        {
+            // the buffer below is sized by it: a donor's length never exceeds a block
+            throw new FerryException(ErrorCode.BAD_DESCRIPTOR, "a checksum of a block of " + length + " bytes; blocks " +
+                "are 1 to " + blockSize + " bytes");
+        }
         if (es == null || index < 0 || index >= es.length || es[index] == null || !es[index].kept)
         {
             return;

@@ -162,7 +162,10 @@ public final class VerifyClient implements ConnectionHandler
     {
         if (type == FrameType.COM_RES_ERROR)
         {
-            throw new FerryException(ErrorCodec.code(body, offset), "donor refused: " + ErrorCodec.message(body, offset));
+            final int code = ErrorCodec.code(body, offset);
+            throw new FerryException(code == ErrorCode.OK ? ErrorCode.MALFORMED_FRAME : code, (code == ErrorCode.OK ?
+                "donor sent COM_RES_ERROR with code 0 (OK), which names no error: " : "donor refused: ") +
+                ErrorCodec.printableMessage(body, offset));
         }
         switch (step)
         {

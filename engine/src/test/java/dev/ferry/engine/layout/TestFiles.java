@@ -25,6 +25,8 @@ import java.util.stream.Stream;
  */
 public final class TestFiles
 {
+    private static final boolean ROOT = runningAsRoot();
+
     private TestFiles()
     {
     }
@@ -90,6 +92,83 @@ public final class TestFiles
                     return FileVisitResult.CONTINUE;
                 }
             });
+        }
+        catch (final IOException ex)
+        {
+            throw new UncheckedIOException(ex);
+        }
+    }
+
+    /**
+     * @return whether the files this test process creates belong to root: then a clone strips set-user-ID and
+     * set-group-ID bits from regular files (owners are not cloned yet).
+     */
+    public static boolean runningAsRoot()
+    {
+        try
+        {
+            final Path probe = Files.createTempFile("ferry-uid", ".probe");
+            try
+            {
+                return ((Integer)Files.getAttribute(probe, "unix:uid", LinkOption.NOFOLLOW_LINKS)) == 0;
+            }
+            finally
+            {
+                Files.delete(probe);
+            }
+        }
+        catch (final IOException ex)
+        {
+            throw new UncheckedIOException(ex);
+        }
+    }
+
+    /**
+     * @return the mode a clone made by this process gives an entry of {@code src} with {@code mode}: without the
+     * set-user-ID and set-group-ID bits for a regular file when running as root, else {@code mode}.
+     */
+    public static int clonedMode(final Path src, final int mode)
+    {
+        return ROOT && Files.isRegularFile(src, LinkOption.NOFOLLOW_LINKS) ? mode & ~06000 : mode;
+    }
+
+    /**
+     * @return what {@code TreeComparator.compare(src, copy)} reports for an exact clone made by this process: when
+     * running as root, each regular file with set-user-ID or set-group-ID bits differs by them (in scan order);
+     * otherwise nothing.
+     */
+    public static List<String> expectedCloneDifferences(final Path src)
+    {
+        final List<String> out = new ArrayList<>();
+        if (ROOT)
+        {
+            for (final Manifest.Entry e : ManifestScanner.scan(src).entries())
+            {
+                if (e.isRegular() && (e.mode & 06000) != 0)
+                {
+                    out.add("mode differs: " + dev.ferry.engine.recipient.PathGuard.printable(e.path) + " " +
+                        Integer.toOctalString(e.mode) + " vs " + Integer.toOctalString(e.mode & ~06000));
+                }
+            }
+        }
+        return out;
+    }
+
+    /**
+     * Give the regular files of {@code copy} the set-user-ID and set-group-ID bits their originals in {@code src}
+     * have (what a clone run as root strips), so a test can go on comparing the trees exactly.
+     */
+    public static void restoreSetidBits(final Path src, final Path copy)
+    {
+        try
+        {
+            for (final Manifest.Entry e : ManifestScanner.scan(src).entries())
+            {
+                if (e.isRegular() && (e.mode & 06000) != 0)
+                {
+                    Files.setAttribute(copy.resolve(e.path), "unix:mode", e.mode, LinkOption.NOFOLLOW_LINKS);
+                }
+            }
         }
         catch (final IOException ex)
         {

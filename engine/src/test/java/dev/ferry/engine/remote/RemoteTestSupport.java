@@ -1,6 +1,7 @@
 package dev.ferry.engine.remote;
 
 import dev.ferry.engine.donor.DonorService;
+import dev.ferry.engine.layout.TestFiles;
 import dev.ferry.engine.tools.DatasetGenerator;
 import dev.ferry.engine.verify.TreeComparator;
 
@@ -233,8 +234,8 @@ final class RemoteTestSupport
         }
         for (final Map.Entry<String, Integer> m : e.modes.entrySet())
         {
-            assertEquals(Integer.toOctalString(m.getValue()), Integer.toOctalString(mode(dst.resolve(m.getKey()))),
-                "mode of " + m.getKey());
+            assertEquals(Integer.toOctalString(TestFiles.clonedMode(dst.resolve(m.getKey()), m.getValue())),
+                Integer.toOctalString(mode(dst.resolve(m.getKey()))), "mode of " + m.getKey());
         }
         for (final Map.Entry<String, Long> t : e.mtimes.entrySet())
         {
@@ -340,7 +341,7 @@ final class RemoteTestSupport
      */
     static void makeWritable(final Path root)
     {
-        dev.ferry.engine.layout.TestFiles.makeWritable(root);
+        TestFiles.makeWritable(root);
     }
 
     /**

@@ -165,6 +165,7 @@ class ScriptedDonorTest
         c.put("format", "1");
         c.put("block_size", String.valueOf(BLOCK));
         c.put("chunk_size", String.valueOf(RemoteTestSupport.CHUNK));
+        c.put("files_per_chunk", "4096");
         c.put("checksum", "crc32c");
         c.put("restart_window_ms", "500");
         return c;

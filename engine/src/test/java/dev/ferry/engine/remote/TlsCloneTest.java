@@ -1,6 +1,7 @@
 package dev.ferry.engine.remote;
 
 import dev.ferry.engine.donor.DonorService;
+import dev.ferry.engine.layout.TestFiles;
 import dev.ferry.engine.recipient.CloneClient;
 import dev.ferry.engine.recipient.CloneResult;
 import dev.ferry.engine.recipient.FileTreeRecipient;
@@ -119,7 +120,7 @@ class TlsCloneTest
             assertEquals(expectedBytes, donor.bytesSent(), "donor data bytes sent");
         }
 
-        assertEquals(List.of(), TreeComparator.compare(src, dst));
+        assertEquals(TestFiles.expectedCloneDifferences(src), TreeComparator.compare(src, dst));
         assertFalse(FileTreeRecipient.isIncomplete(dst));
         RemoteTestSupport.assertMatches(expected, dst);
         assertEquals(expectedBytes, result.dataBytes());
@@ -136,7 +137,7 @@ class TlsCloneTest
         {
             final Path ok = base.resolve("ok");
             new CloneClient(donor.address(), ok, client(3, tlsClient(donorId.cert, clientId))).run();
-            assertEquals(List.of(), TreeComparator.compare(src, ok));
+            assertEquals(TestFiles.expectedCloneDifferences(src), TreeComparator.compare(src, ok));
 
             final Path refused = base.resolve("refused");
             final FerryException ex = assertFailsWithin(donor.address(), refused, tlsClient(donorId.cert, null));
@@ -181,7 +182,7 @@ class TlsCloneTest
             // the donor still serves a TLS client
             final Path ok = base.resolve("ok");
             new CloneClient(donor.address(), ok, client(2, tlsClient(donorId.cert, null))).run();
-            assertEquals(List.of(), TreeComparator.compare(src, ok));
+            assertEquals(TestFiles.expectedCloneDifferences(src), TreeComparator.compare(src, ok));
         }
     }
 
@@ -259,7 +260,7 @@ class TlsCloneTest
             assertTrue(proxy.faultsFired() >= 1, "no fault fired");
             assertTrue(result.restarts() >= 1, "a TLS record that fails its check is a network failure: " + result);
             assertEquals(0, clone.progress().corruptBlocks(), "TLS catches the flipped byte before CRC32C does");
-            assertEquals(List.of(), TreeComparator.compare(src, dst));
+            assertEquals(TestFiles.expectedCloneDifferences(src), TreeComparator.compare(src, dst));
         }
     }
 
