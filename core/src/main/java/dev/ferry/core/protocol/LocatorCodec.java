@@ -40,8 +40,6 @@ public final class LocatorCodec
     /** Most chunks a restart locator may describe (1 PiB at 64 MiB chunks). */
     public static final int MAX_CHUNKS = 1 << 24;
 
-    private static final AppliedState EMPTY = new AppliedState(0);
-
     private LocatorCodec()
     {
     }
@@ -52,7 +50,7 @@ public final class LocatorCodec
         {
             return FIXED_LENGTH;
         }
-        final AppliedState a = locator.applied() == null ? EMPTY : locator.applied();
+        final AppliedState a = locator.applied();
         return FIXED_LENGTH + 8 + ((a.chunkCount() + 7) >>> 3) + 8 * a.partialCount();
     }
 
@@ -72,7 +70,7 @@ public final class LocatorCodec
         buffer.putInt(offset + APPLIED_LENGTH_OFFSET, total - FIXED_LENGTH, BYTE_ORDER);
         if (total > FIXED_LENGTH)
         {
-            final AppliedState a = locator.applied() == null ? EMPTY : locator.applied();
+            final AppliedState a = locator.applied();
             final int chunks = a.chunkCount();
             int p = offset + FIXED_LENGTH;
             buffer.putInt(p, chunks, BYTE_ORDER);

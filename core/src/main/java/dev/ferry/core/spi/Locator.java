@@ -9,6 +9,8 @@ package dev.ferry.core.spi;
  *   version.</li>
  *   <li>A <em>restart locator</em> ({@link #KIND_RESTART}) is a real locator plus the {@link AppliedState}.</li>
  * </ul>
+ * Only a restart locator carries an applied state, and it always does: one made without it carries an empty state
+ * (nothing applied), so a locator equals what the wire codec decodes from its encoding.
  */
 public final class Locator
 {
@@ -45,7 +47,7 @@ public final class Locator
         this.snapshotId = snapshotId;
         this.taskIndex = taskIndex;
         this.stage = stage;
-        this.applied = applied;
+        this.applied = kind != KIND_RESTART ? null : applied != null ? applied : new AppliedState(0);
     }
 
     public static Locator version(final int engineId, final int protocolMin, final int protocolMax)
@@ -68,6 +70,9 @@ public final class Locator
         return new Locator(engineId, kind, protocolMin, protocolMax, snapshotId, taskIndex, newStage, applied);
     }
 
+    /**
+     * @param state what the recipient applied; null means nothing.
+     */
     public Locator restart(final AppliedState state)
     {
         return new Locator(engineId, KIND_RESTART, protocolMin, protocolMax, snapshotId, taskIndex, stage, state);
@@ -122,7 +127,7 @@ public final class Locator
     }
 
     /**
-     * @return the applied state of a restart locator, or null.
+     * @return the applied state of a restart locator (never null), or null for the other kinds.
      */
     public AppliedState applied()
     {

@@ -11,6 +11,7 @@ import org.agrona.DirectBuffer;
 import org.agrona.concurrent.UnsafeBuffer;
 import org.junit.jupiter.api.Test;
 
+import dev.ferry.core.spi.AppliedState;
 import dev.ferry.core.spi.Locator;
 import dev.ferry.core.spi.Stage;
 
@@ -460,7 +461,6 @@ class DecoderFuzzTest
             assertTrue(Stage.isValid(locator.stage()));
             assertTrue(locator.taskIndex() >= 0 && locator.taskIndex() < LocatorCodec.MAX_TASKS);
             assertTrue(locator.protocolMin() >= 1 && locator.protocolMax() >= locator.protocolMin());
-            assertNotNull(locator.toString());
             assertEquals(locator.kind() == Locator.KIND_RESTART, locator.applied() != null);
 
             // the decoded locator re-encodes to a valid body, no longer than the one received, that decodes to itself
@@ -469,10 +469,30 @@ class DecoderFuzzTest
             assertEquals(length, LocatorCodec.encode(scratch, 3, locator));
             assertEquals(ErrorCode.OK, LocatorCodec.validate(scratch, 3, length));
             assertEquals(locator, LocatorCodec.decode(scratch, 3));
+
+            // every fixed field comes back byte for byte; a locator without applied state comes back whole
+            final int same = locator.applied() == null ? bodyLength : LocatorCodec.APPLIED_LENGTH_OFFSET;
+            for (int i = 0; i < same; i++)
+            {
+                assertEquals(b.getByte(body + i), scratch.getByte(3 + i), "locator byte " + i + " re-encoded differently");
+            }
             if (locator.applied() != null)
             {
                 decodedRestartLocators++;
-                assertTrue(locator.applied().partialCount() <= locator.applied().chunkCount());
+                final AppliedState applied = locator.applied();
+                assertTrue(applied.chunkCount() <= LocatorCodec.MAX_CHUNKS);
+                assertTrue(applied.completeCount() + applied.partialCount() <= applied.chunkCount());
+                for (int chunk = 0; chunk < applied.chunkCount(); chunk++)
+                {
+                    assertTrue(applied.appliedBlocks(chunk) >= 0, "chunk " + chunk);
+                }
+                // the re-encoding is canonical: encoding what it decodes to gives the same bytes again
+                final int again = LocatorCodec.encode(scratch, 3 + length, LocatorCodec.decode(scratch, 3));
+                assertEquals(length, again);
+                for (int i = 0; i < length; i++)
+                {
+                    assertEquals(scratch.getByte(3 + i), scratch.getByte(3 + length + i), "canonical byte " + i);
+                }
             }
         }
 
