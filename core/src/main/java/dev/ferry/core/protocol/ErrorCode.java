@@ -54,12 +54,14 @@ public final class ErrorCode
     public static final int INTERNAL = 21;
     /** The operation was cancelled by the caller. */
     public static final int CANCELLED = 22;
+    /** The target directory is being written by another clone (its {@code .ferry/lock} is held). */
+    public static final int TARGET_IN_USE = 23;
 
     private static final String[] NAMES = {
         "OK", "MALFORMED_FRAME", "FRAME_TOO_LARGE", "UNKNOWN_COMMAND", "UNEXPECTED_COMMAND", "VERSION_MISMATCH",
         "BAD_LOCATOR", "UNKNOWN_SNAPSHOT", "TOO_MANY_CLONES", "CONFIG_MISMATCH", "FILE_CHANGED", "IO_ERROR",
         "PATH_REFUSED", "CHECKSUM_MISMATCH", "AUTH_FAILED", "NOT_FERRY", "TIMEOUT", "NETWORK", "TARGET_NOT_EMPTY",
-        "DISK_FULL", "BAD_DESCRIPTOR", "INTERNAL", "CANCELLED" };
+        "DISK_FULL", "BAD_DESCRIPTOR", "INTERNAL", "CANCELLED", "TARGET_IN_USE" };
 
     private static final String[] HINTS = {
         "",
@@ -84,7 +86,8 @@ public final class ErrorCode
         "free space on the recipient, then continue with --resume",
         "the donor sent inconsistent descriptors; the donor may be hostile or buggy",
         "this is a bug in Ferry; please report it with the message",
-        "" };
+        "",
+        "wait for the other clone to finish, or stop it first; a lock left by a dead process is taken over" };
 
     private ErrorCode()
     {

@@ -108,7 +108,7 @@ class DecoderFuzzTest
 
         int cases;
         final int[] casesByMutation = new int[MUTATIONS.length];
-        final int[] verdicts = new int[ErrorCode.CANCELLED + 1];
+        final int[] verdicts = new int[ErrorCode.TARGET_IN_USE + 1];
         final int[] acceptedByType = new int[0x10000];
         final int[] decodedDescriptors = new int[4];
         int decodedRestartLocators;

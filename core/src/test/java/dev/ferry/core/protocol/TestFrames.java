@@ -97,7 +97,7 @@ final class TestFrames
             case FrameType.COM_EXIT:
             case FrameType.COM_RES_ERROR:
             {
-                final int code = r.nextInt(ErrorCode.CANCELLED + 1);
+                final int code = r.nextInt(ErrorCode.TARGET_IN_USE + 1);
                 final String message = randomString(r, r.nextInt(8) == 0 ? 700 : 40, Integer.MAX_VALUE);
                 return frame(type, (b, o) -> ErrorCodec.encode(b, o, code, message));
             }

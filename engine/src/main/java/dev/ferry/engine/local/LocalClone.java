@@ -3,6 +3,7 @@ package dev.ferry.engine.local;
 import dev.ferry.engine.donor.FileTreeDonor;
 import dev.ferry.engine.recipient.BufferApplyData;
 import dev.ferry.engine.recipient.FileTreeRecipient;
+import dev.ferry.engine.recipient.TargetLock;
 import dev.ferry.engine.recipient.RegionApplyData;
 
 import java.nio.channels.FileChannel;
@@ -67,10 +68,12 @@ public final class LocalClone
      *
      * @throws FerryException on any failure; the target then keeps its incomplete marker.
      */
+    @SuppressWarnings("try") // the lock is held for the whole body
     public void run()
     {
         progress.threads(threads);
-        try (FileTreeDonor donor = new FileTreeDonor(source, settings);
+        try (TargetLock lock = TargetLock.acquire(target);
+            FileTreeDonor donor = new FileTreeDonor(source, settings);
             FileTreeRecipient recipient = new FileTreeRecipient(target, settings))
         {
             final Locator version = recipient.applyBegin(CloneMode.VERSION, null);

@@ -244,7 +244,15 @@ public final class CloneClient
                 "TlsConfig.client (--tls-ca)");
         }
         checkAllowed();
-        final int kind = checkTarget();
+        refuseBeforeLocking();
+        try (TargetLock lock = TargetLock.acquire(target))
+        {
+            return run(checkTarget(lock));
+        }
+    }
+
+    private CloneResult run(final int kind)
+    {
         progress.threads(options.threads);
         if (kind == RESUME_SAME)
         {
@@ -632,33 +640,51 @@ public final class CloneClient
             " is not on the allowed donor list " + options.allowDonors + "; nothing was sent to it");
     }
 
-    private int checkTarget()
+    /**
+     * What can be refused without the lock is refused before it is taken, so that nothing in the target is touched:
+     * a target another clone is writing, a non-empty target without {@code .ferry/} (a finished copy or someone
+     * else's directory), an interrupted clone without {@code --resume}.
+     */
+    private void refuseBeforeLocking()
     {
-        if (!Files.exists(target, LinkOption.NOFOLLOW_LINKS))
-        {
-            return FRESH;
-        }
         if (!Files.isDirectory(target, LinkOption.NOFOLLOW_LINKS))
+        {
+            return;
+        }
+        TargetLock.refuseIfHeld(target);
+        if (FileTreeRecipient.isIncomplete(target))
+        {
+            if (!options.resume)
+            {
+                throw new FerryException(ErrorCode.TARGET_NOT_EMPTY, "target " + target + " is not empty; it holds " +
+                    "an interrupted clone: continue it with --resume");
+            }
+            return;
+        }
+        if (!isEmptyDir(target, false))
+        {
+            throw new FerryException(ErrorCode.TARGET_NOT_EMPTY, "target " + target + " is not empty" +
+                (options.resume ? " and holds no interrupted Ferry clone (no .ferry/ state), so --resume cannot " +
+                "continue it" : "; choose an empty directory"));
+        }
+    }
+
+    private int checkTarget(final TargetLock lock)
+    {
+        if (lock == null)
         {
             throw new FerryException(ErrorCode.TARGET_NOT_EMPTY, "target " + target + " exists and is not a directory");
         }
-        try (DirectoryStream<Path> s = Files.newDirectoryStream(target))
+        if (isEmptyDir(target, !lock.stateExisted()))
         {
-            if (!s.iterator().hasNext())
-            {
-                return FRESH;
-            }
+            return FRESH;
         }
-        catch (final IOException ex)
-        {
-            throw new FerryException(ErrorCode.IO_ERROR, "cannot read target " + target + ": " + ex.getMessage(), ex);
-        }
-        final boolean incomplete = FileTreeRecipient.isIncomplete(target);
+        final boolean incomplete = lock.stateExisted();
         if (!options.resume)
         {
             throw new FerryException(ErrorCode.TARGET_NOT_EMPTY, "target " + target + " is not empty" +
                 (incomplete ? "; it holds an interrupted clone: continue it with --resume" :
-                "; choose an empty directory (--resume continues only an interrupted Ferry clone)"));
+                "; choose an empty directory"));
         }
         if (!incomplete)
         {
@@ -667,5 +693,27 @@ public final class CloneClient
         }
         final RecipientJournal.Loaded loaded = RecipientJournal.load(target.resolve(ManifestScanner.STATE_DIR));
         return loaded == null ? RESUME_MERGE : RESUME_SAME;
+    }
+
+    /**
+     * @param ignoreState true to count a {@code .ferry/} holding only the lock as absent (this run made it).
+     */
+    private static boolean isEmptyDir(final Path dir, final boolean ignoreState)
+    {
+        try (DirectoryStream<Path> s = Files.newDirectoryStream(dir))
+        {
+            for (final Path p : s)
+            {
+                if (!ignoreState || !p.getFileName().toString().equals(ManifestScanner.STATE_DIR))
+                {
+                    return false;
+                }
+            }
+            return true;
+        }
+        catch (final IOException ex)
+        {
+            throw new FerryException(ErrorCode.IO_ERROR, "cannot read target " + dir + ": " + ex.getMessage(), ex);
+        }
     }
 }

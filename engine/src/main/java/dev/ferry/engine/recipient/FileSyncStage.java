@@ -137,6 +137,7 @@ final class FileSyncStage
             Files.deleteIfExists(stateDir.resolve(RecipientJournal.APPLIED + ".tmp"));
             Files.deleteIfExists(stateDir.resolve(RecipientJournal.APPLIED));
             Files.deleteIfExists(stateDir.resolve(RecipientJournal.MANIFEST));
+            Files.deleteIfExists(stateDir.resolve(TargetLock.FILE)); // still locked by this process until it exits
             Files.deleteIfExists(stateDir);
             if (sync)
             {

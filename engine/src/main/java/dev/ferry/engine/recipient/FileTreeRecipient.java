@@ -189,6 +189,24 @@ public final class FileTreeRecipient implements RecipientStorage
     }
 
     /**
+     * @return true if {@code stateDir} holds nothing but the {@link TargetLock}'s file.
+     */
+    private static boolean onlyLock(final Path stateDir) throws IOException
+    {
+        try (DirectoryStream<Path> s = Files.newDirectoryStream(stateDir))
+        {
+            for (final Path p : s)
+            {
+                if (!p.getFileName().toString().equals(TargetLock.FILE))
+                {
+                    return false;
+                }
+            }
+        }
+        return true;
+    }
+
+    /**
      * @return true if {@code dir} holds the marker of an incomplete clone.
      */
     public static boolean isIncomplete(final Path dir)
@@ -248,10 +266,13 @@ public final class FileTreeRecipient implements RecipientStorage
                 }
                 try (DirectoryStream<Path> s = Files.newDirectoryStream(target))
                 {
-                    if (s.iterator().hasNext())
+                    for (final Path p : s)
                     {
-                        throw new FerryException(ErrorCode.TARGET_NOT_EMPTY, "target " + target + " is not empty" +
-                            (isIncomplete(target) ? " (it holds an interrupted clone)" : ""));
+                        if (!p.equals(stateDir) || !onlyLock(stateDir))
+                        {
+                            throw new FerryException(ErrorCode.TARGET_NOT_EMPTY, "target " + target + " is not empty" +
+                                (isIncomplete(target) ? " (it holds an interrupted clone)" : ""));
+                        }
                     }
                 }
             }
@@ -259,7 +280,7 @@ public final class FileTreeRecipient implements RecipientStorage
             {
                 Files.createDirectories(target);
             }
-            Files.createDirectory(stateDir);
+            Files.createDirectories(stateDir); // the target lock made it
             fileSync.probeDefaultModes();
             manifest.snapshot(locator.snapshotId());
             writeStatus();

@@ -7,6 +7,7 @@ import java.net.InetSocketAddress;
 import java.nio.file.Path;
 
 import dev.ferry.core.config.CloneSettings;
+import dev.ferry.core.protocol.FerryException;
 
 /**
  * A clone in a child JVM, for tests that kill the recipient process: {@code CloneChild HOST PORT TARGET [resume]}.
@@ -19,9 +20,17 @@ public final class CloneChild
 
     public static void main(final String[] args)
     {
-        final CloneResult r = new CloneClient(new InetSocketAddress(args[0], Integer.parseInt(args[1])), Path.of(args[2]),
-            new CloneClient.Options().threads(2).poolBuffers(4).settings(new CloneSettings().sync(true))
-                .resume(args.length > 3)).run();
-        System.out.println("done " + r.dataBytes());
+        try
+        {
+            final CloneResult r = new CloneClient(new InetSocketAddress(args[0], Integer.parseInt(args[1])),
+                Path.of(args[2]), new CloneClient.Options().threads(2).poolBuffers(4)
+                .settings(new CloneSettings().sync(true)).resume(args.length > 3)).run();
+            System.out.println("done " + r.dataBytes());
+        }
+        catch (final FerryException ex)
+        {
+            System.out.println("error " + ex.describe());
+            System.exit(1);
+        }
     }
 }
