@@ -78,11 +78,6 @@ public final class Locator
         return new Locator(engineId, KIND_RESTART, protocolMin, protocolMax, snapshotId, taskIndex, stage, state);
     }
 
-    public Locator asReal()
-    {
-        return new Locator(engineId, KIND_REAL, protocolMin, protocolMax, snapshotId, taskIndex, stage, null);
-    }
-
     public int engineId()
     {
         return engineId;

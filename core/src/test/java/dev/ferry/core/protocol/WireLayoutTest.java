@@ -312,14 +312,15 @@ class WireLayoutTest
             "OK", "MALFORMED_FRAME", "FRAME_TOO_LARGE", "UNKNOWN_COMMAND", "UNEXPECTED_COMMAND", "VERSION_MISMATCH",
             "BAD_LOCATOR", "UNKNOWN_SNAPSHOT", "TOO_MANY_CLONES", "CONFIG_MISMATCH", "FILE_CHANGED", "IO_ERROR",
             "PATH_REFUSED", "CHECKSUM_MISMATCH", "AUTH_FAILED", "NOT_FERRY", "TIMEOUT", "NETWORK", "TARGET_NOT_EMPTY",
-            "DISK_FULL", "BAD_DESCRIPTOR", "INTERNAL", "CANCELLED" };
+            "DISK_FULL", "BAD_DESCRIPTOR", "INTERNAL", "CANCELLED", "TARGET_IN_USE" };
         for (int code = 0; code < names.length; code++)
         {
             assertEquals(names[code], ErrorCode.name(code));
         }
         assertEquals(22, ErrorCode.CANCELLED);
         assertEquals(5, ErrorCode.VERSION_MISMATCH);
-        assertEquals("ERROR_23", ErrorCode.name(23));
+        assertEquals(23, ErrorCode.TARGET_IN_USE);
+        assertEquals("ERROR_99", ErrorCode.name(99));
         assertEquals("ERROR_-1", ErrorCode.name(-1));
         assertEquals("", ErrorCode.hint(99));
         assertTrue(ErrorCode.isRestartable(ErrorCode.NETWORK));

@@ -38,8 +38,4 @@ final class ChunkQueue
         return startBlock == null ? 0 : startBlock[chunk];
     }
 
-    int remaining()
-    {
-        return Math.max(0, order.length - next.get());
-    }
 }

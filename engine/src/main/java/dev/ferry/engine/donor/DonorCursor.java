@@ -444,8 +444,4 @@ final class DonorCursor
         phase = PHASE_DONE;
     }
 
-    FileTreeDonor donor()
-    {
-        return donor;
-    }
 }

@@ -134,7 +134,7 @@ public final class DonorService implements AutoCloseable
     private final Path root;
     private final InetSocketAddress listen;
     private final Options options;
-    private final Map<Long, DonorClone> clones = new ConcurrentHashMap<>();
+    private final Map<Long, DonorSnapshot> clones = new ConcurrentHashMap<>();
     private final AtomicInteger connections = new AtomicInteger();
     private final AtomicInteger nextLoop = new AtomicInteger();
     private final AtomicLong bytesSent = new AtomicLong();
@@ -312,36 +312,78 @@ public final class DonorService implements AutoCloseable
     }
 
     /**
-     * @return sum over held clones of the data bytes their tasks offered.
+     * @return the ids of the snapshots held (running, or waiting for a restart), for monitoring.
      */
-    DonorClone clone(final long snapshotId)
+    public long[] snapshotIds()
+    {
+        return clones.keySet().stream().mapToLong(Long::longValue).toArray();
+    }
+
+    DonorSnapshot clone(final long snapshotId)
     {
         return clones.get(snapshotId);
     }
 
     /**
-     * Register a new clone, or refuse when the donor is at its maximum.
+     * Register a new clone, or refuse when the donor is at its maximum. A snapshot that no session serves (its
+     * client was killed and may never come back) does not hold a slot against a running client: the one idle the
+     * longest is dropped to make room (its client, if it returns, resumes against a new snapshot).
      */
-    synchronized void addClone(final DonorClone clone)
+    synchronized void addClone(final DonorSnapshot clone)
     {
         if (clones.size() >= options.maxClones)
         {
-            clone.storage.close();
-            throw new FerryException(ErrorCode.TOO_MANY_CLONES, "the donor already serves " + clones.size() +
-                " clones (--max-clones " + options.maxClones + ")");
+            final DonorSnapshot idle = longestIdle();
+            if (idle == null)
+            {
+                clone.storage.close();
+                throw new FerryException(ErrorCode.TOO_MANY_CLONES, "the donor already serves " + clones.size() +
+                    " clones (--max-clones " + options.maxClones + ")");
+            }
+            finishClone(idle);
+            options.log.onError(new FerryException(ErrorCode.UNKNOWN_SNAPSHOT, "snapshot " +
+                Long.toHexString(idle.snapshotId()) + " dropped to make room for a new clone: no client served it"));
         }
         clones.put(clone.snapshotId(), clone);
     }
 
-    synchronized boolean hasRoomForClone()
+    private DonorSnapshot longestIdle()
     {
-        return clones.size() < options.maxClones;
+        for (final DonorSnapshot c : clones.values())
+        {
+            if (c.sessionCount() == 0)
+            {
+                return c;
+            }
+        }
+        return null;
     }
 
-    void removeClone(final DonorClone clone)
+    synchronized boolean hasRoomForClone()
     {
-        if (clones.remove(clone.snapshotId(), clone))
+        return clones.size() < options.maxClones || longestIdle() != null;
+    }
+
+    /**
+     * The clone ended for good: no session may join; its storage closes when its last session has released it.
+     */
+    void finishClone(final DonorSnapshot clone)
+    {
+        clones.remove(clone.snapshotId(), clone);
+        if (clone.finish())
         {
+            clone.storage.close();
+        }
+    }
+
+    /**
+     * A session ended its cursor and closed (its loop thread).
+     */
+    void releaseSession(final DonorSnapshot clone, final DonorSession session)
+    {
+        if (clone.release(session))
+        {
+            clones.remove(clone.snapshotId(), clone);
             clone.storage.close();
         }
     }
@@ -349,12 +391,12 @@ public final class DonorService implements AutoCloseable
     private void expireClones()
     {
         final long now = System.nanoTime();
-        for (final DonorClone c : clones.values())
+        for (final DonorSnapshot c : clones.values())
         {
-            if (c.sessions.get() == 0 &&
-                now - c.idleSinceNanos > TimeUnit.MILLISECONDS.toNanos(options.restartWindowMs))
+            if (c.expire(now, TimeUnit.MILLISECONDS.toNanos(options.restartWindowMs)))
             {
-                removeClone(c);
+                clones.remove(c.snapshotId(), c);
+                c.storage.close();
                 options.log.onError(new FerryException(ErrorCode.UNKNOWN_SNAPSHOT, "snapshot " +
                     Long.toHexString(c.snapshotId()) + " dropped: no client came back within the restart window"));
             }
@@ -377,9 +419,12 @@ public final class DonorService implements AutoCloseable
         {
             helper.shutdownNow();
         }
-        for (final DonorClone c : clones.values())
+        // the loops have stopped: no session thread can use a cursor any more, so the storage closes here
+        for (final DonorSnapshot c : clones.values())
         {
-            removeClone(c);
+            clones.remove(c.snapshotId(), c);
+            c.finish();
+            c.storage.close();
         }
     }
 }

@@ -52,19 +52,27 @@ final class DonorSession implements ConnectionHandler, CopyCallback
     private static final int STATE_CLOSED = 7;
     private static final int STATE_AUTH = 8;
     private static final int STATE_AUTH_FAILED = 9;
+    /** Waiting for the sessions that hold the requested task(s) to close (COM_ATTACH / COM_REINIT). */
+    private static final int STATE_HANDOVER = 10;
+    private static final long HANDOVER_NANOS = java.util.concurrent.TimeUnit.SECONDS.toNanos(5);
     private static final long AUTH_FAILURE_DELAY_MS = 1000;
     private static final int PUMPS_PER_CYCLE = 16;
 
     private final DonorService service;
     private Connection connection;
     private int state = STATE_HELLO;
-    private DonorClone clone;
+    private DonorSnapshot clone;
     private Locator locator;
     private int task;
     private long bytesSent;
     private final long createdNanos = System.nanoTime();
     private byte[] donorNonce;
     private boolean metadataOnly;
+    private DonorSnapshot wanted;
+    private Locator wantedLocator;
+    private int wantedType;
+    private long handoverDeadlineNanos;
+    private final java.util.List<DonorSession> askedToClose = new java.util.ArrayList<>(0);
 
     DonorSession(final DonorService service)
     {
@@ -159,17 +167,25 @@ final class DonorSession implements ConnectionHandler, CopyCallback
             {
                 expect(STATE_INIT, type);
                 final Locator requested = LocatorCodec.decode(body, offset);
-                final DonorClone c = service.clone(requested.snapshotId());
-                if (c == null || c.finished)
+                final DonorSnapshot c = service.clone(requested.snapshotId());
+                if (c == null || c.isFinished())
                 {
                     throw new FerryException(ErrorCode.UNKNOWN_SNAPSHOT, "this donor holds no snapshot " +
                         Long.toHexString(requested.snapshotId()) + " (it may have expired or the donor restarted)");
                 }
-                final CloneMode mode = type == FrameType.COM_ATTACH ? CloneMode.ATTACH : CloneMode.RESTART;
-                final Locator real = c.storage.begin(mode, requested);
-                attach(c, real);
-                sendLocatorAndConfig();
-                state = STATE_EXECUTE;
+                if (type == FrameType.COM_ATTACH &&
+                    (requested.taskIndex() < 1 || requested.taskIndex() >= LocatorCodec.MAX_TASKS))
+                {
+                    throw new FerryException(ErrorCode.BAD_LOCATOR, "task index " + requested.taskIndex() +
+                        " out of range 1.." + (LocatorCodec.MAX_TASKS - 1));
+                }
+                wanted = c;
+                wantedLocator = requested;
+                wantedType = type;
+                handoverDeadlineNanos = System.nanoTime() + HANDOVER_NANOS;
+                state = STATE_HANDOVER;
+                connection.pauseReading();
+                takeOver();
                 break;
             }
 
@@ -207,15 +223,10 @@ final class DonorSession implements ConnectionHandler, CopyCallback
                 if (clone != null)
                 {
                     clone.storage.end(locator, task, code);
-                    if (task == 0 && code == ErrorCode.OK && state == STATE_EXIT && !metadataOnly)
+                    if (task == 0 && code == ErrorCode.OK && state == STATE_EXIT && !metadataOnly ||
+                        code != ErrorCode.OK && !ErrorCode.isRestartable(code))
                     {
-                        clone.finished = true;
-                        service.removeClone(clone);
-                    }
-                    else if (code != ErrorCode.OK && !ErrorCode.isRestartable(code))
-                    {
-                        clone.finished = true;
-                        service.removeClone(clone);
+                        service.finishClone(clone);
                     }
                 }
                 state = STATE_CLOSED;
@@ -280,14 +291,14 @@ final class DonorSession implements ConnectionHandler, CopyCallback
         final Connection c = connection;
         service.helper().execute(() ->
         {
-            DonorClone created = null;
+            DonorSnapshot created = null;
             FerryException failure = null;
             try
             {
                 final FileTreeDonor storage = new FileTreeDonor(service.root(), service.options().settings(),
                     service.options().protocolMin(), service.options().protocolMax());
                 final Locator real = storage.begin(CloneMode.START, version);
-                created = new DonorClone(storage, real);
+                created = new DonorSnapshot(storage, real, this);
                 service.addClone(created);
             }
             catch (final FerryException ex)
@@ -298,19 +309,20 @@ final class DonorSession implements ConnectionHandler, CopyCallback
             {
                 failure = new FerryException(ErrorCode.INTERNAL, "snapshot failed: " + ex, ex);
             }
-            final DonorClone done = created;
+            final DonorSnapshot done = created;
             final FerryException error = failure;
             c.loop().execute(() -> onSnapshot(done, error));
         });
     }
 
-    private void onSnapshot(final DonorClone created, final FerryException error)
+    private void onSnapshot(final DonorSnapshot created, final FerryException error)
     {
         if (connection.isClosed())
         {
             if (created != null)
             {
-                created.idleSinceNanos = System.nanoTime();
+                service.finishClone(created); // nobody learnt its id: no one can come back for it
+                service.releaseSession(created, this);
             }
             return;
         }
@@ -325,12 +337,79 @@ final class DonorSession implements ConnectionHandler, CopyCallback
         connection.resumeReading();
     }
 
-    private void attach(final DonorClone c, final Locator real)
+    /**
+     * COM_ATTACH / COM_REINIT: claim the task (COM_REINIT: every task, since the chunk queue is rebuilt) once no other
+     * live session holds it. A COM_REINIT asks the holders to close (each on its own loop thread, where its cursor is
+     * ended) and retries on every tick; a COM_ATTACH of a task another live session serves is refused (a client's
+     * own restart always comes through COM_REINIT first). A refused session never touches the snapshot.
+     */
+    private void takeOver()
     {
-        if (clone == null)
+        final boolean reinit = wantedType == FrameType.COM_REINIT;
+        final int wantedTask = reinit ? 0 : wantedLocator.taskIndex();
+        final java.util.List<DonorSession> holders = wanted.claim(this, wantedTask, reinit);
+        if (holders == null)
         {
-            c.sessions.incrementAndGet();
+            throw new FerryException(ErrorCode.UNKNOWN_SNAPSHOT, "snapshot " +
+                Long.toHexString(wanted.snapshotId()) + " has ended");
         }
+        if (!holders.isEmpty())
+        {
+            if (!reinit)
+            {
+                throw new FerryException(ErrorCode.BAD_LOCATOR, "task " + wantedTask + " of snapshot " +
+                    Long.toHexString(wanted.snapshotId()) + " is served by another live session");
+            }
+            for (final DonorSession h : holders)
+            {
+                if (!askedToClose.contains(h))
+                {
+                    askedToClose.add(h);
+                    h.connection.loop().execute(h::supersede);
+                }
+            }
+            return;
+        }
+        final DonorSnapshot c = wanted;
+        final Locator real;
+        try
+        {
+            real = c.storage.begin(reinit ? CloneMode.RESTART : CloneMode.ATTACH, wantedLocator);
+        }
+        catch (final RuntimeException ex)
+        {
+            service.releaseSession(c, this); // a bad locator does not end the snapshot for its rightful client
+            throw ex;
+        }
+        wanted = null;
+        askedToClose.clear();
+        attach(c, real);
+        sendLocatorAndConfig();
+        state = STATE_EXECUTE;
+        connection.resumeReading();
+    }
+
+    /**
+     * Another session took over this session's task (a COM_REINIT after a network failure that this side has not
+     * noticed yet). Runs on this session's loop thread: the cursor is ended here, by the only thread that uses it,
+     * and the connection is dropped like a network failure, so a client that is in fact alive reconnects.
+     */
+    void supersede()
+    {
+        if (state == STATE_CLOSED || connection.isClosed())
+        {
+            return;
+        }
+        state = STATE_CLOSED;
+        clone.storage.end(locator, task, ErrorCode.NETWORK);
+        service.options().log().onError(new FerryException(ErrorCode.CANCELLED, "session with " + connection.peer() +
+            " for task " + task + " of snapshot " + Long.toHexString(clone.snapshotId()) +
+            " closed: a new session took the snapshot over"));
+        connection.close(ErrorCode.NETWORK, "superseded by a new session for the same snapshot");
+    }
+
+    private void attach(final DonorSnapshot c, final Locator real)
+    {
         clone = c;
         locator = real;
         task = real.taskIndex();
@@ -469,6 +548,24 @@ final class DonorSession implements ConnectionHandler, CopyCallback
                 java.util.concurrent.TimeUnit.NANOSECONDS.toMillis(service.handshakeTimeoutNanos()) + " ms");
             return;
         }
+        if (state == STATE_HANDOVER)
+        {
+            if (nowNanos - handoverDeadlineNanos > 0)
+            {
+                fail(ErrorCode.TIMEOUT, "the sessions serving snapshot " + Long.toHexString(wanted.snapshotId()) +
+                    " did not close within " + java.util.concurrent.TimeUnit.NANOSECONDS.toMillis(HANDOVER_NANOS) + " ms");
+                return;
+            }
+            try
+            {
+                takeOver();
+            }
+            catch (final FerryException ex)
+            {
+                fail(ex.code(), ex.getMessage());
+            }
+            return;
+        }
         if (state == STATE_STREAMING && c.isDrained())
         {
             pump();
@@ -484,8 +581,7 @@ final class DonorSession implements ConnectionHandler, CopyCallback
             clone.storage.end(locator, task, code);
             if (!ErrorCode.isRestartable(code))
             {
-                clone.finished = true;
-                service.removeClone(clone);
+                service.finishClone(clone);
             }
         }
         service.options().log().onError(new FerryException(code, "session with " + connection.peer() + ": " + message));
@@ -504,12 +600,14 @@ final class DonorSession implements ConnectionHandler, CopyCallback
                 if (errorCode != ErrorCode.OK && !ErrorCode.isRestartable(errorCode))
                 {
                     // a malformed frame from the client: it will not come back for this snapshot
-                    clone.finished = true;
-                    service.removeClone(clone);
+                    service.finishClone(clone);
                 }
             }
-            clone.idleSinceNanos = System.nanoTime();
-            clone.sessions.decrementAndGet();
+            service.releaseSession(clone, this);
+        }
+        else if (wanted != null)
+        {
+            service.releaseSession(wanted, this);
         }
         state = STATE_CLOSED;
     }

@@ -166,6 +166,11 @@ public final class FileTreeDonor implements DonorStorage
         }
     }
 
+    /**
+     * Rebuild the chunk queue from the recipient's applied state. The caller holds every task of the snapshot (see
+     * {@link DonorSnapshot}): the sessions that served them have ended their cursors on their own threads, so what is
+     * left here is orphaned and safe to close.
+     */
     private void restartFrom(final AppliedState state)
     {
         for (int i = 0; i < LocatorCodec.MAX_TASKS; i++)
@@ -205,6 +210,10 @@ public final class FileTreeDonor implements DonorStorage
         queue = new ChunkQueue(order, start);
     }
 
+    /**
+     * Make {@code cursor} the task's. A cursor still installed for the task is an orphan (its session released the
+     * task before the caller could claim it), so closing it here touches nothing another thread uses.
+     */
     private Locator install(final int task, final DonorCursor cursor, final Locator locator)
     {
         cursor.locator(locator);
@@ -292,21 +301,6 @@ public final class FileTreeDonor implements DonorStorage
         final int blocks = complete ? plan.chunkBlocks(chunk) : Math.min(appliedBlocks, plan.chunkBlocks(chunk));
         a.accumulateAndGet(chunk, blocks, Math::max);
     }
-
-    /**
-     * @return the applied state the recipient has acknowledged so far.
-     */
-    public AppliedState acknowledged()
-    {
-        final AppliedState s = new AppliedState(plan.chunkCount());
-        for (int c = 0; c < plan.chunkCount(); c++)
-        {
-            final int b = applied.get(c);
-            s.onApplied(c, b, b >= plan.chunkBlocks(c));
-        }
-        return s;
-    }
-
     /**
      * @return data bytes offered by all current tasks.
      */

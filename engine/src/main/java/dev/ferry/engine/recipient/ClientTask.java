@@ -111,11 +111,6 @@ final class ClientTask implements ConnectionHandler
         return mode;
     }
 
-    boolean isFinished()
-    {
-        return finished;
-    }
-
     /**
      * Connect, say hello and start the loop thread. Called by the clone's driver thread.
      */

@@ -115,8 +115,9 @@ final class FaultProxy implements AutoCloseable
                 sockets.add(client);
                 sockets.add(donor);
                 connections.incrementAndGet();
-                start(() -> pump(client, donor, false), "fault-proxy-up");
-                start(() -> pump(donor, client, true), "fault-proxy-down");
+                final java.util.concurrent.atomic.AtomicBoolean holed = new java.util.concurrent.atomic.AtomicBoolean();
+                start(() -> pump(client, donor, false, holed), "fault-proxy-up");
+                start(() -> pump(donor, client, true, holed), "fault-proxy-down");
             }
             catch (final IOException ex)
             {
@@ -135,23 +136,31 @@ final class FaultProxy implements AutoCloseable
         t.start();
     }
 
-    private void pump(final Socket from, final Socket to, final boolean down)
+    /**
+     * @param holed shared by both directions of a connection: once a black hole fired, the donor's side stays open
+     *              and read (its session lives on and keeps sending, as behind a dead link) whatever the client does.
+     */
+    private void pump(final Socket from, final Socket to, final boolean down,
+        final java.util.concurrent.atomic.AtomicBoolean holed)
     {
         final byte[] buf = new byte[64 * 1024];
         try
         {
             final InputStream in = from.getInputStream();
             final OutputStream out = to.getOutputStream();
-            boolean holed = false;
             while (true)
             {
                 final int n = in.read(buf);
                 if (n < 0)
                 {
+                    if (holed.get() && !down)
+                    {
+                        return; // the client left: the donor must not hear of it
+                    }
                     to.shutdownOutput();
                     return;
                 }
-                if (holed)
+                if (holed.get())
                 {
                     continue; // swallow everything, keep the sockets open
                 }
@@ -181,7 +190,7 @@ final class FaultProxy implements AutoCloseable
                                 continue;
                             case BLACK_HOLE:
                                 out.write(buf, 0, at);
-                                holed = true;
+                                holed.set(true);
                                 continue;
                             case CORRUPT:
                                 buf[at] ^= 0x5A;
@@ -196,6 +205,10 @@ final class FaultProxy implements AutoCloseable
         }
         catch (final IOException | InterruptedException ex)
         {
+            if (holed.get() && !down)
+            {
+                return; // the client's side broke: the donor's side stays open behind the hole
+            }
             reset(from);
             reset(to);
         }
