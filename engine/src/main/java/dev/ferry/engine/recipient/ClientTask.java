@@ -60,6 +60,11 @@ final class ClientTask implements ConnectionHandler
     private final int generation;
     private final int index;
     private final CloneMode mode;
+    /** What this task sends in COM_INIT / COM_ATTACH / COM_REINIT: decided by the driver when it made the task. */
+    private final Locator request;
+    /** Acknowledged blocks of this generation: from the driver, or (master) from the manifest this task received. */
+    private AckedBlocks acked;
+    private Locator real;
     private final EventLoop loop;
     private final MpscArrayQueue<BlockBuffer> done;
     private final ArrayDeque<BlockBuffer> free = new ArrayDeque<>();
@@ -92,6 +97,9 @@ final class ClientTask implements ConnectionHandler
         this.run = run;
         this.index = index;
         this.mode = mode;
+        this.request = mode == CloneMode.START ? run.versionLocator() :
+            mode == CloneMode.ATTACH ? run.locator().withTask(index) : run.restartLocator();
+        this.acked = run.acked();
         this.loop = new EventLoop("ferry-client-" + index, 5);
         this.done = new MpscArrayQueue<>(Math.max(16, run.poolBuffers() * 2));
     }
@@ -199,6 +207,7 @@ final class ClientTask implements ConnectionHandler
                     throw new FerryException(ErrorCode.BAD_LOCATOR, "donor answered with an unusable locator " + real);
                 }
                 run.onLocator(this, real);
+                this.real = real;
                 state = STATE_CONFIG;
                 break;
             }
@@ -238,7 +247,7 @@ final class ClientTask implements ConnectionHandler
                     {
                         throw new FerryException(ErrorCode.BAD_DESCRIPTOR, "COM_RES_COMPLETE where data was announced");
                     }
-                    if (!run.metadataDone())
+                    if (acked == null)
                     {
                         throw new FerryException(ErrorCode.BAD_DESCRIPTOR, "the donor completed before its manifest " +
                             "reached the file copy stage");
@@ -303,7 +312,7 @@ final class ClientTask implements ConnectionHandler
             case DescriptorFlyweight.TYPE_DATA:
                 if (!desc.hasBody())
                 {
-                    if (!metadataOnly || !run.resumeChecksum() || !run.metadataDone())
+                    if (!metadataOnly || !run.resumeChecksum() || acked == null)
                     {
                         throw new FerryException(ErrorCode.BAD_DESCRIPTOR, "a checksum-only descriptor in a clone");
                     }
@@ -326,7 +335,11 @@ final class ClientTask implements ConnectionHandler
                 {
                     throw new FerryException(ErrorCode.BAD_DESCRIPTOR, "metadata on a worker connection");
                 }
-                run.applyMetadata(body, offset, length, desc);
+                final AckedBlocks layout = run.applyMetadata(this, real, body, offset, length, desc);
+                if (layout != null)
+                {
+                    acked = layout;
+                }
                 break;
             default:
                 throw new FerryException(ErrorCode.MALFORMED_FRAME, "unknown descriptor type " + desc.type());
@@ -340,7 +353,7 @@ final class ClientTask implements ConnectionHandler
      */
     private void checkPlacement(final DescriptorFlyweight d)
     {
-        final dev.ferry.engine.layout.ChunkPlan plan = run.plan();
+        final dev.ferry.engine.layout.ChunkPlan plan = acked == null ? null : acked.plan();
         final int chunk = d.dataChunk();
         final int block = d.dataBlock();
         if (plan == null || chunk >= plan.chunkCount() || block >= plan.chunkBlocks(chunk))
@@ -351,7 +364,7 @@ final class ClientTask implements ConnectionHandler
         int expected = nextBlock.get(chunk);
         if (expected < 0)
         {
-            expected = run.appliedBlocks(chunk);
+            expected = acked.resumeBlock(chunk);
         }
         if (block != expected)
         {
@@ -403,23 +416,9 @@ final class ClientTask implements ConnectionHandler
 
     private void sendLocator()
     {
-        final int type;
-        final Locator l;
-        switch (mode)
-        {
-            case START:
-                type = FrameType.COM_INIT;
-                l = run.versionLocator();
-                break;
-            case ATTACH:
-                type = FrameType.COM_ATTACH;
-                l = run.locator().withTask(index);
-                break;
-            default:
-                type = FrameType.COM_REINIT;
-                l = run.restartLocator();
-                break;
-        }
+        final int type = mode == CloneMode.START ? FrameType.COM_INIT :
+            mode == CloneMode.ATTACH ? FrameType.COM_ATTACH : FrameType.COM_REINIT;
+        final Locator l = request;
         final int at = connection.claim(type, LocatorCodec.encodedLength(l));
         if (at < 0)
         {
@@ -496,9 +495,7 @@ final class ClientTask implements ConnectionHandler
         while (keys.hasNext())
         {
             final int chunk = keys.nextValue();
-            final int v = ackBlocks.get(chunk);
-            final boolean complete = v < -1;
-            run.onAcknowledged(chunk, complete ? -v - 2 : v, complete);
+            acked.onApplied(chunk, ackBlocks.get(chunk));
         }
         ackBlocks.clear();
     }
@@ -532,7 +529,7 @@ final class ClientTask implements ConnectionHandler
             run.progress().onBlock(b.length);
             final int chunk = d.dataChunk();
             final int blocks = d.dataBlock() + 1;
-            ackBlocks.put(chunk, d.isLastInChunk() ? -blocks - 2 : blocks);
+            ackBlocks.put(chunk, blocks);
             if (d.isLastInChunk())
             {
                 final long start = chunkStart.remove(chunk);
@@ -569,12 +566,10 @@ final class ClientTask implements ConnectionHandler
         while (keys.hasNext() && i < n)
         {
             final int chunk = keys.nextValue();
-            final int v = ackBlocks.get(chunk);
-            final boolean complete = v < -1;
-            final int blocks = complete ? -v - 2 : v;
-            AckCodec.putEntry(out, at, i++, chunk, blocks, complete ? AckCodec.FLAG_CHUNK_COMPLETE : 0);
+            final int blocks = ackBlocks.get(chunk);
+            AckCodec.putEntry(out, at, i++, chunk, blocks, acked.completes(chunk, blocks) ? AckCodec.FLAG_CHUNK_COMPLETE : 0);
             keys.remove();
-            run.onAcknowledged(chunk, blocks, complete);
+            acked.onApplied(chunk, blocks);
         }
         connection.flush();
         lastAckNanos = now;

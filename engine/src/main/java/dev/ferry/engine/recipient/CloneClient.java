@@ -563,7 +563,7 @@ public final class CloneClient
      */
     private static void checkpoint(final CloneRun run, final FileTreeRecipient recipient)
     {
-        if (!run.metadataDone() || run.workersIdleUnknown())
+        if (!run.metadataDone())
         {
             return;
         }

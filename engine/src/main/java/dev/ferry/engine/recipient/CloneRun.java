@@ -1,11 +1,13 @@
 package dev.ferry.engine.recipient;
 
-import dev.ferry.engine.SharedSecret;
-import dev.ferry.engine.layout.ChunkPlan;
-
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.concurrent.locks.LockSupport;
 
 import org.agrona.DirectBuffer;
+import org.agrona.concurrent.ManyToOneConcurrentLinkedQueue;
 
 import dev.ferry.core.config.CloneSettings;
 import dev.ferry.core.protocol.DescriptorFlyweight;
@@ -16,36 +18,92 @@ import dev.ferry.core.spi.CloneMode;
 import dev.ferry.core.spi.Locator;
 import dev.ferry.core.spi.Stage;
 import dev.ferry.engine.CloneProgress;
+import dev.ferry.engine.SharedSecret;
+import dev.ferry.engine.layout.ChunkPlan;
 import dev.ferry.transport.TransportSettings;
 
 /**
- * What the tasks of one client clone share: the recipient storage, the real locator, the apply workers, the
- * applied state, and the outcome. Tasks call in from their loop threads; the driver ({@link CloneClient}) waits on
- * it. Thread-safe (synchronized: none of this is on the per-block path).
+ * The state of one client clone, with one owner: the driver thread (the thread in {@link CloneClient#run()}).
+ * <p>
+ * Tasks, each on its own loop thread, never change that state: they report what happened ({@link #onLocator},
+ * {@link #onNetworkFailure}, {@link #onTaskComplete}, ...) as events on a lock-free many-to-one queue, which the
+ * driver drains in {@link #await}; it is woken when an event arrives. What tasks read is published by the driver in
+ * volatile fields before the tasks that read it are started: the generation (one per run of connections between
+ * restarts), the real locator, and the acknowledged blocks of the generation. Two things are shared without going
+ * through the driver, both lock-free and on purpose:
+ * <ul>
+ *   <li>the first failure, claimed once by whichever thread sees it first, so the donor (told in every task's
+ *   COM_EXIT) and the caller hear the same story;</li>
+ *   <li>{@link AckedBlocks}: each chunk is acknowledged by the one task that receives it.</li>
+ * </ul>
+ * Progress is read from the counters of {@link CloneProgress}. No monitor, no lock.
  */
 final class CloneRun
 {
+    /**
+     * What a task reports to the driver. Immutable; a few per task and generation, never per block.
+     */
+    static final class Event
+    {
+        static final int LOCATOR = 1;
+        static final int METADATA_DONE = 2;
+        static final int NETWORK_FAILURE = 3;
+        static final int METADATA_ONLY_COMPLETE = 4;
+        static final int TASK_COMPLETE = 5;
+        static final int TASK_FINISHED = 6;
+        static final int CONFIG = 7;
+
+        final int kind;
+        final int generation;
+        final int task;
+        final long value;
+        final Locator locator;
+        final AckedBlocks acked;
+        final FerryException error;
+
+        Event(final int kind, final int generation, final int task, final long value)
+        {
+            this(kind, generation, task, value, null, null, null);
+        }
+
+        Event(final int kind, final int generation, final int task, final long value, final Locator locator,
+            final AckedBlocks acked, final FerryException error)
+        {
+            this.kind = kind;
+            this.generation = generation;
+            this.task = task;
+            this.value = value;
+            this.locator = locator;
+            this.acked = acked;
+            this.error = error;
+        }
+    }
+
     private final CloneClient.Options options;
     private final FileTreeRecipient recipient;
     private final CloneProgress progress;
+    private final ManyToOneConcurrentLinkedQueue<Event> events = new ManyToOneConcurrentLinkedQueue<>();
+    private final AtomicReference<FerryException> failure = new AtomicReference<>();
+    private final AtomicLong offered = new AtomicLong();
+    private final AtomicLong appliedBlocks = new AtomicLong();
     private ApplyWorker[] workers;
-    private volatile Locator locator;
-    private volatile FerryException failure;
-    private volatile FerryException networkFailure;
-    private volatile boolean exitRequested;
+    private volatile Thread driver;
+
+    // published by the driver, read by tasks
     private volatile int generation;
+    private volatile Locator locator;
+    private volatile AckedBlocks acked;
+    private volatile boolean exitRequested;
+
+    // the driver's alone
     private boolean metadataDone;
     private boolean masterAccepted;
     private boolean metadataOnlyComplete;
-    private volatile boolean holdWorkers;
+    private boolean holdWorkers;
     private int tasksComplete;
     private int tasksFinished;
-    private AppliedState applied;
-    private volatile ChunkPlan plan;
+    private FerryException networkFailure;
     private long restartWindowMs = -1;
-    private final java.util.concurrent.atomic.AtomicLong offered = new java.util.concurrent.atomic.AtomicLong();
-    private final java.util.concurrent.atomic.AtomicLong appliedBlocks = new java.util.concurrent.atomic.AtomicLong();
-    private final java.util.concurrent.atomic.AtomicLong receivedBytes = new java.util.concurrent.atomic.AtomicLong();
 
     CloneRun(final CloneClient.Options options, final FileTreeRecipient recipient, final CloneProgress progress)
     {
@@ -53,6 +111,9 @@ final class CloneRun
         this.recipient = recipient;
         this.progress = progress;
     }
+
+    // ---------------------------------------------------------------------------------------------------------------
+    // set-up and configuration (any thread)
 
     void workers(final ApplyWorker[] w)
     {
@@ -93,15 +154,32 @@ final class CloneRun
         return options.poolBuffers();
     }
 
+    boolean resumeChecksum()
+    {
+        return options.resumeChecksum();
+    }
+
+    SharedSecret secret()
+    {
+        return options.secret();
+    }
+
     CloneProgress progress()
     {
         return progress;
     }
 
-    Locator versionLocator()
+    FileTreeRecipient recipient()
     {
-        final Locator v = recipient.applyBegin(CloneMode.VERSION, null);
-        return Locator.version(v.engineId(), options.protocolMin(), options.protocolMax());
+        return recipient;
+    }
+
+    // ---------------------------------------------------------------------------------------------------------------
+    // published state, read by tasks
+
+    int generation()
+    {
+        return generation;
     }
 
     Locator locator()
@@ -109,47 +187,101 @@ final class CloneRun
         return locator;
     }
 
-    synchronized Locator restartLocator()
+    /**
+     * @return the acknowledged blocks of this generation, or null before the manifest is complete.
+     */
+    AckedBlocks acked()
     {
-        if (!metadataDone || applied == null)
-        {
-            return locator.restart(new AppliedState(0)).withStage(Stage.METADATA);
-        }
-        return locator.restart(applied.copy()).withStage(Stage.FILE_COPY);
+        return acked;
     }
 
-    synchronized void onLocator(final ClientTask task, final Locator real)
+    boolean exitRequested()
+    {
+        return exitRequested;
+    }
+
+    FerryException failure()
+    {
+        return failure.get();
+    }
+
+    /**
+     * The first failure of the clone wins; later ones are dropped. Any thread.
+     */
+    void fail(final FerryException ex)
+    {
+        // a failure always carries an error: code 0 would tell the donor, and FILE SYNC, that all is well
+        failure.compareAndSet(null, ex.code() != ErrorCode.OK ? ex :
+            new FerryException(ErrorCode.INTERNAL, "a failure without an error code: " + ex.getMessage(), ex));
+        wakeDriver();
+    }
+
+    void onLoopError(final Throwable ex)
+    {
+        fail(ex instanceof FerryException ? (FerryException)ex :
+            new FerryException(ErrorCode.INTERNAL, "client loop failed: " + ex, ex));
+    }
+
+    void onOffered(final int bytes)
+    {
+        offered.incrementAndGet();
+    }
+
+    void onAppliedByWorker()
+    {
+        appliedBlocks.incrementAndGet();
+    }
+
+    // ---------------------------------------------------------------------------------------------------------------
+    // what tasks report (their loop threads)
+
+    private void post(final Event e)
+    {
+        events.offer(e);
+        wakeDriver();
+    }
+
+    private void wakeDriver()
+    {
+        final Thread t = driver;
+        if (t != null)
+        {
+            LockSupport.unpark(t);
+        }
+    }
+
+    /**
+     * The donor answered a task's COM_INIT / COM_ATTACH / COM_REINIT with {@code real}. Checked here, on the task's
+     * thread, against what the driver published; the master task then begins the recipient storage in that mode
+     * (until the manifest is complete, the recipient's metadata belongs to the master's thread).
+     */
+    void onLocator(final ClientTask task, final Locator real)
     {
         if (task.generation() != generation)
         {
             throw new FerryException(ErrorCode.CANCELLED, "superseded by a restart");
         }
-        if (task.index() == 0 && locator == null)
+        final Locator current = locator;
+        if (task.index() == 0 && task.mode() == CloneMode.START)
         {
             recipient.applyBegin(CloneMode.START, real);
-            locator = real;
-            masterAccepted = true;
-            notifyAll();
         }
         else if (task.index() == 0 && task.mode() == CloneMode.RESTART)
         {
-            if (real.snapshotId() != locator.snapshotId())
+            if (current == null || real.snapshotId() != current.snapshotId())
             {
                 throw new FerryException(ErrorCode.BAD_LOCATOR, "donor resumed a different snapshot");
             }
             recipient.applyBegin(CloneMode.RESTART, real);
-            metadataDone = real.stage() >= Stage.FILE_COPY;
-            if (!metadataDone)
-            {
-                applied = null;
-            }
-            masterAccepted = true;
-            notifyAll();
         }
-        else if (locator == null || real.snapshotId() != locator.snapshotId())
+        else if (current == null || real.snapshotId() != current.snapshotId())
         {
             throw new FerryException(ErrorCode.BAD_LOCATOR, "donor attached task " + task.index() +
                 " to a different snapshot");
+        }
+        if (task.index() == 0)
+        {
+            post(new Event(Event.LOCATOR, task.generation(), 0, task.mode().ordinal(), real, null, null));
         }
     }
 
@@ -162,20 +294,20 @@ final class CloneRun
     {
         final DonorConfig c = DonorConfig.check(config, options.requireChecksum(),
             Math.min(options.settings().maxFrameLength(), options.transport().maxFrameLength()));
-        synchronized (this)
-        {
-            restartWindowMs = c.restartWindowMs;
-        }
+        post(new Event(Event.CONFIG, generation, 0, c.restartWindowMs));
         recipient.layout(c.chunkSize, c.blockSize, c.filesPerChunk);
         return c.blockSize;
     }
 
     /**
      * Apply a STATE or FILE descriptor (master task's loop thread).
+     *
+     * @return the acknowledged blocks of the new chunk layout when this descriptor completed the manifest, else null.
      */
-    void applyMetadata(final DirectBuffer body, final int offset, final int length, final DescriptorFlyweight d)
+    AckedBlocks applyMetadata(final ClientTask task, final Locator real, final DirectBuffer body, final int offset,
+        final int length, final DescriptorFlyweight d)
     {
-        recipient.apply(locator, 0, body, offset, length, null);
+        recipient.apply(real, 0, body, offset, length, null);
         if (d.type() == DescriptorFlyweight.TYPE_STATE)
         {
             if (d.stage() == Stage.METADATA)
@@ -193,27 +325,128 @@ final class CloneRun
                         " chunks but its manifest lays out " + (p == null ? "none" : String.valueOf(p.chunkCount())));
                 }
                 progress.stage(Stage.FILE_COPY);
-                synchronized (this)
-                {
-                    plan = p;
-                    applied = new AppliedState(p.chunkCount());
-                    metadataDone = true;
-                    notifyAll();
-                }
+                final AckedBlocks a = new AckedBlocks(p, null);
+                post(new Event(Event.METADATA_DONE, task.generation(), 0, 0, null, a, null));
+                return a;
             }
         }
+        return null;
     }
 
     /**
      * A task's connection broke with a restartable (network) error. Only the first one per generation counts.
      */
-    synchronized void onNetworkFailure(final ClientTask task, final FerryException ex)
+    void onNetworkFailure(final ClientTask task, final FerryException ex)
     {
-        if (task.generation() == generation && networkFailure == null && failure == null)
+        post(new Event(Event.NETWORK_FAILURE, task.generation(), task.index(), 0, null, null, ex));
+    }
+
+    void onMetadataOnlyComplete(final ClientTask task)
+    {
+        post(new Event(Event.METADATA_ONLY_COMPLETE, task.generation(), task.index(), 0));
+    }
+
+    void onTaskComplete(final ClientTask task)
+    {
+        post(new Event(Event.TASK_COMPLETE, task.generation(), task.index(), 0));
+    }
+
+    void onTaskFinished(final ClientTask task)
+    {
+        post(new Event(Event.TASK_FINISHED, task.generation(), task.index(), 0));
+    }
+
+    // ---------------------------------------------------------------------------------------------------------------
+    // the driver thread
+
+    /**
+     * Wait up to {@code ms} for an event, then apply every event queued. Driver thread.
+     */
+    void await(final long ms) throws InterruptedException
+    {
+        driver = Thread.currentThread();
+        if (events.isEmpty())
         {
-            networkFailure = ex;
-            notifyAll();
+            LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(ms));
         }
+        if (Thread.interrupted())
+        {
+            throw new InterruptedException();
+        }
+        drain();
+    }
+
+    private void drain()
+    {
+        Event e;
+        while ((e = events.poll()) != null)
+        {
+            if (e.kind == Event.CONFIG)
+            {
+                restartWindowMs = e.value;
+                continue;
+            }
+            if (e.generation != generation)
+            {
+                continue; // a task of a generation that a restart ended
+            }
+            switch (e.kind)
+            {
+                case Event.LOCATOR:
+                    if (locator == null)
+                    {
+                        locator = e.locator;
+                    }
+                    else if (e.value == CloneMode.RESTART.ordinal() && e.locator.stage() < Stage.FILE_COPY)
+                    {
+                        metadataDone = false; // the manifest was cut short: the donor sends it again
+                        acked = null;
+                    }
+                    masterAccepted = true;
+                    break;
+                case Event.METADATA_DONE:
+                    acked = e.acked;
+                    metadataDone = true;
+                    break;
+                case Event.NETWORK_FAILURE:
+                    if (networkFailure == null && failure.get() == null)
+                    {
+                        networkFailure = e.error;
+                    }
+                    break;
+                case Event.METADATA_ONLY_COMPLETE:
+                    metadataOnlyComplete = true;
+                    break;
+                case Event.TASK_COMPLETE:
+                    tasksComplete++;
+                    break;
+                case Event.TASK_FINISHED:
+                    tasksFinished++;
+                    break;
+                default:
+                    throw new FerryException(ErrorCode.INTERNAL, "unknown clone event " + e.kind);
+            }
+        }
+    }
+
+    Locator versionLocator()
+    {
+        final Locator v = recipient.applyBegin(CloneMode.VERSION, null);
+        return Locator.version(v.engineId(), options.protocolMin(), options.protocolMax());
+    }
+
+    /**
+     * @return the COM_REINIT locator for the next generation: the applied state, or the metadata stage when the
+     * manifest was not complete.
+     */
+    Locator restartLocator()
+    {
+        final AckedBlocks a = acked;
+        if (!metadataDone || a == null)
+        {
+            return locator.restart(new AppliedState(0)).withStage(Stage.METADATA);
+        }
+        return locator.restart(a.snapshot()).withStage(Stage.FILE_COPY);
     }
 
     FerryException networkFailure()
@@ -222,10 +455,16 @@ final class CloneRun
     }
 
     /**
-     * Start a new generation of tasks after a network failure: forget per-generation progress.
+     * Start a new generation of tasks after a network failure: forget per-generation progress, carry the applied
+     * state over.
      */
-    synchronized void beginRestart()
+    void beginRestart()
     {
+        final AckedBlocks a = acked;
+        if (a != null)
+        {
+            acked = new AckedBlocks(a.plan(), a.snapshot());
+        }
         generation++;
         networkFailure = null;
         masterAccepted = false;
@@ -233,12 +472,7 @@ final class CloneRun
         tasksFinished = 0;
     }
 
-    int generation()
-    {
-        return generation;
-    }
-
-    synchronized boolean masterAccepted()
+    boolean masterAccepted()
     {
         return masterAccepted && !holdWorkers;
     }
@@ -248,16 +482,7 @@ final class CloneRun
         holdWorkers = v;
     }
 
-    synchronized void onMetadataOnlyComplete(final ClientTask task)
-    {
-        if (task.generation() == generation)
-        {
-            metadataOnlyComplete = true;
-            notifyAll();
-        }
-    }
-
-    synchronized boolean metadataOnlyComplete()
+    boolean metadataOnlyComplete()
     {
         return metadataOnlyComplete;
     }
@@ -265,11 +490,10 @@ final class CloneRun
     /**
      * Resume: start from a known snapshot and applied state instead of a COM_INIT.
      */
-    synchronized void preset(final Locator real, final AppliedState state)
+    void preset(final Locator real, final AppliedState state)
     {
-        plan = recipient.plan();
         locator = real;
-        applied = state;
+        acked = new AckedBlocks(recipient.plan(), state);
         metadataDone = true;
         masterAccepted = false;
     }
@@ -277,43 +501,16 @@ final class CloneRun
     /**
      * Resume by manifest: the manifest is merged; continue with this applied state over a COM_REINIT.
      */
-    synchronized void continueWith(final AppliedState state)
+    void continueWith(final AppliedState state)
     {
-        plan = recipient.plan();
-        applied = state;
+        acked = new AckedBlocks(recipient.plan(), state);
         metadataDone = true;
         metadataOnlyComplete = false;
     }
 
-    boolean resumeChecksum()
-    {
-        return options.resumeChecksum();
-    }
-
-    SharedSecret secret()
-    {
-        return options.secret();
-    }
-
-    FileTreeRecipient recipient()
-    {
-        return recipient;
-    }
-
-    synchronized long restartWindowMs()
+    long restartWindowMs()
     {
         return restartWindowMs;
-    }
-
-    void onOffered(final int bytes)
-    {
-        offered.incrementAndGet();
-        receivedBytes.addAndGet(bytes);
-    }
-
-    void onAppliedByWorker()
-    {
-        appliedBlocks.incrementAndGet();
     }
 
     /**
@@ -325,134 +522,45 @@ final class CloneRun
     }
 
     /**
-     * @return false: checkpoints use the acknowledged state, which only holds blocks the workers finished.
-     */
-    boolean workersIdleUnknown()
-    {
-        return false;
-    }
-
-    long receivedBytes()
-    {
-        return receivedBytes.get();
-    }
-
-    synchronized void onAcknowledged(final int chunk, final int blocks, final boolean complete)
-    {
-        if (applied == null || chunk >= applied.chunkCount())
-        {
-            throw new FerryException(ErrorCode.BAD_DESCRIPTOR, "data for chunk " + chunk + " outside the announced " +
-                (applied == null ? 0 : applied.chunkCount()) + " chunks");
-        }
-        applied.onApplied(chunk, blocks, complete);
-    }
-
-    /**
-     * @return the chunk layout of the manifest received (null before it is complete).
-     */
-    ChunkPlan plan()
-    {
-        return plan;
-    }
-
-    /**
-     * @return leading blocks of {@code chunk} already applied (where a resumed chunk starts).
-     */
-    synchronized int appliedBlocks(final int chunk)
-    {
-        return applied == null || applied.isComplete(chunk) ? 0 : applied.appliedBlocks(chunk);
-    }
-
-    /**
      * Before FILE SYNC: every chunk of the manifest must have been applied.
      */
-    synchronized void checkAllApplied()
+    void checkAllApplied()
     {
-        if (applied == null || !applied.allComplete())
+        final AckedBlocks a = acked;
+        final int missing = a == null ? -1 : a.incompleteCount();
+        if (missing != 0)
         {
             throw new FerryException(ErrorCode.BAD_DESCRIPTOR, "the donor completed with " +
-                (applied == null ? "all" : String.valueOf(applied.chunkCount() - applied.completeCount())) +
-                " chunks not applied; the copy is incomplete");
+                (missing < 0 ? "all" : String.valueOf(missing)) + " chunks not applied; the copy is incomplete");
         }
     }
 
-    synchronized AppliedState applied()
+    /**
+     * @return a copy of the applied state, or null before the manifest is complete.
+     */
+    AppliedState applied()
     {
-        return applied == null ? null : applied.copy();
+        final AckedBlocks a = acked;
+        return a == null ? null : a.snapshot();
     }
 
-    synchronized boolean metadataDone()
+    boolean metadataDone()
     {
         return metadataDone;
     }
 
-    synchronized void onTaskComplete(final ClientTask task)
-    {
-        if (task.generation() != generation)
-        {
-            return;
-        }
-        tasksComplete++;
-        notifyAll();
-    }
-
-    synchronized int tasksComplete()
+    int tasksComplete()
     {
         return tasksComplete;
     }
 
-    synchronized void onTaskFinished(final ClientTask task)
-    {
-        if (task.generation() != generation)
-        {
-            return;
-        }
-        tasksFinished++;
-        notifyAll();
-    }
-
-    synchronized int tasksFinished()
+    int tasksFinished()
     {
         return tasksFinished;
-    }
-
-    void onLoopError(final Throwable ex)
-    {
-        fail(ex instanceof FerryException ? (FerryException)ex :
-            new FerryException(ErrorCode.INTERNAL, "client loop failed: " + ex, ex));
-    }
-
-    synchronized void fail(final FerryException ex)
-    {
-        if (failure == null)
-        {
-            // a failure always carries an error: code 0 would tell the donor, and FILE SYNC, that all is well
-            failure = ex.code() != ErrorCode.OK ? ex :
-                new FerryException(ErrorCode.INTERNAL, "a failure without an error code: " + ex.getMessage(), ex);
-        }
-        notifyAll();
-    }
-
-    FerryException failure()
-    {
-        return failure;
     }
 
     void requestExit()
     {
         exitRequested = true;
-    }
-
-    boolean exitRequested()
-    {
-        return exitRequested;
-    }
-
-    /**
-     * Wait for a change (up to {@code ms}).
-     */
-    synchronized void await(final long ms) throws InterruptedException
-    {
-        wait(ms);
     }
 }

@@ -28,7 +28,8 @@ import dev.ferry.engine.layout.ManifestScanner;
  * The lock file is locked in place: after locking, the path is checked to still exist (a finishing clone removes
  * {@code .ferry/} with the lock held, and a late contender must not keep a lock on an unlinked file).
  * What the lock itself created ({@code .ferry/} and an absent target) is removed again when the run ends without
- * having written anything else, so a refused or unreachable donor leaves the target as it was.
+ * having begun (nothing but the lock in {@code .ferry/}), so a refused or unreachable donor leaves the target as it
+ * was.
  * <p>
  * Owned by the thread that runs the clone; not thread-safe.
  */
@@ -318,18 +319,12 @@ public final class TargetLock implements AutoCloseable
         }
     }
 
+    /**
+     * @return true if the state directory holds nothing but the lock: the run never began writing (every clone
+     * writes its status there first), whatever else the target holds.
+     */
     private boolean onlyLockInState() throws IOException
     {
-        try (DirectoryStream<Path> s = Files.newDirectoryStream(target))
-        {
-            for (final Path p : s)
-            {
-                if (!p.getFileName().toString().equals(ManifestScanner.STATE_DIR))
-                {
-                    return false;
-                }
-            }
-        }
         if (!Files.isDirectory(stateDir, LinkOption.NOFOLLOW_LINKS))
         {
             return false;

@@ -85,13 +85,22 @@ class TargetLockTest
     }
 
     @Test
+    void aRunThatNeverBeganLeavesANonEmptyTargetAsItWas() throws Exception
+    {
+        final Path target = Files.createDirectories(dir.resolve("full"));
+        Files.writeString(target.resolve("keep.txt"), "mine");
+        TargetLock.acquire(target).close();
+        assertEquals(java.util.List.of(target.resolve("keep.txt")), java.nio.file.Files.list(target).toList());
+    }
+
+    @Test
     void afterReleaseTheNextClientGetsIt() throws Exception
     {
         final Path target = dir.resolve("t");
         final TargetLock first = TargetLock.acquire(target);
-        Files.writeString(target.resolve("data"), "written");
+        Files.writeString(target.resolve(".ferry/status"), "copying");
         first.close();
-        assertTrue(Files.exists(target.resolve(".ferry/lock")), "a run that wrote data keeps its state");
+        assertTrue(Files.exists(target.resolve(".ferry/lock")), "a run that began keeps its state");
         try (TargetLock second = TargetLock.acquire(target))
         {
             assertTrue(second.stateExisted());
