@@ -1,5 +1,6 @@
 package dev.ferry.engine.tools;
 
+import dev.ferry.engine.CloneProgress;
 import dev.ferry.engine.cli.Cleaner;
 import dev.ferry.engine.cli.Units;
 import dev.ferry.engine.donor.DonorService;
@@ -10,6 +11,7 @@ import dev.ferry.engine.verify.TreeComparator;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.PrintWriter;
+import java.lang.management.ManagementFactory;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.nio.file.Files;
@@ -19,6 +21,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
+import java.util.Random;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
@@ -28,21 +31,35 @@ import org.HdrHistogram.Histogram;
 import dev.ferry.core.config.CloneSettings;
 import dev.ferry.core.protocol.ErrorCode;
 import dev.ferry.core.protocol.FerryException;
+import dev.ferry.core.spi.Stage;
+import dev.ferry.transport.TlsConfig;
+import dev.ferry.transport.TransportSettings;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 /**
- * {@code ferry bench DIR...}: loopback clone throughput of each dataset directory against {@code tar | nc} measured
- * in the same run, alternating, each run into a fresh destination, the source re-read before each run. Reports
- * medians, the ratio, and chunk latency percentiles.
+ * {@code ferry bench DIR...}: loopback clone throughput of each dataset directory against {@code tar | nc} (or Ferry
+ * over TLS against Ferry in clear text) measured in the same run, alternating, each run into a fresh destination,
+ * the source re-read before each run. Reports medians, the ratio, CPU seconds per GB of the in-process clones and
+ * chunk latency percentiles.
+ * <p>
+ * {@code ferry bench --restarts N DIR...} measures instead what restarts cost: one clone of each dataset through a
+ * {@link CuttingProxy} that resets connections N times at random points; reports the bytes the donor handed to its
+ * sockets and the bytes that crossed the proxy, both against the dataset size, and checks the copy is identical.
  */
 @Command(name = "bench", mixinStandardHelpOptions = true,
     description = "Measure loopback clone throughput of each DIR against tar|nc in the same run (alternating, fresh " +
-        "destinations, warm page cache) and print medians, ratios and chunk latency percentiles.")
+        "destinations, warm page cache) and print medians, ratios, CPU per GB and chunk latency percentiles; with " +
+        "--restarts N, measure the bytes a clone cut N times at random points sends again.")
 public final class BenchCommand implements Callable<Integer>
 {
+    /** With --restarts: a cut connection is noticed by its reset at once; these bound a cut that left it silent. */
+    private static final long RESTART_READ_TIMEOUT_MS = 3_000;
+    private static final long RESTART_HEARTBEAT_MS = 300;
+    private static final long RESTART_WINDOW_MS = 60_000;
+
     @Parameters(paramLabel = "DIR", arity = "1..*", description = "dataset directories (e.g. peerbench src-large, src-small)")
     List<Path> datasets;
 
@@ -72,6 +89,19 @@ public final class BenchCommand implements Callable<Integer>
     @Option(names = "--verify", description = "compare every Ferry copy byte for byte with the source")
     boolean verify;
 
+    @Option(names = "--warm-up", defaultValue = "0", description = "untimed runs of each method first (the JIT needs " +
+        "a few GB of TLS to compile its AES-GCM paths fully; 2 is enough) (default: ${DEFAULT-VALUE})")
+    int warmUp;
+
+    @Option(names = "--restarts", defaultValue = "0", description = "instead of racing a peer, clone each DIR once " +
+        "through a proxy that cuts the connections this many times at random points, and report the bytes sent " +
+        "against the dataset size (default: ${DEFAULT-VALUE})")
+    int restarts;
+
+    @Option(names = "--seed", defaultValue = "42", description = "seed of the cut points for --restarts " +
+        "(default: ${DEFAULT-VALUE})")
+    long seed;
+
     @Option(names = "--keep", description = "keep the destinations (delete them later yourself: on no-journal ext4, " +
         "creating files right after deleting ~20,000 is many times slower for a few minutes)")
     boolean keep;
@@ -83,10 +113,16 @@ public final class BenchCommand implements Callable<Integer>
     public Integer call() throws Exception
     {
         final PrintWriter out = spec.commandLine().getOut();
+        if (runs < 1 || threads < 1 || applyThreads < 1 || warmUp < 0 || restarts < 0)
+        {
+            throw new CommandLine.ParameterException(spec.commandLine(),
+                "--runs, --threads and --apply-threads must be at least 1, --warm-up and --restarts at least 0");
+        }
         final Path base = work != null ? work : datasets.get(0).toAbsolutePath().getParent().resolve("ferry-bench-work");
         Files.createDirectories(base);
-        final boolean racePeer = "tls".equals(peer) || ("tar-nc".equals(peer) && hasCommand("nc") && hasCommand("tar"));
-        if ("tar-nc".equals(peer) && !racePeer)
+        final boolean racePeer = restarts == 0 &&
+            ("tls".equals(peer) || ("tar-nc".equals(peer) && hasCommand("nc") && hasCommand("tar")));
+        if (restarts == 0 && "tar-nc".equals(peer) && !racePeer)
         {
             out.println("note: nc not found, racing nobody (apt-get install netcat-openbsd)");
         }
@@ -95,7 +131,14 @@ public final class BenchCommand implements Callable<Integer>
         {
             for (final Path dataset : datasets)
             {
-                bench(out, dataset.toAbsolutePath(), base, racePeer, toDelete);
+                if (restarts > 0)
+                {
+                    restartCost(out, dataset.toAbsolutePath(), base, toDelete);
+                }
+                else
+                {
+                    bench(out, dataset.toAbsolutePath(), base, racePeer, toDelete);
+                }
             }
         }
         finally
@@ -121,22 +164,45 @@ public final class BenchCommand implements Callable<Integer>
         final long bytes = treeBytes(src);
         final CloneSettings donorSettings = new CloneSettings().checksum(!noChecksum);
         final double[] ferry = new double[runs];
+        final double[] ferryCpu = new double[runs];
         final double[] peerTimes = new double[runs];
+        final double[] peerCpu = new double[runs];
         final Histogram latency = new Histogram(3);
         long network = 0;
         final boolean tls = "tls".equals(peer);
         final String peerName = tls ? "tls" : "tar|nc";
-        final Path pki = tls ? java.nio.file.Files.createTempDirectory(base, "bench-pki") : null;
+        final Path pki = tls ? Files.createTempDirectory(base, "bench-pki") : null;
         final TlsPair pair = tls ? TlsPair.make(pki) : null;
         try (DonorService donor = new DonorService(src, new InetSocketAddress("127.0.0.1", 0),
             new DonorService.Options().settings(donorSettings).maxClones(2)).start();
             DonorService tlsDonor = tls ? new DonorService(src, new InetSocketAddress("127.0.0.1", 0),
                 new DonorService.Options().settings(new CloneSettings().checksum(!noChecksum)).maxClones(2)
-                    .transport(new dev.ferry.transport.TransportSettings().tls(pair.server))).start() : null)
+                    .transport(new TransportSettings().tls(pair.server))).start() : null)
         {
-            out.printf(Locale.ROOT, "dataset %s: %s in %d files; %d runs each, alternating%n", src, Units.bytes(bytes),
-                fileCount(src), runs);
+            out.printf(Locale.ROOT, "dataset %s: %s in %d files; %d runs each, alternating%s%n", src, Units.bytes(bytes),
+                fileCount(src), runs, warmUp > 0 ? ", after " + warmUp + " untimed runs each" : "");
             out.flush();
+            for (int w = 0; w < warmUp; w++)
+            {
+                final Path dst = freshDestination(base, "warm-", src, w, toDelete);
+                ferryClone(donor.address(), dst, null);
+                deleteTree(dst);
+                toDelete.remove(dst);
+                if (racePeer)
+                {
+                    final Path peerDst = freshDestination(base, "warm-peer-", src, w, toDelete);
+                    if (tls)
+                    {
+                        ferryClone(tlsDonor.address(), peerDst, pair.client);
+                    }
+                    else
+                    {
+                        tarNc(src, peerDst);
+                    }
+                    deleteTree(peerDst);
+                    toDelete.remove(peerDst);
+                }
+            }
             for (int r = 0; r < runs; r++)
             {
                 for (int k = 0; k < 2; k++)
@@ -148,16 +214,16 @@ public final class BenchCommand implements Callable<Integer>
                     }
                     settle();
                     warm(src);
-                    final Path dst = base.resolve((ferryTurn ? "ferry-" : "tarnc-") + src.getFileName() + "-" + r + "-" +
-                        System.nanoTime());
-                    toDelete.add(dst);
+                    final Path dst = freshDestination(base, ferryTurn ? "ferry-" : "tarnc-", src, r, toDelete);
                     if (ferryTurn)
                     {
-                        final CloneClient client = new CloneClient(donor.address(), dst, new CloneClient.Options()
-                            .threads(threads).applyThreads(applyThreads).settings(new CloneSettings().sync(sync)));
+                        final long cpu0 = processCpuNanos();
                         final long t0 = System.nanoTime();
-                        final CloneResult result = client.run();
+                        final FerryRun run = ferryClone(donor.address(), dst, null);
                         ferry[r] = (System.nanoTime() - t0) / 1e9;
+                        ferryCpu[r] = (processCpuNanos() - cpu0) / 1e9;
+                        final CloneClient client = run.client;
+                        final CloneResult result = run.result;
                         network += result.networkBytes();
                         latency.add(client.progress().chunkLatency());
                         if (result.dataBytes() != bytes)
@@ -168,33 +234,35 @@ public final class BenchCommand implements Callable<Integer>
                         {
                             throw new FerryException(ErrorCode.INTERNAL, "ferry copy differs: " + TreeComparator.compare(src, dst));
                         }
-                        final dev.ferry.engine.CloneProgress p = client.progress();
-                        out.printf(Locale.ROOT, "  run %d ferry   %6.2f s  %s  (snapshot+connect %.2f s, metadata %.2f s, " +
-                            "file copy %.2f s, file sync %.2f s)%n", r, ferry[r], Units.rate(bytes, ferry[r]),
-                            p.secondsUntil(dev.ferry.core.spi.Stage.METADATA), p.stageSeconds(dev.ferry.core.spi.Stage.METADATA),
-                            p.stageSeconds(dev.ferry.core.spi.Stage.FILE_COPY), p.stageSeconds(dev.ferry.core.spi.Stage.FILE_SYNC));
+                        final CloneProgress p = client.progress();
+                        out.printf(Locale.ROOT, "  run %d ferry   %6.2f s  %s  %.2f CPU s/GB  (snapshot+connect %.2f s, " +
+                            "metadata %.2f s, file copy %.2f s, file sync %.2f s)%n", r, ferry[r],
+                            Units.rate(bytes, ferry[r]), perGb(ferryCpu[r], bytes), p.secondsUntil(Stage.METADATA),
+                            p.stageSeconds(Stage.METADATA), p.stageSeconds(Stage.FILE_COPY), p.stageSeconds(Stage.FILE_SYNC));
                     }
                     else
                     {
+                        final long cpu0 = processCpuNanos();
+                        final long t0 = System.nanoTime();
                         if (tls)
                         {
-                            final long t0 = System.nanoTime();
-                            new CloneClient(tlsDonor.address(), dst, new CloneClient.Options().threads(threads)
-                                .applyThreads(applyThreads).settings(new CloneSettings().sync(sync))
-                                .transport(new dev.ferry.transport.TransportSettings().tls(pair.client))).run();
-                            peerTimes[r] = (System.nanoTime() - t0) / 1e9;
+                            ferryClone(tlsDonor.address(), dst, pair.client);
                         }
                         else
                         {
-                            peerTimes[r] = tarNc(src, dst);
+                            tarNc(src, dst);
                         }
+                        peerTimes[r] = (System.nanoTime() - t0) / 1e9;
+                        peerCpu[r] = (processCpuNanos() - cpu0) / 1e9;
                         final long copied = treeBytes(dst);
                         if (copied != bytes)
                         {
                             throw new FerryException(ErrorCode.INTERNAL, peerName + " copied " + copied + " of " + bytes);
                         }
-                        out.printf(Locale.ROOT, "  run %d %-7s %6.2f s  %s%n", r, peerName, peerTimes[r],
-                            Units.rate(bytes, peerTimes[r]));
+                        // tar and nc run in child processes: their CPU time is not this JVM's
+                        out.printf(Locale.ROOT, "  run %d %-7s %6.2f s  %s%s%n", r, peerName, peerTimes[r],
+                            Units.rate(bytes, peerTimes[r]),
+                            tls ? String.format(Locale.ROOT, "  %.2f CPU s/GB", perGb(peerCpu[r], bytes)) : "");
                     }
                     out.flush();
                     if (!keep && fileCount(dst) < 1000)
@@ -208,9 +276,9 @@ public final class BenchCommand implements Callable<Integer>
             }
         }
         final double fm = median(ferry);
-        out.printf(Locale.ROOT, "  ferry  median %s (%d threads, checksum %s, sync %s, network/data %.4f)%n",
-            Units.rate(bytes, fm), threads, noChecksum ? "off" : "crc32c", sync ? "on" : "off",
-            network / (double)Math.max(1, bytes * runs));
+        out.printf(Locale.ROOT, "  ferry  median %s, %.2f CPU s/GB of donor and client (%d threads, checksum %s, " +
+            "sync %s, network/data %.4f)%n", Units.rate(bytes, fm), perGb(median(ferryCpu), bytes), threads,
+            noChecksum ? "off" : "crc32c", sync ? "on" : "off", network / (double)Math.max(1, bytes * runs));
         if (pki != null)
         {
             deleteTree(pki);
@@ -218,13 +286,15 @@ public final class BenchCommand implements Callable<Integer>
         if (racePeer)
         {
             final double pm = median(peerTimes);
-            out.printf(Locale.ROOT, "  %s median %s%n", peerName, Units.rate(bytes, pm));
             if (tls)
             {
+                out.printf(Locale.ROOT, "  %s median %s, %.2f CPU s/GB of donor and client%n", peerName,
+                    Units.rate(bytes, pm), perGb(median(peerCpu), bytes));
                 out.printf(Locale.ROOT, "  ratio ferry over TLS / ferry in clear text = %.2f%n", fm / pm);
             }
             else
             {
+                out.printf(Locale.ROOT, "  %s median %s%n", peerName, Units.rate(bytes, pm));
                 out.printf(Locale.ROOT, "  ratio ferry / tar|nc = %.2fx%n", pm / fm);
             }
         }
@@ -235,6 +305,123 @@ public final class BenchCommand implements Callable<Integer>
                 latency.getValueAtPercentile(99) / 1e6, latency.getMaxValue() / 1e6, latency.getTotalCount());
         }
         out.flush();
+    }
+
+    /**
+     * One clone of {@code src} through a {@link CuttingProxy} that resets connections {@link #restarts} times, at
+     * cut points spread at random over the donor's stream; the copy must be identical.
+     */
+    private void restartCost(final PrintWriter out, final Path src, final Path base, final List<Path> toDelete)
+        throws Exception
+    {
+        final long bytes = treeBytes(src);
+        final long[] cuts = cutPoints(new Random(seed), restarts, bytes);
+        final Path dst = freshDestination(base, "restarts-", src, 0, toDelete);
+        out.printf(Locale.ROOT, "dataset %s: %s in %d files; one clone with %d threads cut %d times at random points " +
+            "(seed %d)%n", src, Units.bytes(bytes), fileCount(src), threads, restarts, seed);
+        out.flush();
+        try (DonorService donor = new DonorService(src, new InetSocketAddress("127.0.0.1", 0),
+            new DonorService.Options().settings(new CloneSettings().checksum(!noChecksum))).start();
+            CuttingProxy proxy = new CuttingProxy(donor.address(), cuts))
+        {
+            settle();
+            warm(src);
+            final long t0 = System.nanoTime();
+            final CloneResult result = new CloneClient(proxy.address(), dst, new CloneClient.Options()
+                .threads(threads).applyThreads(applyThreads).settings(new CloneSettings().sync(sync))
+                .transport(new TransportSettings().readTimeoutMs(RESTART_READ_TIMEOUT_MS).heartbeatMs(RESTART_HEARTBEAT_MS))
+                .restartWindowMs(RESTART_WINDOW_MS).maxRestarts(Math.max(100, 2 * restarts))).run();
+            final double seconds = (System.nanoTime() - t0) / 1e9;
+            final List<String> differences = TreeComparator.compare(src, dst);
+            if (!differences.isEmpty())
+            {
+                throw new FerryException(ErrorCode.INTERNAL, "the copy differs after restarts: " + differences);
+            }
+            out.printf(Locale.ROOT, "  identical after %d cuts and %d restarts in %.2f s (%d connections)%n",
+                proxy.cuts(), result.restarts(), seconds, proxy.connections());
+            out.printf(Locale.ROOT, "  donor handed %d bytes to its sockets = %.4f x the dataset (%d bytes)%n",
+                donor.bytesSent(), donor.bytesSent() / (double)Math.max(1, bytes), bytes);
+            out.printf(Locale.ROOT, "  %d bytes crossed the proxy to the client = %.4f x the dataset; client received " +
+                "%d network bytes%n", proxy.downstreamBytes(), proxy.downstreamBytes() / (double)Math.max(1, bytes),
+                result.networkBytes());
+            if (proxy.cuts() < restarts)
+            {
+                out.printf(Locale.ROOT, "  note: only %d of %d cuts fired before the clone finished%n", proxy.cuts(),
+                    restarts);
+            }
+        }
+        if (!keep)
+        {
+            deleteTree(dst);
+            toDelete.remove(dst);
+        }
+        out.flush();
+    }
+
+    /**
+     * {@code count} ascending cut points with gaps drawn uniformly from 1 to {@code 2 * bytes / (count + 1)}, so that
+     * on average they spread over the whole stream of a clone of {@code bytes} and the last one falls before its end.
+     */
+    static long[] cutPoints(final Random random, final int count, final long bytes)
+    {
+        final long maxGap = Math.max(1, 2 * bytes / (count + 1));
+        final long[] cuts = new long[count];
+        long at = 0;
+        for (int i = 0; i < count; i++)
+        {
+            at += 1 + (long)(random.nextDouble() * maxGap);
+            cuts[i] = at;
+        }
+        return cuts;
+    }
+
+    /**
+     * A finished Ferry clone: its client (for progress and latency) and its result.
+     */
+    private static final class FerryRun
+    {
+        final CloneClient client;
+        final CloneResult result;
+
+        FerryRun(final CloneClient client, final CloneResult result)
+        {
+            this.client = client;
+            this.result = result;
+        }
+    }
+
+    private FerryRun ferryClone(final InetSocketAddress donor, final Path dst, final TlsConfig tls)
+    {
+        final TransportSettings transport = new TransportSettings();
+        if (tls != null)
+        {
+            transport.tls(tls);
+        }
+        final CloneClient client = new CloneClient(donor, dst, new CloneClient.Options().threads(threads)
+            .applyThreads(applyThreads).settings(new CloneSettings().sync(sync)).transport(transport));
+        return new FerryRun(client, client.run());
+    }
+
+    private static Path freshDestination(final Path base, final String prefix, final Path src, final int run,
+        final List<Path> toDelete)
+    {
+        final Path dst = base.resolve(prefix + src.getFileName() + "-" + run + "-" + System.nanoTime());
+        toDelete.add(dst);
+        return dst;
+    }
+
+    /**
+     * @return CPU time of this JVM (donor and client both run here), all threads.
+     */
+    private static long processCpuNanos()
+    {
+        return ((com.sun.management.OperatingSystemMXBean)ManagementFactory.getOperatingSystemMXBean())
+            .getProcessCpuTime();
+    }
+
+    private static double perGb(final double cpuSeconds, final long bytes)
+    {
+        return cpuSeconds / (Math.max(1, bytes) / 1e9);
     }
 
     private static double tarNc(final Path src, final Path dst) throws IOException, InterruptedException
@@ -266,10 +453,10 @@ public final class BenchCommand implements Callable<Integer>
      */
     private static final class TlsPair
     {
-        final dev.ferry.transport.TlsConfig server;
-        final dev.ferry.transport.TlsConfig client;
+        final TlsConfig server;
+        final TlsConfig client;
 
-        private TlsPair(final dev.ferry.transport.TlsConfig server, final dev.ferry.transport.TlsConfig client)
+        private TlsPair(final TlsConfig server, final TlsConfig client)
         {
             this.server = server;
             this.client = client;
@@ -285,8 +472,8 @@ public final class BenchCommand implements Callable<Integer>
                 "-storetype", "PKCS12", "-storepass", "changeit");
             run(keytool, "-exportcert", "-rfc", "-alias", "donor", "-keystore", p12.toString(), "-storepass", "changeit",
                 "-file", crt.toString());
-            return new TlsPair(dev.ferry.transport.TlsConfig.serverPkcs12(p12, "changeit".toCharArray(), null),
-                dev.ferry.transport.TlsConfig.client(crt, null, null));
+            return new TlsPair(TlsConfig.serverPkcs12(p12, "changeit".toCharArray(), null),
+                TlsConfig.client(crt, null, null));
         }
 
         private static void run(final String... command) throws IOException, InterruptedException
