@@ -83,11 +83,19 @@ public final class PeerText
      */
     public static String escape(final byte[] utf8)
     {
-        final StringBuilder sb = new StringBuilder(Math.min(utf8.length + 16, MAX_CHARS + CUT.length()));
+        return escape(utf8, MAX_CHARS);
+    }
+
+    /**
+     * As {@link #escape(byte[])}, cut after {@code maxChars} characters of output (then {@link #CUT}).
+     */
+    public static String escape(final byte[] utf8, final int maxChars)
+    {
+        final StringBuilder sb = new StringBuilder(Math.min(utf8.length + 16, maxChars + CUT.length()));
         int i = 0;
         while (i < utf8.length)
         {
-            if (sb.length() >= MAX_CHARS)
+            if (sb.length() >= maxChars)
             {
                 return sb.append(CUT).toString();
             }

@@ -305,7 +305,7 @@ final class ManifestReceiver
             }
         }
         throw new FerryException(ErrorCode.BAD_DESCRIPTOR, "the donor sent an invalid symlink target for '" +
-            PathGuard.printable(path) + "': " + why + " ('" + PeerText.escape(linkTarget) + "')");
+            PathGuard.printable(path) + "': " + why + " ('" + PeerText.escape(linkTarget, 100) + "')");
     }
 
     private static int indexOfNul(final byte[] b)

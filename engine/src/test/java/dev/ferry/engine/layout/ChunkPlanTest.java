@@ -273,6 +273,20 @@ class ChunkPlanTest
         final Manifest m, final ChunkPlan plan, final long chunkSize, final int blockSize, final int filesPerChunk)
     {
         assertEquals(blockSize, plan.blockSize());
+        // the counter a recipient runs while entries arrive agrees with the plan, entry by entry
+        final ChunkPlan.Counter counter = new ChunkPlan.Counter(chunkSize, filesPerChunk);
+        long counted = 0;
+        for (final Manifest.Entry e : m.entries())
+        {
+            final long before = counted;
+            counted = counter.add(e.isRegular(), e.size);
+            assertTrue(counted >= before, "the count never goes down");
+            if (e.isRegular() && e.size > 0)
+            {
+                assertEquals(e.firstChunk() + e.chunkSpan(), counted, "chunks laid out up to " + e.path);
+            }
+        }
+        assertEquals(plan.chunkCount(), counted, "ChunkPlan.Counter and ChunkPlan.build disagree");
         final int n = m.size();
         final List<List<long[]>> ranges = new ArrayList<>();
         for (int i = 0; i < n; i++)
