@@ -22,6 +22,7 @@ import org.agrona.concurrent.UnsafeBuffer;
 import dev.ferry.core.protocol.DescriptorFlyweight;
 import dev.ferry.core.protocol.ErrorCode;
 import dev.ferry.core.protocol.FerryException;
+import dev.ferry.core.protocol.PeerText;
 import dev.ferry.core.spi.AppliedState;
 import dev.ferry.core.spi.RecipientStorage;
 import dev.ferry.core.spi.Stage;
@@ -200,7 +201,7 @@ final class ResumeMerge
             catch (final IOException | FerryException ex)
             {
                 throw new FerryException(ErrorCode.IO_ERROR, "cannot remove '" + PathGuard.printable(path) +
-                    "', which no longer exists on the donor: " + ex.getMessage(), ex);
+                    "', which no longer exists on the donor: " + PeerText.escape(ex.getMessage()), ex);
             }
         }
     }
