@@ -17,16 +17,49 @@ public final class ErrorCodec
     public static final int CODE_OFFSET = 0;
     public static final int MESSAGE_OFFSET = 4;
     public static final int MAX_MESSAGE_BYTES = 1024;
+    /** Longest body: code and a message of {@link #MAX_MESSAGE_BYTES}. */
+    public static final int MAX_LENGTH = MESSAGE_OFFSET + Wire.STRING_LENGTH_SIZE + MAX_MESSAGE_BYTES;
+    /** Longest whole frame, header included: what a buffer for {@link #encodeFrame} needs at most. */
+    public static final int MAX_FRAME_LENGTH = FrameHeader.HEADER_LENGTH + MAX_LENGTH;
 
     private ErrorCodec()
     {
     }
 
+    /**
+     * @return the body length {@link #encode} writes for {@code message} (cut to {@link #MAX_MESSAGE_BYTES}).
+     */
+    public static int encodedLength(final String message)
+    {
+        return MESSAGE_OFFSET + Wire.STRING_LENGTH_SIZE + messageBytes(message).length;
+    }
+
+    /**
+     * @return bytes written: the body only.
+     */
     public static int encode(final MutableDirectBuffer b, final int o, final int code, final String message)
     {
         b.putInt(o + CODE_OFFSET, code, BYTE_ORDER);
-        final byte[] m = Wire.utf8Truncated(message == null ? "" : message, MAX_MESSAGE_BYTES);
-        return MESSAGE_OFFSET + Wire.putString(b, o + MESSAGE_OFFSET, m);
+        return MESSAGE_OFFSET + Wire.putString(b, o + MESSAGE_OFFSET, messageBytes(message));
+    }
+
+    /**
+     * Write a whole frame, header and body, of {@code type} ({@code COM_RES_ERROR} or {@code COM_EXIT}): for a peer
+     * that is answered outside any connection, e.g. a refusal written straight to a just-accepted socket.
+     *
+     * @return bytes written, header included (at most {@link #MAX_FRAME_LENGTH}).
+     */
+    public static int encodeFrame(
+        final MutableDirectBuffer b, final int o, final int type, final int code, final String message)
+    {
+        final int frameLength = FrameHeader.HEADER_LENGTH + encode(b, o + FrameHeader.HEADER_LENGTH, code, message);
+        FrameHeader.write(b, o, frameLength, type);
+        return frameLength;
+    }
+
+    private static byte[] messageBytes(final String message)
+    {
+        return Wire.utf8Truncated(message == null ? "" : message, MAX_MESSAGE_BYTES);
     }
 
     public static int validate(final DirectBuffer b, final int o, final int length)

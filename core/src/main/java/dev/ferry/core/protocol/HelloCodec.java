@@ -24,6 +24,8 @@ public final class HelloCodec
     public static final int FEATURES_OFFSET = 16;
     public static final int VERSION_OFFSET = 24;
     public static final int MAX_VERSION_BYTES = 128;
+    /** Longest body {@link #encode} writes: what to claim before encoding. */
+    public static final int MAX_LENGTH = VERSION_OFFSET + Wire.STRING_LENGTH_SIZE + MAX_VERSION_BYTES;
 
     public static final int ROLE_CLIENT = 1;
     public static final int ROLE_DONOR = 2;

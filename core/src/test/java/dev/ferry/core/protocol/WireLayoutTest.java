@@ -207,6 +207,28 @@ class WireLayoutTest
     }
 
     @Test
+    void wholeErrorFrameBytes()
+    {
+        buffer.setMemory(0, 32, (byte)0xEE);
+        assertEquals(10, ErrorCodec.encodedLength("busy"));
+        final int length = ErrorCodec.encodeFrame(buffer, 2, FrameType.COM_RES_ERROR, ErrorCode.TOO_MANY_CLONES, "busy");
+        assertEquals(FrameHeader.HEADER_LENGTH + 10, length);
+        assertBytes("12000000 6A00 0000 08000000 0400 62757379", 2, 18);
+        assertEquals((byte)0xEE, buffer.getByte(1));
+        assertEquals((byte)0xEE, buffer.getByte(20));
+        assertEquals(ErrorCode.OK, ErrorCodec.validate(buffer, 2 + FrameHeader.HEADER_LENGTH, length - FrameHeader.HEADER_LENGTH));
+
+        assertEquals(1030, ErrorCodec.MAX_LENGTH);
+        assertEquals(1038, ErrorCodec.MAX_FRAME_LENGTH);
+        final UnsafeBuffer big = new UnsafeBuffer(new byte[ErrorCodec.MAX_FRAME_LENGTH]);
+        final String overlong = "x".repeat(2 * ErrorCodec.MAX_MESSAGE_BYTES);
+        assertEquals(ErrorCodec.MAX_FRAME_LENGTH, ErrorCodec.encodeFrame(big, 0, FrameType.COM_EXIT, ErrorCode.OK, overlong));
+        assertEquals(ErrorCodec.MAX_FRAME_LENGTH, FrameHeader.frameLength(big, 0));
+        assertEquals(ErrorCodec.MAX_LENGTH, ErrorCodec.encodedLength(overlong));
+        assertEquals(154, HelloCodec.MAX_LENGTH);
+    }
+
+    @Test
     void completeBytes()
     {
         assertEquals(16, CompleteCodec.encode(buffer, 0, Stage.FILE_COPY, 3, 0x0102_0304_0506_0708L));

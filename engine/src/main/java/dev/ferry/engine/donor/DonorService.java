@@ -4,6 +4,7 @@ import dev.ferry.engine.EndpointOptions;
 
 import java.io.IOException;
 import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
 import java.nio.channels.SocketChannel;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
@@ -20,9 +21,11 @@ import java.util.concurrent.atomic.AtomicLong;
 import org.agrona.ErrorHandler;
 import org.agrona.concurrent.AgentRunner;
 import org.agrona.concurrent.NoOpIdleStrategy;
+import org.agrona.concurrent.UnsafeBuffer;
 
 import dev.ferry.core.config.CloneSettings;
 import dev.ferry.core.protocol.ErrorCode;
+import dev.ferry.core.protocol.ErrorCodec;
 import dev.ferry.core.protocol.FerryException;
 import dev.ferry.core.protocol.FrameType;
 import dev.ferry.core.protocol.Wire;
@@ -220,11 +223,11 @@ public final class DonorService implements AutoCloseable
             options.log.onError(new FerryException(ErrorCode.TOO_MANY_CLONES, "refused a connection: " + why));
             try
             {
-                final org.agrona.concurrent.UnsafeBuffer frame = new org.agrona.concurrent.UnsafeBuffer(new byte[256]);
-                final int len = dev.ferry.core.protocol.ErrorCodec.encode(frame, 8, ErrorCode.TOO_MANY_CLONES, why);
-                dev.ferry.core.protocol.FrameHeader.write(frame, 0, 8 + len, FrameType.COM_RES_ERROR);
+                // no Connection for a refused socket: one COM_RES_ERROR frame, written once without blocking
+                final UnsafeBuffer frame = new UnsafeBuffer(new byte[ErrorCodec.MAX_FRAME_LENGTH]);
+                final int length = ErrorCodec.encodeFrame(frame, 0, FrameType.COM_RES_ERROR, ErrorCode.TOO_MANY_CLONES, why);
                 ch.configureBlocking(false);
-                ch.write(java.nio.ByteBuffer.wrap(frame.byteArray(), 0, 8 + len));
+                ch.write(ByteBuffer.wrap(frame.byteArray(), 0, length));
                 ch.close();
             }
             catch (final IOException ignore)

@@ -114,7 +114,7 @@ final class DonorSession implements ConnectionHandler, CopyCallback
                 if (service.options().secret() != null)
                 {
                     donorNonce = service.options().secret().nonce();
-                    final int at = connection.claim(FrameType.AUTH_CHALLENGE, AuthCodec.LENGTH);
+                    final int at = claim(FrameType.AUTH_CHALLENGE, AuthCodec.LENGTH);
                     AuthCodec.encode(connection.sendBuffer(), at, donorNonce, null);
                     connection.flush();
                     state = STATE_AUTH;
@@ -135,7 +135,7 @@ final class DonorSession implements ConnectionHandler, CopyCallback
                     failAuthLater();
                     break;
                 }
-                final int at = connection.claim(FrameType.AUTH_OK, AuthCodec.LENGTH);
+                final int at = claim(FrameType.AUTH_OK, AuthCodec.LENGTH);
                 AuthCodec.encode(connection.sendBuffer(), at, new byte[AuthCodec.FIELD_LENGTH],
                     secret.donorProof(donorNonce, clientNonce));
                 connection.flush();
@@ -272,9 +272,32 @@ final class DonorSession implements ConnectionHandler, CopyCallback
             "(session state " + state + ")");
     }
 
+    /**
+     * Claim room for a control frame in the connection's send buffer, which is sized to hold every control frame;
+     * a claim that fails anyway (the connection is closing, or a region is still pending) never becomes an index.
+     *
+     * @return the body's offset in the send buffer.
+     * @throws FerryException (INTERNAL) if there is no room: the caller's session fails.
+     */
+    private int claim(final int type, final int bodyLength)
+    {
+        final int at = connection.claim(type, bodyLength);
+        if (at < 0)
+        {
+            throw noRoom(type, bodyLength);
+        }
+        return at;
+    }
+
+    private FerryException noRoom(final int type, final int bodyLength)
+    {
+        return new FerryException(ErrorCode.INTERNAL, "no room to send " + FrameType.name(type) + " (" + bodyLength +
+            " bytes) to " + connection.peer());
+    }
+
     private void sendHello()
     {
-        final int at = connection.claim(FrameType.HELLO, 256);
+        final int at = claim(FrameType.HELLO, HelloCodec.MAX_LENGTH);
         final int len = HelloCodec.encode(connection.sendBuffer(), at, service.options().protocolMin(),
             service.options().protocolMax(), HelloCodec.ROLE_DONOR,
             HelloCodec.FEATURE_CRC32C | HelloCodec.FEATURE_RESTART |
@@ -332,7 +355,15 @@ final class DonorSession implements ConnectionHandler, CopyCallback
             return;
         }
         attach(created, created.locator);
-        sendLocatorAndConfig();
+        try
+        {
+            sendLocatorAndConfig();
+        }
+        catch (final FerryException ex)
+        {
+            fail(ex.code(), ex.getMessage());
+            return;
+        }
         state = STATE_EXECUTE;
         connection.resumeReading();
     }
@@ -417,7 +448,7 @@ final class DonorSession implements ConnectionHandler, CopyCallback
 
     private void sendLocatorAndConfig()
     {
-        final int at = connection.claim(FrameType.COM_RES_LOCS, LocatorCodec.encodedLength(locator));
+        final int at = claim(FrameType.COM_RES_LOCS, LocatorCodec.encodedLength(locator));
         LocatorCodec.encode(connection.sendBuffer(), at, locator);
         final Map<String, String> config = new LinkedHashMap<>();
         config.put("engine", "file-tree");
@@ -430,7 +461,10 @@ final class DonorSession implements ConnectionHandler, CopyCallback
         config.put("software", "ferry");
         final org.agrona.concurrent.UnsafeBuffer scratch = new org.agrona.concurrent.UnsafeBuffer(new byte[4096]);
         final int len = ConfigCodec.encode(scratch, 0, config);
-        connection.send(FrameType.COM_RES_CONFIG, scratch, 0, len);
+        if (!connection.send(FrameType.COM_RES_CONFIG, scratch, 0, len))
+        {
+            throw noRoom(FrameType.COM_RES_CONFIG, len);
+        }
         connection.flush();
     }
 
@@ -467,6 +501,12 @@ final class DonorSession implements ConnectionHandler, CopyCallback
                     return;
                 }
                 final int at = connection.claim(FrameType.COM_RES_COMPLETE, CompleteCodec.LENGTH);
+                if (at < 0)
+                {
+                    final FerryException ex = noRoom(FrameType.COM_RES_COMPLETE, CompleteCodec.LENGTH);
+                    fail(ex.code(), ex.getMessage());
+                    return;
+                }
                 CompleteCodec.encode(connection.sendBuffer(), at, metadataOnly ? Stage.METADATA : Stage.FILE_COPY, task,
                     bytesSent);
                 connection.flush();

@@ -26,6 +26,7 @@ import java.util.zip.CRC32C;
 
 import org.agrona.DirectBuffer;
 
+import dev.ferry.core.config.CloneSettings;
 import dev.ferry.core.protocol.DescriptorFlyweight;
 import dev.ferry.core.protocol.ErrorCode;
 import dev.ferry.core.protocol.ErrorCodec;
@@ -51,6 +52,21 @@ public final class VerifyClient implements ConnectionHandler
     /** Most differences reported. */
     public static final int MAX_DIFFERENCES = 1000;
 
+    /**
+     * Where the session is, in the order of the remote clone flow: each step names the frame it waits for.
+     */
+    private enum Step
+    {
+        /** HELLO (and AUTH_CHALLENGE / AUTH_OK when the donor asks), run by {@link ClientHandshake}. */
+        HANDSHAKE,
+        /** COM_CLONE and COM_INIT sent: waiting for COM_RES_LOCS. */
+        AWAIT_LOCATOR,
+        /** Waiting for COM_RES_CONFIG, which gives the block size; then COM_EXECUTE with CHECKSUMS_ONLY. */
+        AWAIT_CONFIG,
+        /** COM_RES_DATA_DESC (manifest entries, block checksums) until COM_RES_COMPLETE. */
+        CHECKING
+    }
+
     private final InetSocketAddress donor;
     private final Path target;
     private final CloneClient.Options options;
@@ -63,7 +79,7 @@ public final class VerifyClient implements ConnectionHandler
     private String[] paths;
     private long[] sizes;
     private Connection connection;
-    private int step;
+    private Step step = Step.HANDSHAKE;
     private final ClientHandshake handshake;
     private boolean done;
     private FerryException failure;
@@ -91,7 +107,7 @@ public final class VerifyClient implements ConnectionHandler
         {
             connection = Connection.register(loop, Connection.connect(donor, options.transport()), options.transport(),
                 ValidatingHandler.client(this, options.transport().maxFrameLength()));
-            final int at = connection.claim(FrameType.HELLO, 256);
+            final int at = claim(FrameType.HELLO, HelloCodec.MAX_LENGTH);
             final int len = HelloCodec.encode(connection.sendBuffer(), at, options.protocolMin(), options.protocolMax(),
                 HelloCodec.ROLE_CLIENT, HelloCodec.FEATURE_CRC32C, "ferry-verify");
             connection.commit(at, len);
@@ -169,24 +185,24 @@ public final class VerifyClient implements ConnectionHandler
         }
         switch (step)
         {
-            case 0:
+            case HANDSHAKE:
                 if (handshake.onFrame(connection, type, body, offset))
                 {
                     startClone();
                 }
                 return;
-            case 3:
+            case AWAIT_LOCATOR:
                 expect(type, FrameType.COM_RES_LOCS);
-                step = 4;
+                step = Step.AWAIT_CONFIG;
                 return;
-            case 4:
+            case AWAIT_CONFIG:
             {
                 expect(type, FrameType.COM_RES_CONFIG);
                 final String bs = dev.ferry.core.protocol.ConfigCodec.decode(body, offset).getOrDefault("block_size", "");
                 try
                 {
                     final int blockSize = Integer.parseInt(bs);
-                    if (blockSize < 4096 || blockSize > 64 * 1024 * 1024)
+                    if (blockSize < CloneSettings.BLOCK_SIZE_MIN || blockSize > CloneSettings.BLOCK_SIZE_MAX)
                     {
                         throw new NumberFormatException();
                     }
@@ -196,12 +212,13 @@ public final class VerifyClient implements ConnectionHandler
                 {
                     throw new FerryException(ErrorCode.CONFIG_MISMATCH, "donor block size '" + bs + "' is not usable");
                 }
-                final int at = connection.claim(FrameType.COM_EXECUTE, ExecuteFlags.LENGTH);
+                final int at = claim(FrameType.COM_EXECUTE, ExecuteFlags.LENGTH);
                 connection.sendBuffer().putInt(at, ExecuteFlags.CHECKSUMS_ONLY, Wire.BYTE_ORDER);
                 connection.flush();
-                step = 5;
+                step = Step.CHECKING;
                 return;
             }
+            case CHECKING:
             default:
                 if (type == FrameType.COM_RES_DATA_DESC)
                 {
@@ -209,8 +226,7 @@ public final class VerifyClient implements ConnectionHandler
                 }
                 else if (type == FrameType.COM_RES_COMPLETE)
                 {
-                    final int max = ErrorCodec.MESSAGE_OFFSET + 2;
-                    final int at = connection.claim(FrameType.COM_EXIT, max);
+                    final int at = claim(FrameType.COM_EXIT, ErrorCodec.encodedLength(""));
                     ErrorCodec.encode(connection.sendBuffer(), at, ErrorCode.OK, "");
                     done = true;
                     connection.closeAfterFlush();
@@ -224,12 +240,27 @@ public final class VerifyClient implements ConnectionHandler
 
     private void startClone()
     {
-        connection.claim(FrameType.COM_CLONE, 0);
+        claim(FrameType.COM_CLONE, 0);
         final Locator v = Locator.version(Locator.ENGINE_FILE_TREE, options.protocolMin(), options.protocolMax());
-        final int at = connection.claim(FrameType.COM_INIT, LocatorCodec.encodedLength(v));
+        final int at = claim(FrameType.COM_INIT, LocatorCodec.encodedLength(v));
         LocatorCodec.encode(connection.sendBuffer(), at, v);
         connection.flush();
-        step = 3;
+        step = Step.AWAIT_LOCATOR;
+    }
+
+    /**
+     * @return where the claimed frame's body goes in the send buffer.
+     * @throws FerryException (INTERNAL) if the connection has no room for it: the verify fails, nothing is written.
+     */
+    private int claim(final int type, final int bodyLength)
+    {
+        final int at = connection.claim(type, bodyLength);
+        if (at < 0)
+        {
+            throw new FerryException(ErrorCode.INTERNAL, "no room to send " + FrameType.name(type) + " (" + bodyLength +
+                " bytes) to donor " + donor);
+        }
+        return at;
     }
 
     private void onDescriptor(final DirectBuffer body, final int offset, final int length)
