@@ -112,7 +112,9 @@ final class FileSyncStage
                     Files.createSymbolicLink(e.resolved, Paths.get(e.linkTarget));
                 }
             }
-            syncFiles(entries);
+            // with syncfs one call at the end forces every file and directory; else each is forced on its own
+            final boolean eachFile = sync && !Durability.fileSystemWide();
+            syncFiles(entries, eachFile);
             for (int i = entries.length - 1; i >= 0; i--)
             {
                 final TargetEntry e = entries[i];
@@ -120,15 +122,19 @@ final class FileSyncStage
                 if (e.type == DescriptorFlyweight.FILE_DIRECTORY)
                 {
                     restore(e);
-                    if (sync)
+                    if (eachFile)
                     {
                         forceDirectory(e.resolved);
                     }
                 }
             }
             current = null;
-            if (sync)
+            if (sync && (eachFile || !Durability.syncFileSystem(target)))
             {
+                if (!eachFile)
+                {
+                    syncFiles(entries, true); // syncfs refused after all: force file by file
+                }
                 forceDirectory(target);
             }
             journal.close();
@@ -165,7 +171,7 @@ final class FileSyncStage
      * FILE SYNC for regular files: check the size, force the bytes (when sync is on), restore mode and mtime. Striped
      * over a few threads, because each fsync waits for the disk and a tree of small files has thousands.
      */
-    private void syncFiles(final TargetEntry[] es) throws IOException
+    private void syncFiles(final TargetEntry[] es, final boolean force) throws IOException
     {
         final int threads = es.length < 256 ? 1 : SYNC_THREADS;
         final IOException[] ioFailure = new IOException[1];
@@ -185,7 +191,7 @@ final class FileSyncStage
                         {
                             continue;
                         }
-                        if (sync)
+                        if (force)
                         {
                             try (FileChannel ch = FileChannel.open(e.resolved, StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS))
                             {

@@ -178,14 +178,26 @@ public final class RecipientJournal
         final AtomicLongArray d = dirty;
         if (sync)
         {
+            // take and clear the dirty bits first: a file marked after this point is forced by the next checkpoint
+            final long[] taken = new long[d.length()];
+            boolean any = false;
             for (int w = 0; w < d.length(); w++)
             {
-                long bits = d.getAndSet(w, 0);
-                while (bits != 0)
+                taken[w] = d.getAndSet(w, 0);
+                any |= taken[w] != 0;
+            }
+            // one syncfs forces every file written since the last checkpoint; without it, file by file
+            if (any && !Durability.syncFileSystem(dir))
+            {
+                for (int w = 0; w < taken.length; w++)
                 {
-                    final int index = (w << 6) + Long.numberOfTrailingZeros(bits);
-                    bits &= bits - 1;
-                    recipient.force(index);
+                    long bits = taken[w];
+                    while (bits != 0)
+                    {
+                        final int index = (w << 6) + Long.numberOfTrailingZeros(bits);
+                        bits &= bits - 1;
+                        recipient.force(index);
+                    }
                 }
             }
         }

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# durable-bench.sh SRC [RUNS] : what a user gets, durable against durable, same run, alternating.
+#   ferry   : a plain `ferry clone` (default flags: forced to disk), JVM start included, against a running donor
+#   tar|nc  : `nc -l | tar x` fed by `tar c | nc`, then `sync`
+# Fresh destinations every run, source re-read and dirty pages written back (untimed) before each run.
+# FERRY_JARS="name=path.jar ..." compares several builds (e.g. before/after) in the same run; default ./ferry's jar.
+# Needs nc (netcat-openbsd) and tar. Prints one line per run and the median ratios.
+set -euo pipefail
+SRC=$(cd "${1:?usage: durable-bench.sh SRC [RUNS]}" && pwd)
+RUNS=${2:-3}
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+WORK=${WORK:-$(mktemp -d /tmp/durable-bench.XXXXXX)}
+JARS=${FERRY_JARS:-"ferry=$here/engine/target/ferry.jar"}
+JAVA_OPTS="--add-exports java.base/jdk.internal.misc=ALL-UNNAMED"
+declare -A donor_pid donor_port
+settle() { find "$SRC" -type f -exec cat {} + > /dev/null; sync; sleep 1; }
+now() { date +%s.%N; }
+for spec in $JARS; do
+  name=${spec%%=*}; jar=${spec#*=}
+  log="$WORK/donor-$name.log"
+  java $JAVA_OPTS -jar "$jar" donor --root "$SRC" --listen 127.0.0.1:0 > "$log" 2>&1 &
+  donor_pid[$name]=$!
+  for _ in $(seq 100); do grep -qo '127.0.0.1:[0-9]*' "$log" && break; sleep 0.1; done
+  donor_port[$name]=$(grep -o '127.0.0.1:[0-9]*' "$log" | head -1 | cut -d: -f2)
+done
+trap 'for p in "${donor_pid[@]}"; do kill $p 2>/dev/null || true; done; rm -rf "$WORK"' EXIT
+declare -A times
+for run in $(seq "$RUNS"); do
+  for spec in $JARS tar-nc; do
+    name=${spec%%=*}; dst="$WORK/dst-$name-$run"
+    settle
+    if [ "$name" = tar-nc ]; then
+      mkdir -p "$dst"; port=$((20000 + RANDOM % 20000))
+      t0=$(now)
+      (nc -d -l 127.0.0.1 $port | tar xf - -C "$dst") & recv=$!
+      for _ in $(seq 200); do ss -ltn | grep -q ":$port " && break; sleep 0.01; done
+      tar cf - -C "$SRC" . | nc -N 127.0.0.1 $port; wait $recv; sync
+      t1=$(now)
+    else
+      jar=${spec#*=}
+      t0=$(now)
+      java $JAVA_OPTS -jar "$jar" clone --from 127.0.0.1:${donor_port[$name]} --to "$dst" > "$WORK/clone.log" 2>&1 || { cat "$WORK/clone.log"; exit 1; }
+      t1=$(now)
+    fi
+    t=$(echo "$t1 - $t0" | bc -l)
+    times[$name]="${times[$name]:-} $t"
+    printf 'run %d %-10s %6.2f s\n' "$run" "$name" "$t"
+  done
+done
+median() { tr ' ' '\n' | grep . | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+peer=$(echo "${times[tar-nc]}" | median)
+for spec in $JARS; do
+  name=${spec%%=*}; m=$(echo "${times[$name]}" | median)
+  printf '%-10s median %6.2f s   tar|nc;sync median %6.2f s   ferry speed / peer speed = %.2fx\n' "$name" "$m" "$peer" "$(echo "$peer / $m" | bc -l)"
+done
