@@ -36,9 +36,23 @@ public interface DonorStorage extends AutoCloseable
     int copy(Locator locator, int task, CopyCallback callback);
 
     /**
-     * Record that the recipient applied the first {@code appliedBlocks} blocks of {@code chunk}.
+     * What the task is to send, from COM_EXECUTE's flags ({@code dev.ferry.core.protocol.ExecuteFlags}): 0 for the
+     * whole clone, or the manifest only, or block checksums instead of bytes. Called once, before the first
+     * {@link #copy} of the task.
+     */
+    void execute(Locator locator, int task, int flags);
+
+    /**
+     * Record that the recipient applied the first {@code appliedBlocks} blocks of {@code chunk}: the donor's own
+     * view of the clone's progress ({@link #acknowledgedBytes}), which a restart must not undercut.
      */
     void ack(Locator locator, int task, int chunk, int appliedBlocks, boolean chunkComplete);
+
+    /**
+     * @return data bytes the recipient has acknowledged as applied (complete chunks and applied prefixes). Any
+     * thread.
+     */
+    long acknowledgedBytes();
 
     /**
      * End a task. With {@code error == 0} on the master task after every task completed, the snapshot is released;

@@ -315,6 +315,20 @@ public final class DonorService implements AutoCloseable
     }
 
     /**
+     * @return data bytes the clients of the clones held now have acknowledged as applied (the donor's own view of
+     * their progress, from COM_ACK).
+     */
+    public long acknowledgedBytes()
+    {
+        long sum = 0;
+        for (final DonorSnapshot c : clones.values())
+        {
+            sum += c.storage.acknowledgedBytes();
+        }
+        return sum;
+    }
+
+    /**
      * @return the ids of the snapshots held (running, or waiting for a restart), for monitoring.
      */
     public long[] snapshotIds()

@@ -190,20 +190,15 @@ final class DonorSession implements ConnectionHandler, CopyCallback
             }
 
             case FrameType.COM_EXECUTE:
+            {
                 expect(STATE_EXECUTE, type);
-                metadataOnly = length == ExecuteFlags.LENGTH &&
-                    (body.getInt(offset, Wire.BYTE_ORDER) & ExecuteFlags.METADATA_ONLY) != 0;
-                if (metadataOnly)
-                {
-                    clone.storage.metadataOnly(locator, task);
-                }
-                if (length == ExecuteFlags.LENGTH && (body.getInt(offset, Wire.BYTE_ORDER) & ExecuteFlags.CHECKSUMS_ONLY) != 0)
-                {
-                    clone.storage.checksumsOnly(locator, task);
-                }
+                final int flags = length == ExecuteFlags.LENGTH ? body.getInt(offset, Wire.BYTE_ORDER) : 0;
+                metadataOnly = (flags & ExecuteFlags.METADATA_ONLY) != 0;
+                clone.storage.execute(locator, task, flags);
                 state = STATE_STREAMING;
                 pump();
                 break;
+            }
 
             case FrameType.COM_ACK:
                 if (state != STATE_STREAMING && state != STATE_EXIT)

@@ -4,6 +4,7 @@ import java.util.ArrayList;
 import java.util.List;
 
 import dev.ferry.core.protocol.LocatorCodec;
+import dev.ferry.core.spi.DonorStorage;
 import dev.ferry.core.spi.Locator;
 
 /**
@@ -22,7 +23,7 @@ import dev.ferry.core.spi.Locator;
  */
 final class DonorSnapshot
 {
-    final FileTreeDonor storage;
+    final DonorStorage storage;
     final Locator locator;
     private final DonorSession[] owners = new DonorSession[LocatorCodec.MAX_TASKS];
     private int sessions;
@@ -34,7 +35,7 @@ final class DonorSnapshot
      * @param creator the session whose COM_INIT took the snapshot: it holds task 0 from the start, so a new snapshot
      *                never looks idle before its session has it.
      */
-    DonorSnapshot(final FileTreeDonor storage, final Locator locator, final DonorSession creator)
+    DonorSnapshot(final DonorStorage storage, final Locator locator, final DonorSession creator)
     {
         this.storage = storage;
         this.locator = locator;

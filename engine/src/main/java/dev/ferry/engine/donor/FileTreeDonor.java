@@ -269,7 +269,7 @@ public final class FileTreeDonor implements DonorStorage
     /**
      * Limit the task of {@code locator} to the manifest (COM_EXECUTE with {@code METADATA_ONLY}).
      */
-    public void metadataOnly(final Locator locator, final int task)
+    void metadataOnly(final Locator locator, final int task)
     {
         final DonorCursor c = cursor(locator, task);
         if (c != null)
@@ -281,7 +281,7 @@ public final class FileTreeDonor implements DonorStorage
     /**
      * Make the task of {@code locator} send block checksums only (COM_EXECUTE with {@code CHECKSUMS_ONLY}).
      */
-    public void checksumsOnly(final Locator locator, final int task)
+    void checksumsOnly(final Locator locator, final int task)
     {
         final DonorCursor c = cursor(locator, task);
         if (c != null)
@@ -300,6 +300,41 @@ public final class FileTreeDonor implements DonorStorage
         }
         final int blocks = complete ? plan.chunkBlocks(chunk) : Math.min(appliedBlocks, plan.chunkBlocks(chunk));
         a.accumulateAndGet(chunk, blocks, Math::max);
+    }
+
+    @Override
+    public void execute(final Locator locator, final int task, final int flags)
+    {
+        if ((flags & dev.ferry.core.protocol.ExecuteFlags.METADATA_ONLY) != 0)
+        {
+            metadataOnly(locator, task);
+        }
+        if ((flags & dev.ferry.core.protocol.ExecuteFlags.CHECKSUMS_ONLY) != 0)
+        {
+            checksumsOnly(locator, task);
+        }
+    }
+
+    /**
+     * Bytes of the acknowledged blocks: whole chunks count their bytes, partial ones their full blocks (the last
+     * block of a chunk may be short, so a partial chunk is counted at most to the chunk's size).
+     */
+    @Override
+    public long acknowledgedBytes()
+    {
+        final AtomicIntegerArray a = applied;
+        final ChunkPlan p = plan;
+        if (a == null || p == null)
+        {
+            return 0;
+        }
+        long sum = 0;
+        for (int c = 0; c < a.length(); c++)
+        {
+            final int b = a.get(c);
+            sum += b >= p.chunkBlocks(c) ? p.chunkBytes(c) : Math.min(p.chunkBytes(c), (long)b * p.blockSize());
+        }
+        return sum;
     }
     /**
      * @return data bytes offered by all current tasks.

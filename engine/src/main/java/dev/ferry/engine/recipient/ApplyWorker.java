@@ -3,6 +3,9 @@ package dev.ferry.engine.recipient;
 import org.agrona.concurrent.Agent;
 import org.jctools.queues.MpscArrayQueue;
 
+import dev.ferry.core.spi.RecipientStorage;
+
+import dev.ferry.core.protocol.DescriptorFlyweight;
 import dev.ferry.core.protocol.ErrorCode;
 import dev.ferry.core.protocol.FerryException;
 
@@ -17,14 +20,16 @@ final class ApplyWorker implements Agent
     private static final int BLOCKS_PER_CYCLE = 64;
 
     private final int index;
-    private final FileTreeRecipient recipient;
+    private final RecipientStorage storage;
+    private final CloneRun run;
     private final MpscArrayQueue<BlockBuffer> queue;
     private final BufferApplyData data = new BufferApplyData();
 
-    ApplyWorker(final int index, final FileTreeRecipient recipient, final int capacity)
+    ApplyWorker(final int index, final RecipientStorage storage, final CloneRun run, final int capacity)
     {
         this.index = index;
-        this.recipient = recipient;
+        this.storage = storage;
+        this.run = run;
         this.queue = new MpscArrayQueue<>(capacity);
     }
 
@@ -51,7 +56,9 @@ final class ApplyWorker implements Agent
             }
             try
             {
-                recipient.applyData(index, block.flyweight, data.set(block.data, 0, block.length));
+                // the SPI's apply: calls with one task number (this worker's) are never concurrent
+                storage.apply(run.locator(), index, block.descriptor, 0, DescriptorFlyweight.DATA_LENGTH,
+                    data.set(block.data, 0, block.length));
             }
             catch (final FerryException ex)
             {

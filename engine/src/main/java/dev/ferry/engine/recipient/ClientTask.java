@@ -53,8 +53,6 @@ final class ClientTask implements ConnectionHandler
     private static final int STATE_STREAMING = 3;
     private static final int STATE_COMPLETE = 4;
     private static final int STATE_DONE = 5;
-    private static final long ACK_INTERVAL_NANOS = TimeUnit.MILLISECONDS.toNanos(5);
-    private static final int ACK_BATCH = 128;
 
     private final CloneRun run;
     private final int generation;
@@ -82,7 +80,7 @@ final class ClientTask implements ConnectionHandler
     private BlockBuffer receiving;
     private int inFlight;
     private int blockSize;
-    private long lastAckNanos;
+    private final AckBatch ackBatch = new AckBatch();
     private long lastNetworkBytes;
     private volatile boolean waitingForBuffer;
     private volatile boolean finished;
@@ -549,7 +547,7 @@ final class ClientTask implements ConnectionHandler
 
     private void flushAcks(final long now, final boolean force)
     {
-        if (ackBlocks.isEmpty() || (!force && ackBlocks.size() < ACK_BATCH && now - lastAckNanos < ACK_INTERVAL_NANOS))
+        if (!ackBatch.due(ackBlocks.size(), now, force))
         {
             return;
         }
@@ -572,7 +570,7 @@ final class ClientTask implements ConnectionHandler
             acked.onApplied(chunk, blocks);
         }
         connection.flush();
-        lastAckNanos = now;
+        ackBatch.sent(now);
     }
 
     @Override

@@ -307,7 +307,7 @@ public final class CloneClient
         final int queueCapacity = Math.max(64, options.threads * options.poolBuffers * 2);
         for (int i = 0; i < workers.length; i++)
         {
-            workers[i] = new ApplyWorker(i, recipient, queueCapacity);
+            workers[i] = new ApplyWorker(i, recipient, run, queueCapacity);
             final AgentRunner r = new AgentRunner(new BackoffIdleStrategy(100, 10, TimeUnit.MICROSECONDS.toNanos(1),
                 TimeUnit.MICROSECONDS.toNanos(200)), run::onLoopError, null, workers[i]);
             workerRunners.add(r);
@@ -489,12 +489,7 @@ public final class CloneClient
     private void restart(final CloneRun run, final List<ClientTask> tasks, final FerryException cause)
         throws InterruptedException
     {
-        final long failedAt = System.nanoTime();
-        if (outageStartNanos == 0 || run.masterAccepted())
-        {
-            outageStartNanos = failedAt;
-            backoffMs = 0;
-        }
+        backoff.onFailure(run.masterAccepted());
         progress.onRestart();
         if (progress.restarts() > options.maxRestarts || run.locator() == null)
         {
@@ -521,24 +516,23 @@ public final class CloneClient
         run.beginRestart();
         final long window = options.restartWindowMs >= 0 ? options.restartWindowMs :
             run.restartWindowMs() >= 0 ? run.restartWindowMs() : DonorService.Options.RESTART_WINDOW_DEFAULT_MS;
-        final long deadline = outageStartNanos + TimeUnit.MILLISECONDS.toNanos(window);
         while (true)
         {
-            if (backoffMs > 0)
+            final long waitMs = backoff.nextWaitMs();
+            if (waitMs > 0)
             {
-                if (System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(backoffMs) > deadline)
+                if (!backoff.fits(waitMs, window))
                 {
                     throw new FerryException(ErrorCode.NETWORK, "the donor could not be reached again within the " +
                         "restart window of " + window / 1000.0 + " s after: " + cause.getMessage() +
                         "; the clone can be resumed with --resume");
                 }
-                run.await(backoffMs); // backoff; wakes early only to notice a failure
+                run.await(waitMs); // backoff; wakes early only to notice a failure
                 if (run.failure() != null)
                 {
                     throw run.failure();
                 }
             }
-            backoffMs = Math.min(5000, Math.max(50, backoffMs * 2));
             final ClientTask master = new ClientTask(run, 0, CloneMode.RESTART);
             try
             {
@@ -584,8 +578,7 @@ public final class CloneClient
         return bytes;
     }
 
-    private long outageStartNanos;
-    private long backoffMs;
+    private final RestartBackoff backoff = new RestartBackoff(new org.agrona.concurrent.SystemNanoClock());
 
     private static void stopAll(final List<ClientTask> tasks, final List<AgentRunner> workerRunners)
     {

@@ -15,6 +15,7 @@ import org.agrona.DirectBuffer;
 import dev.ferry.core.config.CloneSettings;
 import dev.ferry.core.protocol.DescriptorFlyweight;
 import dev.ferry.core.protocol.ErrorCode;
+import dev.ferry.core.protocol.LocatorCodec;
 import dev.ferry.core.protocol.FerryException;
 import dev.ferry.core.protocol.Wire;
 import dev.ferry.core.spi.AppliedState;
@@ -50,6 +51,7 @@ public final class FileTreeRecipient implements RecipientStorage
     private final Path target;
     private final Path stateDir;
     private final DescriptorFlyweight desc = new DescriptorFlyweight();
+    private final DescriptorFlyweight[] taskDescriptors = new DescriptorFlyweight[LocatorCodec.MAX_TASKS];
     private final RecipientJournal journal;
     private final ManifestReceiver manifest;
     private final BlockWriter blocks;
@@ -59,6 +61,10 @@ public final class FileTreeRecipient implements RecipientStorage
 
     public FileTreeRecipient(final Path target, final CloneSettings settings)
     {
+        for (int t = 0; t < taskDescriptors.length; t++)
+        {
+            taskDescriptors[t] = new DescriptorFlyweight();
+        }
         this.target = target.toAbsolutePath().normalize();
         this.stateDir = this.target.resolve(ManifestScanner.STATE_DIR);
         this.journal = new RecipientJournal(stateDir, settings.sync());
@@ -303,7 +309,8 @@ public final class FileTreeRecipient implements RecipientStorage
         final Locator locator, final int task, final DirectBuffer buffer, final int offset, final int length,
         final ApplyData data)
     {
-        final DescriptorFlyweight d = data == null ? desc : new DescriptorFlyweight();
+        // data comes from several apply threads at once, each with its own task number and flyweight
+        final DescriptorFlyweight d = data == null ? desc : taskDescriptors[task];
         d.wrap(buffer, offset, length);
         if (d.validate() != ErrorCode.OK)
         {
