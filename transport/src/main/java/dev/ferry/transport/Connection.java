@@ -147,6 +147,17 @@ public final class Connection
     }
 
     /**
+     * Share a rate limit: every byte this connection sends or receives takes tokens from {@code bucket} first (null:
+     * no limit). When the bucket is empty the connection stops writing and reading (no selector interest, so the loop
+     * does not spin) and tries again on its loop's next tick. Loop thread only.
+     */
+    public void throttle(final TokenBucket bucket)
+    {
+        sender.throttle(bucket);
+        receiver.throttle(bucket);
+    }
+
+    /**
      * Frames of this type deliver their body through {@link ConnectionHandler#acquireBody}.
      */
     public void bulkType(final int type)
@@ -433,11 +444,11 @@ public final class Connection
         }
         int ops = 0;
         // claimed frames wait for a handshake: ask for OP_WRITE only when bytes can go out
-        if (io.hasPendingOutput() || (io.readyForData() && !sender.isEmpty()))
+        if (io.hasPendingOutput() || (io.readyForData() && !sender.isEmpty() && !sender.starved()))
         {
             ops |= SelectionKey.OP_WRITE;
         }
-        if (receiver.isReading() && !closeWhenFlushed)
+        if (receiver.isReading() && !receiver.starved() && !closeWhenFlushed)
         {
             ops |= SelectionKey.OP_READ;
         }
@@ -541,6 +552,30 @@ public final class Connection
         if (io.needsHandshakeStep())
         {
             flush(); // a client's first flight, or a handshake step nobody has flushed yet
+            if (closed)
+            {
+                return;
+            }
+        }
+        if (sender.starved())
+        {
+            flush(); // the rate limit may have tokens again
+            if (closed)
+            {
+                return;
+            }
+            if (isDrained())
+            {
+                handler.onWritable(this);
+                if (closed)
+                {
+                    return;
+                }
+            }
+        }
+        if (receiver.starved() && receiver.isReading())
+        {
+            read();
             if (closed)
             {
                 return;

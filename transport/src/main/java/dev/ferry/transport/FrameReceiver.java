@@ -42,6 +42,8 @@ final class FrameReceiver
     private int bodyRemaining;
     private boolean waitingForBody;
     private boolean paused;
+    private TokenBucket throttle;
+    private boolean starved;
 
     FrameReceiver(final Connection connection, final int stagingCapacity, final int maxFrameLength, final String peer)
     {
@@ -71,6 +73,22 @@ final class FrameReceiver
     boolean midFrame()
     {
         return body != null || parsePosition != staging.position();
+    }
+
+    /**
+     * Take tokens from {@code bucket} before each socket read (null: no limit).
+     */
+    void throttle(final TokenBucket bucket)
+    {
+        throttle = bucket;
+    }
+
+    /**
+     * @return true if the last {@link #receive} stopped because the rate limit had no tokens: wait for a tick.
+     */
+    boolean starved()
+    {
+        return starved;
     }
 
     void pause()
@@ -104,6 +122,7 @@ final class FrameReceiver
     int receive(final SocketIo io) throws IOException
     {
         int work = 0;
+        starved = false;
         for (int i = 0; connection.acceptsFrames() && isReading(); i++)
         {
             final boolean socket = i < READS_PER_CYCLE;
@@ -114,7 +133,7 @@ final class FrameReceiver
             final int n;
             if (body != null && parsePosition == staging.position())
             {
-                n = io.read(body, socket);
+                n = throttledRead(io, body, socket);
                 if (n > 0)
                 {
                     bodyRemaining -= n;
@@ -137,7 +156,7 @@ final class FrameReceiver
                         return work;
                     }
                 }
-                n = io.read(staging, socket);
+                n = throttledRead(io, staging, socket);
                 if (n > 0)
                 {
                     parse();
@@ -155,6 +174,43 @@ final class FrameReceiver
             work++;
         }
         return work;
+    }
+
+    /**
+     * A read of at most the tokens the rate limit grants now; 0 (and {@link #starved}) when it grants none.
+     */
+    private int throttledRead(final SocketIo io, final ByteBuffer dst, final boolean socket) throws IOException
+    {
+        if (throttle == null)
+        {
+            return io.read(dst, socket);
+        }
+        final int want = dst.remaining();
+        final int granted = (int)throttle.acquire(want);
+        if (granted < want)
+        {
+            starved = true;
+            if (granted == 0)
+            {
+                return 0;
+            }
+        }
+        final int limit = dst.limit();
+        dst.limit(dst.position() + granted);
+        int n = 0;
+        try
+        {
+            n = io.read(dst, socket);
+        }
+        finally
+        {
+            dst.limit(limit);
+            if (n < granted)
+            {
+                throttle.refund(granted - Math.max(0, n));
+            }
+        }
+        return n;
     }
 
     /**

@@ -36,6 +36,8 @@ final class FrameSender
     private long regionPosition;
     private long regionRemaining;
     private volatile long fileBytes;
+    private TokenBucket throttle;
+    private boolean starved;
 
     FrameSender(final int capacity, final long transferCap)
     {
@@ -63,6 +65,22 @@ final class FrameSender
     boolean isEmpty()
     {
         return region == null && sendIndex == buffer.position();
+    }
+
+    /**
+     * Take tokens from {@code bucket} before any byte goes to the socket seam (null: no limit).
+     */
+    void throttle(final TokenBucket bucket)
+    {
+        throttle = bucket;
+    }
+
+    /**
+     * @return true if the last {@link #flush} stopped because the rate limit had no tokens: wait for a tick.
+     */
+    boolean starved()
+    {
+        return starved;
     }
 
     boolean hasRegion()
@@ -201,6 +219,7 @@ final class FrameSender
      */
     void flush(final SocketIo io) throws IOException
     {
+        starved = false;
         if (!io.flushPending())
         {
             return;
@@ -208,7 +227,13 @@ final class FrameSender
         final int end = buffer.position();
         if (sendIndex < end)
         {
-            buffer.limit(end).position(sendIndex);
+            final int allowed = (int)grant(end - sendIndex);
+            if (allowed == 0)
+            {
+                return;
+            }
+            final int from = sendIndex;
+            buffer.limit(from + allowed).position(from);
             try
             {
                 io.write(buffer);
@@ -217,6 +242,7 @@ final class FrameSender
             {
                 sendIndex = buffer.position();
                 buffer.limit(buffer.capacity()).position(end);
+                unused(allowed, sendIndex - from);
             }
             if (sendIndex < end)
             {
@@ -236,7 +262,13 @@ final class FrameSender
     {
         while (regionRemaining > 0)
         {
-            final long n = io.transferFrom(region, regionPosition, Math.min(regionRemaining, transferCap));
+            final long allowed = grant(Math.min(regionRemaining, transferCap));
+            if (allowed == 0)
+            {
+                break;
+            }
+            final long n = io.transferFrom(region, regionPosition, allowed);
+            unused(allowed, Math.max(0, n));
             if (n == SocketIo.END_OF_STREAM)
             {
                 final long end = regionPosition + regionRemaining;
@@ -255,6 +287,32 @@ final class FrameSender
         if (regionRemaining == 0)
         {
             region = null;
+        }
+    }
+
+    /**
+     * @return how many of {@code want} bytes the rate limit lets out now; when fewer, the sender is starved until a
+     * later flush.
+     */
+    private long grant(final long want)
+    {
+        if (throttle == null)
+        {
+            return want;
+        }
+        final long granted = throttle.acquire(want);
+        if (granted < want)
+        {
+            starved = true;
+        }
+        return granted;
+    }
+
+    private void unused(final long granted, final long used)
+    {
+        if (throttle != null && used < granted)
+        {
+            throttle.refund(granted - used);
         }
     }
 

@@ -63,11 +63,28 @@ final class CloneCommand implements Callable<Integer>
         description = "reconnections after network failures before giving up (default: ${DEFAULT-VALUE})")
     int maxRestarts;
 
+    @Option(names = "--max-rate", defaultValue = "0", paramLabel = "RATE",
+        description = "receive at most RATE bytes per second, all connections together (30M = 30 MB/s, 1G; burst of " +
+        "200 ms of the rate; default 0: no limit)")
+    String maxRate;
+
     @CommandLine.Mixin
     TlsOptions tls = new TlsOptions();
 
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
+
+    private long rate(final String value)
+    {
+        try
+        {
+            return Units.parseRate(value);
+        }
+        catch (final IllegalArgumentException ex)
+        {
+            throw new CommandLine.ParameterException(spec.commandLine(), "--max-rate: " + ex.getMessage());
+        }
+    }
 
     @Override
     public Integer call()
@@ -80,7 +97,7 @@ final class CloneCommand implements Callable<Integer>
         tls.applyClient(transport, spec.commandLine().getErr());
         final CloneClient.Options options = new CloneClient.Options().transport(transport).threads(threads).applyThreads(applyThreads)
             .settings(new dev.ferry.core.config.CloneSettings().sync(!noSync)).onProgress(printer, 1000)
-            .resume(resume).resumeChecksum(resumeChecksum).maxRestarts(maxRestarts).allowDonors(allowDonors).noSetuid(noSetuid)
+            .maxRate(rate(maxRate)).resume(resume).resumeChecksum(resumeChecksum).maxRestarts(maxRestarts).allowDonors(allowDonors).noSetuid(noSetuid)
             .secret(secretFile == null ? null : dev.ferry.engine.SharedSecret.fromFile(secretFile));
         final CloneResult r;
         final CloneClient client = new CloneClient(HostPort.parse(from), to, options);

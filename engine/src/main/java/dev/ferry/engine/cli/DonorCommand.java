@@ -51,11 +51,37 @@ final class DonorCommand implements Callable<Integer>
     @Option(names = "--quiet", description = "do not report refused clients and failed clones on stderr")
     boolean quiet;
 
+    @Option(names = "--max-rate", defaultValue = "0", paramLabel = "RATE",
+        description = "send each clone at most RATE bytes per second, all its connections together (30M = 30 MB/s; " +
+        "default 0: no limit)")
+    String maxRate;
+
+    @Option(names = "--max-total-rate", defaultValue = "0", paramLabel = "RATE",
+        description = "send at most RATE bytes per second, every clone together (default 0: no limit)")
+    String maxTotalRate;
+
+    @Option(names = "--rate-file", paramLabel = "FILE",
+        description = "read max-rate=RATE and max-total-rate=RATE lines from FILE at start and whenever it changes " +
+        "(checked once a second): change the limits without restarting the donor")
+    Path rateFile;
+
     @CommandLine.Mixin
     TlsOptions tls = new TlsOptions();
 
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
+
+    private long rate(final String option, final String value)
+    {
+        try
+        {
+            return Units.parseRate(value);
+        }
+        catch (final IllegalArgumentException ex)
+        {
+            throw new CommandLine.ParameterException(spec.commandLine(), option + ": " + ex.getMessage());
+        }
+    }
 
     @Override
     public Integer call() throws InterruptedException
@@ -67,6 +93,7 @@ final class DonorCommand implements Callable<Integer>
         final boolean tlsOn = tls.applyDonor(transport, err);
         final DonorService.Options options = new DonorService.Options().transport(transport)
             .secret(secretFile == null ? null : dev.ferry.engine.SharedSecret.fromFile(secretFile))
+            .maxRate(rate("--max-rate", maxRate)).maxTotalRate(rate("--max-total-rate", maxTotalRate))
             .settings(settings).maxClones(maxClones).loops(loops).restartWindowMs(restartWindowSeconds * 1000)
             .log(ex ->
             {
@@ -92,7 +119,29 @@ final class DonorCommand implements Callable<Integer>
                 err.println("ferry donor: " + transport.tls().description());
                 err.flush();
             }
-            stop.await();
+            final java.util.concurrent.ScheduledExecutorService poller = rateFile == null ? null :
+                java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r ->
+                {
+                    final Thread t = new Thread(r, "ferry-donor-rate-file");
+                    t.setDaemon(true);
+                    return t;
+                });
+            if (poller != null)
+            {
+                final RateFile rates = new RateFile(rateFile, donor, err);
+                poller.scheduleWithFixedDelay(rates::poll, 0, 1, java.util.concurrent.TimeUnit.SECONDS);
+            }
+            try
+            {
+                stop.await();
+            }
+            finally
+            {
+                if (poller != null)
+                {
+                    poller.shutdownNow();
+                }
+            }
         }
         return 0;
     }

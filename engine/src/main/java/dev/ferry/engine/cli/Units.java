@@ -50,4 +50,37 @@ public final class Units
         }
         return Long.parseLong(num) * mult;
     }
+
+    /**
+     * Parse a rate limit: "30M" is 30,000,000 bytes/s, "1G" 10^9, "512k" 512,000 (powers of 1000, as rates are
+     * printed), a plain number is bytes/s; "0" means no limit.
+     *
+     * @throws IllegalArgumentException naming the value if it is not a non-negative rate.
+     */
+    public static long parseRate(final String s)
+    {
+        final String t = s.trim().toLowerCase(Locale.ROOT);
+        long mult = 1;
+        String num = t;
+        if (t.endsWith("k") || t.endsWith("m") || t.endsWith("g") || t.endsWith("t"))
+        {
+            final char u = t.charAt(t.length() - 1);
+            mult = u == 'k' ? 1_000L : u == 'm' ? 1_000_000L : u == 'g' ? 1_000_000_000L : 1_000_000_000_000L;
+            num = t.substring(0, t.length() - 1);
+        }
+        try
+        {
+            final long v = Long.parseLong(num);
+            if (v < 0 || v > Long.MAX_VALUE / mult)
+            {
+                throw new NumberFormatException();
+            }
+            return v * mult;
+        }
+        catch (final NumberFormatException ex)
+        {
+            throw new IllegalArgumentException("'" + s + "' is not a rate: use bytes per second like 30M, 1G, " +
+                "512k or 0 for no limit");
+        }
+    }
 }

@@ -21,6 +21,7 @@ import java.util.concurrent.atomic.AtomicLong;
 import org.agrona.ErrorHandler;
 import org.agrona.concurrent.AgentRunner;
 import org.agrona.concurrent.NoOpIdleStrategy;
+import org.agrona.concurrent.SystemNanoClock;
 import org.agrona.concurrent.UnsafeBuffer;
 
 import dev.ferry.core.config.CloneSettings;
@@ -34,6 +35,7 @@ import dev.ferry.engine.ValidatingHandler;
 import dev.ferry.transport.Acceptor;
 import dev.ferry.transport.Connection;
 import dev.ferry.transport.EventLoop;
+import dev.ferry.transport.TokenBucket;
 import dev.ferry.transport.TransportSettings;
 
 /**
@@ -65,6 +67,8 @@ public final class DonorService implements AutoCloseable
         private long restartWindowMs = RESTART_WINDOW_DEFAULT_MS;
         private ErrorHandler log = ex -> { };
         private long handshakeTimeoutMs = 10_000;
+        private long maxRate = TokenBucket.UNLIMITED;
+        private long maxTotalRate = TokenBucket.UNLIMITED;
 
 
 
@@ -83,6 +87,26 @@ public final class DonorService implements AutoCloseable
         public Options loops(final int v)
         {
             loops = v;
+            return this;
+        }
+
+        /**
+         * Cap each clone at this many bytes per second, all its connections together ({@link TokenBucket}: burst of
+         * 200 ms of the rate); 0 (the default) for no limit. {@link DonorService#setMaxRate} changes it while running.
+         */
+        public Options maxRate(final long bytesPerSecond)
+        {
+            maxRate = bytesPerSecond;
+            return this;
+        }
+
+        /**
+         * Cap the whole donor, every clone together, at this many bytes per second; 0 (the default) for no limit.
+         * {@link DonorService#setMaxTotalRate} changes it while running.
+         */
+        public Options maxTotalRate(final long bytesPerSecond)
+        {
+            maxTotalRate = bytesPerSecond;
             return this;
         }
 
@@ -146,6 +170,8 @@ public final class DonorService implements AutoCloseable
     private ScheduledThreadPoolExecutor helper;
     private Acceptor acceptor;
     private InetSocketAddress bound;
+    private TokenBucket totalRate;
+    private volatile long cloneRate;
 
     public DonorService(final Path root, final InetSocketAddress listen, final Options options)
     {
@@ -180,6 +206,13 @@ public final class DonorService implements AutoCloseable
             throw new FerryException(ErrorCode.CONFIG_MISMATCH, "restart window " + options.restartWindowMs +
                 " ms is invalid: it must be between 0 and 7 days");
         }
+        if (options.maxRate < 0 || options.maxTotalRate < 0)
+        {
+            throw new FerryException(ErrorCode.CONFIG_MISMATCH, "--max-rate and --max-total-rate must be >= 0 " +
+                "bytes/s (0: unlimited), got " + options.maxRate + " and " + options.maxTotalRate);
+        }
+        cloneRate = options.maxRate;
+        totalRate = new TokenBucket(SystemNanoClock.INSTANCE, options.maxTotalRate, null);
         helper = new ScheduledThreadPoolExecutor(2, r ->
         {
             final Thread t = new Thread(r, "ferry-donor-helper");
@@ -334,6 +367,60 @@ public final class DonorService implements AutoCloseable
     public long[] snapshotIds()
     {
         return clones.keySet().stream().mapToLong(Long::longValue).toArray();
+    }
+
+    /**
+     * Change the limit of every clone, running and future ({@code --max-rate}). Any thread.
+     *
+     * @param bytesPerSecond per clone, or 0 for no limit.
+     * @throws IllegalArgumentException if negative.
+     */
+    public void setMaxRate(final long bytesPerSecond)
+    {
+        if (bytesPerSecond < 0)
+        {
+            throw new IllegalArgumentException("a rate limit must be >= 0 bytes/s (0: unlimited), got " + bytesPerSecond);
+        }
+        cloneRate = bytesPerSecond;
+        for (final DonorSnapshot c : clones.values())
+        {
+            c.throttle.rate(bytesPerSecond);
+        }
+    }
+
+    /**
+     * Change the limit of the whole donor ({@code --max-total-rate}). Any thread, after {@link #start}.
+     *
+     * @param bytesPerSecond every clone together, or 0 for no limit.
+     * @throws IllegalArgumentException if negative.
+     */
+    public void setMaxTotalRate(final long bytesPerSecond)
+    {
+        totalRate.rate(bytesPerSecond);
+    }
+
+    /**
+     * @return the per-clone limit in bytes/s (0: none). Any thread.
+     */
+    public long maxRate()
+    {
+        return cloneRate;
+    }
+
+    /**
+     * @return the whole donor's limit in bytes/s (0: none). Any thread, after {@link #start}.
+     */
+    public long maxTotalRate()
+    {
+        return totalRate.rate();
+    }
+
+    /**
+     * @return a new clone's rate limit: the per-clone rate, drawing on the donor's total.
+     */
+    TokenBucket newCloneThrottle()
+    {
+        return new TokenBucket(SystemNanoClock.INSTANCE, cloneRate, totalRate);
     }
 
     DonorSnapshot clone(final long snapshotId)

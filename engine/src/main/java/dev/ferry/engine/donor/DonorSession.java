@@ -316,7 +316,7 @@ final class DonorSession implements ConnectionHandler, CopyCallback
                 final FileTreeDonor storage = new FileTreeDonor(service.root(), service.options().settings(),
                     service.options().protocolMin(), service.options().protocolMax());
                 final Locator real = storage.begin(CloneMode.START, version);
-                created = new DonorSnapshot(storage, real, this);
+                created = new DonorSnapshot(storage, real, this, service.newCloneThrottle());
                 service.addClone(created);
             }
             catch (final FerryException ex)
@@ -439,6 +439,7 @@ final class DonorSession implements ConnectionHandler, CopyCallback
         clone = c;
         locator = real;
         task = real.taskIndex();
+        connection.throttle(c.throttle);
     }
 
     private void sendLocatorAndConfig()

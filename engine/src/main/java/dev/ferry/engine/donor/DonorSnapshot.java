@@ -6,6 +6,7 @@ import java.util.List;
 import dev.ferry.core.protocol.LocatorCodec;
 import dev.ferry.core.spi.DonorStorage;
 import dev.ferry.core.spi.Locator;
+import dev.ferry.transport.TokenBucket;
 
 /**
  * One clone a donor serves: its storage (the snapshot) and which live session serves each task. Kept after a network
@@ -25,6 +26,8 @@ final class DonorSnapshot
 {
     final DonorStorage storage;
     final Locator locator;
+    /** The clone's rate limit, shared by all its sessions' connections. */
+    final TokenBucket throttle;
     private final DonorSession[] owners = new DonorSession[LocatorCodec.MAX_TASKS];
     private int sessions;
     private boolean finished;
@@ -35,10 +38,11 @@ final class DonorSnapshot
      * @param creator the session whose COM_INIT took the snapshot: it holds task 0 from the start, so a new snapshot
      *                never looks idle before its session has it.
      */
-    DonorSnapshot(final DonorStorage storage, final Locator locator, final DonorSession creator)
+    DonorSnapshot(final DonorStorage storage, final Locator locator, final DonorSession creator, final TokenBucket throttle)
     {
         this.storage = storage;
         this.locator = locator;
+        this.throttle = throttle;
         owners[0] = creator;
         sessions = 1;
     }

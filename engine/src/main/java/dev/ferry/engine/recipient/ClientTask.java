@@ -128,6 +128,7 @@ final class ClientTask implements ConnectionHandler
             ch = Connection.connect(donor, run.transport());
             connection = Connection.register(loop, ch, run.transport(),
                 ValidatingHandler.client(this, run.transport().maxFrameLength()));
+            connection.throttle(run.throttle());
         }
         catch (final IOException ex)
         {

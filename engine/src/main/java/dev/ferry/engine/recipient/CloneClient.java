@@ -18,6 +18,7 @@ import java.util.function.Consumer;
 
 import org.agrona.concurrent.AgentRunner;
 import org.agrona.concurrent.BackoffIdleStrategy;
+import org.agrona.concurrent.SystemNanoClock;
 
 import dev.ferry.core.config.CloneSettings;
 import dev.ferry.core.protocol.ErrorCode;
@@ -28,6 +29,7 @@ import dev.ferry.core.spi.CloneMode;
 import dev.ferry.core.spi.Locator;
 import dev.ferry.core.spi.Stage;
 import dev.ferry.engine.CloneProgress;
+import dev.ferry.transport.TokenBucket;
 import dev.ferry.transport.TransportSettings;
 
 /**
@@ -65,6 +67,18 @@ public final class CloneClient
         private List<String> allowDonors;
         private long restartWindowMs = -1;
         private boolean noSetuid;
+        private long maxRate = TokenBucket.UNLIMITED;
+
+        /**
+         * Cap the clone at this many bytes per second received, all connections together ({@link TokenBucket}: a
+         * burst of 200 ms of the rate); 0 (the default) for no limit. {@link CloneClient#setMaxRate} changes it while
+         * the clone runs.
+         */
+        public Options maxRate(final long bytesPerSecond)
+        {
+            maxRate = bytesPerSecond;
+            return this;
+        }
 
         /**
          * Connections (clone tasks), at least 1.
@@ -205,12 +219,36 @@ public final class CloneClient
     private final Path target;
     private final Options options;
     private final CloneProgress progress = new CloneProgress();
+    private final TokenBucket throttle;
 
+    /**
+     * @throws IllegalArgumentException if {@link Options#maxRate} is negative.
+     */
     public CloneClient(final InetSocketAddress donor, final Path target, final Options options)
     {
         this.donor = donor;
         this.target = target.toAbsolutePath().normalize();
         this.options = options;
+        this.throttle = new TokenBucket(SystemNanoClock.INSTANCE, options.maxRate, null);
+    }
+
+    /**
+     * Change the rate limit while the clone runs (and for its restarts). Any thread.
+     *
+     * @param bytesPerSecond received bytes per second, all connections together; 0 for no limit.
+     * @throws IllegalArgumentException if negative.
+     */
+    public void setMaxRate(final long bytesPerSecond)
+    {
+        throttle.rate(bytesPerSecond);
+    }
+
+    /**
+     * @return the rate limit in bytes/s, 0 for none. Any thread.
+     */
+    public long maxRate()
+    {
+        return throttle.rate();
     }
 
     /**
@@ -301,6 +339,7 @@ public final class CloneClient
     {
         final FileTreeRecipient recipient = new FileTreeRecipient(target, options.settings()).noSetuid(options.noSetuid);
         final CloneRun run = new CloneRun(options, recipient, progress);
+        run.throttle(throttle);
         final ApplyWorker[] workers = new ApplyWorker[options.applyThreads];
         final List<AgentRunner> workerRunners = new ArrayList<>();
         final List<ClientTask> tasks = new ArrayList<>();

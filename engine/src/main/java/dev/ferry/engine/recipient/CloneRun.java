@@ -20,6 +20,7 @@ import dev.ferry.core.spi.Stage;
 import dev.ferry.engine.CloneProgress;
 import dev.ferry.engine.SharedSecret;
 import dev.ferry.engine.layout.ChunkPlan;
+import dev.ferry.transport.TokenBucket;
 import dev.ferry.transport.TransportSettings;
 
 /**
@@ -105,6 +106,8 @@ final class CloneRun
     private FerryException networkFailure;
     private long restartWindowMs = -1;
 
+    private TokenBucket throttle;
+
     CloneRun(final CloneClient.Options options, final FileTreeRecipient recipient, final CloneProgress progress)
     {
         this.options = options;
@@ -127,6 +130,19 @@ final class CloneRun
     ApplyWorker worker(final int task)
     {
         return workers[Math.floorMod(task, workers.length)];
+    }
+
+    /**
+     * The clone's rate limit, shared by every task's connection; set once by the driver thread before any task starts.
+     */
+    void throttle(final TokenBucket bucket)
+    {
+        throttle = bucket;
+    }
+
+    TokenBucket throttle()
+    {
+        return throttle;
     }
 
     TransportSettings transport()
