@@ -67,7 +67,7 @@ public final class ClientHandshake
                 expect(type, FrameType.AUTH_CHALLENGE);
                 donorNonce = AuthCodec.nonce(body, offset);
                 clientNonce = secret.nonce();
-                final int at = c.claim(FrameType.AUTH_RESPONSE, AuthCodec.LENGTH);
+                final int at = ClientTask.claim(c, FrameType.AUTH_RESPONSE, AuthCodec.LENGTH);
                 AuthCodec.encode(c.sendBuffer(), at, clientNonce, secret.clientProof(donorNonce, clientNonce));
                 c.flush();
                 step = 2;

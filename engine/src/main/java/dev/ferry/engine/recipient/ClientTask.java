@@ -137,7 +137,7 @@ final class ClientTask implements ConnectionHandler
                 " (check the address, and that `ferry donor` runs there)", ex);
         }
         connection.bulkType(FrameType.COM_RES_DATA);
-        final int at = connection.claim(FrameType.HELLO, 256);
+        final int at = claim(connection, FrameType.HELLO, HelloCodec.MAX_LENGTH);
         final int len = HelloCodec.encode(connection.sendBuffer(), at, run.protocolMin(), run.protocolMax(),
             HelloCodec.ROLE_CLIENT, HelloCodec.FEATURE_CRC32C | HelloCodec.FEATURE_RESTART |
             (connection.isTls() ? HelloCodec.FEATURE_TLS : 0), "ferry");
@@ -222,7 +222,7 @@ final class ClientTask implements ConnectionHandler
                 }
                 if (metadataOnly)
                 {
-                    final int at = connection.claim(FrameType.COM_EXECUTE, ExecuteFlags.LENGTH);
+                    final int at = claim(connection, FrameType.COM_EXECUTE, ExecuteFlags.LENGTH);
                     connection.sendBuffer().putInt(at, ExecuteFlags.METADATA_ONLY |
                         (run.resumeChecksum() ? ExecuteFlags.CHECKSUMS_ONLY : 0), dev.ferry.core.protocol.Wire.BYTE_ORDER);
                     connection.flush();
@@ -404,6 +404,20 @@ final class ClientTask implements ConnectionHandler
             " out of order (client task " + index + ", state " + state + ")");
     }
 
+    /**
+     * Claim a frame in the send buffer; no room is a bug (every caller checked or sized it), never a write at -1.
+     */
+    static int claim(final Connection c, final int type, final int length)
+    {
+        final int at = c.claim(type, length);
+        if (at < 0)
+        {
+            throw new FerryException(ErrorCode.INTERNAL, "no room in the send buffer for " + FrameType.name(type) +
+                " of " + length + " bytes");
+        }
+        return at;
+    }
+
     private void sendEmpty(final int type)
     {
         if (connection.claim(type, 0) < 0)
@@ -557,7 +571,7 @@ final class ClientTask implements ConnectionHandler
         {
             return;
         }
-        final int at = connection.claim(FrameType.COM_ACK, AckCodec.lengthFor(n));
+        final int at = claim(connection, FrameType.COM_ACK, AckCodec.lengthFor(n));
         final UnsafeBuffer out = connection.sendBuffer();
         AckCodec.putCount(out, at, n);
         int i = 0;
@@ -625,7 +639,7 @@ final class ClientTask implements ConnectionHandler
             c.close(ErrorCode.CANCELLED, "clone failed");
             return;
         }
-        final int at = c.claim(FrameType.COM_EXIT, max);
+        final int at = claim(c, FrameType.COM_EXIT, max);
         c.commit(at, ErrorCodec.encode(c.sendBuffer(), at, code, message));
         state = STATE_DONE;
         c.closeAfterFlush();
