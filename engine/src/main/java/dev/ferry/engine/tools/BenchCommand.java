@@ -98,6 +98,16 @@ public final class BenchCommand implements Callable<Integer>
         "against the dataset size (default: ${DEFAULT-VALUE})")
     int restarts;
 
+    @Option(names = "--wan", paramLabel = "RATE,RTT,WINDOW", description = "instead of racing a peer, clone each " +
+        "DIR once through a WanProxy: a link of RATE bytes/s each way (100M), RTT round trip (50ms), WINDOW " +
+        "unacknowledged bytes per connection (1M: about WINDOW/RTT = 20 MB/s per connection); reports the rate " +
+        "against the link's")
+    String wan;
+
+    @Option(names = "--max-rate", defaultValue = "0", paramLabel = "RATE", description = "with --wan: the client's " +
+        "--max-rate (default 0: none)")
+    String maxRate;
+
     @Option(names = "--seed", defaultValue = "42", description = "seed of the cut points for --restarts " +
         "(default: ${DEFAULT-VALUE})")
     long seed;
@@ -120,9 +130,9 @@ public final class BenchCommand implements Callable<Integer>
         }
         final Path base = work != null ? work : datasets.get(0).toAbsolutePath().getParent().resolve("ferry-bench-work");
         Files.createDirectories(base);
-        final boolean racePeer = restarts == 0 &&
+        final boolean racePeer = restarts == 0 && wan == null &&
             ("tls".equals(peer) || ("tar-nc".equals(peer) && hasCommand("nc") && hasCommand("tar")));
-        if (restarts == 0 && "tar-nc".equals(peer) && !racePeer)
+        if (restarts == 0 && wan == null && "tar-nc".equals(peer) && !racePeer)
         {
             out.println("note: nc not found, racing nobody (apt-get install netcat-openbsd)");
         }
@@ -131,7 +141,11 @@ public final class BenchCommand implements Callable<Integer>
         {
             for (final Path dataset : datasets)
             {
-                if (restarts > 0)
+                if (wan != null)
+                {
+                    wanRun(out, dataset.toAbsolutePath(), base, toDelete);
+                }
+                else if (restarts > 0)
                 {
                     restartCost(out, dataset.toAbsolutePath(), base, toDelete);
                 }
@@ -303,6 +317,84 @@ public final class BenchCommand implements Callable<Integer>
             out.printf(Locale.ROOT, "  chunk latency ms: p50 %.1f  p90 %.1f  p99 %.1f  max %.1f  (%d chunks)%n",
                 latency.getValueAtPercentile(50) / 1e6, latency.getValueAtPercentile(90) / 1e6,
                 latency.getValueAtPercentile(99) / 1e6, latency.getMaxValue() / 1e6, latency.getTotalCount());
+        }
+        out.flush();
+    }
+
+    /**
+     * {@code --wan RATE,RTT,WINDOW}: link rate in bytes/s, round trip in ms, window in bytes.
+     */
+    static long[] parseWan(final String spec)
+    {
+        final String[] parts = spec.split(",");
+        if (parts.length != 3)
+        {
+            throw new IllegalArgumentException("--wan takes RATE,RTT,WINDOW (e.g. 100M,50ms,1M), got '" + spec + "'");
+        }
+        final String rtt = parts[1].trim().toLowerCase(Locale.ROOT);
+        try
+        {
+            return new long[] { Units.parseRate(parts[0]),
+                Long.parseLong(rtt.endsWith("ms") ? rtt.substring(0, rtt.length() - 2) : rtt),
+                Units.parseSize(parts[2]) };
+        }
+        catch (final NumberFormatException ex)
+        {
+            throw new IllegalArgumentException("--wan takes RATE,RTT,WINDOW (e.g. 100M,50ms,1M), got '" + spec + "'", ex);
+        }
+    }
+
+    /**
+     * One clone of {@code src} through a {@link WanProxy}; the copy must be identical.
+     */
+    private void wanRun(final PrintWriter out, final Path src, final Path base, final List<Path> toDelete)
+        throws Exception
+    {
+        final long[] link;
+        final long clientRate;
+        try
+        {
+            link = parseWan(wan);
+            clientRate = Units.parseRate(maxRate);
+        }
+        catch (final IllegalArgumentException ex)
+        {
+            throw new CommandLine.ParameterException(spec.commandLine(), ex.getMessage());
+        }
+        final long bytes = treeBytes(src);
+        final Path dst = freshDestination(base, "wan-", src, 0, toDelete);
+        out.printf(Locale.ROOT, "dataset %s: %s in %d files; one clone through a link of %s, %d ms RTT, %s window " +
+            "per connection (%s per connection at most), %d threads%s%n", src, Units.bytes(bytes), fileCount(src),
+            link[0] == 0 ? "unlimited rate" : Units.rate(link[0], 1), link[1], Units.bytes(link[2]),
+            link[1] == 0 ? "no limit" : Units.rate(link[2] * 1000 / Math.max(1, link[1]), 1), threads,
+            clientRate > 0 ? ", --max-rate " + Units.rate(clientRate, 1) : "");
+        out.flush();
+        try (DonorService donor = new DonorService(src, new InetSocketAddress("127.0.0.1", 0),
+            new DonorService.Options().settings(new CloneSettings().checksum(!noChecksum))).start();
+            WanProxy proxy = new WanProxy(donor.address(), link[0], link[1], link[2]))
+        {
+            settle();
+            warm(src);
+            final long t0 = System.nanoTime();
+            final CloneResult result = new CloneClient(proxy.address(), dst, new CloneClient.Options()
+                .threads(threads).applyThreads(applyThreads).maxRate(clientRate)
+                .settings(new CloneSettings().sync(sync))).run();
+            final double seconds = (System.nanoTime() - t0) / 1e9;
+            final List<String> differences = TreeComparator.compare(src, dst);
+            if (!differences.isEmpty())
+            {
+                throw new FerryException(ErrorCode.INTERNAL, "the copy through the WAN proxy differs: " + differences);
+            }
+            final double rate = result.dataBytes() / seconds;
+            out.printf(Locale.ROOT, "  identical: %s in %.2f s = %s%s, %d connections, %s crossed the proxy%n",
+                Units.bytes(result.dataBytes()), seconds, Units.rate(result.dataBytes(), seconds),
+                link[0] == 0 ? "" : String.format(Locale.ROOT, " = %.0f%% of the link", 100 * rate / link[0]),
+                proxy.connections(), Units.bytes(proxy.downstreamBytes()));
+        }
+        if (!keep)
+        {
+            deleteTree(dst);
+            toDelete.remove(dst);
         }
         out.flush();
     }

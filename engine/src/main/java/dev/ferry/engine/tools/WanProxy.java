@@ -1,0 +1,300 @@
+package dev.ferry.engine.tools;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.util.List;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.LockSupport;
+
+import org.agrona.concurrent.SystemNanoClock;
+
+import dev.ferry.transport.TokenBucket;
+
+/**
+ * A loopback TCP proxy that behaves like a long fat link, for {@code ferry bench --wan} and tests: every connection
+ * is forwarded to a donor through two one-way pipes, each of which
+ * <ul>
+ * <li>delays every byte by half the round trip ({@code rttMs / 2}) before it reaches the other side;</li>
+ * <li>keeps at most {@code windowBytes} unacknowledged per connection and direction: a byte counts until half a
+ * round trip after the far side accepted it (its ACK coming back), so one connection moves at most
+ * {@code window / RTT}, as a TCP window does;</li>
+ * <li>takes tokens from one {@link TokenBucket} per direction shared by every connection (the link's rate; 0: none).
+ * </li>
+ * </ul>
+ * A connection through it reaches {@code min(window / RTT, link rate / connections)}: 1 MiB over 50 ms is about
+ * 20 MB/s, so a 100 MB/s link needs five connections. Counts the bytes it carried each way.
+ * <p>
+ * Tooling, not library code: blocking sockets, two threads per direction of each connection, a byte array per
+ * read. {@link #close} may be called from any thread; the counters may be read from any thread.
+ */
+public final class WanProxy implements AutoCloseable
+{
+    private static final int READ_BYTES = 64 * 1024;
+    private static final int CONNECT_TIMEOUT_MS = 5_000;
+    private static final long POLL_NANOS = TimeUnit.MICROSECONDS.toNanos(200);
+
+    private final InetSocketAddress donor;
+    private final long oneWayNanos;
+    private final long windowBytes;
+    private final TokenBucket down;
+    private final TokenBucket up;
+    private final ServerSocket server;
+    private final List<Socket> sockets = new CopyOnWriteArrayList<>();
+    private final AtomicLong downstream = new AtomicLong();
+    private final AtomicLong upstream = new AtomicLong();
+    private final AtomicLong connections = new AtomicLong();
+    private volatile boolean closed;
+
+    /**
+     * @param donor       where to forward connections.
+     * @param linkRate    bytes per second each way, all connections together; 0 for no limit.
+     * @param rttMs       round trip time added (half each way).
+     * @param windowBytes unacknowledged bytes per connection and direction, at least 64 KiB.
+     * @throws IllegalArgumentException if a parameter is out of range.
+     */
+    public WanProxy(final InetSocketAddress donor, final long linkRate, final long rttMs, final long windowBytes)
+        throws IOException
+    {
+        if (linkRate < 0 || rttMs < 0 || windowBytes < READ_BYTES)
+        {
+            throw new IllegalArgumentException("a WAN link needs a rate >= 0, an RTT >= 0 and a window >= " + READ_BYTES +
+                " bytes: got " + linkRate + " B/s, " + rttMs + " ms, " + windowBytes + " bytes");
+        }
+        this.donor = donor;
+        this.oneWayNanos = TimeUnit.MILLISECONDS.toNanos(rttMs) / 2;
+        this.windowBytes = windowBytes;
+        this.down = new TokenBucket(SystemNanoClock.INSTANCE, linkRate, null);
+        this.up = new TokenBucket(SystemNanoClock.INSTANCE, linkRate, null);
+        this.server = new ServerSocket(0, 64, InetAddress.getLoopbackAddress());
+        start(this::acceptLoop, "wan-proxy-accept");
+    }
+
+    /**
+     * @return the address clients connect to.
+     */
+    public InetSocketAddress address()
+    {
+        return new InetSocketAddress(server.getInetAddress(), server.getLocalPort());
+    }
+
+    /**
+     * @return bytes carried from the donor to clients.
+     */
+    public long downstreamBytes()
+    {
+        return downstream.get();
+    }
+
+    /**
+     * @return bytes carried from clients to the donor.
+     */
+    public long upstreamBytes()
+    {
+        return upstream.get();
+    }
+
+    /**
+     * @return connections accepted so far.
+     */
+    public long connections()
+    {
+        return connections.get();
+    }
+
+    private void acceptLoop()
+    {
+        while (!closed)
+        {
+            final Socket client;
+            try
+            {
+                client = server.accept();
+            }
+            catch (final IOException ex)
+            {
+                return; // closed
+            }
+            final Socket upstreamSocket = new Socket();
+            try
+            {
+                upstreamSocket.connect(donor, CONNECT_TIMEOUT_MS);
+                client.setTcpNoDelay(true);
+                upstreamSocket.setTcpNoDelay(true);
+            }
+            catch (final IOException ex)
+            {
+                closeQuietly(client);
+                closeQuietly(upstreamSocket);
+                continue;
+            }
+            sockets.add(client);
+            sockets.add(upstreamSocket);
+            connections.incrementAndGet();
+            final long id = connections.get();
+            new Pipe(upstreamSocket, client, down, downstream).start("wan-proxy-down-" + id);
+            new Pipe(client, upstreamSocket, up, upstream).start("wan-proxy-up-" + id);
+        }
+    }
+
+    /**
+     * One direction of one connection: a reader thread that respects the window and the link's rate and stamps each
+     * read with the time it may be delivered, and a writer thread that delivers it then and acknowledges it half a
+     * round trip later.
+     */
+    private final class Pipe
+    {
+        private final Socket from;
+        private final Socket to;
+        private final TokenBucket link;
+        private final AtomicLong carried;
+        private final LinkedBlockingQueue<Segment> inFlight = new LinkedBlockingQueue<>();
+        private final ConcurrentLinkedQueue<Segment> acks = new ConcurrentLinkedQueue<>();
+
+        Pipe(final Socket from, final Socket to, final TokenBucket link, final AtomicLong carried)
+        {
+            this.from = from;
+            this.to = to;
+            this.link = link;
+            this.carried = carried;
+        }
+
+        void start(final String name)
+        {
+            WanProxy.start(this::read, name + "-read");
+            WanProxy.start(this::write, name + "-write");
+        }
+
+        private void read()
+        {
+            long unacked = 0;
+            try
+            {
+                final InputStream in = from.getInputStream();
+                while (!closed)
+                {
+                    unacked -= takeAcks(System.nanoTime());
+                    while (unacked >= windowBytes - 1 && !closed)
+                    {
+                        LockSupport.parkNanos(POLL_NANOS);
+                        unacked -= takeAcks(System.nanoTime());
+                    }
+                    final byte[] b = new byte[(int)Math.min(READ_BYTES, windowBytes - unacked)];
+                    final int n = in.read(b);
+                    if (n < 0)
+                    {
+                        break;
+                    }
+                    long paid = 0;
+                    while (paid < n && !closed)
+                    {
+                        final long g = link.acquire(n - paid);
+                        paid += g;
+                        if (paid < n)
+                        {
+                            LockSupport.parkNanos(POLL_NANOS);
+                        }
+                    }
+                    unacked += n;
+                    inFlight.put(new Segment(b, n, System.nanoTime() + oneWayNanos));
+                }
+            }
+            catch (final IOException | InterruptedException ex)
+            {
+                // the connection ended
+            }
+            inFlight.offer(new Segment(null, -1, System.nanoTime() + oneWayNanos));
+        }
+
+        private long takeAcks(final long now)
+        {
+            long acked = 0;
+            Segment s;
+            while ((s = acks.peek()) != null && s.at <= now)
+            {
+                acks.poll();
+                acked += s.length;
+            }
+            return acked;
+        }
+
+        private void write()
+        {
+            try
+            {
+                final OutputStream out = to.getOutputStream();
+                while (true)
+                {
+                    final Segment s = inFlight.take();
+                    long wait;
+                    while ((wait = s.at - System.nanoTime()) > 0)
+                    {
+                        LockSupport.parkNanos(wait);
+                    }
+                    if (s.length < 0)
+                    {
+                        to.shutdownOutput();
+                        return;
+                    }
+                    out.write(s.bytes, 0, s.length);
+                    carried.addAndGet(s.length);
+                    acks.offer(new Segment(null, s.length, System.nanoTime() + oneWayNanos));
+                }
+            }
+            catch (final IOException | InterruptedException ex)
+            {
+                closeQuietly(from);
+                closeQuietly(to);
+            }
+        }
+    }
+
+    private record Segment(byte[] bytes, int length, long at)
+    {
+    }
+
+    private static void start(final Runnable r, final String name)
+    {
+        final Thread t = new Thread(r, name);
+        t.setDaemon(true);
+        t.start();
+    }
+
+    private static void closeQuietly(final Socket s)
+    {
+        try
+        {
+            s.close();
+        }
+        catch (final IOException ignore)
+        {
+            // closing
+        }
+    }
+
+    @Override
+    public void close()
+    {
+        closed = true;
+        try
+        {
+            server.close();
+        }
+        catch (final IOException ignore)
+        {
+            // closing
+        }
+        for (final Socket s : sockets)
+        {
+            closeQuietly(s);
+        }
+    }
+}
