@@ -1,221 +1,210 @@
 package dev.ferry.engine;
 
-import java.util.concurrent.atomic.AtomicLong;
-
-import org.HdrHistogram.Histogram;
-import org.HdrHistogram.Recorder;
-
-import dev.ferry.core.spi.Stage;
+import dev.ferry.core.protocol.FerryError;
 
 /**
- * Live counters of one clone, the columns of the clone plugin's progress table: stage, estimate, data bytes,
- * network bytes, threads, restarts. Written by the clone's threads, read by anyone (a progress display, an
- * embedding program). Thread-safe.
+ * What a clone has done, as of one moment: the columns of the clone plugin's {@code clone_progress} and
+ * {@code clone_status} tables (stage, estimate, data and network bytes, entries, threads, restarts), whether the clone
+ * is reconnecting to a lost donor, and the error it failed with. Immutable: a copy handed to callers
+ * ({@code CloneClient.progress()}, the progress listener); safe to keep and to read from any thread.
  */
 public final class CloneProgress
 {
-    private final long startNanos = System.nanoTime();
-    private volatile int stage = Stage.NONE;
-    private volatile long estimatedBytes;
-    private volatile long totalFiles;
-    private volatile int threads;
-    private final AtomicLong dataBytes = new AtomicLong();
-    private final AtomicLong networkBytes = new AtomicLong();
-    private final AtomicLong blocks = new AtomicLong();
-    private final AtomicLong restarts = new AtomicLong();
-    private final AtomicLong resentBytes = new AtomicLong();
-    private volatile long endNanos;
-    private final Recorder chunkLatency = new Recorder(3);
-    private final Histogram chunkLatencyTotal = new Histogram(3);
-    private Histogram chunkLatencyInterval;
+    private final CloneStage stage;
+    private final long estimatedBytes;
+    private final long dataBytes;
+    private final long networkBytes;
+    private final long entriesDone;
+    private final long entriesTotal;
+    private final int threads;
+    private final long restarts;
+    private final long resentBytes;
+    private final long corruptBlocks;
+    private final long keptFiles;
+    private final long keptBytes;
+    private final double seconds;
+    private final double[] secondsUntil;
+    private final double[] stageSeconds;
+    private final long snapshotId;
+    private final int reconnectAttempt;
+    private final String reconnectError;
+    private final double reconnectSecondsLeft;
+    private final FerryError error;
+    private final String errorMessage;
+    private final String lastError;
 
-    /**
-     * Record how long a chunk took from its first byte received to its last block applied. Any thread, wait-free.
-     */
-    public void onChunkLatency(final long nanos)
+    CloneProgress(
+        final CloneStage stage, final long estimatedBytes, final long dataBytes, final long networkBytes,
+        final long entriesDone, final long entriesTotal, final int threads, final long restarts, final long resentBytes,
+        final long corruptBlocks, final long keptFiles, final long keptBytes, final double seconds,
+        final double[] secondsUntil, final double[] stageSeconds, final long snapshotId, final int reconnectAttempt,
+        final String reconnectError, final double reconnectSecondsLeft, final FerryError error, final String errorMessage,
+        final String lastError)
     {
-        chunkLatency.recordValue(Math.max(1, nanos));
+        this.stage = stage;
+        this.estimatedBytes = estimatedBytes;
+        this.dataBytes = dataBytes;
+        this.networkBytes = networkBytes;
+        this.entriesDone = Math.min(entriesDone, Math.max(entriesTotal, 0));
+        this.entriesTotal = entriesTotal;
+        this.threads = threads;
+        this.restarts = restarts;
+        this.resentBytes = resentBytes;
+        this.corruptBlocks = corruptBlocks;
+        this.keptFiles = keptFiles;
+        this.keptBytes = keptBytes;
+        this.seconds = seconds;
+        this.secondsUntil = secondsUntil;
+        this.stageSeconds = stageSeconds;
+        this.snapshotId = snapshotId;
+        this.reconnectAttempt = reconnectAttempt;
+        this.reconnectError = reconnectError;
+        this.reconnectSecondsLeft = reconnectSecondsLeft;
+        this.error = error;
+        this.errorMessage = errorMessage;
+        this.lastError = lastError;
     }
 
     /**
-     * @return all chunk latencies recorded so far, in nanoseconds. Call from one reader thread.
+     * @return the last error the clone met (the failure, or what made it reconnect last), null if none.
      */
-    public synchronized Histogram chunkLatency()
+    public String lastError()
     {
-        chunkLatencyInterval = chunkLatency.getIntervalHistogram(chunkLatencyInterval);
-        chunkLatencyTotal.add(chunkLatencyInterval);
-        return chunkLatencyTotal.copy();
+        return lastError;
     }
 
-    private final long[] stageStartNanos = new long[Stage.DONE + 1];
-
-    public void stage(final int s)
-    {
-        if (s >= 0 && s < stageStartNanos.length && stageStartNanos[s] == 0)
-        {
-            stageStartNanos[s] = System.nanoTime();
-        }
-        stage = s;
-    }
-
-    /**
-     * @return seconds spent in {@code s} so far (until the next stage began), 0 if it never began.
-     */
-    public double stageSeconds(final int s)
-    {
-        final long start = stageStartNanos[s];
-        if (start == 0)
-        {
-            return 0;
-        }
-        long end = 0;
-        for (int n = s + 1; n < stageStartNanos.length && end == 0; n++)
-        {
-            end = stageStartNanos[n];
-        }
-        if (end == 0)
-        {
-            end = endNanos != 0 ? endNanos : System.nanoTime();
-        }
-        return (end - start) / 1e9;
-    }
-
-    /**
-     * @return seconds from the start until {@code s} began, 0 if it never began.
-     */
-    public double secondsUntil(final int s)
-    {
-        return stageStartNanos[s] == 0 ? 0 : (stageStartNanos[s] - startNanos) / 1e9;
-    }
-
-    public int stage()
+    /** @return the stage the clone is in. */
+    public CloneStage stage()
     {
         return stage;
     }
 
-    public void estimate(final long bytes, final long files)
-    {
-        estimatedBytes = bytes;
-        totalFiles = files;
-    }
-
+    /** @return bytes the donor's manifest announced (0 before the manifest). */
     public long estimatedBytes()
     {
         return estimatedBytes;
     }
 
-    public long totalFiles()
+    /** @return file bytes applied on the recipient. */
+    public long dataBytes()
     {
-        return totalFiles;
+        return dataBytes;
     }
 
-    public void threads(final int n)
+    /** @return bytes received over the network (framing and resent blocks included). */
+    public long networkBytes()
     {
-        threads = n;
+        return networkBytes;
     }
 
+    /**
+     * @return entries complete: those without data (directories, symlinks, empty files) once created, files once their
+     * last block is applied, and files a resume kept.
+     */
+    public long entriesDone()
+    {
+        return entriesDone;
+    }
+
+    /** @return entries the manifest announced (0 before the manifest). */
+    public long entriesTotal()
+    {
+        return entriesTotal;
+    }
+
+    /** @return tasks (connections) of the clone. */
     public int threads()
     {
         return threads;
     }
 
-    /**
-     * Count an applied block of {@code bytes}.
-     */
-    public void onBlock(final long bytes)
+    /** @return reconnections after network failures (and donor restarts) so far. */
+    public long restarts()
     {
-        dataBytes.addAndGet(bytes);
-        blocks.incrementAndGet();
+        return restarts;
     }
 
-    private volatile long keptFiles;
-    private volatile long keptBytes;
-
-    /**
-     * A resume kept {@code files} files ({@code bytes}) from the interrupted clone without sending them again.
-     */
-    public void onKept(final long files, final long bytes)
+    /** @return bytes sent again after restarts. */
+    public long resentBytes()
     {
-        keptFiles = files;
-        keptBytes = bytes;
+        return resentBytes;
     }
 
+    /** @return blocks whose CRC32C did not match (not written, sent again). */
+    public long corruptBlocks()
+    {
+        return corruptBlocks;
+    }
+
+    /** @return files a resume kept from the interrupted clone. */
     public long keptFiles()
     {
         return keptFiles;
     }
 
+    /** @return bytes of the files a resume kept. */
     public long keptBytes()
     {
         return keptBytes;
     }
 
-    public void onNetwork(final long bytes)
+    /** @return seconds since the clone started, up to its end if it ended. */
+    public double seconds()
     {
-        networkBytes.addAndGet(bytes);
+        return seconds;
     }
 
-    private final AtomicLong corruptBlocks = new AtomicLong();
-
-    /**
-     * A block arrived whose CRC32C did not match: it was not written and will be sent again.
-     */
-    public void onCorruptBlock()
+    /** @return seconds from the start until {@code s} began, 0 if it never began. */
+    public double secondsUntil(final CloneStage s)
     {
-        corruptBlocks.incrementAndGet();
+        return secondsUntil[s.ordinal()];
     }
 
-    public long corruptBlocks()
+    /** @return seconds spent in {@code s} (until the next stage began, or until now), 0 if it never began. */
+    public double stageSeconds(final CloneStage s)
     {
-        return corruptBlocks.get();
+        return stageSeconds[s.ordinal()];
     }
 
-    public void onRestart()
+    /** @return the donor's snapshot id, 0 before the donor named it. */
+    public long snapshotId()
     {
-        restarts.incrementAndGet();
+        return snapshotId;
     }
 
-    public void onResent(final long bytes)
+    /** @return true while the clone has lost its donor and tries to reconnect. */
+    public boolean reconnecting()
     {
-        resentBytes.addAndGet(bytes);
+        return reconnectAttempt > 0;
     }
 
-    public long dataBytes()
+    /** @return the reconnection attempt in progress (1 = the first after a failure), 0 when not reconnecting. */
+    public int reconnectAttempt()
     {
-        return dataBytes.get();
+        return reconnectAttempt;
     }
 
-    public long networkBytes()
+    /** @return what made the clone reconnect (one line), null when not reconnecting. */
+    public String reconnectError()
     {
-        return networkBytes.get();
+        return reconnectError;
     }
 
-    public long blocks()
+    /** @return seconds left in the restart window while reconnecting, else 0. */
+    public double reconnectSecondsLeft()
     {
-        return blocks.get();
+        return reconnectSecondsLeft;
     }
 
-    public long restarts()
+    /** @return the error the clone failed with, null unless it failed. */
+    public FerryError error()
     {
-        return restarts.get();
+        return error;
     }
 
-    public long resentBytes()
+    /** @return the failure as one line ({@code NAME: message (hint)}), null unless the clone failed. */
+    public String errorMessage()
     {
-        return resentBytes.get();
-    }
-
-    public void finish()
-    {
-        endNanos = System.nanoTime();
-    }
-
-    /**
-     * @return seconds since the clone started, up to its end if it ended.
-     */
-    public double elapsedSeconds()
-    {
-        final long end = endNanos != 0 ? endNanos : System.nanoTime();
-        return (end - startNanos) / 1e9;
+        return errorMessage;
     }
 }

@@ -5,10 +5,11 @@ package dev.ferry.core.protocol;
  * <p>
  * Codes are part of the wire format: never renumber one. Each code has a short name and a default hint that
  * tells a person what to do about it; the message that travels with a code says what happened.
- * Thread-safe: constants only.
+ * Thread-safe: constants only. The public API offers the same codes as an enum, {@link FerryError}.
  */
 public final class ErrorCode
 {
+    /** No error: {@code COM_EXIT} after a complete clone. */
     public static final int OK = 0;
     /** A frame's length or a field inside it is out of range or truncated. */
     public static final int MALFORMED_FRAME = 1;
@@ -56,12 +57,15 @@ public final class ErrorCode
     public static final int CANCELLED = 22;
     /** The target directory is being written by another clone (its {@code .ferry/lock} is held). */
     public static final int TARGET_IN_USE = 23;
+    /** The donor is shutting down (SIGTERM, {@code DonorService.close}); it may come back within the restart window. */
+    public static final int DONOR_SHUTDOWN = 24;
 
     private static final String[] NAMES = {
         "OK", "MALFORMED_FRAME", "FRAME_TOO_LARGE", "UNKNOWN_COMMAND", "UNEXPECTED_COMMAND", "VERSION_MISMATCH",
         "BAD_LOCATOR", "UNKNOWN_SNAPSHOT", "TOO_MANY_CLONES", "CONFIG_MISMATCH", "FILE_CHANGED", "IO_ERROR",
         "PATH_REFUSED", "CHECKSUM_MISMATCH", "AUTH_FAILED", "NOT_FERRY", "TIMEOUT", "NETWORK", "TARGET_NOT_EMPTY",
-        "DISK_FULL", "BAD_DESCRIPTOR", "INTERNAL", "CANCELLED", "TARGET_IN_USE" };
+        "DISK_FULL", "BAD_DESCRIPTOR", "INTERNAL", "CANCELLED", "TARGET_IN_USE",
+        "DONOR_SHUTDOWN" };
 
     private static final String[] HINTS = {
         "",
@@ -87,7 +91,8 @@ public final class ErrorCode
         "the donor sent inconsistent descriptors; the donor may be hostile or buggy",
         "this is a bug in Ferry; please report it with the message",
         "",
-        "wait for the other clone to finish, or stop it first; a lock left by a dead process is taken over" };
+        "wait for the other clone to finish, or stop it first; a lock left by a dead process is taken over",
+        "start the donor again; the client waits for it within the restart window (or continue later with --resume)" };
 
     private ErrorCode()
     {
@@ -117,6 +122,6 @@ public final class ErrorCode
      */
     public static boolean isRestartable(final int code)
     {
-        return code == TIMEOUT || code == NETWORK;
+        return code == TIMEOUT || code == NETWORK || code == DONOR_SHUTDOWN;
     }
 }

@@ -3,12 +3,16 @@ package dev.ferry.core.protocol;
 /**
  * A failure with an {@link ErrorCode} and a message a person can act on. Thrown at the edges (configuration,
  * storage, sessions), never on the per-block hot path, where return codes are used instead.
+ * <p>
+ * {@link #describe()} is one line: {@code NAME: message (hint)}, with exactly one hint, the one that applies to this
+ * cause: the code's default hint, or the one given at construction (empty for none). Immutable.
  */
 public class FerryException extends RuntimeException
 {
     private static final long serialVersionUID = 1L;
 
     private final int code;
+    private final String hint;
 
     /**
      * @param code    one of {@link ErrorCode}.
@@ -16,8 +20,7 @@ public class FerryException extends RuntimeException
      */
     public FerryException(final int code, final String message)
     {
-        super(message);
-        this.code = code;
+        this(code, message, null, null);
     }
 
     /**
@@ -27,16 +30,45 @@ public class FerryException extends RuntimeException
      */
     public FerryException(final int code, final String message, final Throwable cause)
     {
-        super(message, cause);
-        this.code = code;
+        this(code, message, null, cause);
     }
 
     /**
-     * @return the {@link ErrorCode} of this failure.
+     * @param code    one of {@link ErrorCode}.
+     * @param message what happened.
+     * @param hint    what to do about this cause, replacing the code's default hint; empty for no hint, null for the
+     *                default.
+     * @param cause   the underlying failure, or null.
+     */
+    public FerryException(final int code, final String message, final String hint, final Throwable cause)
+    {
+        super(message, cause);
+        this.code = code;
+        this.hint = hint;
+    }
+
+    /**
+     * @return the {@link ErrorCode} of this failure (the number the wire carries).
      */
     public int code()
     {
         return code;
+    }
+
+    /**
+     * @return the error as an enum; {@link FerryError#UNKNOWN} for a code this build does not know.
+     */
+    public FerryError error()
+    {
+        return FerryError.of(code);
+    }
+
+    /**
+     * @return what a person can do about this failure, or an empty string.
+     */
+    public String hint()
+    {
+        return hint != null ? hint : ErrorCode.hint(code);
     }
 
     /**
@@ -48,11 +80,11 @@ public class FerryException extends RuntimeException
     }
 
     /**
-     * @return the message followed by the code's hint: one line for a person.
+     * @return the message followed by the hint: one line for a person.
      */
     public String describe()
     {
-        final String hint = ErrorCode.hint(code);
-        return ErrorCode.name(code) + ": " + getMessage() + (hint.isEmpty() ? "" : " (" + hint + ")");
+        final String h = hint();
+        return ErrorCode.name(code) + ": " + getMessage() + (h.isEmpty() ? "" : " (" + h + ")");
     }
 }

@@ -334,7 +334,8 @@ class WireLayoutTest
             "OK", "MALFORMED_FRAME", "FRAME_TOO_LARGE", "UNKNOWN_COMMAND", "UNEXPECTED_COMMAND", "VERSION_MISMATCH",
             "BAD_LOCATOR", "UNKNOWN_SNAPSHOT", "TOO_MANY_CLONES", "CONFIG_MISMATCH", "FILE_CHANGED", "IO_ERROR",
             "PATH_REFUSED", "CHECKSUM_MISMATCH", "AUTH_FAILED", "NOT_FERRY", "TIMEOUT", "NETWORK", "TARGET_NOT_EMPTY",
-            "DISK_FULL", "BAD_DESCRIPTOR", "INTERNAL", "CANCELLED", "TARGET_IN_USE" };
+            "DISK_FULL", "BAD_DESCRIPTOR", "INTERNAL", "CANCELLED", "TARGET_IN_USE",
+            "DONOR_SHUTDOWN" };
         for (int code = 0; code < names.length; code++)
         {
             assertEquals(names[code], ErrorCode.name(code));
@@ -342,6 +343,15 @@ class WireLayoutTest
         assertEquals(22, ErrorCode.CANCELLED);
         assertEquals(5, ErrorCode.VERSION_MISMATCH);
         assertEquals(23, ErrorCode.TARGET_IN_USE);
+        assertEquals(24, ErrorCode.DONOR_SHUTDOWN);
+        assertTrue(ErrorCode.isRestartable(ErrorCode.DONOR_SHUTDOWN));
+        for (int code = 0; code < names.length; code++)
+        {
+            assertEquals(names[code], FerryError.of(code).name(), "the enum mirrors the wire numbers");
+            assertEquals(code, FerryError.of(code).code());
+        }
+        assertEquals(names.length + 1, FerryError.values().length, "every code, and UNKNOWN");
+        assertEquals(FerryError.UNKNOWN, FerryError.of(99));
         assertEquals("ERROR_99", ErrorCode.name(99));
         assertEquals("ERROR_-1", ErrorCode.name(-1));
         assertEquals("", ErrorCode.hint(99));

@@ -33,7 +33,11 @@ final class CloneCommand implements Callable<Integer>
 
     @Option(names = "--progress", defaultValue = "auto", paramLabel = "auto|tty|json|none",
         description = "progress on stderr when it is a terminal (auto), always (tty), as JSON lines on stdout (json), or never")
-    String progress;
+    ProgressPrinter.Mode progress;
+
+    @Option(names = "--no-wait", description = "when the donor announces that it shuts down, stop at once (exit 1, " +
+        "resumable) instead of waiting for it to come back within the restart window")
+    boolean noWait;
 
     @Option(names = "--no-sync", description = "skip forcing files and directories to disk (at the end and at journal " +
         "checkpoints: a resume is then safe after a process crash, not after a power loss)")
@@ -90,20 +94,21 @@ final class CloneCommand implements Callable<Integer>
     public Integer call()
     {
         final PrintWriter out = spec.commandLine().getOut();
-        final ProgressPrinter.Mode mode = ProgressPrinter.Mode.valueOf(progress.toUpperCase(Locale.ROOT));
-        final ProgressPrinter printer = new ProgressPrinter(mode == ProgressPrinter.Mode.JSON ? out :
-            spec.commandLine().getErr(), mode);
+        final ProgressPrinter.Mode mode = progress;
+        final ProgressPrinter printer = new ProgressPrinter(out, spec.commandLine().getErr(), mode);
         final dev.ferry.transport.TransportSettings transport = new dev.ferry.transport.TransportSettings();
         tls.applyClient(transport, spec.commandLine().getErr());
         final CloneClient.Options options = new CloneClient.Options().transport(transport).threads(threads).applyThreads(applyThreads)
             .settings(new dev.ferry.core.config.CloneSettings().sync(!noSync)).onProgress(printer, 1000)
-            .maxRate(rate(maxRate)).resume(resume).resumeChecksum(resumeChecksum).maxRestarts(maxRestarts).allowDonors(allowDonors).noSetuid(noSetuid)
+            .maxRate(rate(maxRate)).resume(resume).resumeChecksum(resumeChecksum).maxRestarts(maxRestarts).allowDonors(allowDonors).noSetuid(noSetuid).noWait(noWait)
             .secret(secretFile == null ? null : dev.ferry.engine.SharedSecret.fromFile(secretFile));
         final CloneResult r;
         final CloneClient client = new CloneClient(HostPort.parse(from), to, options);
+        final dev.ferry.engine.CloneProgress p;
         try
         {
             r = client.run();
+            p = client.progress();
         }
         finally
         {
@@ -117,10 +122,10 @@ final class CloneCommand implements Callable<Integer>
                 (r.restarts() > 0 ? ", " + r.restarts() + " restarts, " +
                 Units.bytes(Math.max(0, r.networkBytes() - r.dataBytes())) + " on the wire beyond the data (framing and " +
                 "what was in flight at each cut)" : "") +
-                (client.progress().corruptBlocks() > 0 ? ", " + client.progress().corruptBlocks() +
+                (p.corruptBlocks() > 0 ? ", " + p.corruptBlocks() +
                 " corrupt blocks caught by CRC32C and sent again" : "") +
-                (client.progress().keptFiles() > 0 ? ", " + client.progress().keptFiles() + " files (" +
-                Units.bytes(client.progress().keptBytes()) + ") kept from the interrupted clone" : "") + ")");
+                (p.keptFiles() > 0 ? ", " + p.keptFiles() + " files (" +
+                Units.bytes(p.keptBytes()) + ") kept from the interrupted clone" : "") + ")");
         }
         return 0;
     }

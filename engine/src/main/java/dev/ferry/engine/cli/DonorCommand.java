@@ -68,6 +68,11 @@ final class DonorCommand implements Callable<Integer>
     @CommandLine.Mixin
     TlsOptions tls = new TlsOptions();
 
+    @Option(names = "--drain", defaultValue = "0", paramLabel = "S",
+        description = "on SIGTERM, give running clones up to S seconds to finish before the rest are told " +
+        "DONOR_SHUTDOWN (default: ${DEFAULT-VALUE})")
+    long drainSeconds;
+
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
@@ -107,9 +112,24 @@ final class DonorCommand implements Callable<Integer>
                 }
             });
         final CountDownLatch stop = new CountDownLatch(1);
-        try (DonorService donor = new DonorService(root, HostPort.parse(listen), options).start())
+        final CountDownLatch closed = new CountDownLatch(1);
+        options.logger(new LineLogger("ferry donor: ", err, quiet));
+        final DonorService donor = new DonorService(root, HostPort.parse(listen), options).start();
+        try
         {
-            final Thread hook = new Thread(stop::countDown, "ferry-donor-shutdown");
+            // SIGTERM / Ctrl-C: tell the clients (DONOR_SHUTDOWN) after the drain time, and let the JVM exit only then
+            final Thread hook = new Thread(() ->
+            {
+                stop.countDown();
+                try
+                {
+                    closed.await(drainSeconds + 5, java.util.concurrent.TimeUnit.SECONDS);
+                }
+                catch (final InterruptedException ex)
+                {
+                    Thread.currentThread().interrupt();
+                }
+            }, "ferry-donor-shutdown");
             Runtime.getRuntime().addShutdownHook(hook);
             spec.commandLine().getOut().println("ferry donor: serving " + root.toAbsolutePath() + " on " +
                 HostPort.format(donor.address()));
@@ -142,6 +162,17 @@ final class DonorCommand implements Callable<Integer>
                     poller.shutdownNow();
                 }
             }
+            if (!quiet)
+            {
+                err.println("ferry donor: shutting down" + (drainSeconds > 0 ? " (running clones get up to " +
+                    drainSeconds + " s to finish)" : "") + "; clients are told DONOR_SHUTDOWN");
+                err.flush();
+            }
+        }
+        finally
+        {
+            donor.close(java.time.Duration.ofSeconds(drainSeconds));
+            closed.countDown();
         }
         return 0;
     }

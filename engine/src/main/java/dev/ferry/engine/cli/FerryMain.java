@@ -18,7 +18,7 @@ import picocli.CommandLine.Command;
     mixinStandardHelpOptions = true,
     versionProvider = FerryMain.Version.class,
     description = "Clone a directory tree from a donor to a recipient, fast and safely.",
-    subcommands = { DemoCommand.class, DonorCommand.class, CloneCommand.class, LocalCommand.class, BenchCommand.class, VerifyCommand.class, CommandLine.HelpCommand.class })
+    subcommands = { DemoCommand.class, DonorCommand.class, CloneCommand.class, StatusCommand.class, LocalCommand.class, BenchCommand.class, VerifyCommand.class, CommandLine.HelpCommand.class })
 public final class FerryMain implements Runnable
 {
     /** Exit code of a failed clone or command. */
@@ -45,6 +45,7 @@ public final class FerryMain implements Runnable
         final CommandLine cl = new CommandLine(new FerryMain());
         cl.setOut(out);
         cl.setErr(err);
+        cl.setCaseInsensitiveEnumValuesAllowed(true);
         cl.setExecutionExceptionHandler((ex, commandLine, parseResult) ->
         {
             // one line, always the last: whatever a peer put in a message cannot break it or drive the terminal

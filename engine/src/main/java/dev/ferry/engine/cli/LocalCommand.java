@@ -60,8 +60,8 @@ final class LocalCommand implements Callable<Integer>
 
     static String summary(final CloneProgress p)
     {
-        return "cloned " + p.totalFiles() + " entries, " + Units.bytes(p.dataBytes()) + " in " +
-            String.format(java.util.Locale.ROOT, "%.2f s", p.elapsedSeconds()) + ": " +
-            Units.rate(p.dataBytes(), p.elapsedSeconds()) + " (" + p.threads() + " threads)";
+        return "cloned " + p.entriesTotal() + " entries, " + Units.bytes(p.dataBytes()) + " in " +
+            String.format(java.util.Locale.ROOT, "%.2f s", p.seconds()) + ": " +
+            Units.rate(p.dataBytes(), p.seconds()) + " (" + p.threads() + " threads)";
     }
 }

@@ -66,6 +66,7 @@ public final class DonorService implements AutoCloseable
         private int maxConnections = 256;
         private long restartWindowMs = RESTART_WINDOW_DEFAULT_MS;
         private ErrorHandler log = ex -> { };
+        private System.Logger logger = System.getLogger("dev.ferry.donor");
         private long handshakeTimeoutMs = 10_000;
         private long maxRate = TokenBucket.UNLIMITED;
         private long maxTotalRate = TokenBucket.UNLIMITED;
@@ -130,6 +131,16 @@ public final class DonorService implements AutoCloseable
 
 
         /**
+         * Where the one line per clone goes (start: client, snapshot, entries, bytes; end: result, bytes, rate), at
+         * {@code INFO}. Default: {@code System.getLogger("dev.ferry.donor")}, which the application configures.
+         */
+        public Options logger(final System.Logger v)
+        {
+            logger = v;
+            return this;
+        }
+
+        /**
          * Where notable events (refused clients, failed clones) are reported. Default: dropped.
          */
         public Options log(final ErrorHandler v)
@@ -167,14 +178,23 @@ public final class DonorService implements AutoCloseable
     private final AtomicLong bytesSent = new AtomicLong();
     private final List<EventLoop> loops = new ArrayList<>();
     private final List<AgentRunner> runners = new ArrayList<>();
+    private final java.util.Set<DonorSession> sessions = ConcurrentHashMap.newKeySet();
+    private volatile boolean closing;
     private ScheduledThreadPoolExecutor helper;
     private Acceptor acceptor;
     private InetSocketAddress bound;
     private TokenBucket totalRate;
     private volatile long cloneRate;
 
+    /**
+     * @param root    the directory to serve.
+     * @param listen  the address to listen on (port 0: any free port, see {@link #address()}).
+     * @param options the donor's options; not to be changed once started.
+     * @throws FerryException naming {@code --add-exports java.base/jdk.internal.misc=ALL-UNNAMED} if the JVM lacks it.
+     */
     public DonorService(final Path root, final InetSocketAddress listen, final Options options)
     {
+        dev.ferry.engine.recipient.JvmAccess.check();
         this.root = root.toAbsolutePath().normalize();
         this.listen = listen;
         this.options = options;
@@ -274,9 +294,15 @@ public final class DonorService implements AutoCloseable
         {
             try
             {
+                final DonorSession session = new DonorSession(this, loop);
                 Connection.register(loop, ch, options.transport(),
-                    ValidatingHandler.donor(new DonorSession(this), options.transport().maxFrameLength()))
+                    ValidatingHandler.donor(session, options.transport().maxFrameLength()))
                     .errorType(FrameType.COM_RES_ERROR);
+                sessions.add(session);
+                if (closing)
+                {
+                    session.shutdown();
+                }
             }
             catch (final IOException | RuntimeException | OutOfMemoryError ex)
             {
@@ -293,9 +319,39 @@ public final class DonorService implements AutoCloseable
         });
     }
 
-    void onSessionClosed()
+    void onSessionClosed(final DonorSession session)
     {
+        sessions.remove(session);
         connections.decrementAndGet();
+    }
+
+    /**
+     * A clone began: its one start line.
+     */
+    void cloneStarted(final DonorSnapshot c)
+    {
+        options.logger.log(System.Logger.Level.INFO, "clone started: client " + c.client + ", snapshot " +
+            Long.toHexString(c.snapshotId()) + (c.storage instanceof FileTreeDonor ? ", " +
+            ((FileTreeDonor)c.storage).manifest().size() + " entries, " + ((FileTreeDonor)c.storage).manifest().totalBytes() +
+            " bytes" : ""));
+    }
+
+    /**
+     * A clone ended (for good): its one end line, logged once.
+     */
+    private void cloneEnded(final DonorSnapshot c, final int code, final String why)
+    {
+        if (!c.endLogged.compareAndSet(false, true))
+        {
+            return;
+        }
+        final double seconds = (System.nanoTime() - c.startNanos) / 1e9;
+        final long bytes = c.bytesSent.get();
+        options.logger.log(code == ErrorCode.OK ? System.Logger.Level.INFO : System.Logger.Level.WARNING,
+            String.format(java.util.Locale.ROOT, "clone ended: client %s, snapshot %s, result %s%s, %d bytes sent in " +
+            "%.1f s (%.1f MB/s)", c.client, Long.toHexString(c.snapshotId()), ErrorCode.name(code),
+            code == ErrorCode.OK || why == null || why.isEmpty() ? "" : " (" + why + ")", bytes, seconds,
+            seconds > 0 ? bytes / seconds / 1e6 : 0));
     }
 
     /**
@@ -444,7 +500,7 @@ public final class DonorService implements AutoCloseable
                 throw new FerryException(ErrorCode.TOO_MANY_CLONES, "the donor already serves " + clones.size() +
                     " clones (--max-clones " + options.maxClones + ")");
             }
-            finishClone(idle);
+            finishClone(idle, ErrorCode.UNKNOWN_SNAPSHOT, "dropped to make room for a new clone: no client served it");
             options.log.onError(new FerryException(ErrorCode.UNKNOWN_SNAPSHOT, "snapshot " +
                 Long.toHexString(idle.snapshotId()) + " dropped to make room for a new clone: no client served it"));
         }
@@ -471,8 +527,9 @@ public final class DonorService implements AutoCloseable
     /**
      * The clone ended for good: no session may join; its storage closes when its last session has released it.
      */
-    void finishClone(final DonorSnapshot clone)
+    void finishClone(final DonorSnapshot clone, final int code, final String why)
     {
+        cloneEnded(clone, code, why);
         clones.remove(clone.snapshotId(), clone);
         if (clone.finish())
         {
@@ -501,22 +558,84 @@ public final class DonorService implements AutoCloseable
             {
                 clones.remove(c.snapshotId(), c);
                 c.storage.close();
+                cloneEnded(c, ErrorCode.NETWORK, "no client came back within the restart window");
                 options.log.onError(new FerryException(ErrorCode.UNKNOWN_SNAPSHOT, "snapshot " +
                     Long.toHexString(c.snapshotId()) + " dropped: no client came back within the restart window"));
             }
         }
     }
 
+    /**
+     * Stop at once: as {@link #close(java.time.Duration)} with no drain time (clients are told at once).
+     */
     @Override
     public void close()
+    {
+        close(java.time.Duration.ZERO);
+    }
+
+    /**
+     * Shut down: stop accepting connections, give running clones up to {@code drain} to finish, then tell every
+     * client still connected with {@code COM_RES_ERROR DONOR_SHUTDOWN} (after the frame or file region it is
+     * receiving, at most a second), so that it waits for the donor to come back within the restart window instead of
+     * guessing, and stop. Any thread but a loop's; returns when everything has stopped.
+     */
+    public void close(final java.time.Duration drain)
+    {
+        closing = true;
+        if (acceptor != null)
+        {
+            acceptor.close();
+        }
+        final long drainEnd = System.nanoTime() + drain.toNanos();
+        while (!runners.isEmpty() && clones.values().stream().anyMatch(c -> c.sessionCount() > 0) &&
+            System.nanoTime() - drainEnd < 0)
+        {
+            pause();
+        }
+        if (!runners.isEmpty())
+        {
+            for (final DonorSession s : sessions)
+            {
+                s.loop().execute(s::shutdown);
+            }
+            final long noticeEnd = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(1500);
+            while (!sessions.isEmpty() && System.nanoTime() - noticeEnd < 0)
+            {
+                pause();
+            }
+        }
+        for (final DonorSnapshot c : clones.values())
+        {
+            cloneEnded(c, ErrorCode.DONOR_SHUTDOWN, "the donor shut down");
+        }
+        stop();
+    }
+
+    private static void pause()
+    {
+        final boolean interrupted = Thread.interrupted();
+        java.util.concurrent.locks.LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(10));
+        if (interrupted)
+        {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private void stop()
     {
         if (acceptor != null)
         {
             acceptor.close();
         }
+        final boolean interrupted = Thread.interrupted(); // AgentRunner.close() prints when interrupted
         for (final AgentRunner r : runners)
         {
             r.close();
+        }
+        if (interrupted)
+        {
+            Thread.currentThread().interrupt();
         }
         runners.clear();
         if (helper != null)

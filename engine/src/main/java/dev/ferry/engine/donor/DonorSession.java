@@ -73,10 +73,72 @@ final class DonorSession implements ConnectionHandler, CopyCallback
     private int wantedType;
     private long handoverDeadlineNanos;
     private final java.util.List<DonorSession> askedToClose = new java.util.ArrayList<>(0);
+    private final dev.ferry.transport.EventLoop loop;
+    private boolean shuttingDown;
+    private boolean notified;
+    private long shutdownDeadlineNanos;
+    private static final long SHUTDOWN_FLUSH_NANOS = java.util.concurrent.TimeUnit.SECONDS.toNanos(1);
 
-    DonorSession(final DonorService service)
+    DonorSession(final DonorService service, final dev.ferry.transport.EventLoop loop)
     {
         this.service = service;
+        this.loop = loop;
+    }
+
+    /**
+     * The loop this session runs on (final: any thread may read it to hand the session a command).
+     */
+    dev.ferry.transport.EventLoop loop()
+    {
+        return loop;
+    }
+
+    /**
+     * The donor shuts down: stop offering blocks, let the frame or file region in progress finish (up to a second),
+     * then send {@code COM_RES_ERROR DONOR_SHUTDOWN} and close. This session's loop thread.
+     */
+    void shutdown()
+    {
+        if (connection == null || connection.isClosed() || state == STATE_CLOSED || shuttingDown)
+        {
+            if (connection != null && !connection.isClosed() && state == STATE_CLOSED)
+            {
+                connection.close(ErrorCode.DONOR_SHUTDOWN, "the donor is shutting down");
+            }
+            return;
+        }
+        shuttingDown = true;
+        shutdownDeadlineNanos = System.nanoTime() + SHUTDOWN_FLUSH_NANOS;
+        if (connection.isDrained())
+        {
+            sendShutdown();
+        }
+    }
+
+    /**
+     * Send the notice and keep the connection open: the client closes it when it has read the notice (closing here
+     * could reset the connection while the client's ACKs sit unread, and a reset destroys the notice in flight).
+     * {@link DonorService#close(java.time.Duration)} closes what is still open after a bound.
+     */
+    private void sendShutdown()
+    {
+        final int s = state;
+        state = STATE_CLOSED;
+        notified = true;
+        if (clone != null && s != STATE_CLOSED)
+        {
+            clone.storage.end(locator, task, ErrorCode.DONOR_SHUTDOWN);
+        }
+        final String message = "the donor is shutting down";
+        final int max = ErrorCodec.MESSAGE_OFFSET + 2 + ErrorCodec.MAX_MESSAGE_BYTES;
+        if (!connection.hasRoom(FrameHeader.HEADER_LENGTH + max))
+        {
+            connection.sendErrorAndClose(FrameType.COM_RES_ERROR, ErrorCode.DONOR_SHUTDOWN, message);
+            return;
+        }
+        final int at = connection.claim(FrameType.COM_RES_ERROR, max);
+        connection.commit(at, ErrorCodec.encode(connection.sendBuffer(), at, ErrorCode.DONOR_SHUTDOWN, message));
+        connection.flush();
     }
 
     @Override
@@ -84,6 +146,10 @@ final class DonorSession implements ConnectionHandler, CopyCallback
     {
         connection = c;
         c.errorType(FrameType.COM_RES_ERROR);
+        if (notified)
+        {
+            return; // told DONOR_SHUTDOWN: what the client still sends (ACKs in flight) no longer matters
+        }
         try
         {
             handle(type, body, offset, length);
@@ -221,7 +287,7 @@ final class DonorSession implements ConnectionHandler, CopyCallback
                     if (task == 0 && code == ErrorCode.OK && state == STATE_EXIT && !metadataOnly ||
                         code != ErrorCode.OK && !ErrorCode.isRestartable(code))
                     {
-                        service.finishClone(clone);
+                        service.finishClone(clone, code, code == ErrorCode.OK ? "complete" : ErrorCodec.printableMessage(body, offset));
                     }
                 }
                 state = STATE_CLOSED;
@@ -339,7 +405,7 @@ final class DonorSession implements ConnectionHandler, CopyCallback
         {
             if (created != null)
             {
-                service.finishClone(created); // nobody learnt its id: no one can come back for it
+                service.finishClone(created, ErrorCode.NETWORK, "the client left before it learnt the snapshot");
                 service.releaseSession(created, this);
             }
             return;
@@ -350,6 +416,8 @@ final class DonorSession implements ConnectionHandler, CopyCallback
             return;
         }
         attach(created, created.locator);
+        created.client = String.valueOf(connection.peer());
+        service.cloneStarted(created);
         try
         {
             sendLocatorAndConfig();
@@ -469,7 +537,7 @@ final class DonorSession implements ConnectionHandler, CopyCallback
      */
     private void pump()
     {
-        for (int i = 0; i < PUMPS_PER_CYCLE && state == STATE_STREAMING && !connection.isClosed(); i++)
+        for (int i = 0; i < PUMPS_PER_CYCLE && state == STATE_STREAMING && !shuttingDown && !connection.isClosed(); i++)
         {
             if (!connection.isDrained())
             {
@@ -530,6 +598,7 @@ final class DonorSession implements ConnectionHandler, CopyCallback
         connection.send(FrameType.COM_RES_DATA_DESC, d, offset, length);
         connection.sendRegion(FrameType.COM_RES_DATA, channel, position, count);
         bytesSent += count;
+        clone.bytesSent.addAndGet(count);
         service.addBytesSent(count);
         return true;
     }
@@ -546,6 +615,7 @@ final class DonorSession implements ConnectionHandler, CopyCallback
         connection.send(FrameType.COM_RES_DATA_DESC, d, offset, length);
         connection.send(FrameType.COM_RES_DATA, data, dataOffset, dataLength);
         bytesSent += dataLength;
+        clone.bytesSent.addAndGet(dataLength);
         service.addBytesSent(dataLength);
         return true;
     }
@@ -578,6 +648,14 @@ final class DonorSession implements ConnectionHandler, CopyCallback
     public void onTick(final Connection c, final long nowNanos)
     {
         connection = c;
+        if (shuttingDown)
+        {
+            if (state != STATE_CLOSED && (c.isDrained() || nowNanos - shutdownDeadlineNanos > 0))
+            {
+                sendShutdown();
+            }
+            return;
+        }
         if ((state < STATE_SNAPSHOT || state == STATE_AUTH) && nowNanos - createdNanos > service.handshakeTimeoutNanos())
         {
             fail(ErrorCode.TIMEOUT, "the session did not reach COM_INIT/COM_ATTACH within " +
@@ -617,7 +695,7 @@ final class DonorSession implements ConnectionHandler, CopyCallback
             clone.storage.end(locator, task, code);
             if (!ErrorCode.isRestartable(code))
             {
-                service.finishClone(clone);
+                service.finishClone(clone, code, message);
             }
         }
         service.options().log().onError(new FerryException(code, "session with " + connection.peer() + ": " + message));
@@ -627,7 +705,7 @@ final class DonorSession implements ConnectionHandler, CopyCallback
     @Override
     public void onClose(final Connection c, final int errorCode, final String message)
     {
-        service.onSessionClosed();
+        service.onSessionClosed(this);
         if (clone != null)
         {
             if (state != STATE_CLOSED)
@@ -636,7 +714,7 @@ final class DonorSession implements ConnectionHandler, CopyCallback
                 if (errorCode != ErrorCode.OK && !ErrorCode.isRestartable(errorCode))
                 {
                     // a malformed frame from the client: it will not come back for this snapshot
-                    service.finishClone(clone);
+                    service.finishClone(clone, errorCode, message);
                 }
             }
             service.releaseSession(clone, this);

@@ -33,6 +33,11 @@ final class DonorSnapshot
     private boolean finished;
     private boolean closed;
     private long idleSinceNanos = System.nanoTime();
+    /** For the donor's log line: when the clone began, for whom, how much it sent; whether its end was logged. */
+    final long startNanos = System.nanoTime();
+    final java.util.concurrent.atomic.AtomicLong bytesSent = new java.util.concurrent.atomic.AtomicLong();
+    final java.util.concurrent.atomic.AtomicBoolean endLogged = new java.util.concurrent.atomic.AtomicBoolean();
+    volatile String client = "?";
 
     /**
      * @param creator the session whose COM_INIT took the snapshot: it holds task 0 from the start, so a new snapshot

@@ -26,6 +26,7 @@ import dev.ferry.core.spi.Locator;
 import dev.ferry.core.spi.RecipientStorage;
 import dev.ferry.core.spi.Stage;
 import dev.ferry.engine.CloneProgress;
+import dev.ferry.engine.ProgressCounters;
 
 /**
  * Local clone: drives the same storage SPI as a remote clone, donor and recipient in one process, no network.
@@ -38,7 +39,7 @@ public final class LocalClone
     private final Path target;
     private final CloneSettings settings;
     private final int threads;
-    private final CloneProgress progress = new CloneProgress();
+    private final ProgressCounters progress = new ProgressCounters();
 
     /**
      * @param source   the directory to copy.
@@ -58,9 +59,12 @@ public final class LocalClone
         this.threads = threads;
     }
 
+    /**
+     * @return what the clone has done so far (a copy); any thread.
+     */
     public CloneProgress progress()
     {
-        return progress;
+        return progress.snapshot();
     }
 
     /**

@@ -133,8 +133,9 @@ final class ClientTask implements ConnectionHandler
         catch (final IOException ex)
         {
             loop.onClose();
-            throw new FerryException(ErrorCode.NETWORK, "cannot connect to donor " + donor + ": " + ex.getMessage() +
-                " (check the address, and that `ferry donor` runs there)", ex);
+            // nothing was sent yet: the one thing to do is to check where the donor is (no --resume: nothing to resume)
+            throw new FerryException(ErrorCode.NETWORK, "cannot connect to donor " + donor + ": " + ex.getMessage(),
+                "check the address, and that `ferry donor` runs there", ex);
         }
         connection.bulkType(FrameType.COM_RES_DATA);
         final int at = claim(connection, FrameType.HELLO, HelloCodec.MAX_LENGTH);
@@ -188,7 +189,15 @@ final class ClientTask implements ConnectionHandler
     {
         if (type == FrameType.COM_RES_ERROR)
         {
-            throw donorError(body, offset);
+            final FerryException ex = donorError(body, offset);
+            if (ex.code() == ErrorCode.DONOR_SHUTDOWN && (state >= STATE_LOCS || run.locator() != null))
+            {
+                // like a lost connection, but announced: the driver waits for the donor (or stops with --no-wait)
+                run.onNetworkFailure(this, ex);
+                connection.close(ErrorCode.CANCELLED, "the donor shut down");
+                return;
+            }
+            throw ex;
         }
         switch (state)
         {
@@ -282,6 +291,10 @@ final class ClientTask implements ConnectionHandler
         {
             return new FerryException(ErrorCode.MALFORMED_FRAME, "donor " + connection.peer() + " sent COM_RES_ERROR " +
                 "with code 0 (OK), which names no error; the clone is not complete (its message: '" + message + "')");
+        }
+        if (code == ErrorCode.DONOR_SHUTDOWN)
+        {
+            return new FerryException(code, "donor " + connection.peer() + " shut down: " + message);
         }
         return new FerryException(code, "donor " + connection.peer() + " refused: " + message);
     }
@@ -542,6 +555,10 @@ final class ClientTask implements ConnectionHandler
             run.progress().onBlock(b.length);
             final int chunk = d.dataChunk();
             final int blocks = d.dataBlock() + 1;
+            if (acked != null && endsFile(acked.plan(), chunk, d.dataBlock()))
+            {
+                run.progress().onEntriesDone(1);
+            }
             ackBlocks.put(chunk, blocks);
             if (d.isLastInChunk())
             {
@@ -689,6 +706,47 @@ final class ClientTask implements ConnectionHandler
         }
         finished = true;
         run.onTaskFinished(this);
+    }
+
+    /**
+     * @return true if {@code block} of {@code chunk} is the last block of a file (its last segment's last block).
+     */
+    static boolean endsFile(final dev.ferry.engine.layout.ChunkPlan plan, final int chunk, final int block)
+    {
+        if (chunk < 0 || chunk >= plan.chunkCount())
+        {
+            return false;
+        }
+        final int seg = plan.segmentOf(chunk, block);
+        if (block != plan.segmentFirstBlock(seg) + plan.segmentBlocks(seg) - 1)
+        {
+            return false;
+        }
+        final int last = plan.chunkCount() - 1;
+        final int segments = plan.firstSegment(last) + plan.segmentCount(last);
+        return seg + 1 >= segments || plan.segmentFile(seg + 1) != plan.segmentFile(seg);
+    }
+
+    /**
+     * @return the number of files that carry data in {@code plan}.
+     */
+    static long filesWithData(final dev.ferry.engine.layout.ChunkPlan plan)
+    {
+        if (plan.chunkCount() == 0)
+        {
+            return 0;
+        }
+        final int last = plan.chunkCount() - 1;
+        final int segments = plan.firstSegment(last) + plan.segmentCount(last);
+        long files = 0;
+        for (int s = 0; s < segments; s++)
+        {
+            if (s + 1 >= segments || plan.segmentFile(s + 1) != plan.segmentFile(s))
+            {
+                files++;
+            }
+        }
+        return files;
     }
 
     int stage()

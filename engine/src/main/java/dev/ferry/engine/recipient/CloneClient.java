@@ -30,6 +30,7 @@ import dev.ferry.core.spi.Locator;
 import dev.ferry.core.spi.Stage;
 import dev.ferry.engine.CloneProgress;
 import dev.ferry.transport.TokenBucket;
+import dev.ferry.engine.ProgressCounters;
 import dev.ferry.transport.TransportSettings;
 
 /**
@@ -42,7 +43,7 @@ import dev.ferry.transport.TransportSettings;
  * connection; apply workers write blocks; when every task is complete, FILE SYNC runs and each task sends
  * {@code COM_EXIT}. One {@code CloneClient} runs one clone.
  */
-public final class CloneClient
+public final class CloneClient implements AutoCloseable
 {
     /**
      * Options of a clone. Chained setters.
@@ -79,6 +80,7 @@ public final class CloneClient
             maxRate = bytesPerSecond;
             return this;
         }
+        private boolean noWait;
 
         /**
          * Connections (clone tasks), at least 1.
@@ -120,7 +122,8 @@ public final class CloneClient
         }
 
         /**
-         * Called on the thread running {@link CloneClient#run()} about every {@code intervalMs}.
+         * Called on the thread running {@link CloneClient#run()} about every {@code intervalMs} with a snapshot of the
+         * clone's progress, at once when the clone starts reconnecting, and once more at its end (success or failure).
          */
         public Options onProgress(final Consumer<CloneProgress> listener, final long intervalMs)
         {
@@ -185,6 +188,16 @@ public final class CloneClient
 
 
         /**
+         * When the donor announces that it shuts down ({@code DONOR_SHUTDOWN}), fail at once instead of waiting for it
+         * to come back within the restart window.
+         */
+        public Options noWait(final boolean v)
+        {
+            noWait = v;
+            return this;
+        }
+
+        /**
          * Clone only from donors on this list of HOST:PORT (as the clone plugin's clone_valid_donor_list): any other
          * donor is refused before connecting. Null or empty: any donor.
          */
@@ -218,14 +231,23 @@ public final class CloneClient
     private final InetSocketAddress donor;
     private final Path target;
     private final Options options;
-    private final CloneProgress progress = new CloneProgress();
+    private final ProgressCounters progress = new ProgressCounters();
     private final TokenBucket throttle;
+    private final java.util.concurrent.CountDownLatch ended = new java.util.concurrent.CountDownLatch(1);
+    private volatile boolean cancelled;
+    private volatile Thread driver;
+    private boolean started;
 
     /**
+     * @param donor   the donor's address.
+     * @param target  the directory to clone into: absent, empty, or (with {@link Options#resume}) an interrupted clone.
+     * @param options the clone's options; not to be changed once {@link #run()} was called.
      * @throws IllegalArgumentException if {@link Options#maxRate} is negative.
+     * @throws FerryException naming {@code --add-exports java.base/jdk.internal.misc=ALL-UNNAMED} if the JVM lacks it.
      */
     public CloneClient(final InetSocketAddress donor, final Path target, final Options options)
     {
+        JvmAccess.check();
         this.donor = donor;
         this.target = target.toAbsolutePath().normalize();
         this.options = options;
@@ -252,11 +274,55 @@ public final class CloneClient
     }
 
     /**
-     * @return live counters of this clone; readable from any thread.
+     * @return what the clone has done so far: an immutable copy; any thread.
      */
     public CloneProgress progress()
     {
-        return progress;
+        return progress.snapshot();
+    }
+
+    /**
+     * @return all chunk latencies recorded so far (first byte received to last block applied), in nanoseconds. Call
+     * from one thread.
+     */
+    public org.HdrHistogram.Histogram chunkLatency()
+    {
+        return progress.chunkLatency();
+    }
+
+    /**
+     * Ask a running (or not yet started) clone to stop: {@link #run()} then throws a {@link FerryException} with
+     * {@code CANCELLED} promptly, leaving {@code .ferry/} so that the clone can be resumed. Any thread; returns at once.
+     */
+    public void cancel()
+    {
+        cancelled = true;
+        final Thread t = driver;
+        if (t != null)
+        {
+            java.util.concurrent.locks.LockSupport.unpark(t);
+        }
+    }
+
+    /**
+     * Cancel the clone if it runs and wait (up to 30 s) until {@link #run()} returned. Any thread but the one in
+     * {@link #run()}.
+     */
+    @Override
+    public void close()
+    {
+        cancel();
+        if (driver != null && driver != Thread.currentThread())
+        {
+            try
+            {
+                ended.await(30, TimeUnit.SECONDS);
+            }
+            catch (final InterruptedException ex)
+            {
+                Thread.currentThread().interrupt();
+            }
+        }
     }
 
     /**
@@ -268,6 +334,38 @@ public final class CloneClient
      */
     public CloneResult run()
     {
+        synchronized (this)
+        {
+            if (started)
+            {
+                throw new FerryException(ErrorCode.CONFIG_MISMATCH, "a CloneClient runs one clone; make a new one");
+            }
+            started = true;
+        }
+        driver = Thread.currentThread();
+        try
+        {
+            return runOnce();
+        }
+        catch (final FerryException ex)
+        {
+            progress.onFailure(ex);
+            options.onProgress.accept(progress.snapshot()); // the final record, with the error
+            throw ex;
+        }
+        finally
+        {
+            driver = null;
+            ended.countDown();
+        }
+    }
+
+    private CloneResult runOnce()
+    {
+        if (cancelled)
+        {
+            throw new FerryException(ErrorCode.CANCELLED, "clone cancelled before it started");
+        }
         if (options.threads < 1 || options.threads > 64 || options.applyThreads < 1 || options.poolBuffers < 2)
         {
             throw new FerryException(ErrorCode.CONFIG_MISMATCH, "threads must be 1..64, apply threads >= 1 and " +
@@ -367,6 +465,7 @@ public final class CloneClient
                     new AppliedState(plan.chunkCount()));
                 progress.estimate(plan.chunkCount() == 0 ? 0 : estimate(plan), recipient.entryCount());
                 progress.stage(Stage.FILE_COPY);
+                progress.snapshotId(loaded.snapshotId);
                 master = new ClientTask(run, 0, CloneMode.RESTART);
             }
             else
@@ -398,6 +497,7 @@ public final class CloneClient
                     final AppliedState merged = recipient.mergedApplied();
                     final long[] kept = recipient.keptCounts();
                     progress.onKept(kept[0], kept[1]);
+                    progress.onEntriesDone(kept[0]);
                     run.continueWith(merged);
                     run.holdWorkers(false);
                     for (final ClientTask t : tasks)
@@ -425,6 +525,14 @@ public final class CloneClient
                     attached = false;
                     continue;
                 }
+                if (run.locator() != null)
+                {
+                    progress.snapshotId(run.locator().snapshotId());
+                }
+                if (run.masterAccepted() && progress.snapshot().reconnecting())
+                {
+                    progress.onReconnected();
+                }
                 if (!attached && run.metadataDone() && run.masterAccepted())
                 {
                     attached = true;
@@ -450,14 +558,14 @@ public final class CloneClient
                 final long now = System.nanoTime();
                 if (now >= nextProgress)
                 {
-                    options.onProgress.accept(progress);
+                    report(run);
                     nextProgress = now + TimeUnit.MILLISECONDS.toNanos(options.progressIntervalMs);
                 }
-                run.await(50);
+                await(run, 50);
             }
             run.checkAllApplied();
             progress.stage(Stage.FILE_SYNC);
-            options.onProgress.accept(progress);
+            report(run);
             recipient.applyEnd(run.locator(), 0, ErrorCode.OK);
             run.requestExit();
             final long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
@@ -467,16 +575,22 @@ public final class CloneClient
             }
             progress.stage(Stage.DONE);
             progress.finish();
-            options.onProgress.accept(progress);
+            progress.onEntriesDone(progress.totalFiles()); // complete: every entry (the snapshot clamps to the total)
+            options.onProgress.accept(progress.snapshot());
             return new CloneResult(run.locator().snapshotId(), progress.totalFiles(), progress.dataBytes(),
                 progress.networkBytes(), progress.elapsedSeconds(), progress.restarts());
         }
         catch (final InterruptedException ex)
         {
-            Thread.currentThread().interrupt();
-            final FerryException f = new FerryException(ErrorCode.CANCELLED, "clone interrupted");
+            if (!cancelled)
+            {
+                Thread.currentThread().interrupt();
+            }
+            final FerryException f = new FerryException(ErrorCode.CANCELLED, cancelled ? "clone cancelled" :
+                "clone interrupted", FileTreeRecipient.isIncomplete(target) ? "continue it with --resume" : "", null);
             run.fail(f);
             recipient.applyEnd(run.locator(), 0, f.code());
+            writeStatus(run, f);
             throw f;
         }
         catch (final FerryException ex)
@@ -496,7 +610,7 @@ public final class CloneClient
             {
                 try
                 {
-                    run.await(10);
+                    await(run, 10);
                 }
                 catch (final InterruptedException ie)
                 {
@@ -509,6 +623,7 @@ public final class CloneClient
             final FerryException first = run.failure() != null ? run.failure() : ex;
             // whatever the code, a failure never runs FILE SYNC: .ferry/ and the journal stay
             recipient.applyEnd(run.locator(), 0, first.code() != ErrorCode.OK ? first.code() : ErrorCode.INTERNAL);
+            writeStatus(run, first);
             throw first;
         }
         finally
@@ -530,11 +645,22 @@ public final class CloneClient
     {
         backoff.onFailure(run.masterAccepted());
         progress.onRestart();
+        if (cause.code() == ErrorCode.DONOR_SHUTDOWN && options.noWait)
+        {
+            throw new FerryException(cause.code(), cause.getMessage() + "; not waiting for it (--no-wait)",
+                "start the donor again, then continue with --resume", null);
+        }
         if (progress.restarts() > options.maxRestarts || run.locator() == null)
         {
             throw new FerryException(cause.code(), cause.getMessage() + "; gave up after " + (progress.restarts() - 1) +
-                " restarts (the target can be resumed with --resume)");
+                " restarts", "continue with --resume once the donor is reachable", null);
         }
+        final long window0 = options.restartWindowMs >= 0 ? options.restartWindowMs :
+            run.restartWindowMs() >= 0 ? run.restartWindowMs() : DonorService.Options.RESTART_WINDOW_DEFAULT_MS;
+        int attempt = 1;
+        progress.onReconnecting(attempt, cause, System.nanoTime() +
+            TimeUnit.MILLISECONDS.toNanos(backoff.remainingMs(window0)));
+        report(run);
         for (final ClientTask t : tasks)
         {
             t.stop();
@@ -545,7 +671,7 @@ public final class CloneClient
             {
                 throw run.failure();
             }
-            run.await(1);
+            await(run, 1);
         }
         for (final ClientTask t : tasks)
         {
@@ -562,15 +688,23 @@ public final class CloneClient
             {
                 if (!backoff.fits(waitMs, window))
                 {
-                    throw new FerryException(ErrorCode.NETWORK, "the donor could not be reached again within the " +
-                        "restart window of " + window / 1000.0 + " s after: " + cause.getMessage() +
-                        "; the clone can be resumed with --resume");
+                    throw new FerryException(cause.code() == ErrorCode.DONOR_SHUTDOWN ? cause.code() :
+                        ErrorCode.NETWORK, "the donor could not be reached again within the restart window of " +
+                        window / 1000.0 + " s after: " + cause.getMessage(),
+                        "continue with --resume once the donor runs", null);
                 }
-                run.await(waitMs); // backoff; wakes early only to notice a failure
-                if (run.failure() != null)
+                final long wakeAt = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(waitMs);
+                for (long left = waitMs; left > 0; left = TimeUnit.NANOSECONDS.toMillis(wakeAt - System.nanoTime()))
                 {
-                    throw run.failure();
+                    await(run, Math.min(left, options.progressIntervalMs)); // backoff; wakes early to notice a failure
+                    if (run.failure() != null)
+                    {
+                        throw run.failure();
+                    }
+                    report(run);
                 }
+                progress.onReconnecting(++attempt, cause, System.nanoTime() +
+                    TimeUnit.MILLISECONDS.toNanos(backoff.remainingMs(window)));
             }
             final ClientTask master = new ClientTask(run, 0, CloneMode.RESTART);
             try
@@ -619,16 +753,71 @@ public final class CloneClient
 
     private final RestartBackoff backoff = new RestartBackoff(new org.agrona.concurrent.SystemNanoClock());
 
+    /**
+     * Stop every task and apply worker. The interrupt flag is cleared around it and restored after: Agrona's
+     * {@code AgentRunner.close()} retries and prints to stderr when the closing thread is interrupted, and a library
+     * prints nothing of its own.
+     */
     private static void stopAll(final List<ClientTask> tasks, final List<AgentRunner> workerRunners)
     {
-        for (final ClientTask t : tasks)
+        final boolean interrupted = Thread.interrupted();
+        try
         {
-            t.stop();
+            for (final ClientTask t : tasks)
+            {
+                t.stop();
+            }
+            for (final AgentRunner r : workerRunners)
+            {
+                r.close();
+            }
         }
-        for (final AgentRunner r : workerRunners)
+        finally
         {
-            r.close();
+            if (interrupted)
+            {
+                Thread.currentThread().interrupt();
+            }
         }
+    }
+
+    /**
+     * Wait for clone events; a {@link #cancel()} ends the wait like an interrupt.
+     */
+    private void await(final CloneRun run, final long ms) throws InterruptedException
+    {
+        if (cancelled)
+        {
+            throw new InterruptedException();
+        }
+        run.await(ms);
+        if (cancelled)
+        {
+            throw new InterruptedException();
+        }
+    }
+
+    private long lastStatusNanos;
+
+    /**
+     * Hand a progress snapshot to the listener and rewrite {@code .ferry/status} (at most about once a second).
+     */
+    private void report(final CloneRun run)
+    {
+        final CloneProgress p = progress.snapshot();
+        options.onProgress.accept(p);
+        final long now = System.nanoTime();
+        if (now - lastStatusNanos >= TimeUnit.MILLISECONDS.toNanos(500))
+        {
+            lastStatusNanos = now;
+            StatusFile.write(target, donor, p, false);
+        }
+    }
+
+    private void writeStatus(final CloneRun run, final FerryException failure)
+    {
+        progress.onFailure(failure);
+        StatusFile.write(target, donor, progress.snapshot(), true);
     }
 
     private void checkAllowed()
@@ -688,16 +877,16 @@ public final class CloneClient
         {
             if (!options.resume)
             {
-                throw new FerryException(ErrorCode.TARGET_NOT_EMPTY, "target " + target + " is not empty; it holds " +
-                    "an interrupted clone: continue it with --resume");
+                throw new FerryException(ErrorCode.TARGET_NOT_EMPTY, "target " + target + " holds an interrupted " +
+                    "clone", "continue it with --resume, or choose an empty directory", null);
             }
             return;
         }
         if (!isEmptyDir(target, false))
         {
             throw new FerryException(ErrorCode.TARGET_NOT_EMPTY, "target " + target + " is not empty" +
-                (options.resume ? " and holds no interrupted Ferry clone (no .ferry/ state), so --resume cannot " +
-                "continue it" : "; choose an empty directory"));
+                (options.resume ? " and holds no interrupted Ferry clone (no .ferry/ state) to resume" : ""),
+                "choose an empty directory", null);
         }
     }
 
@@ -705,7 +894,8 @@ public final class CloneClient
     {
         if (lock == null)
         {
-            throw new FerryException(ErrorCode.TARGET_NOT_EMPTY, "target " + target + " exists and is not a directory");
+            throw new FerryException(ErrorCode.TARGET_NOT_EMPTY, "target " + target + " exists and is not a directory",
+                "choose a directory that is absent or empty", null);
         }
         if (isEmptyDir(target, !lock.stateExisted()))
         {
@@ -714,14 +904,14 @@ public final class CloneClient
         final boolean incomplete = lock.stateExisted();
         if (!options.resume)
         {
-            throw new FerryException(ErrorCode.TARGET_NOT_EMPTY, "target " + target + " is not empty" +
-                (incomplete ? "; it holds an interrupted clone: continue it with --resume" :
-                "; choose an empty directory"));
+            throw new FerryException(ErrorCode.TARGET_NOT_EMPTY, "target " + target + (incomplete ?
+                " holds an interrupted clone" : " is not empty"), incomplete ? "continue it with --resume, or " +
+                "choose an empty directory" : "choose an empty directory", null);
         }
         if (!incomplete)
         {
             throw new FerryException(ErrorCode.TARGET_NOT_EMPTY, "target " + target + " is not empty and holds no " +
-                "interrupted Ferry clone (no .ferry/ state), so --resume cannot continue it");
+                "interrupted Ferry clone (no .ferry/ state) to resume", "choose an empty directory", null);
         }
         final RecipientJournal.Loaded loaded = RecipientJournal.load(target.resolve(ManifestScanner.STATE_DIR));
         return loaded == null ? RESUME_MERGE : RESUME_SAME;

@@ -17,7 +17,7 @@ import dev.ferry.core.spi.AppliedState;
 import dev.ferry.core.spi.CloneMode;
 import dev.ferry.core.spi.Locator;
 import dev.ferry.core.spi.Stage;
-import dev.ferry.engine.CloneProgress;
+import dev.ferry.engine.ProgressCounters;
 import dev.ferry.engine.SharedSecret;
 import dev.ferry.engine.layout.ChunkPlan;
 import dev.ferry.transport.TokenBucket;
@@ -37,7 +37,7 @@ import dev.ferry.transport.TransportSettings;
  *   COM_EXIT) and the caller hear the same story;</li>
  *   <li>{@link AckedBlocks}: each chunk is acknowledged by the one task that receives it.</li>
  * </ul>
- * Progress is read from the counters of {@link CloneProgress}. No monitor, no lock.
+ * Progress is read from the counters of {@link ProgressCounters}. No monitor, no lock.
  */
 final class CloneRun
 {
@@ -82,7 +82,7 @@ final class CloneRun
 
     private final CloneClient.Options options;
     private final FileTreeRecipient recipient;
-    private final CloneProgress progress;
+    private final ProgressCounters progress;
     private final ManyToOneConcurrentLinkedQueue<Event> events = new ManyToOneConcurrentLinkedQueue<>();
     private final AtomicReference<FerryException> failure = new AtomicReference<>();
     private final AtomicLong offered = new AtomicLong();
@@ -105,10 +105,12 @@ final class CloneRun
     private int tasksFinished;
     private FerryException networkFailure;
     private long restartWindowMs = -1;
+    /** Master task's loop thread: the entries without data were counted (once per clone, not per restart). */
+    private boolean entriesCounted;
 
     private TokenBucket throttle;
 
-    CloneRun(final CloneClient.Options options, final FileTreeRecipient recipient, final CloneProgress progress)
+    CloneRun(final CloneClient.Options options, final FileTreeRecipient recipient, final ProgressCounters progress)
     {
         this.options = options;
         this.recipient = recipient;
@@ -180,7 +182,7 @@ final class CloneRun
         return options.secret();
     }
 
-    CloneProgress progress()
+    ProgressCounters progress()
     {
         return progress;
     }
@@ -341,6 +343,11 @@ final class CloneRun
                         " chunks but its manifest lays out " + (p == null ? "none" : String.valueOf(p.chunkCount())));
                 }
                 progress.stage(Stage.FILE_COPY);
+                if (!entriesCounted)
+                {
+                    entriesCounted = true; // directories, symlinks, empty files: complete once created
+                    progress.onEntriesDone(Math.max(0, recipient.entryCount() - ClientTask.filesWithData(p)));
+                }
                 final AckedBlocks a = new AckedBlocks(p, null);
                 post(new Event(Event.METADATA_DONE, task.generation(), 0, 0, null, a, null));
                 return a;

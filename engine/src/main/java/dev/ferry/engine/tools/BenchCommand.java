@@ -239,7 +239,7 @@ public final class BenchCommand implements Callable<Integer>
                         final CloneClient client = run.client;
                         final CloneResult result = run.result;
                         network += result.networkBytes();
-                        latency.add(client.progress().chunkLatency());
+                        latency.add(client.chunkLatency());
                         if (result.dataBytes() != bytes)
                         {
                             throw new FerryException(ErrorCode.INTERNAL, "ferry copied " + result.dataBytes() + " of " + bytes);
@@ -251,8 +251,8 @@ public final class BenchCommand implements Callable<Integer>
                         final CloneProgress p = client.progress();
                         out.printf(Locale.ROOT, "  run %d ferry   %6.2f s  %s  %.2f CPU s/GB  (snapshot+connect %.2f s, " +
                             "metadata %.2f s, file copy %.2f s, file sync %.2f s)%n", r, ferry[r],
-                            Units.rate(bytes, ferry[r]), perGb(ferryCpu[r], bytes), p.secondsUntil(Stage.METADATA),
-                            p.stageSeconds(Stage.METADATA), p.stageSeconds(Stage.FILE_COPY), p.stageSeconds(Stage.FILE_SYNC));
+                            Units.rate(bytes, ferry[r]), perGb(ferryCpu[r], bytes), p.secondsUntil(dev.ferry.engine.CloneStage.METADATA),
+                            p.stageSeconds(dev.ferry.engine.CloneStage.METADATA), p.stageSeconds(dev.ferry.engine.CloneStage.FILE_COPY), p.stageSeconds(dev.ferry.engine.CloneStage.FILE_SYNC));
                     }
                     else
                     {

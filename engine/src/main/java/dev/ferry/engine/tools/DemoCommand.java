@@ -78,10 +78,10 @@ public final class DemoCommand implements Callable<Integer>
             final dev.ferry.engine.CloneProgress p = client.progress();
             out.println(String.format(java.util.Locale.ROOT, "stages: snapshot+connect %.2f s, metadata %.2f s, " +
                 "file copy %.2f s (%s), file sync %.2f s (fsync of everything written)",
-                p.secondsUntil(dev.ferry.core.spi.Stage.METADATA), p.stageSeconds(dev.ferry.core.spi.Stage.METADATA),
-                p.stageSeconds(dev.ferry.core.spi.Stage.FILE_COPY),
-                Units.rate(r.dataBytes(), p.stageSeconds(dev.ferry.core.spi.Stage.FILE_COPY)),
-                p.stageSeconds(dev.ferry.core.spi.Stage.FILE_SYNC)));
+                p.secondsUntil(dev.ferry.engine.CloneStage.METADATA), p.stageSeconds(dev.ferry.engine.CloneStage.METADATA),
+                p.stageSeconds(dev.ferry.engine.CloneStage.FILE_COPY),
+                Units.rate(r.dataBytes(), p.stageSeconds(dev.ferry.engine.CloneStage.FILE_COPY)),
+                p.stageSeconds(dev.ferry.engine.CloneStage.FILE_SYNC)));
             final List<String> diffs = TreeComparator.compare(src, dst);
             if (!diffs.isEmpty())
             {

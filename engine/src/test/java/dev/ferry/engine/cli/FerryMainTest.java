@@ -75,6 +75,90 @@ class FerryMainTest
     }
 
     @Test
+    void unknownProgressModeIsAUsageError()
+    {
+        assertEquals(FerryMain.EXIT_USAGE, ferry("clone", "--from", "127.0.0.1:1", "--to", dir.resolve("x").toString(),
+            "--progress", "bogus"));
+        assertTrue(err.toString().contains("--progress"), err.toString());
+        assertTrue(!err.toString().contains("IllegalArgumentException"), err.toString());
+        assertEquals(0, ferry("clone", "--help"));
+        assertTrue(out.toString().contains("--no-wait"), out.toString());
+    }
+
+    private String lastLine(final StringWriter w)
+    {
+        final String[] lines = w.toString().strip().split("\n");
+        return lines[lines.length - 1];
+    }
+
+    private static int hints(final String line)
+    {
+        return line.split("\\(", -1).length - 1;
+    }
+
+    @Test
+    void jsonProgressEndsWithAFailureRecordAndConnectionRefusedIsNotToldToResume() throws Exception
+    {
+        final int port;
+        try (ServerSocket s = new ServerSocket(0))
+        {
+            port = s.getLocalPort();
+        }
+        assertEquals(FerryMain.EXIT_FAILURE, ferry("clone", "--from", "127.0.0.1:" + port, "--to",
+            dir.resolve("dst").toString(), "--progress", "json"));
+        final String last = lastLine(out);
+        assertTrue(last.startsWith("{\"stage\":\"NONE\",\"state\":\"failed\"") &&
+            last.contains("\"entries_done\":0,\"entries_total\":0") && last.contains("\"error_code\":\"NETWORK\"") &&
+            last.contains("\"message\":\"NETWORK: cannot connect to donor"), last);
+        final String said = lastLine(err);
+        assertTrue(said.startsWith("ferry: error: NETWORK: cannot connect"), said);
+        assertTrue(!said.contains("--resume"), "nothing was written, nothing to resume: " + said);
+        assertEquals(1, hints(said.substring(said.indexOf("donor /") + 1).replaceAll("\\(Connection refused\\)", "")),
+            "one hint: " + said);
+    }
+
+    @Test
+    void eachRefusalGetsTheOneHintThatApplies() throws Exception
+    {
+        final Path full = Files.createDirectories(dir.resolve("full"));
+        Files.writeString(full.resolve("a"), "a");
+        assertEquals(FerryMain.EXIT_FAILURE, ferry("clone", "--from", "127.0.0.1:1", "--to", full.toString(),
+            "--progress", "none"));
+        String said = lastLine(err);
+        assertEquals("ferry: error: TARGET_NOT_EMPTY: target " + full + " is not empty (choose an empty directory)", said);
+
+        assertEquals(FerryMain.EXIT_FAILURE, ferry("clone", "--from", "127.0.0.1:1", "--to", full.toString(),
+            "--progress", "none", "--resume"));
+        said = lastLine(err);
+        assertEquals("ferry: error: TARGET_NOT_EMPTY: target " + full + " is not empty and holds no interrupted Ferry " +
+            "clone (no .ferry/ state) to resume (choose an empty directory)", said);
+
+        final Path file = Files.writeString(dir.resolve("file"), "x");
+        assertEquals(FerryMain.EXIT_FAILURE, ferry("clone", "--from", "127.0.0.1:1", "--to", file.toString(),
+            "--progress", "none"));
+        said = lastLine(err);
+        assertTrue(said.contains("TARGET_NOT_EMPTY") && said.contains("is not a directory"), said);
+        assertTrue(!said.contains("--resume"), "a file is not told about --resume: " + said);
+        assertEquals(1, hints(said), said);
+
+        final Path interrupted = Files.createDirectories(dir.resolve("interrupted").resolve(".ferry"));
+        assertEquals(FerryMain.EXIT_FAILURE, ferry("clone", "--from", "127.0.0.1:1", "--to",
+            interrupted.getParent().toString(), "--progress", "none"));
+        said = lastLine(err);
+        assertEquals("ferry: error: TARGET_NOT_EMPTY: target " + interrupted.getParent() + " holds an interrupted clone " +
+            "(continue it with --resume, or choose an empty directory)", said);
+    }
+
+    @Test
+    void statusOfATargetWithoutAClone()
+    {
+        assertEquals(FerryMain.EXIT_FAILURE, ferry("status", dir.toString()));
+        final String said = lastLine(err);
+        assertTrue(said.startsWith("ferry: error: IO_ERROR: " + dir + " holds no clone status"), said);
+        assertEquals(0, hints(said), said);
+    }
+
+    @Test
     void cloneWithJsonProgressAndSummary() throws Exception
     {
         final Path src = dir.resolve("src");

@@ -83,7 +83,7 @@ class RestartTest
                     for (int i = 0; i < 4; i++)
                     {
                         proxy.arm(FaultProxy.Kind.RESET, 1 + random.nextInt((int)(total / 6)));
-                        while (proxy.armed() && client.progress().stage() < dev.ferry.core.spi.Stage.FILE_SYNC)
+                        while (proxy.armed() && client.progress().stage().compareTo(dev.ferry.engine.CloneStage.FILE_SYNC) < 0)
                         {
                             Thread.sleep(2);
                         }

@@ -101,7 +101,7 @@ class ResumeTest
             final FerryException refused = assertThrows(FerryException.class,
                 () -> new CloneClient(donor.address(), dst, new CloneClient.Options()).run());
             assertEquals(ErrorCode.TARGET_NOT_EMPTY, refused.code());
-            assertTrue(refused.getMessage().contains("--resume"), refused.getMessage());
+            assertTrue(refused.describe().contains("--resume"), refused.describe());
 
             final long sentBefore = donor.bytesSent();
             final CloneResult r = new CloneClient(donor.address(), dst, new CloneClient.Options().threads(2).resume(true))
