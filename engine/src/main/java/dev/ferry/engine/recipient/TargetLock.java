@@ -95,7 +95,7 @@ public final class TargetLock implements AutoCloseable
                 !Files.isDirectory(stateDir, LinkOption.NOFOLLOW_LINKS))
             {
                 throw new FerryException(ErrorCode.TARGET_NOT_EMPTY, "target " + target + " holds a '" +
-                    ManifestScanner.STATE_DIR + "' that is not a directory; it is not a Ferry clone");
+                    ManifestScanner.STATE_DIR + "' that is not a directory; it is not a Ferry clone", "choose an empty directory", null);
             }
             try
             {
