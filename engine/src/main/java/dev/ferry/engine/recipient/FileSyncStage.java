@@ -112,8 +112,13 @@ final class FileSyncStage
                     Files.createSymbolicLink(e.resolved, Paths.get(e.linkTarget));
                 }
             }
-            // with syncfs one call at the end forces every file and directory; else each is forced on its own
-            final boolean eachFile = sync && !Durability.fileSystemWide();
+            // many files: one syncfs at the end forces every file and directory; else each is forced on its own
+            int regular = 0;
+            for (final TargetEntry e : entries)
+            {
+                regular += e.type == DescriptorFlyweight.FILE_REGULAR ? 1 : 0;
+            }
+            final boolean eachFile = sync && !Durability.wholeFileSystemFor(regular);
             syncFiles(entries, eachFile);
             for (int i = entries.length - 1; i >= 0; i--)
             {

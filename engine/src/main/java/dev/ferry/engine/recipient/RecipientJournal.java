@@ -180,14 +180,14 @@ public final class RecipientJournal
         {
             // take and clear the dirty bits first: a file marked after this point is forced by the next checkpoint
             final long[] taken = new long[d.length()];
-            boolean any = false;
+            int files = 0;
             for (int w = 0; w < d.length(); w++)
             {
                 taken[w] = d.getAndSet(w, 0);
-                any |= taken[w] != 0;
+                files += Long.bitCount(taken[w]);
             }
-            // one syncfs forces every file written since the last checkpoint; without it, file by file
-            if (any && !Durability.syncFileSystem(dir))
+            // many files: one syncfs forces them all; few (or no seam): file by file
+            if (files > 0 && !(Durability.wholeFileSystemFor(files) && Durability.syncFileSystem(dir)))
             {
                 for (int w = 0; w < taken.length; w++)
                 {
