@@ -541,6 +541,7 @@ final class ClientTask implements ConnectionHandler
                     // never written; the chunk's applied prefix stops before it and a restart sends it again
                     poisoned.add(d.dataChunk());
                     run.progress().onCorruptBlock();
+                    run.progress().onResent(b.length); // the donor sends it again after the restart
                     run.onNetworkFailure(this, b.error);
                     continue;
                 }
@@ -549,6 +550,7 @@ final class ClientTask implements ConnectionHandler
             }
             if (poisoned.contains(d.dataChunk()))
             {
+                run.progress().onResent(b.length);
                 free.push(b); // written, but after a corrupt block of its chunk: not acknowledged, sent again
                 continue;
             }

@@ -123,6 +123,9 @@ class RestartTest
             assertEquals(1, proxy.faultsFired());
             assertEquals(1, client.progress().corruptBlocks(), "the flipped byte must be caught by CRC32C");
             assertTrue(result.restarts() >= 1, "the corrupt block must be sent again");
+            final long resent = client.progress().resentBytes();
+            assertTrue(resent >= 64 * 1024 && resent <= 8L * CHUNK, "the corrupt block and what followed it in its " +
+                "chunk count as sent again: " + resent);
             assertEquals(java.util.List.of(), TreeComparator.compare(src, dst));
         }
     }
