@@ -172,6 +172,17 @@ public final class DonorService implements AutoCloseable
     private final Path root;
     private final InetSocketAddress listen;
     private final Options options;
+    private static final int ENDED_REMEMBERED = 256;
+    private final Map<Long, String> endedWith = new java.util.LinkedHashMap<>(16, 0.75f, false)
+    {
+        private static final long serialVersionUID = 1L;
+
+        @Override
+        protected boolean removeEldestEntry(final Map.Entry<Long, String> eldest)
+        {
+            return size() > ENDED_REMEMBERED;
+        }
+    };
     private final Map<Long, DonorSnapshot> clones = new ConcurrentHashMap<>();
     private final AtomicInteger connections = new AtomicInteger();
     private final AtomicInteger nextLoop = new AtomicInteger();
@@ -479,6 +490,18 @@ public final class DonorService implements AutoCloseable
         return new TokenBucket(SystemNanoClock.INSTANCE, cloneRate, totalRate);
     }
 
+    /**
+     * @return why the snapshot ended, if it ended with an error recently (the last {@link #ENDED_REMEMBERED}), else
+     * null: a client that comes back for it is told the cause, not only that it is gone.
+     */
+    String endedWith(final long snapshotId)
+    {
+        synchronized (endedWith)
+        {
+            return endedWith.get(snapshotId);
+        }
+    }
+
     DonorSnapshot clone(final long snapshotId)
     {
         return clones.get(snapshotId);
@@ -529,6 +552,13 @@ public final class DonorService implements AutoCloseable
      */
     void finishClone(final DonorSnapshot clone, final int code, final String why)
     {
+        if (code != ErrorCode.OK)
+        {
+            synchronized (endedWith)
+            {
+                endedWith.put(clone.snapshotId(), ErrorCode.name(code) + ": " + why);
+            }
+        }
         cloneEnded(clone, code, why);
         clones.remove(clone.snapshotId(), clone);
         if (clone.finish())

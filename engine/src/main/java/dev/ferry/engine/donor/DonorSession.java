@@ -236,8 +236,11 @@ final class DonorSession implements ConnectionHandler, CopyCallback
                 final DonorSnapshot c = service.clone(requested.snapshotId());
                 if (c == null || c.isFinished())
                 {
-                    throw new FerryException(ErrorCode.UNKNOWN_SNAPSHOT, "this donor holds no snapshot " +
-                        Long.toHexString(requested.snapshotId()) + " (it may have expired or the donor restarted)");
+                    final String ended = service.endedWith(requested.snapshotId());
+                    throw new FerryException(ErrorCode.UNKNOWN_SNAPSHOT, ended != null ? "snapshot " +
+                        Long.toHexString(requested.snapshotId()) + " has ended with " + ended :
+                        "this donor holds no snapshot " + Long.toHexString(requested.snapshotId()) +
+                        " (it may have expired or the donor restarted)");
                 }
                 if (type == FrameType.COM_ATTACH &&
                     (requested.taskIndex() < 1 || requested.taskIndex() >= LocatorCodec.MAX_TASKS))
