@@ -3,13 +3,8 @@ package dev.ferry.engine.tools;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
-import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.net.ServerSocket;
 import java.net.Socket;
-import java.util.List;
-import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * A loopback TCP proxy for {@code ferry bench --restarts}: forwards every connection to a donor and resets
@@ -19,20 +14,12 @@ import java.util.concurrent.atomic.AtomicLong;
  * Benchmark tooling, not library code: blocking sockets and two daemon threads per connection. {@link #close} may
  * be called from any thread; the counters may be read from any thread.
  */
-public final class CuttingProxy implements AutoCloseable
+public final class CuttingProxy extends LoopbackProxy
 {
     private static final int COPY_BUFFER_BYTES = 64 * 1024;
-    private static final int CONNECT_TIMEOUT_MS = 5_000;
 
-    private final InetSocketAddress donor;
     private final long[] cutAt;
-    private final ServerSocket server;
-    private final List<Socket> sockets = new CopyOnWriteArrayList<>();
-    private final AtomicLong downstream = new AtomicLong();
-    private final AtomicLong upstream = new AtomicLong();
-    private final AtomicLong connections = new AtomicLong();
     private int nextCut;
-    private volatile boolean closed;
 
     /**
      * @param donor where to forward connections.
@@ -40,49 +27,26 @@ public final class CuttingProxy implements AutoCloseable
      */
     public CuttingProxy(final InetSocketAddress donor, final long[] cutAt) throws IOException
     {
+        super(donor);
+        if (!ascending(cutAt))
+        {
+            close();
+            throw new IllegalArgumentException("cut points must ascend: " + java.util.Arrays.toString(cutAt));
+        }
+        this.cutAt = cutAt.clone();
+        startAccepting("cutting-proxy");
+    }
+
+    private static boolean ascending(final long[] cutAt)
+    {
         for (int i = 1; i < cutAt.length; i++)
         {
             if (cutAt[i] <= cutAt[i - 1])
             {
-                throw new IllegalArgumentException("cut points must ascend: " + cutAt[i - 1] + ", " + cutAt[i]);
+                return false;
             }
         }
-        this.donor = donor;
-        this.cutAt = cutAt.clone();
-        this.server = new ServerSocket(0, 64, InetAddress.getLoopbackAddress());
-        start(this::acceptLoop, "cutting-proxy-accept");
-    }
-
-    /**
-     * @return the address clients connect to.
-     */
-    public InetSocketAddress address()
-    {
-        return new InetSocketAddress(server.getInetAddress(), server.getLocalPort());
-    }
-
-    /**
-     * @return bytes carried from the donor to clients (including those of connections later cut).
-     */
-    public long downstreamBytes()
-    {
-        return downstream.get();
-    }
-
-    /**
-     * @return bytes carried from clients to the donor.
-     */
-    public long upstreamBytes()
-    {
-        return upstream.get();
-    }
-
-    /**
-     * @return connections accepted.
-     */
-    public long connections()
-    {
-        return connections.get();
+        return true;
     }
 
     /**
@@ -93,28 +57,11 @@ public final class CuttingProxy implements AutoCloseable
         return nextCut;
     }
 
-    private void acceptLoop()
+    @Override
+    protected void relay(final Socket client, final Socket toDonor, final long id)
     {
-        while (!closed)
-        {
-            try
-            {
-                final Socket client = server.accept();
-                final Socket upstreamSocket = new Socket();
-                sockets.add(client);
-                sockets.add(upstreamSocket);
-                upstreamSocket.connect(donor, CONNECT_TIMEOUT_MS);
-                client.setTcpNoDelay(true);
-                upstreamSocket.setTcpNoDelay(true);
-                connections.incrementAndGet();
-                start(() -> pump(client, upstreamSocket, false), "cutting-proxy-up");
-                start(() -> pump(upstreamSocket, client, true), "cutting-proxy-down");
-            }
-            catch (final IOException ex)
-            {
-                // closed, or the donor refused this one connection: the client sees a reset and retries
-            }
-        }
+        start(() -> pump(client, toDonor, false), "cutting-proxy-up");
+        start(() -> pump(toDonor, client, true), "cutting-proxy-down");
     }
 
     private void pump(final Socket from, final Socket to, final boolean down)
@@ -167,36 +114,5 @@ public final class CuttingProxy implements AutoCloseable
             return cutAt[nextCut++];
         }
         return -1;
-    }
-
-    private static void start(final Runnable task, final String name)
-    {
-        final Thread t = new Thread(task, name);
-        t.setDaemon(true);
-        t.start();
-    }
-
-    private static void reset(final Socket s)
-    {
-        try
-        {
-            s.setSoLinger(true, 0);
-            s.close();
-        }
-        catch (final IOException ignore)
-        {
-            // already closed
-        }
-    }
-
-    @Override
-    public void close() throws IOException
-    {
-        closed = true;
-        server.close();
-        for (final Socket s : sockets)
-        {
-            reset(s);
-        }
     }
 }

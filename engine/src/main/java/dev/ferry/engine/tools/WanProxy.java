@@ -3,13 +3,9 @@ package dev.ferry.engine.tools;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
-import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.net.ServerSocket;
 import java.net.Socket;
-import java.util.List;
 import java.util.concurrent.ConcurrentLinkedQueue;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
@@ -36,23 +32,15 @@ import dev.ferry.transport.TokenBucket;
  * Tooling, not library code: blocking sockets, two threads per direction of each connection, a byte array per
  * read. {@link #close} may be called from any thread; the counters may be read from any thread.
  */
-public final class WanProxy implements AutoCloseable
+public final class WanProxy extends LoopbackProxy
 {
     private static final int READ_BYTES = 64 * 1024;
-    private static final int CONNECT_TIMEOUT_MS = 5_000;
     private static final long POLL_NANOS = TimeUnit.MICROSECONDS.toNanos(200);
 
-    private final InetSocketAddress donor;
     private final long oneWayNanos;
     private final long windowBytes;
     private final TokenBucket down;
     private final TokenBucket up;
-    private final ServerSocket server;
-    private final List<Socket> sockets = new CopyOnWriteArrayList<>();
-    private final AtomicLong downstream = new AtomicLong();
-    private final AtomicLong upstream = new AtomicLong();
-    private final AtomicLong connections = new AtomicLong();
-    private volatile boolean closed;
 
     /**
      * @param donor       where to forward connections.
@@ -64,85 +52,25 @@ public final class WanProxy implements AutoCloseable
     public WanProxy(final InetSocketAddress donor, final long linkRate, final long rttMs, final long windowBytes)
         throws IOException
     {
+        super(donor);
         if (linkRate < 0 || rttMs < 0 || windowBytes < READ_BYTES)
         {
+            close();
             throw new IllegalArgumentException("a WAN link needs a rate >= 0, an RTT >= 0 and a window >= " + READ_BYTES +
                 " bytes: got " + linkRate + " B/s, " + rttMs + " ms, " + windowBytes + " bytes");
         }
-        this.donor = donor;
         this.oneWayNanos = TimeUnit.MILLISECONDS.toNanos(rttMs) / 2;
         this.windowBytes = windowBytes;
         this.down = new TokenBucket(SystemNanoClock.INSTANCE, linkRate, null);
         this.up = new TokenBucket(SystemNanoClock.INSTANCE, linkRate, null);
-        this.server = new ServerSocket(0, 64, InetAddress.getLoopbackAddress());
-        start(this::acceptLoop, "wan-proxy-accept");
+        startAccepting("wan-proxy");
     }
 
-    /**
-     * @return the address clients connect to.
-     */
-    public InetSocketAddress address()
+    @Override
+    protected void relay(final Socket client, final Socket toDonor, final long id)
     {
-        return new InetSocketAddress(server.getInetAddress(), server.getLocalPort());
-    }
-
-    /**
-     * @return bytes carried from the donor to clients.
-     */
-    public long downstreamBytes()
-    {
-        return downstream.get();
-    }
-
-    /**
-     * @return bytes carried from clients to the donor.
-     */
-    public long upstreamBytes()
-    {
-        return upstream.get();
-    }
-
-    /**
-     * @return connections accepted so far.
-     */
-    public long connections()
-    {
-        return connections.get();
-    }
-
-    private void acceptLoop()
-    {
-        while (!closed)
-        {
-            final Socket client;
-            try
-            {
-                client = server.accept();
-            }
-            catch (final IOException ex)
-            {
-                return; // closed
-            }
-            final Socket upstreamSocket = new Socket();
-            try
-            {
-                upstreamSocket.connect(donor, CONNECT_TIMEOUT_MS);
-                client.setTcpNoDelay(true);
-                upstreamSocket.setTcpNoDelay(true);
-            }
-            catch (final IOException ex)
-            {
-                closeQuietly(client);
-                closeQuietly(upstreamSocket);
-                continue;
-            }
-            sockets.add(client);
-            sockets.add(upstreamSocket);
-            connections.incrementAndGet();
-            final long id = connections.get();
-            new Pipe(upstreamSocket, client, down, downstream).start("wan-proxy-down-" + id);
-            new Pipe(client, upstreamSocket, up, upstream).start("wan-proxy-up-" + id);
-        }
+        new Pipe(toDonor, client, down, downstream).start("wan-proxy-down-" + id);
+        new Pipe(client, toDonor, up, upstream).start("wan-proxy-up-" + id);
     }
 
     /**
@@ -169,8 +97,8 @@ public final class WanProxy implements AutoCloseable
 
         void start(final String name)
         {
-            WanProxy.start(this::read, name + "-read");
-            WanProxy.start(this::write, name + "-write");
+            LoopbackProxy.start(this::read, name + "-read");
+            LoopbackProxy.start(this::write, name + "-write");
         }
 
         private void read()
@@ -179,10 +107,10 @@ public final class WanProxy implements AutoCloseable
             try
             {
                 final InputStream in = from.getInputStream();
-                while (!closed)
+                while (!isClosed())
                 {
                     unacked -= takeAcks(System.nanoTime());
-                    while (unacked >= windowBytes - 1 && !closed)
+                    while (unacked >= windowBytes - 1 && !isClosed())
                     {
                         LockSupport.parkNanos(POLL_NANOS);
                         unacked -= takeAcks(System.nanoTime());
@@ -194,7 +122,7 @@ public final class WanProxy implements AutoCloseable
                         break;
                     }
                     long paid = 0;
-                    while (paid < n && !closed)
+                    while (paid < n && !isClosed())
                     {
                         final long g = link.acquire(n - paid);
                         paid += g;
@@ -261,12 +189,6 @@ public final class WanProxy implements AutoCloseable
     {
     }
 
-    private static void start(final Runnable r, final String name)
-    {
-        final Thread t = new Thread(r, name);
-        t.setDaemon(true);
-        t.start();
-    }
 
     private static void closeQuietly(final Socket s)
     {
@@ -280,21 +202,4 @@ public final class WanProxy implements AutoCloseable
         }
     }
 
-    @Override
-    public void close()
-    {
-        closed = true;
-        try
-        {
-            server.close();
-        }
-        catch (final IOException ignore)
-        {
-            // closing
-        }
-        for (final Socket s : sockets)
-        {
-            closeQuietly(s);
-        }
-    }
 }
