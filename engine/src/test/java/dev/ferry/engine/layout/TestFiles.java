@@ -42,7 +42,21 @@ public final class TestFiles
         }
         try
         {
-            Files.walkFileTree(root, new dev.ferry.engine.cli.Cleaner());
+            Files.walkFileTree(root, new SimpleFileVisitor<>()
+            {
+                @Override
+                public FileVisitResult preVisitDirectory(final Path dir, final BasicFileAttributes attrs) throws IOException
+                {
+                    Files.setAttribute(dir, "unix:mode", mode(dir) | 0700, LinkOption.NOFOLLOW_LINKS);
+                    return FileVisitResult.CONTINUE;
+                }
+
+                @Override
+                public FileVisitResult visitFileFailed(final Path file, final IOException exc)
+                {
+                    return FileVisitResult.CONTINUE;
+                }
+            });
         }
         catch (final IOException ex)
         {
@@ -62,22 +76,7 @@ public final class TestFiles
         }
         try
         {
-            Files.walkFileTree(root, new SimpleFileVisitor<>()
-            {
-                @Override
-                public FileVisitResult visitFile(final Path file, final BasicFileAttributes attrs) throws IOException
-                {
-                    Files.delete(file);
-                    return FileVisitResult.CONTINUE;
-                }
-
-                @Override
-                public FileVisitResult postVisitDirectory(final Path dir, final IOException exc) throws IOException
-                {
-                    Files.delete(dir);
-                    return FileVisitResult.CONTINUE;
-                }
-            });
+            Files.walkFileTree(root, new dev.ferry.engine.cli.Cleaner());
         }
         catch (final IOException ex)
         {
