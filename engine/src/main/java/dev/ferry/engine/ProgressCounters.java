@@ -26,6 +26,7 @@ public final class ProgressCounters
     private final AtomicLong blocks = new AtomicLong();
     private final AtomicLong restarts = new AtomicLong();
     private final AtomicLong resentBytes = new AtomicLong();
+    private final AtomicLong holeBytes = new AtomicLong();
     private volatile long endNanos;
     private final Recorder chunkLatency = new Recorder(3);
     private final Histogram chunkLatencyTotal = new Histogram(3);
@@ -279,6 +280,22 @@ public final class ProgressCounters
     public void onResent(final long bytes)
     {
         resentBytes.addAndGet(bytes);
+    }
+
+    /**
+     * Bytes of blocks that were holes on the donor: they did not travel and were not written. Any thread.
+     */
+    public void onHole(final long bytes)
+    {
+        if (bytes > 0)
+        {
+            holeBytes.addAndGet(bytes);
+        }
+    }
+
+    public long holeBytes()
+    {
+        return holeBytes.get();
     }
 
     public long dataBytes()

@@ -15,17 +15,28 @@ import static dev.ferry.core.protocol.Wire.BYTE_ORDER;
  * STATE (40 bytes):  4 int32 stage   8 int64 file count   16 int64 chunk count   24 int64 estimated bytes
  *                   32 int32 block size   36 int32 0
  *
- * FILE (44 + path + target):  4 int32 file index   8 int64 size   16 int64 mtime (ns since epoch)
- *                  24 int32 mode (permission bits, 07777)   28 uint8 type (1 regular, 2 dir, 3 symlink)
- *                  29 uint8 0   30 uint16 0   32 int32 first chunk   36 int32 chunk span
- *                  40 string path (uint16 length + UTF-8, relative, '/'-separated)
- *                     string symlink target (empty unless type is symlink)
+ * FILE (68 + path + target + xattrs):  4 int32 file index   8 int64 size   16 int64 mtime (ns since epoch)
+ *                  24 int32 mode (permission bits, 07777, setuid/setgid/sticky included)
+ *                  28 uint8 type (1 regular, 2 dir, 3 symlink, 4 hard link, 5 FIFO, 6 char device, 7 block device)
+ *                  29 uint8 flags (1 sparse on the donor)   30 uint16 xattr count N
+ *                  32 int32 first chunk   36 int32 chunk span   40 int32 uid   44 int32 gid
+ *                  48 int64 rdev (devices only, else 0)   56 int32 link index (hard link: an earlier regular entry,
+ *                     else -1)   60 int32 xattr section length X
+ *                  64 bytes path (uint16 length + raw bytes, relative, '/'-separated; empty only for entry 0, the
+ *                     root directory itself)
+ *                     bytes symlink target (uint16 length + raw bytes; empty unless type is symlink)
+ *                     xattr section, X bytes: N x { uint8 name length n (1..255), n bytes name,
+ *                                                   int32 value length v (>= 0), v bytes value }
  *
- * DATA (40 bytes):   4 int32 file index   8 int32 chunk   12 int32 block (within the chunk)
- *                   16 int64 offset in the file   24 int32 length   28 int32 CRC32C of the bytes
- *                   32 int32 flags (1 last block of its chunk, 2 CRC present)   36 int32 0
+ * DATA (48 bytes):   4 int32 file index   8 int32 chunk   12 int32 block (within the chunk)
+ *                   16 int64 offset in the file   24 int32 length   28 int32 CRC32C of the body
+ *                   32 int32 flags (1 last block of its chunk, 2 CRC present, 4 no body)
+ *                   36 int32 hole head h   40 int32 body length b   44 int32 0
+ *                   the block is [offset, offset + length): h bytes of hole, b bytes of data (the body),
+ *                   then length - h - b bytes of hole; holes never travel.
  * </pre>
- * A DATA descriptor is followed by a {@code COM_RES_DATA} frame whose body is exactly {@code length} bytes.
+ * A DATA descriptor without flag 4 is followed by a {@code COM_RES_DATA} frame whose body is exactly the body length
+ * (0 for a block that is all hole).
  * <p>
  * Made once and re-wrapped per message; accessors read at absolute indexes. Not thread-safe.
  */
@@ -38,6 +49,26 @@ public final class DescriptorFlyweight
     public static final int FILE_REGULAR = 1;
     public static final int FILE_DIRECTORY = 2;
     public static final int FILE_SYMLINK = 3;
+    /** Another name of an earlier regular entry ({@link #linkIndex()}): no data of its own. */
+    public static final int FILE_HARDLINK = 4;
+    public static final int FILE_FIFO = 5;
+    public static final int FILE_CHAR_DEVICE = 6;
+    public static final int FILE_BLOCK_DEVICE = 7;
+    public static final int FILE_TYPE_MAX = FILE_BLOCK_DEVICE;
+
+    /** FILE flag: the donor's copy allocates fewer blocks than its size (it has holes). */
+    public static final int FILE_FLAG_SPARSE = 1;
+
+    /** No hard link: {@link #linkIndex()} of every entry that is not a hard link. */
+    public static final int NO_LINK = -1;
+    /** Most xattrs one entry may carry (a receiver refuses more with BAD_DESCRIPTOR). */
+    public static final int MAX_XATTRS = 64;
+    /** Longest xattr name, bytes with its namespace (Linux XATTR_NAME_MAX; the uint8 length cannot say more). */
+    public static final int MAX_XATTR_NAME_BYTES = 255;
+    /** Largest xattr value, bytes (Linux XATTR_SIZE_MAX). */
+    public static final int MAX_XATTR_VALUE_BYTES = 64 * 1024;
+    /** Largest xattr section of one entry, bytes. */
+    public static final int MAX_XATTR_SECTION_BYTES = 256 * 1024;
 
     public static final int DATA_FLAG_LAST_IN_CHUNK = 1;
     public static final int DATA_FLAG_CRC = 2;
@@ -58,9 +89,16 @@ public final class DescriptorFlyweight
     public static final int FILE_MTIME_OFFSET = 16;
     public static final int FILE_MODE_OFFSET = 24;
     public static final int FILE_TYPE_OFFSET = 28;
+    public static final int FILE_FLAGS_OFFSET = 29;
+    public static final int FILE_XATTR_COUNT_OFFSET = 30;
     public static final int FILE_FIRST_CHUNK_OFFSET = 32;
     public static final int FILE_CHUNK_SPAN_OFFSET = 36;
-    public static final int FILE_PATH_OFFSET = 40;
+    public static final int FILE_UID_OFFSET = 40;
+    public static final int FILE_GID_OFFSET = 44;
+    public static final int FILE_RDEV_OFFSET = 48;
+    public static final int FILE_LINK_INDEX_OFFSET = 56;
+    public static final int FILE_XATTR_LENGTH_OFFSET = 60;
+    public static final int FILE_PATH_OFFSET = 64;
     public static final int FILE_MIN_LENGTH = FILE_PATH_OFFSET + 2 * Wire.STRING_LENGTH_SIZE;
 
     public static final int DATA_FILE_OFFSET = 4;
@@ -70,7 +108,9 @@ public final class DescriptorFlyweight
     public static final int DATA_LENGTH_OFFSET = 24;
     public static final int DATA_CRC_OFFSET = 28;
     public static final int DATA_FLAGS_OFFSET = 32;
-    public static final int DATA_LENGTH = 40;
+    public static final int DATA_HOLE_HEAD_OFFSET = 36;
+    public static final int DATA_BODY_LENGTH_OFFSET = 40;
+    public static final int DATA_LENGTH = 48;
 
     private DirectBuffer buffer;
     private int offset;
@@ -130,14 +170,22 @@ public final class DescriptorFlyweight
                 }
                 final int targetOffset = offset + FILE_PATH_OFFSET + Wire.STRING_LENGTH_SIZE + pathLength;
                 final int targetLength = Wire.checkedStringLength(buffer, targetOffset, limit, Wire.MAX_STRING_BYTES);
-                if (targetLength < 0 || targetOffset + Wire.STRING_LENGTH_SIZE + targetLength != limit)
+                if (targetLength < 0)
+                {
+                    return ErrorCode.MALFORMED_FRAME;
+                }
+                final int xattrOffset = targetOffset + Wire.STRING_LENGTH_SIZE + targetLength;
+                final int xattrLength = xattrLength();
+                if (xattrLength < 0 || xattrLength != limit - xattrOffset || !validXattrs(xattrOffset, limit))
                 {
                     return ErrorCode.MALFORMED_FRAME;
                 }
                 final int fileType = fileType();
                 if (fileIndex() < 0 || fileSize() < 0 || (mode() & ~07777) != 0 ||
-                    fileType < FILE_REGULAR || fileType > FILE_SYMLINK || firstChunk() < 0 || chunkSpan() < 0 ||
-                    (fileType != FILE_SYMLINK && targetLength != 0))
+                    fileType < FILE_REGULAR || fileType > FILE_TYPE_MAX || firstChunk() < 0 || chunkSpan() < 0 ||
+                    (fileType != FILE_SYMLINK && targetLength != 0) || (fileFlags() & ~FILE_FLAG_SPARSE) != 0 ||
+                    (fileType == FILE_HARDLINK ? linkIndex() < 0 || linkIndex() >= fileIndex() : linkIndex() != NO_LINK) ||
+                    (rdev() != 0 && fileType != FILE_CHAR_DEVICE && fileType != FILE_BLOCK_DEVICE))
                 {
                     return ErrorCode.MALFORMED_FRAME;
                 }
@@ -146,7 +194,8 @@ public final class DescriptorFlyweight
 
             case TYPE_DATA:
                 return length == DATA_LENGTH && fileIndex() >= 0 && dataChunk() >= 0 && dataBlock() >= 0 &&
-                    dataPosition() >= 0 && dataLength() >= 0 && (dataFlags() & ~7) == 0 ?
+                    dataPosition() >= 0 && dataLength() >= 0 && (dataFlags() & ~7) == 0 && holeHead() >= 0 &&
+                    bodyLength() >= 0 && (long)holeHead() + bodyLength() <= dataLength() ?
                     ErrorCode.OK : ErrorCode.MALFORMED_FRAME;
 
             default:
@@ -213,6 +262,83 @@ public final class DescriptorFlyweight
     public int fileType()
     {
         return buffer.getByte(offset + FILE_TYPE_OFFSET) & 0xFF;
+    }
+
+    public int fileFlags()
+    {
+        return buffer.getByte(offset + FILE_FLAGS_OFFSET) & 0xFF;
+    }
+
+    public boolean isSparse()
+    {
+        return (fileFlags() & FILE_FLAG_SPARSE) != 0;
+    }
+
+    public int xattrCount()
+    {
+        return buffer.getShort(offset + FILE_XATTR_COUNT_OFFSET, BYTE_ORDER) & 0xFFFF;
+    }
+
+    public int uid()
+    {
+        return buffer.getInt(offset + FILE_UID_OFFSET, BYTE_ORDER);
+    }
+
+    public int gid()
+    {
+        return buffer.getInt(offset + FILE_GID_OFFSET, BYTE_ORDER);
+    }
+
+    public long rdev()
+    {
+        return buffer.getLong(offset + FILE_RDEV_OFFSET, BYTE_ORDER);
+    }
+
+    public int linkIndex()
+    {
+        return buffer.getInt(offset + FILE_LINK_INDEX_OFFSET, BYTE_ORDER);
+    }
+
+    public int xattrLength()
+    {
+        return buffer.getInt(offset + FILE_XATTR_LENGTH_OFFSET, BYTE_ORDER);
+    }
+
+    /**
+     * @return the xattr section exactly as it travels (see the class diagram); empty if there are none.
+     */
+    public byte[] xattrBytes()
+    {
+        final byte[] b = new byte[xattrLength()];
+        buffer.getBytes(offset + length - b.length, b);
+        return b;
+    }
+
+    private boolean validXattrs(final int from, final int limit)
+    {
+        int p = from;
+        final int count = xattrCount();
+        for (int i = 0; i < count; i++)
+        {
+            if (limit - p < 1)
+            {
+                return false;
+            }
+            final int n = buffer.getByte(p) & 0xFF;
+            if (n == 0 || limit - p - 1 < n + 4)
+            {
+                return false;
+            }
+            p += 1 + n;
+            final int v = buffer.getInt(p, BYTE_ORDER);
+            p += 4;
+            if (v < 0 || v > limit - p)
+            {
+                return false;
+            }
+            p += v;
+        }
+        return p == limit;
     }
 
     public int firstChunk()
@@ -283,6 +409,18 @@ public final class DescriptorFlyweight
         return buffer.getInt(offset + DATA_FLAGS_OFFSET, BYTE_ORDER);
     }
 
+    /** Bytes of hole at the start of the block, before the body. */
+    public int holeHead()
+    {
+        return buffer.getInt(offset + DATA_HOLE_HEAD_OFFSET, BYTE_ORDER);
+    }
+
+    /** Bytes of data in the block: the length of the COM_RES_DATA body that follows (unless flag 4). */
+    public int bodyLength()
+    {
+        return buffer.getInt(offset + DATA_BODY_LENGTH_OFFSET, BYTE_ORDER);
+    }
+
     public boolean isLastInChunk()
     {
         return (dataFlags() & DATA_FLAG_LAST_IN_CHUNK) != 0;
@@ -319,28 +457,91 @@ public final class DescriptorFlyweight
         return FILE_PATH_OFFSET + Wire.stringSize(path) + Wire.stringSize(target);
     }
 
+    public static int fileLength(final byte[] path, final byte[] target, final byte[] xattrs)
+    {
+        return fileLength(path, target) + xattrs.length;
+    }
+
+    /**
+     * A FILE descriptor with no owner (0:0), no xattrs and no link: for tests and tools that need only the layout.
+     */
     public static int encodeFile(
         final MutableDirectBuffer b, final int o, final int index, final long size, final long mtimeNanos,
         final int mode, final int fileType, final int firstChunk, final int chunkSpan, final byte[] path,
         final byte[] target)
+    {
+        return encodeFile(b, o, index, size, mtimeNanos, mode, fileType, 0, firstChunk, chunkSpan, 0, 0, 0, NO_LINK,
+            path, target, 0, EMPTY);
+    }
+
+    /**
+     * @param xattrs the xattr section, {@code xattrCount} entries as in the class diagram ({@link #appendXattr}).
+     */
+    public static int encodeFile(
+        final MutableDirectBuffer b, final int o, final int index, final long size, final long mtimeNanos,
+        final int mode, final int fileType, final int flags, final int firstChunk, final int chunkSpan,
+        final int uid, final int gid, final long rdev, final int linkIndex, final byte[] path, final byte[] target,
+        final int xattrCount, final byte[] xattrs)
     {
         b.putInt(o, TYPE_FILE, BYTE_ORDER);
         b.putInt(o + FILE_INDEX_OFFSET, index, BYTE_ORDER);
         b.putLong(o + FILE_SIZE_OFFSET, size, BYTE_ORDER);
         b.putLong(o + FILE_MTIME_OFFSET, mtimeNanos, BYTE_ORDER);
         b.putInt(o + FILE_MODE_OFFSET, mode, BYTE_ORDER);
-        b.putInt(o + FILE_TYPE_OFFSET, fileType, BYTE_ORDER);
+        b.putByte(o + FILE_TYPE_OFFSET, (byte)fileType);
+        b.putByte(o + FILE_FLAGS_OFFSET, (byte)flags);
+        b.putShort(o + FILE_XATTR_COUNT_OFFSET, (short)xattrCount, BYTE_ORDER);
         b.putInt(o + FILE_FIRST_CHUNK_OFFSET, firstChunk, BYTE_ORDER);
         b.putInt(o + FILE_CHUNK_SPAN_OFFSET, chunkSpan, BYTE_ORDER);
+        b.putInt(o + FILE_UID_OFFSET, uid, BYTE_ORDER);
+        b.putInt(o + FILE_GID_OFFSET, gid, BYTE_ORDER);
+        b.putLong(o + FILE_RDEV_OFFSET, rdev, BYTE_ORDER);
+        b.putInt(o + FILE_LINK_INDEX_OFFSET, linkIndex, BYTE_ORDER);
+        b.putInt(o + FILE_XATTR_LENGTH_OFFSET, xattrs.length, BYTE_ORDER);
         int p = o + FILE_PATH_OFFSET;
         p += Wire.putString(b, p, path);
         p += Wire.putString(b, p, target);
+        b.putBytes(p, xattrs);
+        p += xattrs.length;
         return p - o;
+    }
+
+    /**
+     * Append one xattr, in its wire form, to {@code out} (the xattr section of a FILE descriptor).
+     */
+    public static void appendXattr(final java.io.ByteArrayOutputStream out, final byte[] name, final byte[] value)
+    {
+        if (name.length == 0 || name.length > MAX_XATTR_NAME_BYTES)
+        {
+            throw new IllegalArgumentException("xattr name of " + name.length + " bytes, must be 1 to " +
+                MAX_XATTR_NAME_BYTES);
+        }
+        out.write(name.length);
+        out.write(name, 0, name.length);
+        final int v = value.length;
+        out.write(v);
+        out.write(v >>> 8);
+        out.write(v >>> 16);
+        out.write(v >>> 24);
+        out.write(value, 0, v);
+    }
+
+    private static final byte[] EMPTY = new byte[0];
+
+    /**
+     * A DATA descriptor whose body is the whole block (no hole).
+     */
+    public static int encodeData(
+        final MutableDirectBuffer b, final int o, final int fileIndex, final int chunk, final int block,
+        final long position, final int dataLength, final int crc, final int flags)
+    {
+        return encodeData(b, o, fileIndex, chunk, block, position, dataLength, crc, flags, 0, dataLength);
     }
 
     public static int encodeData(
         final MutableDirectBuffer b, final int o, final int fileIndex, final int chunk, final int block,
-        final long position, final int dataLength, final int crc, final int flags)
+        final long position, final int dataLength, final int crc, final int flags, final int holeHead,
+        final int bodyLength)
     {
         b.putInt(o, TYPE_DATA, BYTE_ORDER);
         b.putInt(o + DATA_FILE_OFFSET, fileIndex, BYTE_ORDER);
@@ -350,7 +551,9 @@ public final class DescriptorFlyweight
         b.putInt(o + DATA_LENGTH_OFFSET, dataLength, BYTE_ORDER);
         b.putInt(o + DATA_CRC_OFFSET, crc, BYTE_ORDER);
         b.putInt(o + DATA_FLAGS_OFFSET, flags, BYTE_ORDER);
-        b.putInt(o + DATA_FLAGS_OFFSET + 4, 0, BYTE_ORDER);
+        b.putInt(o + DATA_HOLE_HEAD_OFFSET, holeHead, BYTE_ORDER);
+        b.putInt(o + DATA_BODY_LENGTH_OFFSET, bodyLength, BYTE_ORDER);
+        b.putInt(o + DATA_BODY_LENGTH_OFFSET + 4, 0, BYTE_ORDER);
         return DATA_LENGTH;
     }
 }

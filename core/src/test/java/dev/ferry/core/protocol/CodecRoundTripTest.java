@@ -358,7 +358,7 @@ class CodecRoundTripTest
         assertEquals(DescriptorFlyweight.TYPE_FILE, descriptor.wrap(buffer, state, file).type());
         assertEquals(ErrorCode.OK, descriptor.validate());
         assertEquals("p", descriptor.path());
-        assertEquals(DescriptorFlyweight.TYPE_DATA, descriptor.wrap(buffer, state + file, 40).type());
+        assertEquals(DescriptorFlyweight.TYPE_DATA, descriptor.wrap(buffer, state + file, 48).type());
         assertEquals(ErrorCode.OK, descriptor.validate());
         assertEquals(10, descriptor.dataLength());
     }

@@ -515,7 +515,7 @@ class DecoderFuzzTest
                     d.mtimeNanos();
                     assertEquals(0, d.mode() & ~07777);
                     assertTrue(d.fileType() >= DescriptorFlyweight.FILE_REGULAR &&
-                        d.fileType() <= DescriptorFlyweight.FILE_SYMLINK);
+                        d.fileType() <= DescriptorFlyweight.FILE_TYPE_MAX);
                     assertNotNull(d.path());
                     assertNotNull(d.linkTarget());
                     final byte[] path = d.pathBytes();

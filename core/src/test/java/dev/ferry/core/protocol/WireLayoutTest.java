@@ -64,7 +64,7 @@ class WireLayoutTest
         buffer.setMemory(0, 64, (byte)0xEE);
         final int length = DescriptorFlyweight.encodeData(buffer, 0, 0x1122_3344, 0x0102_0304, 0x0506_0708,
             0x0102_0304_0506_0708L, 0x0A0B_0C0D, 0xCAFE_BABE, 3);
-        assertEquals(40, length);
+        assertEquals(48, length);
         assertBytes(
             "03 000000" +           //  0 type DATA, reserved
             "44332211" +            //  4 file index
@@ -74,9 +74,11 @@ class WireLayoutTest
             "0D0C0B0A" +            // 24 length
             "BEBAFECA" +            // 28 CRC32C
             "03000000" +            // 32 flags
-            "00000000",             // 36 reserved
-            0, 40);
-        assertEquals((byte)0xEE, buffer.getByte(40));
+            "00000000" +            // 36 hole head
+            "0D0C0B0A" +            // 40 body length (the whole block)
+            "00000000",             // 44 reserved
+            0, 48);
+        assertEquals((byte)0xEE, buffer.getByte(48));
 
         assertEquals(4, DescriptorFlyweight.DATA_FILE_OFFSET);
         assertEquals(8, DescriptorFlyweight.DATA_CHUNK_OFFSET);
@@ -85,7 +87,9 @@ class WireLayoutTest
         assertEquals(24, DescriptorFlyweight.DATA_LENGTH_OFFSET);
         assertEquals(28, DescriptorFlyweight.DATA_CRC_OFFSET);
         assertEquals(32, DescriptorFlyweight.DATA_FLAGS_OFFSET);
-        assertEquals(40, DescriptorFlyweight.DATA_LENGTH);
+        assertEquals(36, DescriptorFlyweight.DATA_HOLE_HEAD_OFFSET);
+        assertEquals(40, DescriptorFlyweight.DATA_BODY_LENGTH_OFFSET);
+        assertEquals(48, DescriptorFlyweight.DATA_LENGTH);
     }
 
     @Test
@@ -108,24 +112,31 @@ class WireLayoutTest
     @Test
     void fileDescriptorBytes()
     {
-        buffer.setMemory(0, 64, (byte)0xEE);
+        buffer.setMemory(0, 128, (byte)0xEE);
         final int length = DescriptorFlyweight.encodeFile(buffer, 0, 0x0102_0304, 0x1112_1314_1516_1718L,
-            0x2122_2324_2526_2728L, 0755, DescriptorFlyweight.FILE_SYMLINK, 0x3132_3334, 0x4142_4344,
-            Wire.utf8("a\u00e9"), Wire.utf8("c"));
-        assertEquals(48, length);
+            0x2122_2324_2526_2728L, 04755, DescriptorFlyweight.FILE_SYMLINK, 1, 0x3132_3334, 0x4142_4344,
+            0x5152_5354, 0x6162_6364, 0x7172_7374_7576_7778L, -1, Wire.utf8("a\u00e9"), Wire.utf8("c"), 1,
+            new byte[] { 1, 'n', 1, 0, 0, 0, (byte)0xFF });
+        assertEquals(79, length);
         assertBytes(
             "02 000000" +           //  0 type FILE, reserved
             "04030201" +            //  4 file index
             "1817161514131211" +    //  8 size
             "2827262524232221" +    // 16 mtime ns
-            "ED010000" +            // 24 mode 0755
-            "03 00 0000" +          // 28 file type symlink, reserved
+            "ED090000" +            // 24 mode 04755
+            "03 01 0100" +          // 28 file type symlink, flags 1, xattr count 1
             "34333231" +            // 32 first chunk
             "44434241" +            // 36 chunk span
-            "0300 61C3A9" +         // 40 path "a\u00e9"
-            "0100 63",              // 45 target "c"
-            0, 48);
-        assertEquals((byte)0xEE, buffer.getByte(48));
+            "54535251" +            // 40 uid
+            "64636261" +            // 44 gid
+            "7877767574737271" +    // 48 rdev
+            "FFFFFFFF" +            // 56 link index -1
+            "07000000" +            // 60 xattr section length
+            "0300 61C3A9" +         // 64 path "a\u00e9"
+            "0100 63" +             // 69 target "c"
+            "01 6E 01000000 FF",    // 72 xattr "n" = FF
+            0, 79);
+        assertEquals((byte)0xEE, buffer.getByte(79));
     }
 
     @Test
@@ -285,9 +296,9 @@ class WireLayoutTest
         final int data = DescriptorFlyweight.encodeData(buffer, 8, 0x1122_3344, 0x0102_0304, 0x0506_0708,
             0x0102_0304_0506_0708L, 0x0A0B_0C0D, 0xCAFE_BABE, 3);
         FrameHeader.write(buffer, 0, 8 + data, FrameType.COM_RES_DATA_DESC);
-        assertBytes("30000000 6600 0000 03000000 44332211 04030201 08070605 0807060504030201 " +
-            "0D0C0B0A BEBAFECA 03000000 00000000", 0, 48);
-        assertEquals(ErrorCode.OK, new FrameValidator(FrameHeader.DEFAULT_MAX_FRAME_LENGTH).validate(buffer, 0, 48));
+        assertBytes("38000000 6600 0000 03000000 44332211 04030201 08070605 0807060504030201 " +
+            "0D0C0B0A BEBAFECA 03000000 00000000 0D0C0B0A 00000000", 0, 56);
+        assertEquals(ErrorCode.OK, new FrameValidator(FrameHeader.DEFAULT_MAX_FRAME_LENGTH).validate(buffer, 0, 56));
 
         // section 6.3: the bytes of a non-Ferry server fail the header check
         buffer.putBytes(0, Wire.utf8("HTTP/1.1 400 Bad Request\r\n"));

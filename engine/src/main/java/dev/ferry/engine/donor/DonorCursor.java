@@ -25,6 +25,10 @@ import dev.ferry.core.spi.CopyCallback;
 import dev.ferry.core.spi.DonorStorage;
 import dev.ferry.core.spi.Locator;
 import dev.ferry.core.spi.Stage;
+import dev.ferry.engine.fs.DataExtentCursor;
+import dev.ferry.engine.fs.NativeFs;
+import dev.ferry.engine.fs.PathBytes;
+import dev.ferry.core.protocol.Wire;
 
 /**
  * Where one donor task is in its copy: the metadata it has offered (master only), the chunk it reserved, the block
@@ -52,7 +56,11 @@ final class DonorCursor
     private final ChunkQueue queue;
     private final boolean checksum;
     private final int smallBlock;
-    private final UnsafeBuffer descriptor = new UnsafeBuffer(ByteBuffer.allocateDirect(16 * 1024));
+    /** Room for the largest FILE descriptor: two strings at their cap and the xattr section at its cap. */
+    private static final int DESCRIPTOR_CAPACITY = DescriptorFlyweight.FILE_PATH_OFFSET +
+        2 * (Wire.STRING_LENGTH_SIZE + Wire.MAX_STRING_BYTES) + DescriptorFlyweight.MAX_XATTR_SECTION_BYTES;
+
+    private final UnsafeBuffer descriptor;
     private final ByteBuffer readBuffer;
     private final UnsafeBuffer readView;
     private final CRC32C crc = new CRC32C();
@@ -80,7 +88,15 @@ final class DonorCursor
     private long preparedPosition;
     private int preparedCrc;
     private boolean preparedInBuffer;
+    private int preparedHead;
+    private int preparedBody;
     private long bytesOffered;
+    private long holeBytes;
+
+    private DataExtentCursor extents;
+    private int extentsFile = -1;
+    private boolean extentValid;
+    private long lastQuery;
 
     DonorCursor(final FileTreeDonor donor, final boolean master, final ChunkQueue queue)
     {
@@ -93,6 +109,7 @@ final class DonorCursor
         this.smallBlock = donor.settings().smallBlock();
         this.readBuffer = ByteBuffer.allocateDirect(Math.max(smallBlock, 4096));
         this.readView = new UnsafeBuffer(readBuffer);
+        this.descriptor = new UnsafeBuffer(ByteBuffer.allocateDirect(master ? DESCRIPTOR_CAPACITY : 4096));
         this.phase = master ? PHASE_META_START : PHASE_DATA;
     }
 
@@ -130,6 +147,14 @@ final class DonorCursor
         return bytesOffered;
     }
 
+    /**
+     * @return bytes of the blocks offered so far that were holes and did not travel.
+     */
+    long holeBytes()
+    {
+        return holeBytes;
+    }
+
     int copy(final CopyCallback callback)
     {
         closeRetired();
@@ -157,7 +182,8 @@ final class DonorCursor
                     }
                     final Manifest.Entry e = manifest.entry(metaIndex);
                     final int len = DescriptorFlyweight.encodeFile(descriptor, 0, e.index, e.size, e.mtimeNanos, e.mode,
-                        e.type, e.firstChunk(), e.chunkSpan(), e.pathBytes, e.linkTargetBytes);
+                        e.type, e.flags, e.firstChunk(), e.chunkSpan(), e.uid, e.gid, e.rdev, e.linkIndex, e.pathBytes,
+                        e.linkTargetBytes, e.xattrCount, e.xattrs);
                     if (!callback.onDescriptor(descriptor, 0, len))
                     {
                         return DonorStorage.COPY_MORE;
@@ -224,16 +250,17 @@ final class DonorCursor
             (checksum || checksumsOnly ? DescriptorFlyweight.DATA_FLAG_CRC : 0) |
             (checksumsOnly ? DescriptorFlyweight.DATA_FLAG_NO_BODY : 0);
         final int descLength = DescriptorFlyweight.encodeData(
-            descriptor, 0, file, chunk, block, position, length, preparedCrc, flags);
-        final boolean accepted = checksumsOnly ? callback.onDescriptor(descriptor, 0, descLength) : preparedInBuffer ?
-            callback.onBuffer(descriptor, 0, descLength, readView, 0, length) :
-            callback.onFileRegion(descriptor, 0, descLength, channel, position, length);
+            descriptor, 0, file, chunk, block, position, length, preparedCrc, flags, preparedHead, preparedBody);
+        final boolean accepted = checksumsOnly ? callback.onDescriptor(descriptor, 0, descLength) :
+            preparedInBuffer || preparedBody == 0 ? callback.onBuffer(descriptor, 0, descLength, readView, 0, preparedBody) :
+            callback.onFileRegion(descriptor, 0, descLength, channel, position + preparedHead, preparedBody);
         if (!accepted)
         {
             return DonorStorage.COPY_MORE;
         }
         prepared = false;
-        bytesOffered += length;
+        bytesOffered += preparedBody;
+        holeBytes += length - preparedBody;
         block++;
         if (block == segmentEndBlock)
         {
@@ -248,7 +275,7 @@ final class DonorCursor
         {
             chunk = -1;
         }
-        return preparedInBuffer || checksumsOnly ? 0 : DonorStorage.COPY_MORE;
+        return preparedInBuffer || checksumsOnly || preparedBody == 0 ? 0 : DonorStorage.COPY_MORE;
     }
 
     private void prepare(final int file, final long position, final int length)
@@ -261,34 +288,68 @@ final class DonorCursor
         }
         preparedPosition = position;
         preparedLength = length;
-        preparedInBuffer = length <= smallBlock;
         try
         {
-            if (preparedInBuffer)
+            // the part of the block that holds data: holes at its head and tail never travel
+            long start = position;
+            long end = position + length;
+            if (entry.isSparse() && !checksumsOnly)
             {
-                readBuffer.clear().limit(length);
+                dataSpan(entry, position, length);
+                start = position + preparedHead;
+                end = start + preparedBody;
+            }
+            final int body = (int)(end - start);
+            preparedInBuffer = body <= smallBlock;
+            preparedCrc = 0;
+            if (body == 0)
+            {
+                preparedInBuffer = true;
+            }
+            else if (preparedInBuffer)
+            {
+                readBuffer.clear().limit(body);
                 while (readBuffer.hasRemaining())
                 {
-                    if (channel.read(readBuffer, position + readBuffer.position()) < 0)
+                    if (channel.read(readBuffer, start + readBuffer.position()) < 0)
                     {
                         throw changed(entry, "it is shorter than the " + entry.size + " bytes it had at the snapshot");
                     }
                 }
-                if (checksum || checksumsOnly)
+                readBuffer.flip();
+                if (!checksumsOnly && isZero(readBuffer))
                 {
-                    readBuffer.flip();
+                    start = end;
+                }
+                else if (checksum || checksumsOnly)
+                {
                     crc.reset();
                     crc.update(readBuffer);
                     preparedCrc = (int)crc.getValue();
                 }
             }
-            else if (checksum || checksumsOnly)
+            else if (checksum || checksumsOnly || entry.isSparse())
             {
-                preparedCrc = regionCrc(entry, position, length);
+                if (!checksumsOnly && mappedZero(entry, start, body))
+                {
+                    start = end;
+                }
+                else if (checksum || checksumsOnly)
+                {
+                    preparedCrc = regionCrc(entry, start, body);
+                }
+            }
+            if (start == end)
+            {
+                preparedCrc = 0;
+                preparedInBuffer = true;
+                preparedHead = length;
+                preparedBody = 0;
             }
             else
             {
-                preparedCrc = 0;
+                preparedHead = (int)(start - position);
+                preparedBody = (int)(end - start);
             }
         }
         catch (final IOException ex)
@@ -298,7 +359,91 @@ final class DonorCursor
         prepared = true;
     }
 
-    private int regionCrc(final Manifest.Entry entry, final long position, final int length) throws IOException
+    /**
+     * Set {@link #preparedHead} and {@link #preparedBody} to the span of {@code [position, position + length)} that
+     * the file system's data extents cover (the whole block if it has no hole support). Blocks of one file usually
+     * come in offset order, so the cursor only moves forward; a block before the last one re-opens it.
+     */
+    private void dataSpan(final Manifest.Entry entry, final long position, final int length) throws IOException
+    {
+        if (extents == null)
+        {
+            extents = NativeFs.instance().newDataExtentCursor();
+        }
+        if (extentsFile != entry.index || position < lastQuery)
+        {
+            extents.open(PathBytes.cPath(PathBytes.resolve(root, entry.pathBytes)));
+            extentsFile = entry.index;
+            extentValid = extents.next();
+        }
+        lastQuery = position;
+        final long limit = position + length;
+        while (extentValid && extents.offset() + extents.length() <= position)
+        {
+            extentValid = extents.next();
+        }
+        if (!extentValid || extents.offset() >= limit)
+        {
+            preparedHead = length;
+            preparedBody = 0;
+            return;
+        }
+        final long start = Math.max(position, extents.offset());
+        long end = Math.min(limit, extents.offset() + extents.length());
+        while (extentValid && extents.offset() + extents.length() < limit)
+        {
+            extentValid = extents.next();
+            if (extentValid && extents.offset() < limit)
+            {
+                end = Math.min(limit, extents.offset() + extents.length());
+            }
+            else
+            {
+                break;
+            }
+        }
+        preparedHead = (int)(start - position);
+        preparedBody = (int)(end - start);
+    }
+
+    private static boolean isZero(final ByteBuffer b)
+    {
+        final int from = b.position();
+        final int to = b.limit();
+        int i = from;
+        for (; i + 8 <= to; i += 8)
+        {
+            if (b.getLong(i) != 0)
+            {
+                return false;
+            }
+        }
+        for (; i < to; i++)
+        {
+            if (b.get(i) != 0)
+            {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private boolean mappedZero(final Manifest.Entry entry, final long position, final int length) throws IOException
+    {
+        mapFor(entry, position, length);
+        try
+        {
+            final int from = (int)(position - mapStart);
+            map.limit(from + length).position(from);
+            return isZero(map);
+        }
+        catch (final InternalError ex)
+        {
+            throw changed(entry, "it was truncated while being read");
+        }
+    }
+
+    private void mapFor(final Manifest.Entry entry, final long position, final int length) throws IOException
     {
         if (map == null || position < mapStart || position + length > mapEnd)
         {
@@ -312,6 +457,11 @@ final class DonorCursor
             }
             map = channel.map(FileChannel.MapMode.READ_ONLY, mapStart, mapEnd - mapStart);
         }
+    }
+
+    private int regionCrc(final Manifest.Entry entry, final long position, final int length) throws IOException
+    {
+        mapFor(entry, position, length);
         try
         {
             final int from = (int)(position - mapStart);
@@ -329,7 +479,7 @@ final class DonorCursor
 
     private void open(final Manifest.Entry entry)
     {
-        final Path path = root.resolve(entry.path);
+        final Path path = PathBytes.resolve(root, entry.pathBytes);
         try
         {
             channel = FileChannel.open(path, StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS);
@@ -349,7 +499,7 @@ final class DonorCursor
 
     private void checkUnchanged(final Manifest.Entry entry)
     {
-        final Path path = root.resolve(entry.path);
+        final Path path = PathBytes.resolve(root, entry.pathBytes);
         try
         {
             final BasicFileAttributes a = Files.readAttributes(path, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
@@ -427,6 +577,12 @@ final class DonorCursor
     void close()
     {
         unmap();
+        if (extents != null)
+        {
+            extents.close();
+            extents = null;
+            extentsFile = -1;
+        }
         retiredCheck = false;
         closeRetired();
         if (channel != null)

@@ -118,6 +118,10 @@ public final class FileTreeDonor implements DonorStorage
                 checkEngine(locator);
                 protocol = negotiate(protocolMin, protocolMax, locator.protocolMin(), locator.protocolMax());
                 final Manifest m = ManifestScanner.scan(root);
+                for (final String w : m.warnings())
+                {
+                    System.err.println("ferry donor: warning: " + w);
+                }
                 final ChunkPlan p = ChunkPlan.build(m, settings.chunkSize(), settings.blockSize(), settings.filesPerChunk());
                 manifest = m;
                 plan = p;

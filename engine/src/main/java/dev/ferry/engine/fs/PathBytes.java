@@ -54,7 +54,28 @@ public final class PathBytes
     public static byte[] of(final Path path)
     {
         final byte[] fast = exactBytes(path.toString());
-        return fast != null ? fast : slowBytes(path);
+        if (fast != null)
+        {
+            return fast;
+        }
+        if (path.isAbsolute() || path.getNameCount() <= 1)
+        {
+            return slowBytes(path);
+        }
+        // name by name, so that a ".." in a relative path (a symlink target) is never folded by the URI route
+        final java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+        for (int i = 0; i < path.getNameCount(); i++)
+        {
+            if (i > 0)
+            {
+                out.write('/');
+            }
+            final Path name = path.getName(i);
+            final byte[] b = exactBytes(name.toString());
+            final byte[] raw = b != null ? b : slowBytes(name);
+            out.write(raw, 0, raw.length);
+        }
+        return out.toByteArray();
     }
 
     /**
@@ -123,6 +144,51 @@ public final class PathBytes
     {
         checkRelative(bytes, offset, length);
         return toPath(root, bytes, offset, length);
+    }
+
+    /**
+     * The path for a symlink target given as raw bytes: absolute or relative, ".." allowed, nothing resolved. The
+     * JDK's {@code Path} folds repeated and trailing '/' of a target (so {@code "a//b/"} becomes {@code "a/b"}); every
+     * other byte comes out exact.
+     *
+     * @throws IllegalArgumentException if the target is empty or holds a NUL byte.
+     */
+    public static Path linkTarget(final byte[] target)
+    {
+        if (target.length == 0)
+        {
+            throw new IllegalArgumentException("symlink target is empty");
+        }
+        for (final byte b : target)
+        {
+            if (b == 0)
+            {
+                throw new IllegalArgumentException("symlink target contains a NUL byte: " + display(target));
+            }
+        }
+        final String fast = fastString(target, 0, target.length);
+        if (fast != null)
+        {
+            return Path.of(fast);
+        }
+        // segment by segment: one name through the URI route never meets a ".." it could fold away
+        Path p = target[0] == '/' ? FS_ROOT : null;
+        int start = 0;
+        for (int i = 0; i <= target.length; i++)
+        {
+            if (i == target.length || target[i] == '/')
+            {
+                if (i > start)
+                {
+                    final String exact = fastString(target, start, i - start);
+                    final Path name = exact != null ? Path.of(exact) :
+                        FS_ROOT.relativize(toPath(FS_ROOT, target, start, i - start));
+                    p = p == null ? name : p.resolve(name);
+                }
+                start = i + 1;
+            }
+        }
+        return p == null ? FS_ROOT : p;
     }
 
     /**

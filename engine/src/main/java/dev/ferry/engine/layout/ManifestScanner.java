@@ -1,34 +1,59 @@
 package dev.ferry.engine.layout;
 
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
-import java.nio.file.attribute.FileTime;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 
 import dev.ferry.core.protocol.DescriptorFlyweight;
 import dev.ferry.core.protocol.ErrorCode;
 import dev.ferry.core.protocol.FerryException;
 import dev.ferry.core.protocol.Wire;
+import dev.ferry.engine.fs.EntryStat;
+import dev.ferry.engine.fs.NativeFs;
+import dev.ferry.engine.fs.PathBytes;
 
 /**
- * Walks a donor root without following symlinks and builds a {@link Manifest}: pre-order, children sorted by name,
- * so parents always come before their children and two scans of an unchanged tree agree. Not thread-safe.
+ * Walks a donor root without following symlinks and builds a {@link Manifest}: the root directory itself first
+ * (entry 0, empty path), then pre-order, children sorted by their raw name bytes, so parents always come before their
+ * children and two scans of an unchanged tree agree.
+ * <p>
+ * Names and symlink targets are kept as the raw bytes the file system stores ({@link PathBytes}), never through a
+ * String, so any Linux name works under any locale. Every entry records its lstat (owner, full mode, mtime, device
+ * number) and its xattrs ({@link NativeFs}); regular files that share (dev, ino) become one regular entry and
+ * {@link DescriptorFlyweight#FILE_HARDLINK} entries that point at it, so their bytes are sent once. Sockets cannot be
+ * recreated and are skipped, each named in {@link Manifest#warnings()}. Not thread-safe.
  */
 public final class ManifestScanner
 {
     /** The recipient keeps its incomplete-clone state under this top-level name, so a donor may not ship it. */
     public static final String STATE_DIR = ".ferry";
 
-    private static final String ATTRIBUTES = "unix:mode,size,lastModifiedTime,isDirectory,isSymbolicLink,isRegularFile";
+    private static final byte[] STATE_DIR_BYTES = Wire.utf8(STATE_DIR);
+    private static final byte[] NONE = new byte[0];
 
+    private final NativeFs fs;
     private final List<Manifest.Entry> entries = new ArrayList<>();
+    private final List<String> warnings = new ArrayList<>();
+    private final Map<Inode, Integer> firstLink = new HashMap<>();
+    private final ByteArrayOutputStream xattrOut = new ByteArrayOutputStream();
     private int skipped;
+
+    private record Inode(long dev, long ino)
+    {
+    }
+
+    private ManifestScanner(final NativeFs fs)
+    {
+        this.fs = fs;
+    }
 
     /**
      * @param root the directory to snapshot.
@@ -41,66 +66,152 @@ public final class ManifestScanner
         {
             throw new FerryException(ErrorCode.IO_ERROR, "donor root " + root + " is not a directory");
         }
-        final ManifestScanner scanner = new ManifestScanner();
+        final ManifestScanner scanner = new ManifestScanner(NativeFs.instance());
         try
         {
-            scanner.walk(root, "");
+            scanner.add(root, NONE);
+            scanner.walk(root, NONE);
         }
         catch (final IOException ex)
         {
             throw new FerryException(ErrorCode.IO_ERROR, "cannot scan " + root + ": " + ex, ex);
         }
-        return new Manifest(scanner.entries, scanner.skipped);
+        return new Manifest(scanner.entries, scanner.skipped, scanner.warnings);
     }
 
-    private void walk(final Path dir, final String prefix) throws IOException
+    private void walk(final Path dir, final byte[] prefix) throws IOException
     {
         final List<Path> children = new ArrayList<>();
+        final List<byte[]> names = new ArrayList<>();
         try (DirectoryStream<Path> stream = Files.newDirectoryStream(dir))
         {
             for (final Path child : stream)
             {
                 children.add(child);
+                names.add(PathBytes.fileName(child));
             }
         }
-        children.sort((a, b) -> a.getFileName().toString().compareTo(b.getFileName().toString()));
-        for (final Path child : children)
+        final Integer[] order = new Integer[children.size()];
+        for (int i = 0; i < order.length; i++)
         {
-            final String name = child.getFileName().toString();
-            if (prefix.isEmpty() && name.equals(STATE_DIR))
+            order[i] = i;
+        }
+        Arrays.sort(order, (a, b) -> Arrays.compareUnsigned(names.get(a), names.get(b)));
+        for (final int i : order)
+        {
+            final byte[] name = names.get(i);
+            if (prefix.length == 0 && Arrays.equals(name, STATE_DIR_BYTES))
             {
                 skipped++;
                 continue;
             }
-            final String rel = prefix.isEmpty() ? name : prefix + "/" + name;
-            if (Wire.utf8(rel).length > Wire.MAX_STRING_BYTES)
+            final byte[] rel = prefix.length == 0 ? name : join(prefix, name);
+            if (rel.length > PathBytes.MAX_PATH_BYTES)
             {
-                throw new FerryException(ErrorCode.IO_ERROR, "path longer than " + Wire.MAX_STRING_BYTES +
-                    " bytes: " + rel);
+                throw new FerryException(ErrorCode.IO_ERROR, "path longer than " + PathBytes.MAX_PATH_BYTES +
+                    " bytes: " + PathBytes.display(rel));
             }
-            final Map<String, Object> a = Files.readAttributes(child, ATTRIBUTES, LinkOption.NOFOLLOW_LINKS);
-            final int mode = ((Integer)a.get("mode")) & 07777;
-            final long mtime = ((FileTime)a.get("lastModifiedTime")).to(TimeUnit.NANOSECONDS);
-            final int index = entries.size();
-            if (Boolean.TRUE.equals(a.get("isSymbolicLink")))
+            final Path child = children.get(i);
+            if (add(child, rel))
             {
-                final String target = Files.readSymbolicLink(child).toString();
-                entries.add(new Manifest.Entry(index, rel, DescriptorFlyweight.FILE_SYMLINK, 0, mode, mtime, target));
-            }
-            else if (Boolean.TRUE.equals(a.get("isDirectory")))
-            {
-                entries.add(new Manifest.Entry(index, rel, DescriptorFlyweight.FILE_DIRECTORY, 0, mode, mtime, null));
                 walk(child, rel);
             }
-            else if (Boolean.TRUE.equals(a.get("isRegularFile")))
-            {
-                entries.add(new Manifest.Entry(
-                    index, rel, DescriptorFlyweight.FILE_REGULAR, (Long)a.get("size"), mode, mtime, null));
-            }
-            else
-            {
-                skipped++;
-            }
         }
+    }
+
+    /**
+     * @return true if {@code path} is a directory to walk into.
+     */
+    private boolean add(final Path path, final byte[] rel) throws IOException
+    {
+        final byte[] cPath = PathBytes.cPath(path);
+        final EntryStat st = fs.stat(cPath);
+        final int index = entries.size();
+        final int mode = st.permissions();
+        int type;
+        long size = 0;
+        long rdev = 0;
+        int flags = 0;
+        int link = DescriptorFlyweight.NO_LINK;
+        byte[] target = NONE;
+        switch (st.type())
+        {
+            case EntryStat.S_IFDIR:
+                type = DescriptorFlyweight.FILE_DIRECTORY;
+                break;
+            case EntryStat.S_IFLNK:
+                type = DescriptorFlyweight.FILE_SYMLINK;
+                target = PathBytes.of(Files.readSymbolicLink(path));
+                break;
+            case EntryStat.S_IFREG:
+                type = DescriptorFlyweight.FILE_REGULAR;
+                size = st.size();
+                if (st.mayBeSparse() && st.size() > 0)
+                {
+                    flags = DescriptorFlyweight.FILE_FLAG_SPARSE;
+                }
+                if (st.nlink() > 1)
+                {
+                    final Integer first = firstLink.putIfAbsent(new Inode(st.dev(), st.ino()), index);
+                    if (first != null)
+                    {
+                        type = DescriptorFlyweight.FILE_HARDLINK;
+                        size = 0;
+                        flags = 0;
+                        link = first;
+                    }
+                }
+                break;
+            case EntryStat.S_IFIFO:
+                type = DescriptorFlyweight.FILE_FIFO;
+                break;
+            case EntryStat.S_IFCHR:
+                type = DescriptorFlyweight.FILE_CHAR_DEVICE;
+                rdev = st.rdev();
+                break;
+            case EntryStat.S_IFBLK:
+                type = DescriptorFlyweight.FILE_BLOCK_DEVICE;
+                rdev = st.rdev();
+                break;
+            default:
+                skipped++;
+                warnings.add("skipped socket '" + PathBytes.display(rel) + "': a socket cannot be cloned");
+                return false;
+        }
+        int xattrCount = 0;
+        byte[] xattrs = NONE;
+        if (type != DescriptorFlyweight.FILE_HARDLINK)
+        {
+            xattrOut.reset();
+            for (final byte[] name : fs.listXattrs(cPath))
+            {
+                final byte[] value = fs.getXattr(cPath, name);
+                if (value != null)
+                {
+                    DescriptorFlyweight.appendXattr(xattrOut, name, value);
+                    xattrCount++;
+                }
+            }
+            if (xattrCount > DescriptorFlyweight.MAX_XATTRS ||
+                xattrOut.size() > DescriptorFlyweight.MAX_XATTR_SECTION_BYTES)
+            {
+                throw new FerryException(ErrorCode.IO_ERROR, "'" + PathBytes.display(rel) + "' has " + xattrCount +
+                    " xattrs in " + xattrOut.size() + " bytes, more than the protocol carries (" +
+                    DescriptorFlyweight.MAX_XATTRS + " xattrs, " + DescriptorFlyweight.MAX_XATTR_SECTION_BYTES +
+                    " bytes)");
+            }
+            xattrs = xattrCount == 0 ? NONE : xattrOut.toByteArray();
+        }
+        entries.add(new Manifest.Entry(index, rel, type, size, mode, st.mtimeNanos(), target, st.uid(), st.gid(),
+            rdev, flags, link, xattrCount, xattrs));
+        return type == DescriptorFlyweight.FILE_DIRECTORY && rel.length > 0;
+    }
+
+    private static byte[] join(final byte[] prefix, final byte[] name)
+    {
+        final byte[] rel = Arrays.copyOf(prefix, prefix.length + 1 + name.length);
+        rel[prefix.length] = '/';
+        System.arraycopy(name, 0, rel, prefix.length + 1, name.length);
+        return rel;
     }
 }

@@ -62,6 +62,14 @@ public final class LocalClone
     /**
      * @return what the clone has done so far (a copy); any thread.
      */
+    /**
+     * @return bytes of blocks that were holes on the source: neither read into the copy nor written. Any thread.
+     */
+    public long holeBytes()
+    {
+        return progress.holeBytes();
+    }
+
     public CloneProgress progress()
     {
         return progress.snapshot();
@@ -197,6 +205,7 @@ public final class LocalClone
             {
                 progress.onBlock(bytes);
                 desc.wrap(d, offset, length);
+                progress.onHole(desc.dataLength() - bytes);
                 if (desc.isLastInChunk())
                 {
                     donor.ack(locator, task, desc.dataChunk(), desc.dataBlock() + 1, true);

@@ -65,10 +65,15 @@ final class BlockWriter
             throw new FerryException(ErrorCode.BAD_DESCRIPTOR, "block of " + len + " bytes at offset " + position +
                 " does not fit '" + PathGuard.printable(e.path) + "' of " + e.size + " bytes");
         }
-        if (data == null || data.length() != len)
+        final int body = d.bodyLength();
+        if (data == null || data.length() != body)
         {
             throw new FerryException(ErrorCode.BAD_DESCRIPTOR, "block for '" + PathGuard.printable(e.path) +
-                "' announced " + len + " bytes but carried " + (data == null ? 0 : data.length()));
+                "' announced " + body + " bytes but carried " + (data == null ? 0 : data.length()));
+        }
+        if (body == 0)
+        {
+            return; // all hole: nothing written; FILE SYNC gives the file its length
         }
         if (d.hasCrc())
         {
@@ -95,7 +100,7 @@ final class BlockWriter
                     LinkOption.NOFOLLOW_LINKS);
                 files.put(index, ch);
             }
-            data.writeTo(ch, position);
+            data.writeTo(ch, position + d.holeHead());
             journal.markDirty(index);
             if (position + len == e.size || d.isLastInChunk())
             {

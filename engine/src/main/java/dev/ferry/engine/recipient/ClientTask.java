@@ -457,7 +457,7 @@ final class ClientTask implements ConnectionHandler
     @Override
     public ByteBuffer acquireBody(final Connection c, final int length)
     {
-        if (!expectData || length != pendingDescriptor.getInt(DescriptorFlyweight.DATA_LENGTH_OFFSET,
+        if (!expectData || length != pendingDescriptor.getInt(DescriptorFlyweight.DATA_BODY_LENGTH_OFFSET,
             dev.ferry.core.protocol.Wire.BYTE_ORDER))
         {
             fail(new FerryException(ErrorCode.BAD_DESCRIPTOR, expectData ?
@@ -555,6 +555,7 @@ final class ClientTask implements ConnectionHandler
                 continue;
             }
             run.progress().onBlock(b.length);
+            run.progress().onHole(d.dataLength() - b.length);
             final int chunk = d.dataChunk();
             final int blocks = d.dataBlock() + 1;
             if (acked != null && endsFile(acked.plan(), chunk, d.dataBlock()))

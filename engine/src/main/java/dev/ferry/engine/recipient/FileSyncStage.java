@@ -5,14 +5,16 @@ import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
-import java.nio.file.Paths;
 import java.nio.file.StandardOpenOption;
-import java.nio.file.attribute.FileTime;
-import java.util.concurrent.TimeUnit;
 
 import dev.ferry.core.protocol.DescriptorFlyweight;
 import dev.ferry.core.protocol.ErrorCode;
 import dev.ferry.core.protocol.FerryException;
+
+import dev.ferry.core.protocol.XattrReader;
+import dev.ferry.engine.fs.EntryStat;
+import dev.ferry.engine.fs.NativeFs;
+import dev.ferry.engine.fs.PathBytes;
 
 import static dev.ferry.engine.recipient.RecipientFiles.forceDirectory;
 import static dev.ferry.engine.recipient.RecipientFiles.io;
@@ -41,6 +43,10 @@ final class FileSyncStage
     /** Whether the files this clone creates belong to root (learned from a probe file). */
     private boolean root;
     private boolean noSetuid;
+    private int ownUid = -1;
+    private int ownGid = -1;
+    private final NativeFs fs = NativeFs.instance();
+    private final SyncWarnings warnings = new SyncWarnings();
 
     FileSyncStage(final Path target, final Path stateDir, final boolean sync, final RecipientJournal journal)
     {
@@ -62,7 +68,9 @@ final class FileSyncStage
         Files.createDirectory(dir);
         defaultFileMode = ((Integer)Files.getAttribute(file, "unix:mode", LinkOption.NOFOLLOW_LINKS)) & 07777;
         defaultDirMode = ((Integer)Files.getAttribute(dir, "unix:mode", LinkOption.NOFOLLOW_LINKS)) & 07777;
-        root = ((Integer)Files.getAttribute(file, "unix:uid", LinkOption.NOFOLLOW_LINKS)) == 0;
+        ownUid = (Integer)Files.getAttribute(file, "unix:uid", LinkOption.NOFOLLOW_LINKS);
+        ownGid = (Integer)Files.getAttribute(file, "unix:gid", LinkOption.NOFOLLOW_LINKS);
+        root = ownUid == 0;
         Files.delete(file);
         Files.delete(dir);
     }
@@ -93,7 +101,11 @@ final class FileSyncStage
     }
 
     /**
-     * FILE SYNC over a complete manifest.
+     * FILE SYNC over a complete manifest. Order, so the kernel undoes nothing: every entry is created first (symlinks,
+     * FIFOs, device nodes, hard links; regular files get their final length, which leaves a trailing hole); then each
+     * entry gets, in this order, its owner (chown clears setuid/setgid and security.capability), its xattrs, its mtime
+     * (by path, no open: works on a file of mode 000) and last its mode. Directories come after their contents,
+     * deepest first, and the target directory itself last, after the marker is gone.
      */
     void run(final TargetEntry[] entries)
     {
@@ -103,14 +115,7 @@ final class FileSyncStage
             for (final TargetEntry e : entries)
             {
                 current = e;
-                if (e.type == DescriptorFlyweight.FILE_SYMLINK)
-                {
-                    if (Files.isSymbolicLink(e.resolved))
-                    {
-                        Files.delete(e.resolved); // left by an interrupted FILE SYNC
-                    }
-                    Files.createSymbolicLink(e.resolved, Paths.get(e.linkTarget));
-                }
+                create(entries, e);
             }
             // many files: one syncfs at the end forces every file and directory; else each is forced on its own
             int regular = 0;
@@ -120,16 +125,36 @@ final class FileSyncStage
             }
             final boolean eachFile = sync && !Durability.wholeFileSystemFor(regular);
             syncFiles(entries, eachFile);
+            for (final TargetEntry e : entries)
+            {
+                current = e;
+                if (e.type == DescriptorFlyweight.FILE_SYMLINK || isSpecial(e.type))
+                {
+                    if (Files.exists(e.resolved, LinkOption.NOFOLLOW_LINKS))
+                    {
+                        restore(e);
+                    }
+                }
+            }
+            TargetEntry rootEntry = null;
             for (int i = entries.length - 1; i >= 0; i--)
             {
                 final TargetEntry e = entries[i];
                 current = e;
                 if (e.type == DescriptorFlyweight.FILE_DIRECTORY)
                 {
-                    restore(e);
                     if (eachFile)
                     {
                         forceDirectory(e.resolved);
+                    }
+                    if (e.isRoot())
+                    {
+                        rootEntry = e;
+                        chownAndXattrs(e);
+                    }
+                    else
+                    {
+                        restore(e);
                     }
                 }
             }
@@ -150,10 +175,18 @@ final class FileSyncStage
             Files.deleteIfExists(stateDir.resolve(RecipientJournal.MANIFEST));
             Files.deleteIfExists(stateDir.resolve(TargetLock.FILE)); // still locked by this process until it exits
             Files.deleteIfExists(stateDir);
-            if (sync)
+            if (rootEntry != null)
+            {
+                // removing the marker changed the target's mtime: its own mtime and mode come after that
+                current = rootEntry;
+                timesAndMode(rootEntry);
+                current = null;
+            }
+            if (sync && rootEntry != null)
             {
                 forceDirectory(target);
             }
+            warnings.report();
         }
         catch (final IOException ex)
         {
@@ -161,15 +194,153 @@ final class FileSyncStage
         }
     }
 
+    /**
+     * @return what FILE SYNC could not reproduce, one line per kind (also printed on stderr once).
+     */
+    java.util.List<String> warnings()
+    {
+        return warnings.lines();
+    }
+
+    private static boolean isSpecial(final int type)
+    {
+        return type == DescriptorFlyweight.FILE_FIFO || type == DescriptorFlyweight.FILE_CHAR_DEVICE ||
+            type == DescriptorFlyweight.FILE_BLOCK_DEVICE;
+    }
+
+    private void create(final TargetEntry[] entries, final TargetEntry e) throws IOException
+    {
+        switch (e.type)
+        {
+            case DescriptorFlyweight.FILE_SYMLINK:
+                Files.deleteIfExists(e.resolved); // left by an interrupted FILE SYNC
+                Files.createSymbolicLink(e.resolved, PathBytes.linkTarget(e.linkTargetBytes));
+                break;
+            case DescriptorFlyweight.FILE_REGULAR:
+            {
+                if (!Files.exists(e.resolved, LinkOption.NOFOLLOW_LINKS) || Files.size(e.resolved) != e.size)
+                {
+                    // all hole, or ends in a hole: the length comes without writing (ftruncate)
+                    FileChannel.open(e.resolved, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+                        LinkOption.NOFOLLOW_LINKS).close();
+                    fs.setLength(PathBytes.cPath(e.resolved), e.size);
+                }
+                break;
+            }
+            case DescriptorFlyweight.FILE_HARDLINK:
+                Files.deleteIfExists(e.resolved);
+                Files.createLink(e.resolved, entries[e.linkIndex].resolved);
+                break;
+            case DescriptorFlyweight.FILE_FIFO:
+                Files.deleteIfExists(e.resolved);
+                if (!fs.mkfifo(PathBytes.cPath(e.resolved), 0600))
+                {
+                    warnings.add("FIFOs not recreated (no native file system calls here)", e.path);
+                }
+                break;
+            case DescriptorFlyweight.FILE_CHAR_DEVICE:
+            case DescriptorFlyweight.FILE_BLOCK_DEVICE:
+            {
+                Files.deleteIfExists(e.resolved);
+                final int type = e.type == DescriptorFlyweight.FILE_CHAR_DEVICE ? EntryStat.S_IFCHR : EntryStat.S_IFBLK;
+                if (!root)
+                {
+                    warnings.add("device nodes not recreated (creating them needs root)", e.path);
+                    break;
+                }
+                try
+                {
+                    if (!fs.mknod(PathBytes.cPath(e.resolved), type | 0600, e.rdev))
+                    {
+                        warnings.add("device nodes not recreated (no native file system calls here)", e.path);
+                    }
+                }
+                catch (final java.nio.file.AccessDeniedException ex)
+                {
+                    warnings.add("device nodes not recreated (" + ex.getMessage() + ")", e.path);
+                }
+                break;
+            }
+            default:
+                break;
+        }
+    }
+
+    /**
+     * Owner, xattrs, mtime, then mode (see {@link #run}).
+     */
     private void restore(final TargetEntry e) throws IOException
     {
+        chownAndXattrs(e);
+        timesAndMode(e);
+    }
+
+    private void chownAndXattrs(final TargetEntry e) throws IOException
+    {
+        if (root)
+        {
+            Files.setAttribute(e.resolved, "unix:uid", e.uid, LinkOption.NOFOLLOW_LINKS);
+            Files.setAttribute(e.resolved, "unix:gid", e.gid, LinkOption.NOFOLLOW_LINKS);
+        }
+        else if (e.uid != ownUid || e.gid != ownGid)
+        {
+            warnings.add("owners not kept (not running as root): these entries belong to " + ownUid + ":" + ownGid,
+                e.path);
+        }
+        if (e.xattrCount > 0)
+        {
+            final byte[] c = PathBytes.cPath(e.resolved);
+            final XattrReader x = new XattrReader(e.xattrs, e.xattrCount);
+            while (x.next())
+            {
+                final byte[] name = x.name();
+                try
+                {
+                    if (!fs.setXattr(c, name, x.value()))
+                    {
+                        warnings.add("xattrs not kept (not supported here)", e.path + " " + PathBytes.display(name));
+                    }
+                }
+                catch (final IOException ex)
+                {
+                    warnings.add("xattrs not kept (refused by this system)", e.path + " " + PathBytes.display(name) +
+                        ": " + ex.getMessage());
+                }
+            }
+        }
+    }
+
+    private void timesAndMode(final TargetEntry e) throws IOException
+    {
+        final byte[] c = PathBytes.cPath(e.resolved);
+        try
+        {
+            fs.setTimes(c, NativeFs.TIME_OMIT, e.mtimeNanos);
+        }
+        catch (final IOException ex)
+        {
+            if (e.type != DescriptorFlyweight.FILE_SYMLINK)
+            {
+                throw ex;
+            }
+            warnings.add("symlink times not kept (refused by this system)", e.path);
+        }
+        if (e.type == DescriptorFlyweight.FILE_SYMLINK)
+        {
+            return; // Linux has no symlink modes
+        }
         final int created = e.type == DescriptorFlyweight.FILE_DIRECTORY ? defaultDirMode : defaultFileMode;
-        final int mode = SetidPolicy.mode(e.type, e.mode, noSetuid, root, SetidPolicy.OWNERS_CLONED);
-        if (mode != created)
+        final int mode = SetidPolicy.mode(e.type, e.mode, noSetuid, root, root);
+        if (isSpecial(e.type))
+        {
+            // the JDK's no-follow chmod opens the entry, which blocks on a FIFO: chmod(2) by path instead; the entry
+            // was created by this clone and is not a symlink
+            Files.setAttribute(e.resolved, "unix:mode", mode);
+        }
+        else if (mode != created)
         {
             Files.setAttribute(e.resolved, "unix:mode", mode, LinkOption.NOFOLLOW_LINKS);
         }
-        Files.setLastModifiedTime(e.resolved, FileTime.from(e.mtimeNanos, TimeUnit.NANOSECONDS));
     }
 
     /**
@@ -208,7 +379,15 @@ final class FileSyncStage
                                 ch.force(true);
                             }
                         }
-                        restore(e);
+                        try
+                        {
+                            restore(e);
+                        }
+                        catch (final IOException ex)
+                        {
+                            throw io("cannot restore the owner, xattrs, mtime or mode of '" +
+                                PathGuard.printable(e.path) + "'", ex);
+                        }
                     }
                 }
                 catch (final IOException ex)

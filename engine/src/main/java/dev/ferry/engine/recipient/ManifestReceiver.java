@@ -11,7 +11,6 @@ import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
-import java.nio.file.Paths;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -26,6 +25,8 @@ import dev.ferry.core.protocol.FerryException;
 import dev.ferry.core.protocol.LocatorCodec;
 import dev.ferry.core.protocol.PeerText;
 import dev.ferry.core.spi.Stage;
+import dev.ferry.engine.fs.PathBytes;
+import dev.ferry.engine.layout.ManifestScanner;
 
 import static dev.ferry.engine.recipient.RecipientFiles.io;
 
@@ -294,18 +295,78 @@ final class ManifestReceiver
         }
         else
         {
-            try
-            {
-                Paths.get(new String(linkTarget, StandardCharsets.UTF_8));
-                return;
-            }
-            catch (final InvalidPathException ex)
-            {
-                why = "this system cannot use it (" + PeerText.escape(ex.getReason()) + ")";
-            }
+            return;
         }
         throw new FerryException(ErrorCode.BAD_DESCRIPTOR, "the donor sent an invalid symlink target for '" +
             PathGuard.printable(path) + "': " + why + " ('" + PeerText.escape(linkTarget, 100) + "')");
+    }
+
+    /**
+     * A path other than the root's: relative, no empty, "." or ".." segment, no NUL, within PATH_MAX and NAME_MAX,
+     * and not under the recipient's state directory.
+     *
+     * @return the display form of its parent ("" for the target itself).
+     */
+    private static String checkPath(final byte[] raw, final String path)
+    {
+        try
+        {
+            PathBytes.checkRelative(raw, 0, raw.length);
+        }
+        catch (final IllegalArgumentException ex)
+        {
+            throw PathGuard.refused(path, ex.getMessage());
+        }
+        final byte[] state = ManifestScanner.STATE_DIR.getBytes(StandardCharsets.US_ASCII);
+        int firstSlash = -1;
+        int lastSlash = -1;
+        for (int i = 0; i < raw.length; i++)
+        {
+            if (raw[i] == '/')
+            {
+                lastSlash = i;
+                if (firstSlash < 0)
+                {
+                    firstSlash = i;
+                }
+            }
+        }
+        final int first = firstSlash < 0 ? raw.length : firstSlash;
+        if (first == state.length && Arrays.equals(raw, 0, first, state, 0, state.length))
+        {
+            throw PathGuard.refused(path, "'" + ManifestScanner.STATE_DIR + "' is reserved for the recipient's " +
+                "clone state");
+        }
+        return lastSlash < 0 ? "" : PathBytes.display(Arrays.copyOf(raw, lastSlash));
+    }
+
+    /**
+     * xattrs within the documented caps ({@link DescriptorFlyweight#MAX_XATTRS},
+     * {@link DescriptorFlyweight#MAX_XATTR_VALUE_BYTES}, {@link DescriptorFlyweight#MAX_XATTR_SECTION_BYTES}); the
+     * flyweight has already checked that the section's structure lies inside the descriptor.
+     */
+    private static void checkXattrs(final String path, final DescriptorFlyweight d)
+    {
+        if (d.xattrCount() > DescriptorFlyweight.MAX_XATTRS)
+        {
+            throw new FerryException(ErrorCode.BAD_DESCRIPTOR, "'" + PathGuard.printable(path) + "': xattr count " +
+                d.xattrCount() + " exceeds the cap of " + DescriptorFlyweight.MAX_XATTRS);
+        }
+        if (d.xattrLength() > DescriptorFlyweight.MAX_XATTR_SECTION_BYTES)
+        {
+            throw new FerryException(ErrorCode.BAD_DESCRIPTOR, "'" + PathGuard.printable(path) + "': xattr section " +
+                "of " + d.xattrLength() + " bytes exceeds the cap of " + DescriptorFlyweight.MAX_XATTR_SECTION_BYTES);
+        }
+        final dev.ferry.core.protocol.XattrReader x = new dev.ferry.core.protocol.XattrReader(d.xattrBytes(), d.xattrCount());
+        while (x.next())
+        {
+            if (x.valueLength() > DescriptorFlyweight.MAX_XATTR_VALUE_BYTES)
+            {
+                throw new FerryException(ErrorCode.BAD_DESCRIPTOR, "'" + PathGuard.printable(path) + "': xattr value " +
+                    "of " + x.valueLength() + " bytes for '" + PeerText.escape(x.name()) + "' exceeds the cap of " +
+                    DescriptorFlyweight.MAX_XATTR_VALUE_BYTES);
+            }
+        }
     }
 
     private static int indexOfNul(final byte[] b)
@@ -374,58 +435,90 @@ final class ManifestReceiver
             throw new FerryException(ErrorCode.BAD_DESCRIPTOR, "file index " + index + " is outside the " + announced +
                 " entries the donor announced");
         }
-        final String path = d.path();
-        final String parent = PathGuard.check(path);
-        if (!parent.isEmpty() && !directories.contains(parent))
-        {
-            throw PathGuard.refused(path, "its parent '" + PathGuard.printable(parent) +
-                "' was not announced as a directory (it may be a symlink)");
-        }
+        final byte[] raw = d.pathBytes();
+        final String path = PathBytes.display(raw);
+        final int type = d.fileType();
         if (index != received)
         {
             // in manifest order: the entry table grows with what arrived, never with an index the donor picked
             throw new FerryException(ErrorCode.BAD_DESCRIPTOR, "file index " + index + " arrived where entry " +
                 received + " was due (entries arrive in manifest order, each once)");
         }
-        if (paths.contains(path))
-        {
-            throw new FerryException(ErrorCode.BAD_DESCRIPTOR, "the donor announced '" + PathGuard.printable(path) +
-                "' twice");
-        }
+        final boolean isRoot = raw.length == 0 && index == 0 && type == DescriptorFlyweight.FILE_DIRECTORY;
         final Path resolved;
-        try
+        if (isRoot)
         {
-            resolved = target.resolve(path);
+            resolved = target;
         }
-        catch (final InvalidPathException ex)
+        else
         {
-            throw new FerryException(ErrorCode.BAD_DESCRIPTOR, "the donor sent a name this system cannot use: '" +
-                PathGuard.printable(path) + "' (" + PeerText.escape(ex.getReason()) + ")");
+            final String parent = checkPath(raw, path);
+            if (!parent.isEmpty() && !directories.contains(parent))
+            {
+                throw PathGuard.refused(path, "its parent '" + PathGuard.printable(parent) +
+                    "' was not announced as a directory (it may be a symlink)");
+            }
+            if (paths.contains(path))
+            {
+                throw new FerryException(ErrorCode.BAD_DESCRIPTOR, "the donor announced '" +
+                    PathGuard.printable(path) + "' twice");
+            }
+            try
+            {
+                resolved = PathBytes.resolve(target, raw);
+            }
+            catch (final IllegalArgumentException ex)
+            {
+                throw new FerryException(ErrorCode.BAD_DESCRIPTOR, "the donor sent a name this system cannot use: '" +
+                    PathGuard.printable(path) + "' (" + PeerText.escape(ex.getMessage()) + ")");
+            }
+            final Path normalized = resolved.normalize();
+            if (!normalized.startsWith(target) || normalized.equals(target) || !normalized.equals(resolved))
+            {
+                throw PathGuard.refused(path, "it resolves outside the target");
+            }
         }
-        final Path normalized = resolved.normalize();
-        if (!normalized.startsWith(target) || normalized.equals(target) || !normalized.equals(resolved))
-        {
-            throw PathGuard.refused(path, "it resolves outside the target");
-        }
-        if (d.fileType() == DescriptorFlyweight.FILE_SYMLINK)
+        if (type == DescriptorFlyweight.FILE_SYMLINK)
         {
             checkLinkTarget(path, d.linkTargetBytes());
         }
-        else if (d.fileType() == DescriptorFlyweight.FILE_REGULAR)
+        else if (type == DescriptorFlyweight.FILE_REGULAR)
         {
             checkSize(path, d.fileSize());
         }
+        else if (type == DescriptorFlyweight.FILE_HARDLINK)
+        {
+            final int k = d.linkIndex();
+            final TargetEntry source = k >= 0 && k < received ? entries[k] : null;
+            if (source == null || source.type != DescriptorFlyweight.FILE_REGULAR || d.fileSize() != 0 ||
+                d.chunkSpan() != 0)
+            {
+                throw new FerryException(ErrorCode.BAD_DESCRIPTOR, "hard link '" + PathGuard.printable(path) +
+                    "' names entry " + k + ", which is not an earlier regular file of this clone");
+            }
+        }
+        if (type != DescriptorFlyweight.FILE_REGULAR && d.fileSize() != 0)
+        {
+            throw new FerryException(ErrorCode.BAD_DESCRIPTOR, "'" + PathGuard.printable(path) + "' of type " + type +
+                " announced a size of " + d.fileSize() + " bytes; only regular files have data");
+        }
+        checkXattrs(path, d);
         paths.add(path);
-        final int type = d.fileType();
-        final TargetEntry e = new TargetEntry(path, resolved, type, d.fileSize(), d.mode(), d.mtimeNanos(),
-            type == DescriptorFlyweight.FILE_SYMLINK ? d.linkTarget() : null);
+        final byte[] linkTarget = type == DescriptorFlyweight.FILE_SYMLINK ? d.linkTargetBytes() : null;
+        final TargetEntry e = new TargetEntry(path, raw, resolved, type, d.fileSize(), d.mode(), d.mtimeNanos(),
+            linkTarget == null ? null : PathBytes.display(linkTarget), linkTarget, d.uid(), d.gid(), d.rdev(),
+            d.fileFlags(), d.linkIndex(), d.xattrCount(), d.xattrBytes());
         try
         {
             if (merge != null)
             {
                 merge.merge(e);
             }
-            if (type == DescriptorFlyweight.FILE_DIRECTORY)
+            if (isRoot)
+            {
+                directories.add(path);
+            }
+            else if (type == DescriptorFlyweight.FILE_DIRECTORY)
             {
                 try
                 {
@@ -455,7 +548,8 @@ final class ManifestReceiver
             entries = Arrays.copyOf(entries, (int)Math.min(announced, 2L * entries.length));
         }
         entries[index] = e;
-        manifestEntries.add(new Manifest.Entry(index, path, type, e.size, e.mode, e.mtimeNanos, e.linkTarget));
+        manifestEntries.add(new Manifest.Entry(index, raw, type, e.size, e.mode, e.mtimeNanos, linkTarget, e.uid, e.gid,
+            e.rdev, e.flags, e.linkIndex, e.xattrCount, e.xattrs));
         received++;
         if (journaling)
         {

@@ -2,6 +2,7 @@ package dev.ferry.engine.recipient;
 
 import dev.ferry.engine.layout.ChunkPlan;
 import dev.ferry.engine.layout.Manifest;
+import dev.ferry.engine.layout.ManifestScanner;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -56,8 +57,11 @@ final class ResumeMerge
         final boolean complete;
         boolean seen;
 
-        OldEntry(final int type, final long size, final long mtimeNanos, final boolean complete)
+        final byte[] pathBytes;
+
+        OldEntry(final int type, final long size, final long mtimeNanos, final boolean complete, final byte[] pathBytes)
         {
+            this.pathBytes = pathBytes;
             this.type = type;
             this.size = size;
             this.mtimeNanos = mtimeNanos;
@@ -93,8 +97,9 @@ final class ResumeMerge
             }
             if (d.type() == DescriptorFlyweight.TYPE_FILE)
             {
-                oldEntries.add(new Manifest.Entry(oldEntries.size(), d.path(), d.fileType(), d.fileSize(), d.mode(),
-                    d.mtimeNanos(), d.fileType() == DescriptorFlyweight.FILE_SYMLINK ? d.linkTarget() : null));
+                oldEntries.add(new Manifest.Entry(oldEntries.size(), d.pathBytes(), d.fileType(), d.fileSize(), d.mode(),
+                    d.mtimeNanos(), d.fileType() == DescriptorFlyweight.FILE_SYMLINK ? d.linkTargetBytes() : null,
+                    d.uid(), d.gid(), d.rdev(), d.fileFlags(), d.linkIndex(), d.xattrCount(), d.xattrBytes()));
             }
             else if (d.type() == DescriptorFlyweight.TYPE_STATE)
             {
@@ -120,7 +125,7 @@ final class ResumeMerge
         }
         for (final Manifest.Entry e : oldEntries)
         {
-            old.put(e.path, new OldEntry(e.type, e.size, e.mtimeNanos, complete[e.index]));
+            old.put(e.path, new OldEntry(e.type, e.size, e.mtimeNanos, complete[e.index], e.pathBytes));
         }
     }
 
@@ -182,23 +187,28 @@ final class ResumeMerge
      */
     void removeVanished()
     {
-        final List<String> gone = new ArrayList<>();
+        final List<OldEntry> gone = new ArrayList<>();
         for (final Map.Entry<String, OldEntry> o : old.entrySet())
         {
-            if (!o.getValue().seen)
+            if (!o.getValue().seen && o.getValue().pathBytes.length > 0)
             {
-                gone.add(o.getKey());
+                gone.add(o.getValue());
             }
         }
-        gone.sort((a, b) -> b.length() - a.length());
-        for (final String path : gone)
+        gone.sort((a, b) -> b.pathBytes.length - a.pathBytes.length);
+        for (final OldEntry g : gone)
         {
+            final String path = dev.ferry.engine.fs.PathBytes.display(g.pathBytes);
             try
             {
-                PathGuard.check(path);
-                deleteTree(target.resolve(path));
+                if (g.pathBytes.length >= ManifestScanner.STATE_DIR.length() && path.startsWith(ManifestScanner.STATE_DIR) &&
+                    (path.length() == ManifestScanner.STATE_DIR.length() || path.charAt(ManifestScanner.STATE_DIR.length()) == '/'))
+                {
+                    throw PathGuard.refused(path, "'" + ManifestScanner.STATE_DIR + "' is reserved");
+                }
+                deleteTree(dev.ferry.engine.fs.PathBytes.resolve(target, g.pathBytes));
             }
-            catch (final IOException | FerryException ex)
+            catch (final IOException | RuntimeException ex)
             {
                 throw new FerryException(ErrorCode.IO_ERROR, "cannot remove '" + PathGuard.printable(path) +
                     "', which no longer exists on the donor: " + PeerText.escape(ex.getMessage()), ex);

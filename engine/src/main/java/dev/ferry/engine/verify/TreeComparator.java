@@ -2,6 +2,9 @@ package dev.ferry.engine.verify;
 
 import dev.ferry.engine.layout.Manifest;
 import dev.ferry.engine.layout.ManifestScanner;
+import dev.ferry.engine.fs.PathBytes;
+import dev.ferry.core.protocol.DescriptorFlyweight;
+import dev.ferry.core.protocol.XattrReader;
 import dev.ferry.engine.recipient.PathGuard;
 
 import java.io.IOException;
@@ -11,6 +14,7 @@ import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -61,13 +65,39 @@ public final class TreeComparator
                 diffs.add("type differs: " + p);
                 continue;
             }
+            if (e.uid != f.uid || e.gid != f.gid)
+            {
+                diffs.add("owner differs: " + p + " " + e.uid + ":" + e.gid + " vs " + f.uid + ":" + f.gid);
+            }
+            if (!xattrs(e.xattrs, e.xattrCount).equals(xattrs(f.xattrs, f.xattrCount)))
+            {
+                diffs.add("xattrs differ: " + p + " " + xattrs(e.xattrs, e.xattrCount) + " vs " +
+                    xattrs(f.xattrs, f.xattrCount));
+            }
+            if (e.type == DescriptorFlyweight.FILE_HARDLINK)
+            {
+                if (!a.entry(e.linkIndex).path.equals(b.entry(f.linkIndex).path))
+                {
+                    diffs.add("hard link differs: " + p + " is a link of " + a.entry(e.linkIndex).path + " vs " +
+                        b.entry(f.linkIndex).path);
+                }
+                continue;
+            }
             if (e.isSymlink())
             {
-                if (!e.linkTarget.equals(f.linkTarget))
+                if (!Arrays.equals(e.linkTargetBytes, f.linkTargetBytes))
                 {
                     diffs.add("symlink target differs: " + p + " -> " + e.linkTarget + " vs " + f.linkTarget);
                 }
+                if (e.mtimeNanos != f.mtimeNanos)
+                {
+                    diffs.add("mtime differs: " + p);
+                }
                 continue;
+            }
+            if (e.rdev != f.rdev)
+            {
+                diffs.add("device number differs: " + p);
             }
             if (e.mode != f.mode)
             {
@@ -83,7 +113,7 @@ public final class TreeComparator
                 {
                     diffs.add("size differs: " + p + " " + e.size + " vs " + f.size);
                 }
-                else if (!sameBytes(expected.resolve(e.path), actual.resolve(f.path), x, y))
+                else if (!sameBytes(resolve(expected, e), resolve(actual, f), x, y))
                 {
                     diffs.add("content differs: " + p);
                 }
@@ -98,6 +128,32 @@ public final class TreeComparator
             diffs.add("unexpected: " + PathGuard.printable(extra));
         }
         return diffs;
+    }
+
+    private static Path resolve(final Path root, final Manifest.Entry e)
+    {
+        return e.isRoot() ? root : PathBytes.resolve(root, e.pathBytes);
+    }
+
+    /**
+     * @return the xattrs of an entry in a canonical form (sorted by name; values in hex), for comparison and messages:
+     * file systems list xattrs in no fixed order.
+     */
+    public static String xattrs(final byte[] section, final int count)
+    {
+        final List<String> out = new ArrayList<>();
+        final XattrReader r = new XattrReader(section, count);
+        while (r.next())
+        {
+            final StringBuilder sb = new StringBuilder(PathBytes.display(r.name())).append('=');
+            for (final byte v : r.value())
+            {
+                sb.append(Character.forDigit((v >> 4) & 0xF, 16)).append(Character.forDigit(v & 0xF, 16));
+            }
+            out.add(sb.toString());
+        }
+        out.sort(null);
+        return out.toString();
     }
 
     private static boolean sameBytes(final Path p, final Path q, final ByteBuffer x, final ByteBuffer y)

@@ -2,6 +2,9 @@ package dev.ferry.engine.verify;
 
 import dev.ferry.engine.TlsHints;
 import dev.ferry.engine.ValidatingHandler;
+import dev.ferry.engine.fs.EntryStat;
+import dev.ferry.engine.fs.NativeFs;
+import dev.ferry.engine.fs.PathBytes;
 import dev.ferry.engine.layout.ManifestScanner;
 import dev.ferry.engine.recipient.ClientHandshake;
 import dev.ferry.engine.recipient.CloneClient;
@@ -15,7 +18,6 @@ import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
-import java.nio.file.attribute.FileTime;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
@@ -77,6 +79,8 @@ public final class VerifyClient implements ConnectionHandler
     private final Set<String> seen = new HashSet<>();
     private final Set<Integer> badFiles = new HashSet<>();
     private String[] paths;
+    private Path[] resolved;
+    private long[] inodes;
     private long[] sizes;
     private Connection connection;
     private Step step = Step.HANDSHAKE;
@@ -277,6 +281,8 @@ public final class VerifyClient implements ConnectionHandler
                     }
                     paths = new String[(int)desc.fileCount()];
                     sizes = new long[paths.length];
+                    resolved = new Path[paths.length];
+                    inodes = new long[paths.length];
                 }
                 break;
             case DescriptorFlyweight.TYPE_FILE:
@@ -297,13 +303,38 @@ public final class VerifyClient implements ConnectionHandler
         {
             throw new FerryException(ErrorCode.BAD_DESCRIPTOR, "file index " + index + " outside the manifest");
         }
-        final String path = desc.path();
-        PathGuard.check(path);
+        final byte[] raw = desc.pathBytes();
+        final String path = PathBytes.display(raw);
+        final Path p;
+        if (raw.length == 0 && index == 0)
+        {
+            p = target;
+        }
+        else
+        {
+            try
+            {
+                p = PathBytes.resolve(target, raw);
+            }
+            catch (final IllegalArgumentException ex)
+            {
+                throw new FerryException(ErrorCode.PATH_REFUSED, "refused donor path '" + PathGuard.printable(path) +
+                    "': " + ex.getMessage());
+            }
+            if (raw.length == ManifestScanner.STATE_DIR.length() || path.startsWith(ManifestScanner.STATE_DIR + "/"))
+            {
+                if (path.equals(ManifestScanner.STATE_DIR) || path.startsWith(ManifestScanner.STATE_DIR + "/"))
+                {
+                    throw new FerryException(ErrorCode.PATH_REFUSED, "refused donor path '" +
+                        PathGuard.printable(path) + "': it is reserved for the recipient's clone state");
+                }
+            }
+        }
         paths[index] = path;
+        resolved[index] = p;
         sizes[index] = desc.fileSize();
         seen.add(path);
         entriesChecked++;
-        final Path p = target.resolve(path);
         final String shown = PathGuard.printable(path);
         try
         {
@@ -313,37 +344,85 @@ public final class VerifyClient implements ConnectionHandler
                 badFiles.add(index);
                 return;
             }
-            final Map<String, Object> a = Files.readAttributes(p,
-                "unix:mode,size,lastModifiedTime,isDirectory,isSymbolicLink,isRegularFile", LinkOption.NOFOLLOW_LINKS);
-            final int type = Boolean.TRUE.equals(a.get("isSymbolicLink")) ? DescriptorFlyweight.FILE_SYMLINK :
-                Boolean.TRUE.equals(a.get("isDirectory")) ? DescriptorFlyweight.FILE_DIRECTORY :
-                Boolean.TRUE.equals(a.get("isRegularFile")) ? DescriptorFlyweight.FILE_REGULAR : 0;
+            final EntryStat st = NativeFs.instance().stat(PathBytes.cPath(p));
+            inodes[index] = st.ino();
+            final int type;
+            switch (st.type())
+            {
+                case EntryStat.S_IFLNK:
+                    type = DescriptorFlyweight.FILE_SYMLINK;
+                    break;
+                case EntryStat.S_IFDIR:
+                    type = DescriptorFlyweight.FILE_DIRECTORY;
+                    break;
+                case EntryStat.S_IFREG:
+                    type = desc.fileType() == DescriptorFlyweight.FILE_HARDLINK ? DescriptorFlyweight.FILE_HARDLINK :
+                        DescriptorFlyweight.FILE_REGULAR;
+                    break;
+                case EntryStat.S_IFIFO:
+                    type = DescriptorFlyweight.FILE_FIFO;
+                    break;
+                case EntryStat.S_IFCHR:
+                    type = DescriptorFlyweight.FILE_CHAR_DEVICE;
+                    break;
+                case EntryStat.S_IFBLK:
+                    type = DescriptorFlyweight.FILE_BLOCK_DEVICE;
+                    break;
+                default:
+                    type = 0;
+            }
             if (type != desc.fileType())
             {
                 differ("type differs: " + shown);
                 badFiles.add(index);
                 return;
             }
-            if (type == DescriptorFlyweight.FILE_SYMLINK)
+            if (st.uid() != desc.uid() || st.gid() != desc.gid())
             {
-                final String link = Files.readSymbolicLink(p).toString();
-                if (!link.equals(desc.linkTarget()))
+                differ("owner differs: " + shown + " is " + st.uid() + ":" + st.gid() + ", donor has " + desc.uid() +
+                    ":" + desc.gid());
+            }
+            final String expectedX = TreeComparator.xattrs(desc.xattrBytes(), desc.xattrCount());
+            final String actualX = localXattrs(p);
+            if (!expectedX.equals(actualX))
+            {
+                differ("xattrs differ: " + shown + " has " + actualX + ", donor has " + expectedX);
+            }
+            if (type == DescriptorFlyweight.FILE_HARDLINK)
+            {
+                final int k = desc.linkIndex();
+                if (k < 0 || k >= index || resolved[k] == null || inodes[k] != st.ino())
                 {
-                    differ("symlink target differs: " + shown + " -> " + link + ", donor has " + desc.linkTarget());
+                    differ("hard link differs: " + shown + " is not a link of entry " + k);
                 }
                 return;
             }
-            if ((((Integer)a.get("mode")) & 07777) != desc.mode())
-            {
-                differ("mode differs: " + shown);
-            }
-            if (((FileTime)a.get("lastModifiedTime")).to(TimeUnit.NANOSECONDS) != desc.mtimeNanos())
+            if (st.mtimeNanos() != desc.mtimeNanos())
             {
                 differ("mtime differs: " + shown);
             }
-            if (type == DescriptorFlyweight.FILE_REGULAR && (Long)a.get("size") != desc.fileSize())
+            if (type == DescriptorFlyweight.FILE_SYMLINK)
             {
-                differ("size differs: " + shown + " has " + a.get("size") + " bytes, donor has " + desc.fileSize());
+                final byte[] link = PathBytes.of(Files.readSymbolicLink(p));
+                if (!java.util.Arrays.equals(link, desc.linkTargetBytes()))
+                {
+                    differ("symlink target differs: " + shown + " -> " + PathBytes.display(link) + ", donor has " +
+                        PathBytes.display(desc.linkTargetBytes()));
+                }
+                return;
+            }
+            if (st.permissions() != desc.mode())
+            {
+                differ("mode differs: " + shown);
+            }
+            if (st.rdev() != desc.rdev() && type != DescriptorFlyweight.FILE_REGULAR &&
+                type != DescriptorFlyweight.FILE_DIRECTORY && type != DescriptorFlyweight.FILE_FIFO)
+            {
+                differ("device number differs: " + shown);
+            }
+            if (type == DescriptorFlyweight.FILE_REGULAR && st.size() != desc.fileSize())
+            {
+                differ("size differs: " + shown + " has " + st.size() + " bytes, donor has " + desc.fileSize());
                 badFiles.add(index);
             }
         }
@@ -352,6 +431,24 @@ public final class VerifyClient implements ConnectionHandler
             differ("unreadable: " + shown + " (" + ex.getMessage() + ")");
             badFiles.add(index);
         }
+    }
+
+    private static String localXattrs(final Path p) throws IOException
+    {
+        final NativeFs fs = NativeFs.instance();
+        final byte[] c = PathBytes.cPath(p);
+        final java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+        int n = 0;
+        for (final byte[] name : fs.listXattrs(c))
+        {
+            final byte[] v = fs.getXattr(c, name);
+            if (v != null)
+            {
+                DescriptorFlyweight.appendXattr(out, name, v);
+                n++;
+            }
+        }
+        return TreeComparator.xattrs(out.toByteArray(), n);
     }
 
     private void checkBlock()
@@ -366,7 +463,7 @@ public final class VerifyClient implements ConnectionHandler
         {
             return;
         }
-        final Path p = target.resolve(paths[index]);
+        final Path p = resolved[index];
         try (FileChannel ch = FileChannel.open(p, StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS))
         {
             block.clear().limit(desc.dataLength());
@@ -398,7 +495,7 @@ public final class VerifyClient implements ConnectionHandler
         try (var walk = Files.walk(target))
         {
             walk.filter(p -> !p.equals(target))
-                .map(p -> target.relativize(p).toString())
+                .map(p -> PathBytes.display(PathBytes.of(target.relativize(p))))
                 .filter(rel -> !rel.equals(ManifestScanner.STATE_DIR) && !rel.startsWith(ManifestScanner.STATE_DIR + "/"))
                 .filter(rel -> !seen.contains(rel))
                 .sorted()

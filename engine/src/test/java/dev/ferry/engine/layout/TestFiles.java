@@ -109,34 +109,21 @@ public final class TestFiles
     }
 
     /**
-     * @return the mode a clone made by this process gives an entry of {@code src} with {@code mode}: without the
-     * set-user-ID and set-group-ID bits for a regular file when running as root, else {@code mode}.
+     * @return the mode a clone made by this process gives an entry of {@code src} with {@code mode}: the same, since
+     * owners are cloned too (as root) or the files belong to whoever runs the clone (not root).
      */
     public static int clonedMode(final Path src, final int mode)
     {
-        return ROOT && Files.isRegularFile(src, LinkOption.NOFOLLOW_LINKS) ? mode & ~06000 : mode;
+        return mode;
     }
 
     /**
-     * @return what {@code TreeComparator.compare(src, copy)} reports for an exact clone made by this process: when
-     * running as root, each regular file with set-user-ID or set-group-ID bits differs by them (in scan order);
-     * otherwise nothing.
+     * @return what {@code TreeComparator.compare(src, copy)} reports for an exact clone made by this process: nothing
+     * (set-user-ID and set-group-ID bits are kept now that owners are cloned).
      */
     public static List<String> expectedCloneDifferences(final Path src)
     {
-        final List<String> out = new ArrayList<>();
-        if (ROOT)
-        {
-            for (final Manifest.Entry e : ManifestScanner.scan(src).entries())
-            {
-                if (e.isRegular() && (e.mode & 06000) != 0)
-                {
-                    out.add("mode differs: " + dev.ferry.engine.recipient.PathGuard.printable(e.path) + " " +
-                        Integer.toOctalString(e.mode) + " vs " + Integer.toOctalString(e.mode & ~06000));
-                }
-            }
-        }
-        return out;
+        return new ArrayList<>();
     }
 
     /**
