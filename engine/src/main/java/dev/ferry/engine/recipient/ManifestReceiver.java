@@ -369,6 +369,16 @@ final class ManifestReceiver
         }
     }
 
+    private void checkIndex(final int index)
+    {
+        if (index != received)
+        {
+            // in manifest order: the entry table grows with what arrived, never with an index the donor picked
+            throw new FerryException(ErrorCode.BAD_DESCRIPTOR, "file index " + index + " arrived where entry " +
+                received + " was due (entries arrive in manifest order, each once)");
+        }
+    }
+
     private static int indexOfNul(final byte[] b)
     {
         for (int i = 0; i < b.length; i++)
@@ -438,16 +448,11 @@ final class ManifestReceiver
         final byte[] raw = d.pathBytes();
         final String path = PathBytes.display(raw);
         final int type = d.fileType();
-        if (index != received)
-        {
-            // in manifest order: the entry table grows with what arrived, never with an index the donor picked
-            throw new FerryException(ErrorCode.BAD_DESCRIPTOR, "file index " + index + " arrived where entry " +
-                received + " was due (entries arrive in manifest order, each once)");
-        }
         final boolean isRoot = raw.length == 0 && index == 0 && type == DescriptorFlyweight.FILE_DIRECTORY;
         final Path resolved;
         if (isRoot)
         {
+            checkIndex(index);
             resolved = target;
         }
         else
@@ -458,6 +463,7 @@ final class ManifestReceiver
                 throw PathGuard.refused(path, "its parent '" + PathGuard.printable(parent) +
                     "' was not announced as a directory (it may be a symlink)");
             }
+            checkIndex(index);
             if (paths.contains(path))
             {
                 throw new FerryException(ErrorCode.BAD_DESCRIPTOR, "the donor announced '" +

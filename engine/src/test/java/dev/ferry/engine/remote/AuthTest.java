@@ -112,7 +112,7 @@ class AuthTest
             {
                 s.setSoTimeout(5000);
                 final org.agrona.concurrent.UnsafeBuffer b = new org.agrona.concurrent.UnsafeBuffer(new byte[512]);
-                final int hello = dev.ferry.core.protocol.HelloCodec.encode(b, 8, 1, 1,
+                final int hello = dev.ferry.core.protocol.HelloCodec.encode(b, 8, dev.ferry.core.protocol.Wire.PROTOCOL_MIN, dev.ferry.core.protocol.Wire.PROTOCOL_MAX,
                     dev.ferry.core.protocol.HelloCodec.ROLE_CLIENT, 0, "raw");
                 dev.ferry.core.protocol.FrameHeader.write(b, 0, 8 + hello, dev.ferry.core.protocol.FrameType.HELLO);
                 dev.ferry.core.protocol.FrameHeader.write(b, 8 + hello, 8, dev.ferry.core.protocol.FrameType.COM_CLONE);

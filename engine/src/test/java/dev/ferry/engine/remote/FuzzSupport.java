@@ -329,7 +329,7 @@ final class FuzzSupport
                 a.onApplied(c, 1 + r.nextInt(8), k == 2);
             }
         }
-        return Locator.real(Locator.ENGINE_FILE_TREE, 1, snapshot, 0, r.nextBoolean() ? Stage.FILE_COPY : Stage.METADATA)
+        return Locator.real(Locator.ENGINE_FILE_TREE, dev.ferry.core.protocol.Wire.PROTOCOL_MAX, snapshot, 0, r.nextBoolean() ? Stage.FILE_COPY : Stage.METADATA)
             .restart(a);
     }
 
@@ -352,7 +352,7 @@ final class FuzzSupport
             case 4:
                 return locator(FrameType.COM_INIT, Locator.version(r.nextInt(3), 1 + r.nextInt(2), 1 + r.nextInt(3)));
             case 5:
-                return locator(FrameType.COM_ATTACH, Locator.real(Locator.ENGINE_FILE_TREE, 1, snapshot,
+                return locator(FrameType.COM_ATTACH, Locator.real(Locator.ENGINE_FILE_TREE, dev.ferry.core.protocol.Wire.PROTOCOL_MAX, snapshot,
                     r.nextInt(LocatorCodec.MAX_TASKS), Stage.FILE_COPY));
             case 6:
                 return locator(FrameType.COM_REINIT, restartLocator(r, snapshot));
@@ -380,7 +380,7 @@ final class FuzzSupport
             case 12:
                 return auth(FrameType.AUTH_RESPONSE);
             case 13:
-                return locator(FrameType.COM_RES_LOCS, Locator.real(Locator.ENGINE_FILE_TREE, 1, snapshot, 0,
+                return locator(FrameType.COM_RES_LOCS, Locator.real(Locator.ENGINE_FILE_TREE, dev.ferry.core.protocol.Wire.PROTOCOL_MAX, snapshot, 0,
                     Stage.METADATA));
             case 14:
                 return config(donorConfig(r.nextInt(5000)));

@@ -121,7 +121,7 @@ class HostileClientTest
             Arguments.of("COM_INIT with locator kind 9", concat(clientHello(), empty(FrameType.COM_CLONE), badKind), true,
                 ErrorCode.BAD_LOCATOR),
             Arguments.of("COM_ATTACH to unknown snapshot", concat(clientHello(), empty(FrameType.COM_CLONE),
-                locatorFrame(FrameType.COM_ATTACH, Locator.real(Locator.ENGINE_FILE_TREE, 1, 0x1234_5678L, 1,
+                locatorFrame(FrameType.COM_ATTACH, Locator.real(Locator.ENGINE_FILE_TREE, dev.ferry.core.protocol.Wire.PROTOCOL_MAX, 0x1234_5678L, 1,
                 Stage.FILE_COPY))), true, ErrorCode.UNKNOWN_SNAPSHOT),
             Arguments.of("frame length 2^31-1", header(Integer.MAX_VALUE, FrameType.HELLO), false,
                 ErrorCode.FRAME_TOO_LARGE),

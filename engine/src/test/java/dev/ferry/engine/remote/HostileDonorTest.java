@@ -393,7 +393,7 @@ class HostileDonorTest
         p.expect(FrameType.COM_CLONE);
         p.expect(FrameType.COM_INIT);
         p.send(FuzzSupport.locator(FrameType.COM_RES_LOCS,
-            Locator.real(Locator.ENGINE_FILE_TREE, 1, SNAPSHOT, 0, Stage.METADATA)));
+            Locator.real(Locator.ENGINE_FILE_TREE, dev.ferry.core.protocol.Wire.PROTOCOL_MAX, SNAPSHOT, 0, Stage.METADATA)));
         p.send(FuzzSupport.config(config));
         if (execute)
         {

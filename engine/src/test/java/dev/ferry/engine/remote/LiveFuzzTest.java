@@ -376,7 +376,7 @@ class LiveFuzzTest
             {
                 final long snapshot = knownSnapshot(r);
                 parts.add(r.nextBoolean() ?
-                    FuzzSupport.locator(FrameType.COM_ATTACH, Locator.real(Locator.ENGINE_FILE_TREE, 1, snapshot,
+                    FuzzSupport.locator(FrameType.COM_ATTACH, Locator.real(Locator.ENGINE_FILE_TREE, dev.ferry.core.protocol.Wire.PROTOCOL_MAX, snapshot,
                     r.nextInt(4), Stage.FILE_COPY)) :
                     FuzzSupport.locator(FrameType.COM_REINIT, FuzzSupport.restartLocator(r, snapshot)));
             }
@@ -1105,7 +1105,7 @@ class LiveFuzzTest
             readFrame(in, FrameType.COM_CLONE);
             readFrame(in, FrameType.COM_INIT);
             final byte[] locs = FuzzSupport.locator(FrameType.COM_RES_LOCS,
-                Locator.real(Locator.ENGINE_FILE_TREE, 1, SNAPSHOT, 0, Stage.METADATA));
+                Locator.real(Locator.ENGINE_FILE_TREE, dev.ferry.core.protocol.Wire.PROTOCOL_MAX, SNAPSHOT, 0, Stage.METADATA));
             final byte[] config = FuzzSupport.config(FuzzSupport.donorConfig(0));
             if (attack == 1)
             {

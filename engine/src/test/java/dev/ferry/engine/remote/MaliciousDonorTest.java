@@ -195,7 +195,7 @@ class MaliciousDonorTest
 
     static Locator real(final int stage)
     {
-        return Locator.real(Locator.ENGINE_FILE_TREE, 1, SNAPSHOT, 0, stage);
+        return Locator.real(Locator.ENGINE_FILE_TREE, dev.ferry.core.protocol.Wire.PROTOCOL_MAX, SNAPSHOT, 0, stage);
     }
 
     /**

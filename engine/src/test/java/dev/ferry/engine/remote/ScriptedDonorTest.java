@@ -244,7 +244,7 @@ class ScriptedDonorTest
 
     static Locator real()
     {
-        return Locator.real(Locator.ENGINE_FILE_TREE, 1, SNAPSHOT, 0, Stage.METADATA);
+        return Locator.real(Locator.ENGINE_FILE_TREE, dev.ferry.core.protocol.Wire.PROTOCOL_MAX, SNAPSHOT, 0, Stage.METADATA);
     }
 
     private FerryException failsWithin(final InetSocketAddress donor, final Path dst)
