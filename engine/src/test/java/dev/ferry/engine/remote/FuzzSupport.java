@@ -130,12 +130,12 @@ final class FuzzSupport
 
     static byte[] clientHello()
     {
-        return hello(1, 1, HelloCodec.ROLE_CLIENT, HelloCodec.FEATURE_CRC32C | HelloCodec.FEATURE_RESTART, "fuzz");
+        return hello(dev.ferry.core.protocol.Wire.PROTOCOL_MIN, dev.ferry.core.protocol.Wire.PROTOCOL_MAX, HelloCodec.ROLE_CLIENT, HelloCodec.FEATURE_CRC32C | HelloCodec.FEATURE_RESTART, "fuzz");
     }
 
     static byte[] donorHello()
     {
-        return hello(1, 1, HelloCodec.ROLE_DONOR, HelloCodec.FEATURE_CRC32C | HelloCodec.FEATURE_RESTART, "fuzz donor");
+        return hello(dev.ferry.core.protocol.Wire.PROTOCOL_MIN, dev.ferry.core.protocol.Wire.PROTOCOL_MAX, HelloCodec.ROLE_DONOR, HelloCodec.FEATURE_CRC32C | HelloCodec.FEATURE_RESTART, "fuzz donor");
     }
 
     static byte[] locator(final int type, final Locator l)

@@ -111,7 +111,7 @@ class HostileClientTest
                 ErrorCode.UNEXPECTED_COMMAND),
             Arguments.of("COM_CLONE before HELLO", empty(FrameType.COM_CLONE), false, ErrorCode.UNEXPECTED_COMMAND),
             Arguments.of("HELLO twice", concat(clientHello(), clientHello()), true, ErrorCode.UNEXPECTED_COMMAND),
-            Arguments.of("HELLO with donor role", RemoteTestSupport.RawPeer.hello(1, 1, HelloCodec.ROLE_DONOR), false,
+            Arguments.of("HELLO with donor role", RemoteTestSupport.RawPeer.hello(dev.ferry.core.protocol.Wire.PROTOCOL_MIN, dev.ferry.core.protocol.Wire.PROTOCOL_MAX, HelloCodec.ROLE_DONOR), false,
                 ErrorCode.UNEXPECTED_COMMAND),
             Arguments.of("HELLO with wrong magic", wrongMagic, false, ErrorCode.NOT_FERRY),
             Arguments.of("data frame from a client", concat(clientHello(), frame(FrameType.COM_RES_DATA, new byte[16])),

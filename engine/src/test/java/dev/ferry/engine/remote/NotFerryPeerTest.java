@@ -112,13 +112,13 @@ class NotFerryPeerTest
                 false)),
             Arguments.of("HELLO with wrong magic", writes(wrongMagicHello(), false)),
             Arguments.of("a Ferry client, not a donor",
-                writes(RemoteTestSupport.RawPeer.hello(1, 1, HelloCodec.ROLE_CLIENT), false)),
+                writes(RemoteTestSupport.RawPeer.hello(dev.ferry.core.protocol.Wire.PROTOCOL_MIN, dev.ferry.core.protocol.Wire.PROTOCOL_MAX, HelloCodec.ROLE_CLIENT), false)),
             Arguments.of("accept, then close at once", (Consumer<Socket>)NotFerryPeerTest::closeQuietly));
     }
 
     private static byte[] wrongMagicHello()
     {
-        final byte[] h = RemoteTestSupport.RawPeer.hello(1, 1, HelloCodec.ROLE_DONOR);
+        final byte[] h = RemoteTestSupport.RawPeer.hello(dev.ferry.core.protocol.Wire.PROTOCOL_MIN, dev.ferry.core.protocol.Wire.PROTOCOL_MAX, HelloCodec.ROLE_DONOR);
         h[8] = 'X';
         return h;
     }

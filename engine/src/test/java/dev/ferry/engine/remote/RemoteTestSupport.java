@@ -494,7 +494,7 @@ final class RemoteTestSupport
 
         static byte[] clientHello()
         {
-            return hello(1, 1, HelloCodec.ROLE_CLIENT);
+            return hello(dev.ferry.core.protocol.Wire.PROTOCOL_MIN, dev.ferry.core.protocol.Wire.PROTOCOL_MAX, HelloCodec.ROLE_CLIENT);
         }
 
         static byte[] locatorFrame(final int type, final Locator l)

@@ -231,7 +231,7 @@ class ScriptedDonorTest
     {
         final RemoteTestSupport.Frame hello = p.expect(FrameType.HELLO);
         assertEquals(HelloCodec.ROLE_CLIENT, ByteBuffer.wrap(hello.body).order(ByteOrder.LITTLE_ENDIAN).getInt(12));
-        p.send(RemoteTestSupport.RawPeer.hello(1, 1, HelloCodec.ROLE_DONOR));
+        p.send(RemoteTestSupport.RawPeer.hello(dev.ferry.core.protocol.Wire.PROTOCOL_MIN, dev.ferry.core.protocol.Wire.PROTOCOL_MAX, HelloCodec.ROLE_DONOR));
         assertEquals(0, p.expect(FrameType.COM_CLONE).body.length);
         p.expect(FrameType.COM_INIT);
         p.send(locatorFrame(FrameType.COM_RES_LOCS, real));

@@ -128,6 +128,28 @@ class VersionNegotiationTest
         assertFalse(Files.exists(dst, LinkOption.NOFOLLOW_LINKS), "nothing may be written for a refused clone");
     }
 
+    /**
+     * Issue 9 raised the protocol to 2 (raw-byte names, owners, xattrs, links, holes): a build that speaks only 1
+     * gets the clean VERSION_MISMATCH from this build's default donor, and nothing is written.
+     */
+    @Test
+    void protocolOneClientAgainstThisBuildsDonorGetsVersionMismatch() throws IOException
+    {
+        final Path src = base.resolve("src");
+        RemoteTestSupport.smallTree(src);
+        final Path dst = Files.createDirectories(base.resolve("dst"));
+        assertEquals(2, dev.ferry.core.protocol.Wire.PROTOCOL_MIN);
+        try (DonorService d = new DonorService(src, loopbackAnyPort(), new DonorService.Options()
+            .settings(new CloneSettings().blockSize(RemoteTestSupport.BLOCK).chunkSize(RemoteTestSupport.CHUNK))).start())
+        {
+            final FerryException ex = assertThrows(FerryException.class, () -> new CloneClient(d.address(), dst,
+                client(1, 1)).run());
+            assertEquals(ErrorCode.VERSION_MISMATCH, ex.code(), ex.getMessage());
+            assertTrue(ex.getMessage().contains("2..2") && ex.getMessage().contains("1..1"), ex.getMessage());
+        }
+        assertEquals(List.of(), RemoteTestSupport.listAll(dst), "an existing empty target stays empty");
+    }
+
     @Test
     void olderClientAgainstNewerDonorFails() throws IOException
     {
