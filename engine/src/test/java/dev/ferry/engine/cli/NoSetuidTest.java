@@ -19,9 +19,9 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 
 /**
- * Set-user-ID and set-group-ID bits through {@code ferry clone}: kept by default unless the clone runs as root (owners
- * are not cloned, so a donor's setuid file would become a setuid-root program), stripped always with
- * {@code --no-setuid}; directories keep setgid; the sticky bit stays.
+ * Set-user-ID and set-group-ID bits through {@code ferry clone}: kept by default (as root the owner is cloned too, so
+ * a setuid file keeps exactly the owner the donor declared), stripped always with {@code --no-setuid}; directories
+ * keep setgid; the sticky bit stays.
  */
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
 class NoSetuidTest
@@ -30,13 +30,13 @@ class NoSetuidTest
     Path dir;
 
     @Test
-    void byDefaultTheBitsAreStrippedOnlyAsRoot() throws Exception
+    void byDefaultTheBitsAreKeptWithTheirOwner() throws Exception
     {
-        final boolean root = TestFiles.runningAsRoot();
         final Path dst = cloneWith(dir.resolve("dst"));
-        assertEquals(root ? 0755 : 04755, TestFiles.mode(dst.resolve("suid")));
-        assertEquals(root ? 0711 : 02711, TestFiles.mode(dst.resolve("sgid")));
-        assertEquals(root ? 01750 : 07750, TestFiles.mode(dst.resolve("all")));
+        assertEquals(04755, TestFiles.mode(dst.resolve("suid")));
+        assertEquals(02711, TestFiles.mode(dst.resolve("sgid")));
+        assertEquals(07750, TestFiles.mode(dst.resolve("all")));
+        assertEquals(Files.getAttribute(dir.resolve("src/suid"), "unix:uid"), Files.getAttribute(dst.resolve("suid"), "unix:uid"));
         assertEquals(02755, TestFiles.mode(dst.resolve("gdir")));
         assertEquals(0644, TestFiles.mode(dst.resolve("plain")));
     }

@@ -41,7 +41,7 @@ class AbandonedSnapshotTest
                 peer.read();
                 peer.send(RemoteTestSupport.RawPeer.frame(FrameType.COM_CLONE, new byte[0]));
                 peer.send(RemoteTestSupport.RawPeer.locatorFrame(FrameType.COM_INIT,
-                    Locator.version(Locator.ENGINE_FILE_TREE, 1, 1)));
+                    Locator.version(Locator.ENGINE_FILE_TREE, dev.ferry.core.protocol.Wire.PROTOCOL_MIN, dev.ferry.core.protocol.Wire.PROTOCOL_MAX)));
                 assertEquals(FrameType.COM_RES_LOCS, peer.read().type);
             } // the client dies: its snapshot now waits for a restart that never comes
             RemoteTestSupport.awaitCloneCount(donor, 1, "the abandoned snapshot is held for its restart window");

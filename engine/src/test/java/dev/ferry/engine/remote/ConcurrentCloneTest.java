@@ -77,7 +77,7 @@ class ConcurrentCloneTest
             peer.expect(FrameType.HELLO);
             peer.send(RemoteTestSupport.RawPeer.frame(FrameType.COM_CLONE, new byte[0]));
             peer.send(RemoteTestSupport.RawPeer.locatorFrame(FrameType.COM_INIT,
-                Locator.version(Locator.ENGINE_FILE_TREE, 1, 1)));
+                Locator.version(Locator.ENGINE_FILE_TREE, dev.ferry.core.protocol.Wire.PROTOCOL_MIN, dev.ferry.core.protocol.Wire.PROTOCOL_MAX)));
             peer.expect(FrameType.COM_RES_LOCS);
             peer.expect(FrameType.COM_RES_CONFIG);
             return peer;

@@ -145,7 +145,7 @@ final class FuzzSupport
 
     static byte[] versionInit()
     {
-        return locator(FrameType.COM_INIT, Locator.version(Locator.ENGINE_FILE_TREE, 1, 1));
+        return locator(FrameType.COM_INIT, Locator.version(Locator.ENGINE_FILE_TREE, dev.ferry.core.protocol.Wire.PROTOCOL_MIN, dev.ferry.core.protocol.Wire.PROTOCOL_MAX));
     }
 
     static byte[] config(final Map<String, String> c)

@@ -82,7 +82,7 @@ class HostileClientTest
 
     private static byte[] versionInit()
     {
-        return locatorFrame(FrameType.COM_INIT, Locator.version(Locator.ENGINE_FILE_TREE, 1, 1));
+        return locatorFrame(FrameType.COM_INIT, Locator.version(Locator.ENGINE_FILE_TREE, dev.ferry.core.protocol.Wire.PROTOCOL_MIN, dev.ferry.core.protocol.Wire.PROTOCOL_MAX));
     }
 
     static Stream<Arguments> hostile()
