@@ -42,7 +42,7 @@ class EndedSnapshotTest
                 peer.read();
                 peer.send(RemoteTestSupport.RawPeer.frame(FrameType.COM_CLONE, new byte[0]));
                 peer.send(RemoteTestSupport.RawPeer.locatorFrame(FrameType.COM_INIT,
-                    Locator.version(Locator.ENGINE_FILE_TREE, 1, 1)));
+                    Locator.version(Locator.ENGINE_FILE_TREE, dev.ferry.core.protocol.Wire.PROTOCOL_MIN, dev.ferry.core.protocol.Wire.PROTOCOL_MAX)));
                 final RemoteTestSupport.Frame locs = peer.read();
                 assertEquals(FrameType.COM_RES_LOCS, locs.type);
                 real = LocatorCodec.decode(new org.agrona.concurrent.UnsafeBuffer(locs.body), 0);
