@@ -17,7 +17,7 @@ bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
 [ -x "$bin/initdb" ] || { echo "pg-clone-check: no PostgreSQL under /usr/lib/postgresql (apt-get install -y postgresql)" >&2; exit 2; }
 [ "$(id -u)" = 0 ] || { echo "pg-clone-check: run as root (owners are cloned only as root)" >&2; exit 2; }
 work=${1:-$(mktemp -d /tmp/pg-clone-check.XXXXXX)}
-mkdir -p "$work"; chmod 0755 "$work"
+mkdir -p "$work"; chmod 0755 "$work"; chown postgres:postgres "$work"  # initdb, run as postgres, creates src here
 src=$work/src; dst=$work/dst; sock=$work/sock
 rm -rf "$src" "$dst" "$sock"; mkdir -p "$sock"; chown postgres:postgres "$sock"
 as_pg() { su postgres -s /bin/bash -c "$*"; }
