@@ -21,6 +21,7 @@ import dev.ferry.engine.local.LocalClone;
 import dev.ferry.engine.recipient.CloneClient;
 import dev.ferry.engine.recipient.CloneResult;
 import dev.ferry.engine.verify.TreeComparator;
+import dev.ferry.engine.verify.VerifyClient;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -77,9 +78,25 @@ class FaithfulCloneTest
             result = new CloneClient(donor.address(), dst, new CloneClient.Options().threads(3).settings(settings()))
                 .run();
             sent = donor.bytesSent();
+            assertEquals(List.of(), TreeComparator.compare(src, dst));
+            assertFaithful(src, dst);
+            // ferry verify compares every attribute too: clean first, then a changed owner, xattr and link structure
+            assertEquals(List.of(), new VerifyClient(donor.address(), dst, new CloneClient.Options()).run());
+            NativeFs.instance().setXattr(PathBytes.cPath(dst.resolve("xattr-file")), "user.bin".getBytes(),
+                new byte[] { 9 });
+            Files.delete(dst.resolve("other/c"));
+            Files.write(dst.resolve("other/c"), Files.readAllBytes(dst.resolve("links/a")));
+            Files.setLastModifiedTime(dst.resolve("other/c"), Files.getLastModifiedTime(dst.resolve("links/a")));
+            final List<String> diffs = new VerifyClient(donor.address(), dst, new CloneClient.Options()).run();
+            assertTrue(diffs.stream().anyMatch(d -> d.startsWith("xattrs differ: xattr-file")), diffs.toString());
+            assertTrue(diffs.stream().anyMatch(d -> d.startsWith("hard link differs: other/c")), diffs.toString());
+            if (FaithfulTree.ROOT)
+            {
+                FaithfulTree.chown(dst.resolve("suid"), 1, 1);
+                final List<String> owner = new VerifyClient(donor.address(), dst, new CloneClient.Options()).run();
+                assertTrue(owner.stream().anyMatch(d -> d.startsWith("owner differs: suid")), owner.toString());
+            }
         }
-        assertEquals(List.of(), TreeComparator.compare(src, dst));
-        assertFaithful(src, dst);
         // the donor's data bytes: the non-sparse files plus the sparse files' data, never their holes
         assertEquals(regular + FaithfulTree.SPARSE_DATA, sent, "data bytes the donor sent");
         assertEquals(sent, result.dataBytes());
