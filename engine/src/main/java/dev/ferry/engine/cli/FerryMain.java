@@ -1,5 +1,6 @@
 package dev.ferry.engine.cli;
 
+import dev.ferry.engine.FatalErrors;
 import dev.ferry.engine.tools.BenchCommand;
 import dev.ferry.engine.tools.DemoCommand;
 
@@ -53,9 +54,24 @@ public final class FerryMain implements Runnable
             err.println("ferry: error: " + PeerText.escape(ex instanceof FerryException ?
                 ((FerryException)ex).describe() : ex.toString()));
             err.flush();
+            FatalErrors.reported();
             return EXIT_FAILURE;
         });
-        final int code = cl.execute(args);
+        int code;
+        try
+        {
+            code = cl.execute(args);
+        }
+        catch (final Error ex)
+        {
+            // picocli hands on only exceptions: an Error out of a command ends it here, reported the same way
+            final FerryException failure = FatalErrors.fatal(ex, "ferry failed");
+            err.flush();
+            err.println("ferry: error: " + PeerText.escape(failure.describe()));
+            err.flush();
+            FatalErrors.reported();
+            code = EXIT_FAILURE;
+        }
         out.flush();
         err.flush();
         return code;
@@ -63,6 +79,8 @@ public final class FerryMain implements Runnable
 
     public static void main(final String[] args)
     {
+        // out of heap, a command must end within seconds with a message, never hang (issue 10)
+        FatalErrors.armHalt(EXIT_FAILURE);
         final int code = run(args, new PrintWriter(System.out, true), new PrintWriter(System.err, true));
         System.exit(code);
     }

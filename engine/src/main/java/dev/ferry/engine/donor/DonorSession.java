@@ -162,6 +162,11 @@ final class DonorSession implements ConnectionHandler, CopyCallback
         {
             fail(ErrorCode.INTERNAL, "donor failed: " + ex);
         }
+        catch (final Error ex)
+        {
+            // out of heap in this session: it ends, its memory with it; the donor serves the others
+            fail(ErrorCode.INTERNAL, dev.ferry.engine.FatalErrors.failure(ex, "donor failed").getMessage());
+        }
     }
 
     private void handle(final int type, final DirectBuffer body, final int offset, final int length)
@@ -392,9 +397,10 @@ final class DonorSession implements ConnectionHandler, CopyCallback
             {
                 failure = ex;
             }
-            catch (final RuntimeException ex)
+            catch (final RuntimeException | Error ex)
             {
-                failure = new FerryException(ErrorCode.INTERNAL, "snapshot failed: " + ex, ex);
+                // an Error too (a tree too large for the donor's heap): the client is told, the donor goes on
+                failure = dev.ferry.engine.FatalErrors.failure(ex, "snapshot failed");
             }
             final DonorSnapshot done = created;
             final FerryException error = failure;

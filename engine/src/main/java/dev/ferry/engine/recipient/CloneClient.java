@@ -353,6 +353,21 @@ public final class CloneClient implements AutoCloseable
             options.onProgress.accept(progress.snapshot()); // the final record, with the error
             throw ex;
         }
+        catch (final Error ex)
+        {
+            // out of heap (or another Error) on the driver: the clone fails like any other, its tables released
+            final FerryException failure = dev.ferry.engine.FatalErrors.fatal(ex, "the clone failed");
+            try
+            {
+                progress.onFailure(failure);
+                options.onProgress.accept(progress.snapshot());
+            }
+            catch (final Error again)
+            {
+                // the failure is what matters
+            }
+            throw failure;
+        }
         finally
         {
             driver = null;

@@ -234,10 +234,13 @@ final class CloneRun
         wakeDriver();
     }
 
+    /**
+     * What a client loop or an apply worker threw out of its duty cycle (its runner's error handler). Must not throw,
+     * even out of heap: an Error here once left the loop thread dead and the clone hung (issue 10).
+     */
     void onLoopError(final Throwable ex)
     {
-        fail(ex instanceof FerryException ? (FerryException)ex :
-            new FerryException(ErrorCode.INTERNAL, "client loop failed: " + ex, ex));
+        fail(dev.ferry.engine.FatalErrors.fatal(ex, "client loop failed"));
     }
 
     void onOffered(final int bytes)
