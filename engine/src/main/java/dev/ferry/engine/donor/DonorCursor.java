@@ -180,10 +180,7 @@ final class DonorCursor
                         phase = PHASE_META_END;
                         break;
                     }
-                    final Manifest.Entry e = manifest.entry(metaIndex);
-                    final int len = DescriptorFlyweight.encodeFile(descriptor, 0, e.index, e.size, e.mtimeNanos, e.mode,
-                        e.type, e.flags, e.firstChunk(), e.chunkSpan(), e.uid, e.gid, e.rdev, e.linkIndex, e.pathBytes,
-                        e.linkTargetBytes, e.xattrCount, e.xattrs);
+                    final int len = manifest.encodeFile(descriptor, 0, metaIndex);
                     if (!callback.onDescriptor(descriptor, 0, len))
                     {
                         return DonorStorage.COPY_MORE;
@@ -264,7 +261,7 @@ final class DonorCursor
         block++;
         if (block == segmentEndBlock)
         {
-            retire(position + length == manifest.entry(file).size || last);
+            retire(position + length == manifest.size(file) || last);
             if (!last)
             {
                 segment++;

@@ -1,8 +1,5 @@
 package dev.ferry.engine.layout;
 
-import org.agrona.collections.IntArrayList;
-import org.agrona.collections.LongArrayList;
-
 /**
  * How a manifest's regular files are cut into chunks and blocks.
  * <ul>
@@ -18,99 +15,114 @@ import org.agrona.collections.LongArrayList;
  */
 public final class ChunkPlan
 {
+    private final Manifest manifest;
+    private final long chunkSize;
     private final int blockSize;
     private final int chunkCount;
     private final int[] chunkFirstSegment;
     private final int[] chunkSegmentCount;
     private final int[] chunkBlocks;
     private final long[] chunkBytes;
+    /** A segment per regular file with data (and per chunk of a large file): its file and first block. */
     private final int[] segmentFile;
-    private final long[] segmentOffset;
-    private final long[] segmentLength;
     private final int[] segmentFirstBlock;
     private final int[] order;
 
-    private ChunkPlan(
-        final int blockSize, final IntArrayList chunkFirstSegment, final IntArrayList chunkSegmentCount,
-        final IntArrayList chunkBlocks, final LongArrayList chunkBytes, final IntArrayList segmentFile,
-        final LongArrayList segmentOffset, final LongArrayList segmentLength, final IntArrayList segmentFirstBlock)
+    private ChunkPlan(final Manifest manifest, final long chunkSize, final int blockSize, final int chunks,
+        final int segments)
     {
+        this.manifest = manifest;
+        this.chunkSize = chunkSize;
         this.blockSize = blockSize;
-        this.chunkCount = chunkFirstSegment.size();
-        this.chunkFirstSegment = chunkFirstSegment.toIntArray();
-        this.chunkSegmentCount = chunkSegmentCount.toIntArray();
-        this.chunkBlocks = chunkBlocks.toIntArray();
-        this.chunkBytes = chunkBytes.toLongArray();
-        this.segmentFile = segmentFile.toIntArray();
-        this.segmentOffset = segmentOffset.toLongArray();
-        this.segmentLength = segmentLength.toLongArray();
-        this.segmentFirstBlock = segmentFirstBlock.toIntArray();
-        this.order = sortedBySizeDescending(this.chunkBytes);
+        this.chunkCount = chunks;
+        this.chunkFirstSegment = new int[chunks];
+        this.chunkSegmentCount = new int[chunks];
+        this.chunkBlocks = new int[chunks];
+        this.chunkBytes = new long[chunks];
+        this.segmentFile = new int[segments];
+        this.segmentFirstBlock = new int[segments];
+        this.order = new int[chunks];
     }
 
     /**
-     * Lay out a manifest's files and record each file's chunk range in its entry.
+     * Lay out a manifest's files and record each file's chunk range in the manifest. Two passes: the first counts
+     * chunks and segments, so the tables are allocated once at their size (no growing lists, no copies: issue 10).
+     * A segment's offset and length are not stored: a batched file's segment is the whole file, a large file's
+     * segments are its chunks in order.
      */
     public static ChunkPlan build(final Manifest manifest, final long chunkSize, final int blockSize, final int filesPerChunk)
     {
-        final IntArrayList cFirst = new IntArrayList();
-        final IntArrayList cCount = new IntArrayList();
-        final IntArrayList cBlocks = new IntArrayList();
-        final LongArrayList cBytes = new LongArrayList();
-        final IntArrayList sFile = new IntArrayList();
-        final LongArrayList sOffset = new LongArrayList();
-        final LongArrayList sLength = new LongArrayList();
-        final IntArrayList sFirstBlock = new IntArrayList();
-
-        int openChunk = -1;
-        for (final Manifest.Entry e : manifest.entries())
+        final Counter counter = new Counter(chunkSize, filesPerChunk);
+        long segments = 0;
+        final int n = manifest.size();
+        for (int i = 0; i < n; i++)
         {
-            if (!e.isRegular() || e.size == 0)
+            if (manifest.isRegular(i))
             {
-                e.firstChunk = 0;
-                e.chunkSpan = 0;
+                final long size = manifest.size(i);
+                counter.add(true, size);
+                segments += size == 0 ? 0 : size >= chunkSize ? (size - 1) / chunkSize + 1 : 1;
+            }
+        }
+        if (counter.chunks() > Integer.MAX_VALUE - 8 || segments > Integer.MAX_VALUE - 8)
+        {
+            throw new IllegalArgumentException("a manifest of " + counter.chunks() + " chunks and " + segments +
+                " segments is too large to lay out");
+        }
+        final ChunkPlan plan = new ChunkPlan(manifest, chunkSize, blockSize, (int)counter.chunks(), (int)segments);
+        plan.fill(filesPerChunk);
+        return plan;
+    }
+
+    private void fill(final int filesPerChunk)
+    {
+        int chunks = 0;
+        int segments = 0;
+        int openChunk = -1;
+        final int n = manifest.size();
+        for (int i = 0; i < n; i++)
+        {
+            final long size = manifest.isRegular(i) ? manifest.size(i) : 0;
+            if (size == 0)
+            {
+                manifest.chunks(i, 0, 0);
                 continue;
             }
-            if (e.size >= chunkSize)
+            if (size >= chunkSize)
             {
                 openChunk = -1; // a chunk's segments are contiguous: close the batch before this file's own chunks
-                e.firstChunk = cFirst.size();
+                final int first = chunks;
                 long off = 0;
-                while (off < e.size)
+                while (off < size)
                 {
-                    final long len = Math.min(chunkSize, e.size - off);
-                    cFirst.addInt(sFile.size());
-                    cCount.addInt(1);
-                    cBlocks.addInt(blocks(len, blockSize));
-                    cBytes.addLong(len);
-                    sFile.addInt(e.index);
-                    sOffset.addLong(off);
-                    sLength.addLong(len);
-                    sFirstBlock.addInt(0);
+                    final long len = Math.min(chunkSize, size - off);
+                    chunkFirstSegment[chunks] = segments;
+                    chunkSegmentCount[chunks] = 1;
+                    chunkBlocks[chunks] = blocks(len, blockSize);
+                    chunkBytes[chunks] = len;
+                    chunks++;
+                    segmentFile[segments] = i;
+                    segmentFirstBlock[segments] = 0;
+                    segments++;
                     off += len;
                 }
-                e.chunkSpan = cFirst.size() - e.firstChunk;
+                manifest.chunks(i, first, chunks - first);
                 continue;
             }
-            if (openChunk < 0 || cBytes.getLong(openChunk) + e.size > chunkSize || cCount.getInt(openChunk) >= filesPerChunk)
+            if (openChunk < 0 || chunkBytes[openChunk] + size > chunkSize || chunkSegmentCount[openChunk] >= filesPerChunk)
             {
-                openChunk = cFirst.size();
-                cFirst.addInt(sFile.size());
-                cCount.addInt(0);
-                cBlocks.addInt(0);
-                cBytes.addLong(0);
+                openChunk = chunks++;
+                chunkFirstSegment[openChunk] = segments;
             }
-            sFile.addInt(e.index);
-            sOffset.addLong(0);
-            sLength.addLong(e.size);
-            sFirstBlock.addInt(cBlocks.getInt(openChunk));
-            cCount.setInt(openChunk, cCount.getInt(openChunk) + 1);
-            cBlocks.setInt(openChunk, cBlocks.getInt(openChunk) + blocks(e.size, blockSize));
-            cBytes.setLong(openChunk, cBytes.getLong(openChunk) + e.size);
-            e.firstChunk = openChunk;
-            e.chunkSpan = 1;
+            segmentFile[segments] = i;
+            segmentFirstBlock[segments] = chunkBlocks[openChunk];
+            segments++;
+            chunkSegmentCount[openChunk]++;
+            chunkBlocks[openChunk] += blocks(size, blockSize);
+            chunkBytes[openChunk] += size;
+            manifest.chunks(i, openChunk, 1);
         }
-        return new ChunkPlan(blockSize, cFirst, cCount, cBlocks, cBytes, sFile, sOffset, sLength, sFirstBlock);
+        sortBySizeDescending(chunkBytes, order);
     }
 
     /**
@@ -182,20 +194,19 @@ public final class ChunkPlan
         return (int)((length + blockSize - 1) / blockSize);
     }
 
-    private static int[] sortedBySizeDescending(final long[] bytes)
+    private static void sortBySizeDescending(final long[] bytes, final int[] out)
     {
+        // largest first, ties by index: sort (bytes, index) pairs packed in longs would lose bits, so index sort
         final Integer[] boxed = new Integer[bytes.length];
         for (int i = 0; i < boxed.length; i++)
         {
             boxed[i] = i;
         }
         java.util.Arrays.sort(boxed, (a, b) -> bytes[a] != bytes[b] ? Long.compare(bytes[b], bytes[a]) : Integer.compare(a, b));
-        final int[] out = new int[boxed.length];
         for (int i = 0; i < out.length; i++)
         {
             out[i] = boxed[i];
         }
-        return out;
     }
 
     public int blockSize()
@@ -235,12 +246,18 @@ public final class ChunkPlan
 
     public long segmentOffset(final int segment)
     {
-        return segmentOffset[segment];
+        final int file = segmentFile[segment];
+        if (manifest.size(file) < chunkSize)
+        {
+            return 0;
+        }
+        return (long)(segment - chunkFirstSegment[manifest.firstChunk(file)]) * chunkSize;
     }
 
     public long segmentLength(final int segment)
     {
-        return segmentLength[segment];
+        final long size = manifest.size(segmentFile[segment]);
+        return size < chunkSize ? size : Math.min(chunkSize, size - segmentOffset(segment));
     }
 
     public int segmentFirstBlock(final int segment)
@@ -253,7 +270,7 @@ public final class ChunkPlan
      */
     public int segmentBlocks(final int segment)
     {
-        return blocks(segmentLength[segment], blockSize);
+        return blocks(segmentLength(segment), blockSize);
     }
 
     /**
@@ -298,7 +315,7 @@ public final class ChunkPlan
                 continue;
             }
             final long skip = (long)Math.max(0, fromBlock - sb) * blockSize;
-            bytes += segmentLength[s] - skip;
+            bytes += segmentLength(s) - skip;
         }
         return bytes;
     }

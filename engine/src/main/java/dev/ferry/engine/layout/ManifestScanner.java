@@ -40,7 +40,7 @@ public final class ManifestScanner
     private static final byte[] NONE = new byte[0];
 
     private final NativeFs fs;
-    private final List<Manifest.Entry> entries = new ArrayList<>();
+    private final Manifest.Builder entries = new Manifest.Builder();
     private final List<String> warnings = new ArrayList<>();
     private final Map<Inode, Integer> firstLink = new HashMap<>();
     private final ByteArrayOutputStream xattrOut = new ByteArrayOutputStream();
@@ -76,7 +76,7 @@ public final class ManifestScanner
         {
             throw new FerryException(ErrorCode.IO_ERROR, "cannot scan " + root + ": " + ex, ex);
         }
-        return new Manifest(scanner.entries, scanner.skipped, scanner.warnings);
+        return scanner.entries.build(scanner.skipped, scanner.warnings);
     }
 
     private void walk(final Path dir, final byte[] prefix) throws IOException
@@ -202,8 +202,8 @@ public final class ManifestScanner
             }
             xattrs = xattrCount == 0 ? NONE : xattrOut.toByteArray();
         }
-        entries.add(new Manifest.Entry(index, rel, type, size, mode, st.mtimeNanos(), target, st.uid(), st.gid(),
-            rdev, flags, link, xattrCount, xattrs));
+        entries.add(rel, 0, rel.length, type, size, mode, st.mtimeNanos(), target, st.uid(), st.gid(), rdev, flags,
+            link, xattrCount, xattrs);
         return type == DescriptorFlyweight.FILE_DIRECTORY && rel.length > 0;
     }
 

@@ -1,0 +1,108 @@
+package dev.ferry.engine.layout;
+
+import java.nio.ByteBuffer;
+import java.util.Arrays;
+
+import org.agrona.concurrent.UnsafeBuffer;
+
+/**
+ * An append-only store of byte records in off-heap pages of {@link #PAGE_SIZE} bytes, addressed by a {@code long}
+ * (page number in the high bits, offset in the page in the low {@link #PAGE_BITS}); a record never spans two pages,
+ * so it is read in place from {@link #page}. The first page starts small and doubles up to the page size, so a
+ * manifest of a few entries costs a few KiB. Nothing of it is on the heap but the page table: the heap a manifest
+ * needs no longer grows with its entries (issue 10).
+ * <p>
+ * One writer appends; readers on other threads need a happens-before edge with the appends (the manifest is
+ * published through a volatile field or a thread start). The memory is released when the store is unreachable (the
+ * direct buffers' cleaners).
+ */
+final class PagedStore
+{
+    static final int PAGE_BITS = 20;
+    /** Largest record: a FILE's strings at their cap and the xattr section at its cap fit easily. */
+    static final int PAGE_SIZE = 1 << PAGE_BITS;
+    private static final int FIRST_PAGE = 4096;
+
+    private UnsafeBuffer[] pages = new UnsafeBuffer[4];
+    private int pageCount;
+    private int tail;
+
+    /**
+     * Room for {@code length} contiguous bytes (at most {@link #PAGE_SIZE}).
+     *
+     * @return the record's address.
+     */
+    long reserve(final int length)
+    {
+        if (pageCount == 0)
+        {
+            pages[0] = new UnsafeBuffer(ByteBuffer.allocateDirect(Math.max(FIRST_PAGE, Integer.highestOneBit(length) << 1)));
+            pageCount = 1;
+        }
+        UnsafeBuffer last = pages[pageCount - 1];
+        if (tail + length > last.capacity())
+        {
+            if (pageCount == 1 && last.capacity() < PAGE_SIZE && tail + length <= PAGE_SIZE)
+            {
+                // the first page doubles (copied) until it is a full page
+                int capacity = last.capacity();
+                while (capacity < tail + length)
+                {
+                    capacity <<= 1;
+                }
+                final UnsafeBuffer grown = new UnsafeBuffer(ByteBuffer.allocateDirect(Math.min(PAGE_SIZE, capacity)));
+                grown.putBytes(0, last, 0, tail);
+                pages[0] = grown;
+            }
+            else
+            {
+                if (pageCount == pages.length)
+                {
+                    pages = Arrays.copyOf(pages, pages.length * 2);
+                }
+                pages[pageCount++] = new UnsafeBuffer(ByteBuffer.allocateDirect(PAGE_SIZE));
+                tail = 0;
+            }
+        }
+        final long address = ((long)(pageCount - 1) << PAGE_BITS) | tail;
+        tail += length;
+        return address;
+    }
+
+    /**
+     * @return the page that holds the record at {@code address}.
+     */
+    UnsafeBuffer page(final long address)
+    {
+        return pages[(int)(address >>> PAGE_BITS)];
+    }
+
+    /**
+     * @return page {@code n}: fixed-length records appended in order lie {@code PAGE_SIZE / length} to a page.
+     */
+    UnsafeBuffer pageAt(final int n)
+    {
+        return pages[n];
+    }
+
+    /**
+     * @return the record's offset in its {@link #page}.
+     */
+    static int offset(final long address)
+    {
+        return (int)address & (PAGE_SIZE - 1);
+    }
+
+    /**
+     * @return off-heap bytes held.
+     */
+    long capacity()
+    {
+        long bytes = 0;
+        for (int i = 0; i < pageCount; i++)
+        {
+            bytes += pages[i].capacity();
+        }
+        return bytes;
+    }
+}
