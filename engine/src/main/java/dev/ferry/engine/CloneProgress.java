@@ -32,6 +32,8 @@ public final class CloneProgress
     private final FerryError error;
     private final String errorMessage;
     private final String lastError;
+    private final int queuePosition;
+    private final int queueLength;
 
     CloneProgress(
         final CloneStage stage, final long estimatedBytes, final long dataBytes, final long networkBytes,
@@ -39,8 +41,10 @@ public final class CloneProgress
         final long corruptBlocks, final long keptFiles, final long keptBytes, final double seconds,
         final double[] secondsUntil, final double[] stageSeconds, final long snapshotId, final int reconnectAttempt,
         final String reconnectError, final double reconnectSecondsLeft, final FerryError error, final String errorMessage,
-        final String lastError)
+        final String lastError, final int queuePosition, final int queueLength)
     {
+        this.queuePosition = queuePosition;
+        this.queueLength = queueLength;
         this.stage = stage;
         this.estimatedBytes = estimatedBytes;
         this.dataBytes = dataBytes;
@@ -170,6 +174,27 @@ public final class CloneProgress
     public long snapshotId()
     {
         return snapshotId;
+    }
+
+    /**
+     * @return true while the donor serves its maximum of clones and this one waits in its queue (before any byte of
+     * the snapshot was sent).
+     */
+    public boolean queued()
+    {
+        return queuePosition > 0;
+    }
+
+    /** @return the place in the donor's queue while {@link #queued()} (1 = admitted next), else 0. */
+    public int queuePosition()
+    {
+        return queuePosition;
+    }
+
+    /** @return clones waiting in the donor's queue, this one included, while {@link #queued()}; else 0. */
+    public int queueLength()
+    {
+        return queueLength;
     }
 
     /** @return true while the clone has lost its donor and tries to reconnect. */

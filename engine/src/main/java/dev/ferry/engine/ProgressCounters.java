@@ -135,6 +135,17 @@ public final class ProgressCounters
     private volatile FerryException error;
     private volatile long snapshotId;
     private volatile String lastError;
+    /** Position and length of the donor's queue while this clone waits in it (one volatile: read together). */
+    private volatile long queue;
+
+    /**
+     * The donor queued this clone at {@code position} (1 = next) of {@code length}; (0, 0) once admitted. The master
+     * task's loop thread.
+     */
+    public void queued(final int position, final int length)
+    {
+        queue = ((long)position << 32) | (length & 0xFFFF_FFFFL);
+    }
 
     /**
      * The clone lost its donor and reconnects: attempt {@code attempt} (1 = the first), because of {@code cause}, until
@@ -192,7 +203,7 @@ public final class ProgressCounters
             dataBytes.get(), networkBytes.get(), entriesDone.get(), totalFiles, threads, restarts.get(),
             resentBytes.get(), corruptBlocks.get(), keptFiles, keptBytes, elapsedSeconds(), until, in, snapshotId,
             attempt, attempt == 0 ? null : reconnectError, left / 1e9, e == null ? null : e.error(),
-            e == null ? null : e.describe(), lastError);
+            e == null ? null : e.describe(), lastError, (int)(queue >>> 32), (int)queue);
     }
 
     /**

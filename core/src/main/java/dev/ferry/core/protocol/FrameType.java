@@ -24,6 +24,12 @@ public final class FrameType
     public static final int COM_RES_CONFIG = 104;
     public static final int COM_RES_COMPLETE = 105;
     public static final int COM_RES_ERROR = 106;
+    /**
+     * Donor to client, in answer to COM_INIT: the clone waits in the donor's queue (position, waiting, running; see
+     * {@link QueuedCodec}); sent again while it waits, until COM_RES_LOCS. Only to clients that announce
+     * {@link HelloCodec#FEATURE_QUEUE}.
+     */
+    public static final int COM_RES_QUEUED = 107;
 
     /** Both directions, first frame of a session: magic, software version, protocol range, features. */
     public static final int HELLO = 16;
@@ -48,7 +54,7 @@ public final class FrameType
     public static boolean isKnown(final int type)
     {
         return (type >= COM_INIT && type <= COM_EXIT) ||
-            (type >= COM_RES_LOCS && type <= COM_RES_ERROR) ||
+            (type >= COM_RES_LOCS && type <= COM_RES_QUEUED) ||
             (type >= HELLO && type <= PING);
     }
 
@@ -71,6 +77,7 @@ public final class FrameType
             case COM_RES_CONFIG: return "COM_RES_CONFIG";
             case COM_RES_COMPLETE: return "COM_RES_COMPLETE";
             case COM_RES_ERROR: return "COM_RES_ERROR";
+            case COM_RES_QUEUED: return "COM_RES_QUEUED";
             case HELLO: return "HELLO";
             case AUTH_CHALLENGE: return "AUTH_CHALLENGE";
             case AUTH_RESPONSE: return "AUTH_RESPONSE";

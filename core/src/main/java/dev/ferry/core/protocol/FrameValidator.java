@@ -71,6 +71,8 @@ public final class FrameValidator
                 return ConfigCodec.validate(buffer, body, bodyLength);
             case FrameType.COM_RES_COMPLETE:
                 return CompleteCodec.validate(buffer, body, bodyLength);
+            case FrameType.COM_RES_QUEUED:
+                return QueuedCodec.validate(buffer, body, bodyLength);
             case FrameType.HELLO:
                 return HelloCodec.validate(buffer, body, bodyLength);
             case FrameType.AUTH_CHALLENGE:

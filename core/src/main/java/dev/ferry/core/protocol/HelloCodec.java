@@ -38,6 +38,11 @@ public final class HelloCodec
     public static final long FEATURE_AUTH_REQUIRED = 4;
     /** The connection is protected by TLS. */
     public static final long FEATURE_TLS = 8;
+    /**
+     * Client: it understands {@code COM_RES_QUEUED}, so a donor at its maximum of clones may queue its COM_INIT
+     * instead of refusing it with {@code TOO_MANY_CLONES}.
+     */
+    public static final long FEATURE_QUEUE = 16;
 
     private HelloCodec()
     {

@@ -415,6 +415,12 @@ class DecoderFuzzTest
                     assertTrue(CompleteCodec.bytes(b, body) >= 0);
                     break;
 
+                case FrameType.COM_RES_QUEUED:
+                    assertTrue(QueuedCodec.position(b, body) >= 1);
+                    assertTrue(QueuedCodec.position(b, body) <= QueuedCodec.waiting(b, body));
+                    assertTrue(QueuedCodec.running(b, body) >= 0);
+                    break;
+
                 case FrameType.HELLO:
                     assertEquals(HelloCodec.MAGIC, b.getLong(body, Wire.BYTE_ORDER));
                     assertTrue(HelloCodec.protocolMin(b, body) >= 1);

@@ -23,7 +23,8 @@ final class TestFrames
         FrameType.COM_INIT, FrameType.COM_ATTACH, FrameType.COM_REINIT, FrameType.COM_EXECUTE, FrameType.COM_ACK,
         FrameType.COM_EXIT, FrameType.HELLO, FrameType.AUTH_CHALLENGE, FrameType.AUTH_RESPONSE, FrameType.AUTH_OK,
         FrameType.COM_CLONE, FrameType.PING, FrameType.COM_RES_LOCS, FrameType.COM_RES_DATA_DESC,
-        FrameType.COM_RES_DATA, FrameType.COM_RES_CONFIG, FrameType.COM_RES_COMPLETE, FrameType.COM_RES_ERROR };
+        FrameType.COM_RES_DATA, FrameType.COM_RES_CONFIG, FrameType.COM_RES_COMPLETE, FrameType.COM_RES_ERROR,
+        FrameType.COM_RES_QUEUED };
 
     /** Writes a body at {@code offset} and returns its length. */
     @FunctionalInterface
@@ -130,6 +131,13 @@ final class TestFrames
                 final int task = r.nextInt(LocatorCodec.MAX_TASKS);
                 final long bytes = r.nextLong() & Long.MAX_VALUE;
                 return frame(type, (b, o) -> CompleteCodec.encode(b, o, stage, task, bytes));
+            }
+            case FrameType.COM_RES_QUEUED:
+            {
+                final int waiting = 1 + r.nextInt(64);
+                final int position = 1 + r.nextInt(waiting);
+                final int running = r.nextInt(64);
+                return frame(type, (b, o) -> QueuedCodec.encode(b, o, position, waiting, running));
             }
             case FrameType.HELLO:
             {

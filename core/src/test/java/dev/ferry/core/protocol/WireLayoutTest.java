@@ -156,6 +156,7 @@ class WireLayoutTest
         assertEquals(2, HelloCodec.FEATURE_RESTART);
         assertEquals(4, HelloCodec.FEATURE_AUTH_REQUIRED);
         assertEquals(8, HelloCodec.FEATURE_TLS);
+        assertEquals(16, HelloCodec.FEATURE_QUEUE);
     }
 
     @Test
@@ -247,6 +248,21 @@ class WireLayoutTest
     }
 
     @Test
+    void queuedBytes()
+    {
+        assertEquals(12, QueuedCodec.encode(buffer, 0, 2, 3, 0x0102_0304));
+        assertBytes("02000000 03000000 04030201", 0, 12);
+        assertEquals(ErrorCode.OK, QueuedCodec.validate(buffer, 0, 12));
+        assertEquals(ErrorCode.MALFORMED_FRAME, QueuedCodec.validate(buffer, 0, 11), "exactly 12 bytes");
+        QueuedCodec.encode(buffer, 0, 4, 3, 0);
+        assertEquals(ErrorCode.MALFORMED_FRAME, QueuedCodec.validate(buffer, 0, 12), "position past the queue");
+        QueuedCodec.encode(buffer, 0, 0, 3, 0);
+        assertEquals(ErrorCode.MALFORMED_FRAME, QueuedCodec.validate(buffer, 0, 12), "position 0");
+        QueuedCodec.encode(buffer, 0, 1, 1, -1);
+        assertEquals(ErrorCode.MALFORMED_FRAME, QueuedCodec.validate(buffer, 0, 12), "negative running count");
+    }
+
+    @Test
     void configBytes()
     {
         final Map<String, String> config = new LinkedHashMap<>();
@@ -317,6 +333,7 @@ class WireLayoutTest
             { FrameType.AUTH_OK, 19 }, { FrameType.COM_CLONE, 20 }, { FrameType.PING, 21 },
             { FrameType.COM_RES_LOCS, 101 }, { FrameType.COM_RES_DATA_DESC, 102 }, { FrameType.COM_RES_DATA, 103 },
             { FrameType.COM_RES_CONFIG, 104 }, { FrameType.COM_RES_COMPLETE, 105 }, { FrameType.COM_RES_ERROR, 106 },
+            { FrameType.COM_RES_QUEUED, 107 },
         };
         int known = 0;
         for (final int[] e : expected)

@@ -28,6 +28,11 @@ final class DonorCommand implements Callable<Integer>
     @Option(names = "--max-clones", defaultValue = "4", description = "clones served at once (default: ${DEFAULT-VALUE})")
     int maxClones;
 
+    @Option(names = "--max-queued", defaultValue = "" + dev.ferry.engine.donor.DonorService.Options.MAX_QUEUED_DEFAULT,
+        description = "clones that wait their turn while --max-clones are served; more get TOO_MANY_CLONES " +
+        "(default: ${DEFAULT-VALUE}; 0: no queue)")
+    int maxQueued;
+
     @Option(names = "--loops", defaultValue = "2", description = "network event-loop threads (default: ${DEFAULT-VALUE})")
     int loops;
 
@@ -99,7 +104,7 @@ final class DonorCommand implements Callable<Integer>
         final DonorService.Options options = new DonorService.Options().transport(transport)
             .secret(secretFile == null ? null : dev.ferry.engine.SharedSecret.fromFile(secretFile))
             .maxRate(rate("--max-rate", maxRate)).maxTotalRate(rate("--max-total-rate", maxTotalRate))
-            .settings(settings).maxClones(maxClones).loops(loops).restartWindowMs(restartWindowSeconds * 1000)
+            .settings(settings).maxClones(maxClones).maxQueued(maxQueued).loops(loops).restartWindowMs(restartWindowSeconds * 1000)
             .log(ex ->
             {
                 if (!quiet)

@@ -72,6 +72,13 @@ final class ProgressPrinter implements Consumer<CloneProgress>
             out.println(json(p, dataRate, netRate));
             out.flush();
         }
+        else if (mode == Mode.TTY && p.error() == null && p.queued())
+        {
+            err.print(String.format(Locale.ROOT, "\r%-9s queued: position %d of %d waiting for a free clone slot " +
+                "on the donor, %.0f s   ", p.stage().label(), p.queuePosition(), p.queueLength(), s));
+            err.flush();
+            drew = true;
+        }
         else if (mode == Mode.TTY && p.error() == null)
         {
             final long est = p.estimatedBytes();
@@ -96,7 +103,7 @@ final class ProgressPrinter implements Consumer<CloneProgress>
     static String json(final CloneProgress p, final double dataRate, final double netRate)
     {
         final String state = p.error() != null ? "failed" : p.stage() == CloneStage.DONE ? "done" :
-            p.reconnecting() ? "reconnecting" : "running";
+            p.reconnecting() ? "reconnecting" : p.queued() ? "queued" : "running";
         final StringBuilder b = new StringBuilder(256);
         b.append(String.format(Locale.ROOT,
             "{\"stage\":\"%s\",\"state\":\"%s\",\"estimate_bytes\":%d,\"data_bytes\":%d,\"network_bytes\":%d," +
@@ -108,6 +115,11 @@ final class ProgressPrinter implements Consumer<CloneProgress>
         {
             b.append(String.format(Locale.ROOT, ",\"reconnect_attempt\":%d,\"reconnect_seconds_left\":%.1f," +
                 "\"reconnect_error\":%s", p.reconnectAttempt(), p.reconnectSecondsLeft(), quote(p.reconnectError())));
+        }
+        if (p.queued())
+        {
+            b.append(",\"queue_position\":").append(p.queuePosition()).append(",\"queue_length\":")
+                .append(p.queueLength());
         }
         if (p.error() != null)
         {

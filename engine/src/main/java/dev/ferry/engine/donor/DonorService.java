@@ -63,6 +63,7 @@ public final class DonorService implements AutoCloseable
 
         private int loops = Math.min(2, Runtime.getRuntime().availableProcessors());
         private int maxClones = 4;
+        private int maxQueued = MAX_QUEUED_DEFAULT;
         private int maxConnections = 256;
         private long restartWindowMs = RESTART_WINDOW_DEFAULT_MS;
         private ErrorHandler log = ex -> { };
@@ -117,6 +118,20 @@ public final class DonorService implements AutoCloseable
             return this;
         }
 
+        /** Default of {@link #maxQueued}. */
+        public static final int MAX_QUEUED_DEFAULT = 64;
+
+        /**
+         * Clones that wait in a queue, first come first served, while {@link #maxClones} are served
+         * ({@code --max-queued}, default {@value #MAX_QUEUED_DEFAULT}); a COM_INIT beyond it, or from a client that
+         * does not announce {@code FEATURE_QUEUE}, is refused with {@code TOO_MANY_CLONES}. 0: no queue.
+         */
+        public Options maxQueued(final int v)
+        {
+            maxQueued = v;
+            return this;
+        }
+
         public Options maxConnections(final int v)
         {
             maxConnections = v;
@@ -163,6 +178,11 @@ public final class DonorService implements AutoCloseable
             return maxClones;
         }
 
+        int maxQueued()
+        {
+            return maxQueued;
+        }
+
         ErrorHandler log()
         {
             return log;
@@ -184,6 +204,17 @@ public final class DonorService implements AutoCloseable
         }
     };
     private final Map<Long, DonorSnapshot> clones = new ConcurrentHashMap<>();
+    /** COM_INITs waiting for a clone slot, oldest first; guarded by this service's monitor. */
+    private final java.util.ArrayDeque<DonorSession> waiting = new java.util.ArrayDeque<>();
+    /** Slots given to sessions whose snapshot is being taken (not yet in {@link #clones}); guarded by this. */
+    private int reserved;
+    /** Changes whenever the queue does, so waiting sessions tell their clients their new position at once. */
+    private volatile int queueChanges;
+    /**
+     * A snapshot no session has served for this long (its client died, or is slow to come back) no longer holds a
+     * slot against a waiting or new clone; a client that reconnects within it keeps its slot.
+     */
+    static final long IDLE_SLOT_GRACE_NANOS = TimeUnit.SECONDS.toNanos(5);
     private final AtomicInteger connections = new AtomicInteger();
     private final AtomicInteger nextLoop = new AtomicInteger();
     private final AtomicLong bytesSent = new AtomicLong();
@@ -236,6 +267,11 @@ public final class DonorService implements AutoCloseable
         {
             throw new FerryException(ErrorCode.CONFIG_MISMATCH, "restart window " + options.restartWindowMs +
                 " ms is invalid: it must be between 0 and 7 days");
+        }
+        if (options.maxClones < 1 || options.maxQueued < 0)
+        {
+            throw new FerryException(ErrorCode.CONFIG_MISMATCH, "--max-clones must be >= 1 and --max-queued >= 0, got " +
+                options.maxClones + " and " + options.maxQueued);
         }
         if (options.maxRate < 0 || options.maxTotalRate < 0)
         {
@@ -507,44 +543,200 @@ public final class DonorService implements AutoCloseable
         return clones.get(snapshotId);
     }
 
+    /** {@link #requestClone}: a slot is reserved for the session; take the snapshot. */
+    static final int ADMITTED = 0;
+    /** {@link #requestClone}: no slot and no room in the queue (or the client cannot wait): TOO_MANY_CLONES. */
+    static final int REFUSED = -1;
+
     /**
-     * Register a new clone, or refuse when the donor is at its maximum. A snapshot that no session serves (its
-     * client was killed and may never come back) does not hold a slot against a running client: the one idle the
-     * longest is dropped to make room (its client, if it returns, resumes against a new snapshot).
+     * A COM_INIT asks for a clone slot. Slots go first come first served: while anyone waits, a newcomer queues
+     * behind them. Any loop thread.
+     *
+     * @param canQueue the client announced {@code FEATURE_QUEUE}.
+     * @return {@link #ADMITTED} (a slot is reserved until {@link #addClone} or {@link #releaseReservation}),
+     * {@link #REFUSED}, or the session's position in the queue (1 = next); a queued session later hears
+     * {@link DonorSession#admitted()} on its loop thread.
      */
-    synchronized void addClone(final DonorSnapshot clone)
+    synchronized int requestClone(final DonorSession session, final boolean canQueue)
     {
-        if (clones.size() >= options.maxClones)
+        if (waiting.isEmpty() && hasFreeSlot(System.nanoTime()))
         {
-            final DonorSnapshot idle = longestIdle();
-            if (idle == null)
+            reserved++;
+            return ADMITTED;
+        }
+        if (!canQueue || waiting.size() >= options.maxQueued || closing)
+        {
+            return REFUSED;
+        }
+        waiting.addLast(session);
+        queueChanges++;
+        return waiting.size();
+    }
+
+    /**
+     * @return why a COM_INIT was refused, for its TOO_MANY_CLONES.
+     */
+    synchronized String refusal(final boolean canQueue)
+    {
+        return "the donor already serves its maximum of " + options.maxClones + " clones (--max-clones)" +
+            (!canQueue ? " and this client cannot wait in its queue" : options.maxQueued == 0 ? " and keeps no queue" :
+            " and " + waiting.size() + " more wait in its queue (--max-queued " + options.maxQueued + ")") +
+            "; try again later";
+    }
+
+    /**
+     * Guarded by this. A slot is free when the clones that are served (or were served less than
+     * {@link #IDLE_SLOT_GRACE_NANOS} ago), plus the slots reserved, are fewer than the maximum: a snapshot whose
+     * client is gone does not hold a slot once the grace has passed (it is dropped when the next clone is added).
+     */
+    private boolean hasFreeSlot(final long now)
+    {
+        int busy = reserved;
+        for (final DonorSnapshot c : clones.values())
+        {
+            if (!c.idleLongerThan(now, IDLE_SLOT_GRACE_NANOS))
             {
-                clone.storage.close();
-                throw new FerryException(ErrorCode.TOO_MANY_CLONES, "the donor already serves " + clones.size() +
-                    " clones (--max-clones " + options.maxClones + ")");
+                busy++;
             }
+        }
+        return busy < options.maxClones;
+    }
+
+    /**
+     * @return the session's position in the queue (1 = next) in the high 32 bits, the queue's length in the low; 0
+     * if it does not wait (any more).
+     */
+    synchronized long queuePosition(final DonorSession session)
+    {
+        int i = 1;
+        for (final DonorSession s : waiting)
+        {
+            if (s == session)
+            {
+                return ((long)i << 32) | waiting.size();
+            }
+            i++;
+        }
+        return 0;
+    }
+
+    int queueChanges()
+    {
+        return queueChanges;
+    }
+
+    /**
+     * @return clones waiting in the queue. Any thread.
+     */
+    public synchronized int queuedCount()
+    {
+        return waiting.size();
+    }
+
+    /**
+     * A queued session left (its client went away or it failed). Any loop thread.
+     */
+    void leaveQueue(final DonorSession session)
+    {
+        synchronized (this)
+        {
+            if (!waiting.remove(session))
+            {
+                return;
+            }
+            queueChanges++;
+        }
+        admitWaiting();
+    }
+
+    /**
+     * A reserved slot was not used (the snapshot failed, or the admitted client had gone).
+     */
+    void releaseReservation()
+    {
+        synchronized (this)
+        {
+            reserved--;
+        }
+        admitWaiting();
+    }
+
+    /**
+     * Give free slots to the oldest waiting sessions, each told on its own loop thread. Called whenever a slot may
+     * have freed (a clone ended or was dropped, a reservation went unused) and once a second. Any thread.
+     */
+    void admitWaiting()
+    {
+        List<DonorSession> admitted = null;
+        synchronized (this)
+        {
+            final long now = System.nanoTime();
+            while (!waiting.isEmpty() && hasFreeSlot(now))
+            {
+                final DonorSession s = waiting.pollFirst();
+                reserved++;
+                queueChanges++;
+                if (admitted == null)
+                {
+                    admitted = new ArrayList<>(1);
+                }
+                admitted.add(s);
+            }
+        }
+        if (admitted != null)
+        {
+            for (final DonorSession s : admitted)
+            {
+                s.loop().execute(s::admitted);
+            }
+        }
+    }
+
+    /**
+     * Register a new clone in the slot {@link #requestClone} reserved for it. A snapshot that no session has served
+     * for {@link #IDLE_SLOT_GRACE_NANOS} (its client was killed and may never come back) does not hold a slot
+     * against it: the one idle the longest is dropped to make room (its client, if it returns, resumes against a
+     * new snapshot).
+     */
+    void addClone(final DonorSnapshot clone)
+    {
+        DonorSnapshot idle = null;
+        synchronized (this)
+        {
+            reserved--;
+            if (clones.size() >= options.maxClones)
+            {
+                idle = longestIdle(System.nanoTime());
+                if (idle == null)
+                {
+                    clone.storage.close();
+                    throw new FerryException(ErrorCode.TOO_MANY_CLONES, "the donor already serves " + clones.size() +
+                        " clones (--max-clones " + options.maxClones + ")");
+                }
+                clones.remove(idle.snapshotId(), idle);
+            }
+            clones.put(clone.snapshotId(), clone);
+        }
+        if (idle != null)
+        {
             finishClone(idle, ErrorCode.UNKNOWN_SNAPSHOT, "dropped to make room for a new clone: no client served it");
             options.log.onError(new FerryException(ErrorCode.UNKNOWN_SNAPSHOT, "snapshot " +
                 Long.toHexString(idle.snapshotId()) + " dropped to make room for a new clone: no client served it"));
         }
-        clones.put(clone.snapshotId(), clone);
     }
 
-    private DonorSnapshot longestIdle()
+    private DonorSnapshot longestIdle(final long now)
     {
+        DonorSnapshot longest = null;
         for (final DonorSnapshot c : clones.values())
         {
-            if (c.sessionCount() == 0)
+            if (c.idleLongerThan(now, IDLE_SLOT_GRACE_NANOS) &&
+                (longest == null || c.idleSinceNanos() - longest.idleSinceNanos() < 0))
             {
-                return c;
+                longest = c;
             }
         }
-        return null;
-    }
-
-    synchronized boolean hasRoomForClone()
-    {
-        return clones.size() < options.maxClones || longestIdle() != null;
+        return longest;
     }
 
     /**
@@ -565,6 +757,7 @@ public final class DonorService implements AutoCloseable
         {
             clone.storage.close();
         }
+        admitWaiting();
     }
 
     /**
@@ -577,6 +770,7 @@ public final class DonorService implements AutoCloseable
             clones.remove(clone.snapshotId(), clone);
             clone.storage.close();
         }
+        admitWaiting();
     }
 
     private void expireClones()
@@ -593,6 +787,7 @@ public final class DonorService implements AutoCloseable
                     Long.toHexString(c.snapshotId()) + " dropped: no client came back within the restart window"));
             }
         }
+        admitWaiting(); // also gives a slot whose snapshot has been idle past the grace
     }
 
     /**

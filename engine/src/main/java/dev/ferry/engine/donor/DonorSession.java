@@ -21,6 +21,7 @@ import dev.ferry.core.protocol.FrameHeader;
 import dev.ferry.core.protocol.FrameType;
 import dev.ferry.core.protocol.HelloCodec;
 import dev.ferry.core.protocol.LocatorCodec;
+import dev.ferry.core.protocol.QueuedCodec;
 import dev.ferry.core.protocol.Wire;
 import dev.ferry.core.spi.CloneMode;
 import dev.ferry.core.spi.CopyCallback;
@@ -54,6 +55,9 @@ final class DonorSession implements ConnectionHandler, CopyCallback
     private static final int STATE_AUTH_FAILED = 9;
     /** Waiting for the sessions that hold the requested task(s) to close (COM_ATTACH / COM_REINIT). */
     private static final int STATE_HANDOVER = 10;
+    /** COM_INIT waits in the donor's queue for a clone slot; COM_RES_QUEUED tells the client where it stands. */
+    private static final int STATE_QUEUED = 11;
+    private static final long QUEUED_NOTICE_NANOS = java.util.concurrent.TimeUnit.SECONDS.toNanos(1);
     private static final long HANDOVER_NANOS = java.util.concurrent.TimeUnit.SECONDS.toNanos(5);
     private static final long AUTH_FAILURE_DELAY_MS = 1000;
     private static final int PUMPS_PER_CYCLE = 16;
@@ -68,6 +72,11 @@ final class DonorSession implements ConnectionHandler, CopyCallback
     private final long createdNanos = System.nanoTime();
     private byte[] donorNonce;
     private boolean metadataOnly;
+    private long clientFeatures;
+    private Locator queuedVersion;
+    private long lastQueueNotice;
+    private int queueChangesSeen;
+    private long nextQueueNoticeNanos;
     private DonorSnapshot wanted;
     private Locator wantedLocator;
     private int wantedType;
@@ -181,6 +190,7 @@ final class DonorSession implements ConnectionHandler, CopyCallback
                 }
                 FileTreeDonor.negotiate(service.options().protocolMin(), service.options().protocolMax(),
                     HelloCodec.protocolMin(body, offset), HelloCodec.protocolMax(body, offset));
+                clientFeatures = HelloCodec.features(body, offset);
                 sendHello();
                 if (service.options().secret() != null)
                 {
@@ -224,14 +234,27 @@ final class DonorSession implements ConnectionHandler, CopyCallback
                 break;
 
             case FrameType.COM_INIT:
+            {
                 expect(STATE_INIT, type);
-                if (!service.hasRoomForClone())
+                final Locator version = LocatorCodec.decode(body, offset);
+                final boolean canQueue = (clientFeatures & HelloCodec.FEATURE_QUEUE) != 0;
+                final int place = service.requestClone(this, canQueue);
+                if (place == DonorService.REFUSED)
                 {
-                    throw new FerryException(ErrorCode.TOO_MANY_CLONES, "the donor already serves its maximum of " +
-                        service.options().maxClones() + " clones; try again later");
+                    throw new FerryException(ErrorCode.TOO_MANY_CLONES, service.refusal(canQueue));
                 }
-                startSnapshot(LocatorCodec.decode(body, offset));
+                if (place == DonorService.ADMITTED)
+                {
+                    startSnapshot(version);
+                }
+                else
+                {
+                    state = STATE_QUEUED;
+                    queuedVersion = version;
+                    sendQueued(System.nanoTime());
+                }
                 break;
+            }
 
             case FrameType.COM_ATTACH:
             case FrameType.COM_REINIT:
@@ -376,6 +399,47 @@ final class DonorSession implements ConnectionHandler, CopyCallback
         connection.flush();
     }
 
+    /**
+     * A slot freed and this queued session is next: take the snapshot, or give the slot back if the client has gone.
+     * This session's loop thread ({@link DonorService#admitWaiting} hands it over).
+     */
+    void admitted()
+    {
+        if (state != STATE_QUEUED || connection == null || connection.isClosed() || shuttingDown)
+        {
+            service.releaseReservation();
+            return;
+        }
+        startSnapshot(queuedVersion);
+    }
+
+    /**
+     * Tell the queued client its place: at once when it changed, else once a second (it also keeps the client's read
+     * timeout from firing while it waits).
+     */
+    private void sendQueued(final long nowNanos)
+    {
+        final long place = service.queuePosition(this);
+        if (place == 0)
+        {
+            return; // admitted meanwhile: COM_RES_LOCS follows
+        }
+        queueChangesSeen = service.queueChanges();
+        if (place == lastQueueNotice && nowNanos - nextQueueNoticeNanos < 0)
+        {
+            return;
+        }
+        if (!connection.hasRoom(FrameHeader.HEADER_LENGTH + QueuedCodec.LENGTH))
+        {
+            return; // the client does not read; its read timeout or ours ends it
+        }
+        final int at = claim(FrameType.COM_RES_QUEUED, QueuedCodec.LENGTH);
+        QueuedCodec.encode(connection.sendBuffer(), at, (int)(place >>> 32), (int)place, service.cloneCount());
+        connection.flush();
+        lastQueueNotice = place;
+        nextQueueNoticeNanos = nowNanos + QUEUED_NOTICE_NANOS;
+    }
+
     private void startSnapshot(final Locator version)
     {
         state = STATE_SNAPSHOT;
@@ -385,13 +449,16 @@ final class DonorSession implements ConnectionHandler, CopyCallback
         {
             DonorSnapshot created = null;
             FerryException failure = null;
+            boolean slotReserved = true;
             try
             {
                 final FileTreeDonor storage = new FileTreeDonor(service.root(), service.options().settings(),
                     service.options().protocolMin(), service.options().protocolMax());
                 final Locator real = storage.begin(CloneMode.START, version);
-                created = new DonorSnapshot(storage, real, this, service.newCloneThrottle());
-                service.addClone(created);
+                final DonorSnapshot snapshot = new DonorSnapshot(storage, real, this, service.newCloneThrottle());
+                slotReserved = false; // addClone takes the reservation, whether it adds the clone or refuses it
+                service.addClone(snapshot);
+                created = snapshot;
             }
             catch (final FerryException ex)
             {
@@ -401,6 +468,10 @@ final class DonorSession implements ConnectionHandler, CopyCallback
             {
                 // an Error too (a tree too large for the donor's heap): the client is told, the donor goes on
                 failure = dev.ferry.engine.FatalErrors.failure(ex, "snapshot failed");
+            }
+            if (slotReserved)
+            {
+                service.releaseReservation();
             }
             final DonorSnapshot done = created;
             final FerryException error = failure;
@@ -671,6 +742,14 @@ final class DonorSession implements ConnectionHandler, CopyCallback
                 java.util.concurrent.TimeUnit.NANOSECONDS.toMillis(service.handshakeTimeoutNanos()) + " ms");
             return;
         }
+        if (state == STATE_QUEUED)
+        {
+            if (nowNanos - nextQueueNoticeNanos >= 0 || service.queueChanges() != queueChangesSeen)
+            {
+                sendQueued(nowNanos);
+            }
+            return;
+        }
         if (state == STATE_HANDOVER)
         {
             if (nowNanos - handoverDeadlineNanos > 0)
@@ -715,6 +794,10 @@ final class DonorSession implements ConnectionHandler, CopyCallback
     public void onClose(final Connection c, final int errorCode, final String message)
     {
         service.onSessionClosed(this);
+        if (state == STATE_QUEUED || queuedVersion != null && clone == null)
+        {
+            service.leaveQueue(this);
+        }
         if (clone != null)
         {
             if (state != STATE_CLOSED)

@@ -178,6 +178,20 @@ final class DonorSnapshot
         return all;
     }
 
+    /**
+     * @return true if no session has served this snapshot for more than {@code graceNanos} and it is not finished:
+     * its slot may go to another clone.
+     */
+    synchronized boolean idleLongerThan(final long nowNanos, final long graceNanos)
+    {
+        return sessions == 0 && !finished && nowNanos - idleSinceNanos > graceNanos;
+    }
+
+    synchronized long idleSinceNanos()
+    {
+        return idleSinceNanos;
+    }
+
     synchronized boolean isFinished()
     {
         return finished;

@@ -27,6 +27,7 @@ import dev.ferry.core.protocol.FrameType;
 import dev.ferry.core.protocol.HelloCodec;
 import dev.ferry.core.protocol.LocatorCodec;
 import dev.ferry.core.protocol.PeerText;
+import dev.ferry.core.protocol.QueuedCodec;
 import dev.ferry.core.spi.CloneMode;
 import dev.ferry.core.spi.Locator;
 import dev.ferry.core.spi.Stage;
@@ -140,7 +141,7 @@ final class ClientTask implements ConnectionHandler
         connection.bulkType(FrameType.COM_RES_DATA);
         final int at = claim(connection, FrameType.HELLO, HelloCodec.MAX_LENGTH);
         final int len = HelloCodec.encode(connection.sendBuffer(), at, run.protocolMin(), run.protocolMax(),
-            HelloCodec.ROLE_CLIENT, HelloCodec.FEATURE_CRC32C | HelloCodec.FEATURE_RESTART |
+            HelloCodec.ROLE_CLIENT, HelloCodec.FEATURE_CRC32C | HelloCodec.FEATURE_RESTART | HelloCodec.FEATURE_QUEUE |
             (connection.isTls() ? HelloCodec.FEATURE_TLS : 0), "ferry");
         connection.commit(at, len);
         connection.flush();
@@ -207,7 +208,14 @@ final class ClientTask implements ConnectionHandler
 
             case STATE_LOCS:
             {
+                if (type == FrameType.COM_RES_QUEUED && mode == CloneMode.START)
+                {
+                    // the donor serves its maximum of clones: this one waits its turn (PROTOCOL.md 6.4)
+                    run.progress().queued(QueuedCodec.position(body, offset), QueuedCodec.waiting(body, offset));
+                    break;
+                }
                 expect(type, FrameType.COM_RES_LOCS);
+                run.progress().queued(0, 0);
                 final Locator real = LocatorCodec.decode(body, offset);
                 if (real.kind() != Locator.KIND_REAL || real.snapshotId() == 0 ||
                     real.protocol() < run.protocolMin() || real.protocol() > run.protocolMax())

@@ -32,8 +32,8 @@ public final class StatusFile
     /** The keys, in the order {@code ferry status} shows them. */
     public static final String[] KEYS = {
         "state", "stage", "data_bytes", "estimate_bytes", "network_bytes", "entries_done", "entries_total",
-        "data_speed", "eta_seconds", "threads", "restarts", "reconnect_attempt", "reconnect_seconds_left", "donor",
-        "snapshot", "seconds", "pid", "updated_ms", "error_code", "last_error" };
+        "data_speed", "eta_seconds", "threads", "restarts", "reconnect_attempt", "reconnect_seconds_left",
+        "queue_position", "donor", "snapshot", "seconds", "pid", "updated_ms", "error_code", "last_error" };
 
     private StatusFile()
     {
@@ -80,7 +80,8 @@ public final class StatusFile
     static Map<String, String> values(final InetSocketAddress donor, final CloneProgress p, final boolean failed)
     {
         final Map<String, String> v = new LinkedHashMap<>();
-        v.put("state", failed ? "failed" : p.reconnecting() ? "reconnecting" : "running");
+        v.put("state", failed ? "failed" : p.reconnecting() ? "reconnecting" : p.queued() ? "queued" : "running");
+        v.put("queue_position", Integer.toString(p.queuePosition()));
         v.put("stage", p.stage().label());
         v.put("data_bytes", Long.toString(p.dataBytes()));
         v.put("estimate_bytes", Long.toString(p.estimatedBytes()));

@@ -143,7 +143,9 @@ class ConcurrentCloneTest
         final Path refused = base.resolve("refused");
         final Path dst = base.resolve("dst");
 
-        try (DonorService donor = new DonorService(src, loopbackAnyPort(), donorOptions().maxClones(1)).start())
+        // no queue: a client beyond --max-clones is refused at once (QueueTest covers the queue)
+        try (DonorService donor = new DonorService(src, loopbackAnyPort(), donorOptions().maxClones(1).maxQueued(0))
+            .start())
         {
             try (RemoteTestSupport.RawPeer holder = holdCloneSlot(donor))
             {

@@ -57,7 +57,7 @@ final class FuzzSupport
     static final int[] LENGTH_BOUNDARIES = {
         0, 1, 7, 8, 9, -1, -8, Integer.MIN_VALUE, Integer.MAX_VALUE, CAP, CAP + 1, STAGING, STAGING + 1, 0x7FFF_FFF8 };
     static final int[] TYPE_BOUNDARIES = {
-        0, 1, 6, 7, 15, 16, 21, 22, 31, 32, 100, 101, 106, 107, 127, 128, 0x7FFF, 0x8000, 0xFFFF };
+        0, 1, 6, 7, 15, 16, 21, 22, 31, 32, 100, 101, 106, 107, 108, 127, 128, 0x7FFF, 0x8000, 0xFFFF };
     static final long[] FIELD_BOUNDARIES = {
         0, 1, -1, 0x7F, 0x80, 0xFF, 0x7FFF, 0x8000, 0xFFFF, Integer.MAX_VALUE, Integer.MIN_VALUE, 0xFFFF_FFFFL,
         LocatorCodec.MAX_CHUNKS, LocatorCodec.MAX_CHUNKS + 1, LocatorCodec.MAX_TASKS, 4096, 4097, 65_536, 65_537,
@@ -502,7 +502,8 @@ final class FuzzSupport
             FrameType.COM_INIT, FrameType.COM_ATTACH, FrameType.COM_REINIT, FrameType.COM_EXECUTE, FrameType.COM_ACK,
             FrameType.COM_EXIT, FrameType.HELLO, FrameType.AUTH_CHALLENGE, FrameType.AUTH_RESPONSE, FrameType.AUTH_OK,
             FrameType.COM_CLONE, FrameType.PING, FrameType.COM_RES_LOCS, FrameType.COM_RES_DATA_DESC,
-            FrameType.COM_RES_DATA, FrameType.COM_RES_CONFIG, FrameType.COM_RES_COMPLETE, FrameType.COM_RES_ERROR };
+            FrameType.COM_RES_DATA, FrameType.COM_RES_CONFIG, FrameType.COM_RES_COMPLETE, FrameType.COM_RES_ERROR,
+            FrameType.COM_RES_QUEUED };
         return known[r.nextInt(known.length)];
     }
 

@@ -484,9 +484,13 @@ final class RemoteTestSupport
 
         static byte[] hello(final int min, final int max, final int role)
         {
+            return hello(min, max, role, HelloCodec.FEATURE_CRC32C | HelloCodec.FEATURE_RESTART);
+        }
+
+        static byte[] hello(final int min, final int max, final int role, final long features)
+        {
             final UnsafeBuffer b = new UnsafeBuffer(new byte[512]);
-            final int n = HelloCodec.encode(b, 0, min, max, role, HelloCodec.FEATURE_CRC32C | HelloCodec.FEATURE_RESTART,
-                "raw test peer");
+            final int n = HelloCodec.encode(b, 0, min, max, role, features, "raw test peer");
             final byte[] body = new byte[n];
             b.getBytes(0, body);
             return frame(FrameType.HELLO, body);
