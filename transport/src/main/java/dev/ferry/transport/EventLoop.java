@@ -32,6 +32,7 @@ public final class EventLoop implements Agent
     private final long tickNanos;
     private final NanoClock clock;
     private volatile boolean closed;
+    private long cycle;
 
     /**
      * A loop on the system's clock.
@@ -113,9 +114,19 @@ public final class EventLoop implements Agent
         return connections.size();
     }
 
+    /**
+     * @return the duty cycles run so far: a handler that bounds what it does per cycle (a byte budget per turn)
+     * starts a new budget when this changes. Loop thread only.
+     */
+    public long cycle()
+    {
+        return cycle;
+    }
+
     @Override
     public int doWork() throws IOException
     {
+        cycle++;
         int work = 0;
         for (int i = 0; i < COMMANDS_PER_CYCLE; i++)
         {
@@ -146,11 +157,16 @@ public final class EventLoop implements Agent
             }
             keys.clear();
         }
-        // tick on every cycle: a wakeup from another thread (a returned buffer, an apply result) must be seen at once
+        // tick on every cycle: a wakeup from another thread (a returned buffer, an apply result) must be seen at once.
+        // Round-robin: each cycle starts one connection further on, so the one ticked first (which takes the tokens a
+        // shared rate limit gained since the last cycle) changes every cycle instead of always being the same.
         final long now = clock.nanoTime();
-        for (int i = connections.size() - 1; i >= 0; i--)
+        final int size = connections.size();
+        final int first = size == 0 ? 0 : (int)(cycle % size);
+        for (int k = size - 1; k >= 0; k--)
         {
-            if (i < connections.size())
+            final int i = (k + first) % size;
+            if (i < connections.size()) // a tick may close (remove) a connection
             {
                 connections.get(i).tick(now);
             }

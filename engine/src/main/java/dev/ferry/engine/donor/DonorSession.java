@@ -61,6 +61,12 @@ final class DonorSession implements ConnectionHandler, CopyCallback
     private static final long HANDOVER_NANOS = java.util.concurrent.TimeUnit.SECONDS.toNanos(5);
     private static final long AUTH_FAILURE_DELAY_MS = 1000;
     private static final int PUMPS_PER_CYCLE = 16;
+    /**
+     * Data bytes one session may offer per duty cycle of its loop, its turn (at least one block always goes): the
+     * loop then serves the other sessions before this one goes on, so no clone monopolises a loop however fast its
+     * client reads. {@code ferry.donor.turn.bytes}, default 1 MiB.
+     */
+    static final long TURN_BYTES = Long.getLong("ferry.donor.turn.bytes", 1L << 20);
 
     private final DonorService service;
     private Connection connection;
@@ -83,6 +89,12 @@ final class DonorSession implements ConnectionHandler, CopyCallback
     private long handoverDeadlineNanos;
     private final java.util.List<DonorSession> askedToClose = new java.util.ArrayList<>(0);
     private final dev.ferry.transport.EventLoop loop;
+    /** The loop cycle of this session's current turn, and the data bytes offered in it. */
+    private long turnCycle = -1;
+    private long turnBytes;
+    private boolean resumePosted;
+    /** Posted to the loop when a turn ended on its budget: pumps again on the next cycle (made once: no allocation). */
+    private final Runnable resumeTurn = this::resumeTurn;
     private boolean shuttingDown;
     private boolean notified;
     private long shutdownDeadlineNanos;
@@ -617,8 +629,24 @@ final class DonorSession implements ConnectionHandler, CopyCallback
      */
     private void pump()
     {
+        final long cycle = loop.cycle();
+        if (cycle != turnCycle)
+        {
+            turnCycle = cycle;
+            turnBytes = 0;
+        }
         for (int i = 0; i < PUMPS_PER_CYCLE && state == STATE_STREAMING && !shuttingDown && !connection.isClosed(); i++)
         {
+            if (turnBytes >= TURN_BYTES)
+            {
+                // this turn is used up: the others on the loop go first; the next cycle goes on (no select wait)
+                if (!resumePosted)
+                {
+                    resumePosted = true;
+                    loop.execute(resumeTurn);
+                }
+                return;
+            }
             if (!connection.isDrained())
             {
                 connection.flush();
@@ -660,6 +688,15 @@ final class DonorSession implements ConnectionHandler, CopyCallback
         }
     }
 
+    private void resumeTurn()
+    {
+        resumePosted = false;
+        if (state == STATE_STREAMING && connection != null && !connection.isClosed() && connection.isDrained())
+        {
+            pump();
+        }
+    }
+
     @Override
     public boolean onDescriptor(final DirectBuffer d, final int offset, final int length)
     {
@@ -678,6 +715,7 @@ final class DonorSession implements ConnectionHandler, CopyCallback
         connection.send(FrameType.COM_RES_DATA_DESC, d, offset, length);
         connection.sendRegion(FrameType.COM_RES_DATA, channel, position, count);
         bytesSent += count;
+        turnBytes += count;
         clone.bytesSent.addAndGet(count);
         service.addBytesSent(count);
         return true;
@@ -695,6 +733,7 @@ final class DonorSession implements ConnectionHandler, CopyCallback
         connection.send(FrameType.COM_RES_DATA_DESC, d, offset, length);
         connection.send(FrameType.COM_RES_DATA, data, dataOffset, dataLength);
         bytesSent += dataLength;
+        turnBytes += dataLength;
         clone.bytesSent.addAndGet(dataLength);
         service.addBytesSent(dataLength);
         return true;
