@@ -30,9 +30,23 @@ public final class Acceptor implements AutoCloseable
     public static Acceptor open(final EventLoop loop, final InetSocketAddress address, final Consumer<SocketChannel> onAccept)
         throws IOException
     {
+        return open(loop, address, null, onAccept);
+    }
+
+    /**
+     * As {@link #open(EventLoop, InetSocketAddress, Consumer)}, with the receive buffer {@link SocketBuffers} asks for
+     * set on the listening socket before it binds (accepted sockets inherit it, and their window scale with it).
+     */
+    public static Acceptor open(final EventLoop loop, final InetSocketAddress address, final TransportSettings settings,
+        final Consumer<SocketChannel> onAccept) throws IOException
+    {
         final ServerSocketChannel server = ServerSocketChannel.open();
         try
         {
+            if (settings != null)
+            {
+                SocketBuffers.apply(server, settings);
+            }
             server.bind(address, 1024);
             server.configureBlocking(false);
             final Acceptor acceptor = new Acceptor(server, onAccept);

@@ -93,6 +93,7 @@ public final class Connection
         final SocketChannel ch = SocketChannel.open();
         try
         {
+            SocketBuffers.apply(ch, settings); // before connect: the window scale is negotiated for it
             ch.socket().connect(address, (int)Math.min(Integer.MAX_VALUE, settings.connectTimeoutMs()));
             return ch;
         }

@@ -31,6 +31,11 @@ public final class TransportSettings
     /** Send buffer for frame headers, control frames and small blocks. */
     public static final int SEND_BUFFER_DEFAULT = 1024 * 1024;
 
+    /** Socket buffer size to ask for where it raises the OS's ceiling ({@link SocketBuffers}); 0: never set. */
+    public static final String SOCKET_BUFFER_PROP = "ferry.socket.buffer";
+    public static final long SOCKET_BUFFER_DEFAULT = 4L << 20;
+
+    private long socketBufferBytes = Long.getLong(SOCKET_BUFFER_PROP, SOCKET_BUFFER_DEFAULT);
     private long readTimeoutMs = Long.getLong(READ_TIMEOUT_PROP, READ_TIMEOUT_DEFAULT);
     private long heartbeatMs = Long.getLong(HEARTBEAT_PROP, HEARTBEAT_DEFAULT);
     private long connectTimeoutMs = Long.getLong(CONNECT_TIMEOUT_PROP, CONNECT_TIMEOUT_DEFAULT);
@@ -40,6 +45,21 @@ public final class TransportSettings
     private long transferCap = CloneSettings.TRANSFER_CAP_DEFAULT;
     private TlsConfig tls;
     private boolean requireTls;
+
+    /**
+     * SO_RCVBUF / SO_SNDBUF to ask for, per direction only where the OS's autotuning would not reach it
+     * ({@link SocketBuffers}); 0 leaves every socket to the OS.
+     */
+    public TransportSettings socketBufferBytes(final long v)
+    {
+        socketBufferBytes = v;
+        return this;
+    }
+
+    public long socketBufferBytes()
+    {
+        return socketBufferBytes;
+    }
 
     public TransportSettings readTimeoutMs(final long v)
     {
@@ -167,6 +187,10 @@ public final class TransportSettings
         if (stagingCapacity < 64 * 1024 || sendCapacity < 64 * 1024)
         {
             throw bad("staging/send capacity", Math.min(stagingCapacity, sendCapacity), "at least 64 KiB");
+        }
+        if (socketBufferBytes < 0 || socketBufferBytes > Integer.MAX_VALUE)
+        {
+            throw bad(SOCKET_BUFFER_PROP, socketBufferBytes, "0 (leave to the OS) up to " + Integer.MAX_VALUE);
         }
         if (transferCap < 1)
         {

@@ -25,8 +25,13 @@ final class CloneCommand implements Callable<Integer>
     @Option(names = "--to", required = true, paramLabel = "DIR", description = "target directory, absent or empty")
     Path to;
 
-    @Option(names = "--threads", defaultValue = "2", description = "connections to the donor (default: ${DEFAULT-VALUE})")
-    int threads;
+    @Option(names = "--threads", description = "connections to the donor, fixed (default: autotune from 2 up to " +
+        "--max-threads, adding one while each addition raises the throughput by 10%)")
+    Integer threads;
+
+    @Option(names = "--max-threads", defaultValue = "" + CloneClient.Options.MAX_THREADS_DEFAULT, description =
+        "without --threads: the most connections autotune may open (default: ${DEFAULT-VALUE}, at most 128)")
+    int maxThreads;
 
     @Option(names = "--apply-threads", defaultValue = "2", description = "threads writing to disk (default: ${DEFAULT-VALUE})")
     int applyThreads;
@@ -98,7 +103,9 @@ final class CloneCommand implements Callable<Integer>
         final ProgressPrinter printer = new ProgressPrinter(out, spec.commandLine().getErr(), mode);
         final dev.ferry.transport.TransportSettings transport = new dev.ferry.transport.TransportSettings();
         tls.applyClient(transport, spec.commandLine().getErr());
-        final CloneClient.Options options = new CloneClient.Options().transport(transport).threads(threads).applyThreads(applyThreads)
+        final CloneClient.Options options = new CloneClient.Options().transport(transport)
+            .threads(threads != null ? threads : Math.min(2, maxThreads)).maxThreads(threads != null ? 0 : maxThreads)
+            .applyThreads(applyThreads)
             .settings(new dev.ferry.core.config.CloneSettings().sync(!noSync)).onProgress(printer, 1000)
             .maxRate(rate(maxRate)).resume(resume).resumeChecksum(resumeChecksum).maxRestarts(maxRestarts).allowDonors(allowDonors).noSetuid(noSetuid).noWait(noWait)
             .secret(secretFile == null ? null : dev.ferry.engine.SharedSecret.fromFile(secretFile));
@@ -118,7 +125,7 @@ final class CloneCommand implements Callable<Integer>
         {
             out.println("cloned " + r.entries() + " entries, " + Units.bytes(r.dataBytes()) + " in " +
                 String.format(Locale.ROOT, "%.2f s", r.seconds()) + ": " + Units.rate(r.dataBytes(), r.seconds()) +
-                " (" + threads + " threads, " + Units.bytes(r.networkBytes()) + " over the network" +
+                " (" + p.threads() + (threads != null ? " threads, " : " threads, autotuned, ") + Units.bytes(r.networkBytes()) + " over the network" +
                 (r.restarts() > 0 ? ", " + r.restarts() + " restarts, " +
                 Units.bytes(Math.max(0, r.networkBytes() - r.dataBytes())) + " on the wire beyond the data (framing and " +
                 "what was in flight at each cut)" : "") +

@@ -296,7 +296,7 @@ public final class DonorService implements AutoCloseable
         }
         try
         {
-            acceptor = Acceptor.open(loops.get(0), listen, this::onAccept);
+            acceptor = Acceptor.open(loops.get(0), listen, options.transport(), this::onAccept);
             bound = acceptor.localAddress();
         }
         catch (final IOException ex)
@@ -341,6 +341,7 @@ public final class DonorService implements AutoCloseable
         {
             try
             {
+                dev.ferry.transport.SocketBuffers.apply(ch, options.transport()); // SO_SNDBUF: the donor sends
                 final DonorSession session = new DonorSession(this, loop);
                 Connection.register(loop, ch, options.transport(),
                     ValidatingHandler.donor(session, options.transport().maxFrameLength()))

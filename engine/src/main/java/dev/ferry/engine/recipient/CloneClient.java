@@ -57,6 +57,7 @@ public final class CloneClient implements AutoCloseable
         }
 
         private int threads = 2;
+        private int maxThreads;
         private int applyThreads = 2;
         private int poolBuffers = 32;
         private boolean requireChecksum;
@@ -88,6 +89,24 @@ public final class CloneClient implements AutoCloseable
         public Options threads(final int v)
         {
             threads = v;
+            return this;
+        }
+
+        /** Most connections a clone may have, like the clone plugin's cap. */
+        public static final int THREADS_CAP = 128;
+        /** Default of {@code ferry clone --max-threads}. */
+        public static final int MAX_THREADS_DEFAULT = 16;
+
+        /**
+         * Autotune: start with {@link #threads} connections and add one at a time while each addition raises the
+         * throughput ({@link ConcurrencyTuner}: by at least 10% over a 1 s window after 0.5 s to settle; two that do
+         * not pay stop it), up to {@code v} ({@code ferry clone} without {@code --threads}: 2 up to
+         * {@code --max-threads}, default {@value #MAX_THREADS_DEFAULT}). 0 (the default here): the count stays at
+         * {@link #threads}. At most {@value #THREADS_CAP}.
+         */
+        public Options maxThreads(final int v)
+        {
+            maxThreads = v;
             return this;
         }
 
@@ -381,10 +400,14 @@ public final class CloneClient implements AutoCloseable
         {
             throw new FerryException(ErrorCode.CANCELLED, "clone cancelled before it started");
         }
-        if (options.threads < 1 || options.threads > 64 || options.applyThreads < 1 || options.poolBuffers < 2)
+        if (options.threads < 1 || options.threads > Options.THREADS_CAP || options.applyThreads < 1 ||
+            options.poolBuffers < 2 || options.maxThreads != 0 &&
+            (options.maxThreads < options.threads || options.maxThreads > Options.THREADS_CAP))
         {
-            throw new FerryException(ErrorCode.CONFIG_MISMATCH, "threads must be 1..64, apply threads >= 1 and " +
-                "pool buffers >= 2 (got " + options.threads + ", " + options.applyThreads + ", " + options.poolBuffers + ")");
+            throw new FerryException(ErrorCode.CONFIG_MISMATCH, "threads must be 1.." + Options.THREADS_CAP +
+                ", max threads 0 (no autotune) or threads.." + Options.THREADS_CAP + ", apply threads >= 1 and " +
+                "pool buffers >= 2 (got " + options.threads + ", " + options.maxThreads + ", " + options.applyThreads +
+                ", " + options.poolBuffers + ")");
         }
         options.settings().conclude();
         TlsHints.checkRequiredTls(options.transport(), false);
@@ -456,7 +479,7 @@ public final class CloneClient implements AutoCloseable
         final ApplyWorker[] workers = new ApplyWorker[options.applyThreads];
         final List<AgentRunner> workerRunners = new ArrayList<>();
         final List<ClientTask> tasks = new ArrayList<>();
-        final int queueCapacity = Math.max(64, options.threads * options.poolBuffers * 2);
+        final int queueCapacity = Math.max(64, Math.max(options.threads, options.maxThreads) * options.poolBuffers * 2);
         for (int i = 0; i < workers.length; i++)
         {
             workers[i] = new ApplyWorker(i, recipient, run, queueCapacity);
@@ -499,6 +522,10 @@ public final class CloneClient implements AutoCloseable
             tasks.add(master);
             master.start(donor);
             boolean attached = false;
+            // connections of this clone: --threads, or what the autotuner has decided so far
+            final ConcurrencyTuner tuner = options.maxThreads > options.threads ?
+                new ConcurrencyTuner(options.threads, options.maxThreads) : null;
+            int connections = options.threads;
             while (true)
             {
                 final FerryException failure = run.failure();
@@ -538,6 +565,10 @@ public final class CloneClient implements AutoCloseable
                 {
                     restart(run, tasks, networkFailure);
                     attached = false;
+                    if (tuner != null)
+                    {
+                        tuner.onRestart(System.nanoTime());
+                    }
                     continue;
                 }
                 if (run.locator() != null)
@@ -551,22 +582,25 @@ public final class CloneClient implements AutoCloseable
                 if (!attached && run.metadataDone() && run.masterAccepted())
                 {
                     attached = true;
-                    for (int t = 1; t < options.threads; t++)
+                    attachWorkers(run, tasks, 1, connections);
+                    if (tuner != null)
                     {
-                        final ClientTask task = new ClientTask(run, t, CloneMode.ATTACH);
-                        tasks.add(task);
-                        try
-                        {
-                            task.start(donor);
-                        }
-                        catch (final FerryException ex)
-                        {
-                            run.onNetworkFailure(task, ex);
-                            break;
-                        }
+                        tuner.onRestart(System.nanoTime()); // the baseline is measured once they all stream
                     }
                 }
-                if (attached && run.tasksComplete() == options.threads)
+                else if (attached && tuner != null && !tuner.stopped() && run.tasksComplete() == 0)
+                {
+                    // autotune: a worker more while the last one paid; it attaches mid-clone with COM_ATTACH and
+                    // reserves chunks from the donor's queue like the others
+                    final int wanted = tuner.onSample(System.nanoTime(), progress.networkBytes());
+                    if (wanted > connections)
+                    {
+                        attachWorkers(run, tasks, connections, wanted);
+                        connections = wanted;
+                        progress.threads(connections);
+                    }
+                }
+                if (attached && run.tasksComplete() == connections)
                 {
                     break;
                 }
@@ -646,6 +680,28 @@ public final class CloneClient implements AutoCloseable
             progress.finish();
             stopAll(tasks, workerRunners);
             recipient.close();
+        }
+    }
+
+    /**
+     * Start worker tasks {@code from..to-1}, each on its own connection with COM_ATTACH; a connect failure is a
+     * network failure of the clone (restart).
+     */
+    private void attachWorkers(final CloneRun run, final List<ClientTask> tasks, final int from, final int to)
+    {
+        for (int t = from; t < to; t++)
+        {
+            final ClientTask task = new ClientTask(run, t, CloneMode.ATTACH);
+            tasks.add(task);
+            try
+            {
+                task.start(donor);
+            }
+            catch (final FerryException ex)
+            {
+                run.onNetworkFailure(task, ex);
+                break;
+            }
         }
     }
 

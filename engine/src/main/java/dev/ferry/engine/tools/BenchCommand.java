@@ -363,10 +363,13 @@ public final class BenchCommand implements Callable<Integer>
         }
         final long bytes = treeBytes(src);
         final Path dst = freshDestination(base, "wan-", src, 0, toDelete);
+        // without --threads the client autotunes, as ferry clone does
+        final boolean pinned = spec.commandLine().getParseResult().hasMatchedOption("--threads");
         out.printf(Locale.ROOT, "dataset %s: %s in %d files; one clone through a link of %s, %d ms RTT, %s window " +
-            "per connection (%s per connection at most), %d threads%s%n", src, Units.bytes(bytes), fileCount(src),
+            "per connection (%s per connection at most), %s%s%n", src, Units.bytes(bytes), fileCount(src),
             link[0] == 0 ? "unlimited rate" : Units.rate(link[0], 1), link[1], Units.bytes(link[2]),
-            link[1] == 0 ? "no limit" : Units.rate(link[2] * 1000 / Math.max(1, link[1]), 1), threads,
+            link[1] == 0 ? "no limit" : Units.rate(link[2] * 1000 / Math.max(1, link[1]), 1),
+            pinned ? threads + " threads" : "threads autotuned from 2 up to " + CloneClient.Options.MAX_THREADS_DEFAULT,
             clientRate > 0 ? ", --max-rate " + Units.rate(clientRate, 1) : "");
         out.flush();
         try (DonorService donor = new DonorService(src, new InetSocketAddress("127.0.0.1", 0),
@@ -376,9 +379,10 @@ public final class BenchCommand implements Callable<Integer>
             settle();
             warm(src);
             final long t0 = System.nanoTime();
-            final CloneResult result = new CloneClient(proxy.address(), dst, new CloneClient.Options()
-                .threads(threads).applyThreads(applyThreads).maxRate(clientRate)
-                .settings(new CloneSettings().sync(sync))).run();
+            final CloneClient client = new CloneClient(proxy.address(), dst, new CloneClient.Options()
+                .threads(pinned ? threads : 2).maxThreads(pinned ? 0 : CloneClient.Options.MAX_THREADS_DEFAULT)
+                .applyThreads(applyThreads).maxRate(clientRate).settings(new CloneSettings().sync(sync)));
+            final CloneResult result = client.run();
             final double seconds = (System.nanoTime() - t0) / 1e9;
             final List<String> differences = TreeComparator.compare(src, dst);
             if (!differences.isEmpty())
@@ -386,10 +390,10 @@ public final class BenchCommand implements Callable<Integer>
                 throw new FerryException(ErrorCode.INTERNAL, "the copy through the WAN proxy differs: " + differences);
             }
             final double rate = result.dataBytes() / seconds;
-            out.printf(Locale.ROOT, "  identical: %s in %.2f s = %s%s, %d connections, %s crossed the proxy%n",
-                Units.bytes(result.dataBytes()), seconds, Units.rate(result.dataBytes(), seconds),
+            out.printf(Locale.ROOT, "  identical: %s in %.2f s = %s%s, %d threads at the end, %d connections, %s " +
+                "crossed the proxy%n", Units.bytes(result.dataBytes()), seconds, Units.rate(result.dataBytes(), seconds),
                 link[0] == 0 ? "" : String.format(Locale.ROOT, " = %.0f%% of the link", 100 * rate / link[0]),
-                proxy.connections(), Units.bytes(proxy.downstreamBytes()));
+                client.progress().threads(), proxy.connections(), Units.bytes(proxy.downstreamBytes()));
         }
         if (!keep)
         {
