@@ -30,13 +30,15 @@ import static dev.ferry.core.protocol.Wire.BYTE_ORDER;
  *
  * DATA (48 bytes):   4 int32 file index   8 int32 chunk   12 int32 block (within the chunk)
  *                   16 int64 offset in the file   24 int32 length   28 int32 CRC32C of the body
- *                   32 int32 flags (1 last block of its chunk, 2 CRC present, 4 no body)
- *                   36 int32 hole head h   40 int32 body length b   44 int32 0
- *                   the block is [offset, offset + length): h bytes of hole, b bytes of data (the body),
- *                   then length - h - b bytes of hole; holes never travel.
+ *                   32 int32 flags (1 last block of its chunk, 2 CRC present, 4 no body, 8 absent pieces are
+ *                      unchanged on the recipient)
+ *                   36 int32 body length b   40 int64 piece mask
+ *                   the block is [offset, offset + length), cut into pieces of {@link #pieceSize} bytes (the last
+ *                   one may be shorter); bit i of the mask set = piece i is in the body, in order; a piece not in
+ *                   the body is not written (a hole, or bytes the recipient already has).
  * </pre>
  * A DATA descriptor without flag 4 is followed by a {@code COM_RES_DATA} frame whose body is exactly the body length
- * (0 for a block that is all hole).
+ * (0 for a block with no piece to write).
  * <p>
  * Made once and re-wrapped per message; accessors read at absolute indexes. Not thread-safe.
  */
@@ -74,6 +76,14 @@ public final class DescriptorFlyweight
     public static final int DATA_FLAG_CRC = 2;
     /** No COM_RES_DATA follows: the descriptor only reports the block's CRC32C (verify). */
     public static final int DATA_FLAG_NO_BODY = 4;
+    /** The pieces not in the body matched the recipient's hashes (reported as unchanged, not as holes). */
+    public static final int DATA_FLAG_SAME = 8;
+    /** Every piece of the block is in the body. */
+    public static final long ALL_PIECES = -1L;
+    /** Pieces a block is cut into at most (one bit each in the piece mask). */
+    public static final int MAX_PIECES = 64;
+    /** Smallest piece, bytes: a file system page. */
+    public static final int MIN_PIECE_SIZE = 4096;
 
     public static final int TYPE_OFFSET = 0;
 
@@ -108,8 +118,8 @@ public final class DescriptorFlyweight
     public static final int DATA_LENGTH_OFFSET = 24;
     public static final int DATA_CRC_OFFSET = 28;
     public static final int DATA_FLAGS_OFFSET = 32;
-    public static final int DATA_HOLE_HEAD_OFFSET = 36;
-    public static final int DATA_BODY_LENGTH_OFFSET = 40;
+    public static final int DATA_BODY_LENGTH_OFFSET = 36;
+    public static final int DATA_PIECE_MASK_OFFSET = 40;
     public static final int DATA_LENGTH = 48;
 
     private DirectBuffer buffer;
@@ -194,8 +204,8 @@ public final class DescriptorFlyweight
 
             case TYPE_DATA:
                 return length == DATA_LENGTH && fileIndex() >= 0 && dataChunk() >= 0 && dataBlock() >= 0 &&
-                    dataPosition() >= 0 && dataLength() >= 0 && (dataFlags() & ~7) == 0 && holeHead() >= 0 &&
-                    bodyLength() >= 0 && (long)holeHead() + bodyLength() <= dataLength() ?
+                    dataPosition() >= 0 && dataLength() >= 0 && (dataFlags() & ~15) == 0 &&
+                    bodyLength() >= 0 && bodyLength() <= dataLength() ?
                     ErrorCode.OK : ErrorCode.MALFORMED_FRAME;
 
             default:
@@ -409,10 +419,10 @@ public final class DescriptorFlyweight
         return buffer.getInt(offset + DATA_FLAGS_OFFSET, BYTE_ORDER);
     }
 
-    /** Bytes of hole at the start of the block, before the body. */
-    public int holeHead()
+    /** Bit i set: piece i of the block is in the body (bits past the block's last piece mean nothing). */
+    public long pieceMask()
     {
-        return buffer.getInt(offset + DATA_HOLE_HEAD_OFFSET, BYTE_ORDER);
+        return buffer.getLong(offset + DATA_PIECE_MASK_OFFSET, BYTE_ORDER);
     }
 
     /** Bytes of data in the block: the length of the COM_RES_DATA body that follows (unless flag 4). */
@@ -529,18 +539,18 @@ public final class DescriptorFlyweight
     private static final byte[] EMPTY = new byte[0];
 
     /**
-     * A DATA descriptor whose body is the whole block (no hole).
+     * A DATA descriptor whose body is the whole block.
      */
     public static int encodeData(
         final MutableDirectBuffer b, final int o, final int fileIndex, final int chunk, final int block,
         final long position, final int dataLength, final int crc, final int flags)
     {
-        return encodeData(b, o, fileIndex, chunk, block, position, dataLength, crc, flags, 0, dataLength);
+        return encodeData(b, o, fileIndex, chunk, block, position, dataLength, crc, flags, ALL_PIECES, dataLength);
     }
 
     public static int encodeData(
         final MutableDirectBuffer b, final int o, final int fileIndex, final int chunk, final int block,
-        final long position, final int dataLength, final int crc, final int flags, final int holeHead,
+        final long position, final int dataLength, final int crc, final int flags, final long pieceMask,
         final int bodyLength)
     {
         b.putInt(o, TYPE_DATA, BYTE_ORDER);
@@ -551,9 +561,51 @@ public final class DescriptorFlyweight
         b.putInt(o + DATA_LENGTH_OFFSET, dataLength, BYTE_ORDER);
         b.putInt(o + DATA_CRC_OFFSET, crc, BYTE_ORDER);
         b.putInt(o + DATA_FLAGS_OFFSET, flags, BYTE_ORDER);
-        b.putInt(o + DATA_HOLE_HEAD_OFFSET, holeHead, BYTE_ORDER);
         b.putInt(o + DATA_BODY_LENGTH_OFFSET, bodyLength, BYTE_ORDER);
-        b.putInt(o + DATA_BODY_LENGTH_OFFSET + 4, 0, BYTE_ORDER);
+        b.putLong(o + DATA_PIECE_MASK_OFFSET, pieceMask, BYTE_ORDER);
         return DATA_LENGTH;
+    }
+
+    // pieces: the unit of holes and of unchanged bytes inside a block
+
+    /**
+     * @return the piece size of a clone with this block size: a 64th of the block, at least a page (4 KiB).
+     */
+    public static int pieceSize(final int blockSize)
+    {
+        return Math.min(blockSize, Math.max(MIN_PIECE_SIZE, blockSize / MAX_PIECES));
+    }
+
+    /**
+     * @return how many pieces a block of {@code length} bytes has.
+     */
+    public static int pieceCount(final int length, final int pieceSize)
+    {
+        return (int)(((long)length + pieceSize - 1) / pieceSize);
+    }
+
+    /**
+     * @return the mask with every piece of a block of {@code length} bytes.
+     */
+    public static long allPieces(final int length, final int pieceSize)
+    {
+        final int n = pieceCount(length, pieceSize);
+        return n >= 64 ? -1L : (1L << n) - 1;
+    }
+
+    /**
+     * @return how many bytes the pieces of {@code mask} (bits past the last piece ignored) hold in a block of
+     *     {@code length} bytes: the body length a descriptor with this mask must announce.
+     */
+    public static long maskedLength(final long mask, final int length, final int pieceSize)
+    {
+        final long m = mask & allPieces(length, pieceSize);
+        final int n = pieceCount(length, pieceSize);
+        long bytes = (long)Long.bitCount(m) * pieceSize;
+        if (n > 0 && (m & (1L << (n - 1))) != 0)
+        {
+            bytes -= (long)n * pieceSize - length; // the last piece is short
+        }
+        return bytes;
     }
 }

@@ -17,6 +17,8 @@ public final class FrameType
     public static final int COM_EXECUTE = 4;
     public static final int COM_ACK = 5;
     public static final int COM_EXIT = 6;
+    /** Client to donor, before COM_REINIT: hashes of the pieces the recipient already has of one file (protocol 3). */
+    public static final int COM_HAVE = 7;
 
     public static final int COM_RES_LOCS = 101;
     public static final int COM_RES_DATA_DESC = 102;
@@ -53,7 +55,7 @@ public final class FrameType
      */
     public static boolean isKnown(final int type)
     {
-        return (type >= COM_INIT && type <= COM_EXIT) ||
+        return (type >= COM_INIT && type <= COM_HAVE) ||
             (type >= COM_RES_LOCS && type <= COM_RES_QUEUED) ||
             (type >= HELLO && type <= PING);
     }
@@ -71,6 +73,7 @@ public final class FrameType
             case COM_EXECUTE: return "COM_EXECUTE";
             case COM_ACK: return "COM_ACK";
             case COM_EXIT: return "COM_EXIT";
+            case COM_HAVE: return "COM_HAVE";
             case COM_RES_LOCS: return "COM_RES_LOCS";
             case COM_RES_DATA_DESC: return "COM_RES_DATA_DESC";
             case COM_RES_DATA: return "COM_RES_DATA";

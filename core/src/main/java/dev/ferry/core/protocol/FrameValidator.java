@@ -60,6 +60,8 @@ public final class FrameValidator
                 return bodyLength == 0 ? ErrorCode.OK : ErrorCode.MALFORMED_FRAME;
             case FrameType.COM_ACK:
                 return AckCodec.validate(buffer, body, bodyLength);
+            case FrameType.COM_HAVE:
+                return HaveCodec.validate(buffer, body, bodyLength);
             case FrameType.COM_EXIT:
             case FrameType.COM_RES_ERROR:
                 return ErrorCodec.validate(buffer, body, bodyLength);

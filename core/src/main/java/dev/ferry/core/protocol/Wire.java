@@ -15,9 +15,9 @@ public final class Wire
     /** The one byte order of the whole protocol. */
     public static final ByteOrder BYTE_ORDER = ByteOrder.LITTLE_ENDIAN;
     /** Oldest protocol version this build speaks. */
-    public static final int PROTOCOL_MIN = 2;
+    public static final int PROTOCOL_MIN = 3;
     /** Newest protocol version this build speaks. */
-    public static final int PROTOCOL_MAX = 2;
+    public static final int PROTOCOL_MAX = 3;
     /** Bytes of the {@code uint16} length that precedes every string. */
     public static final int STRING_LENGTH_SIZE = 2;
     /** Longest string the protocol carries (a path or a symlink target), in UTF-8 bytes. */

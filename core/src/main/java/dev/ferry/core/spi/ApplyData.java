@@ -23,4 +23,10 @@ public interface ApplyData
      * Write all bytes to {@code target} at {@code position}, looping over partial writes.
      */
     void writeTo(FileChannel target, long position) throws IOException;
+
+    /**
+     * Write bytes {@code [from, from + length)} of the data to {@code target} at {@code position} (one run of the
+     * pieces of a block whose pieces are not all present).
+     */
+    void writeTo(FileChannel target, long position, int from, int length) throws IOException;
 }

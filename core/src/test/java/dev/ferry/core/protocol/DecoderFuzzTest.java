@@ -391,6 +391,18 @@ class DecoderFuzzTest
                     break;
                 }
 
+                case FrameType.COM_HAVE:
+                {
+                    final int count = HaveCodec.count(b, body);
+                    assertEquals(HaveCodec.lengthFor(count), bodyLength);
+                    assertTrue(HaveCodec.file(b, body) >= 0 && HaveCodec.firstPiece(b, body) >= 0);
+                    if (count > 0)
+                    {
+                        HaveCodec.high(b, body, count - 1);
+                    }
+                    break;
+                }
+
                 case FrameType.COM_EXIT:
                 case FrameType.COM_RES_ERROR:
                     ErrorCodec.code(b, body);

@@ -136,7 +136,7 @@ class FrameValidatorTest
             }
         }
         assertEquals(0x10000 - TestFrames.KNOWN_TYPES.length, unknown);
-        for (final int type : new int[]{ 0, 7, 15, 22, 31, 100, 108, 127, 0xFFFF })
+        for (final int type : new int[]{ 0, 8, 15, 22, 31, 100, 108, 127, 0xFFFF })
         {
             assertFalse(FrameType.isKnown(type), "type " + type);
         }
@@ -357,7 +357,10 @@ class FrameValidatorTest
         assertEquals(ErrorCode.MALFORMED_FRAME, validate(withInt(data, o + DescriptorFlyweight.DATA_BLOCK_OFFSET, -1)));
         assertEquals(ErrorCode.MALFORMED_FRAME, validate(withLong(data, o + DescriptorFlyweight.DATA_POSITION_OFFSET, -1)));
         assertEquals(ErrorCode.MALFORMED_FRAME, validate(withInt(data, o + DescriptorFlyweight.DATA_LENGTH_OFFSET, -1)));
-        assertEquals(ErrorCode.MALFORMED_FRAME, validate(withInt(data, o + DescriptorFlyweight.DATA_FLAGS_OFFSET, 8)));
+        assertEquals(ErrorCode.MALFORMED_FRAME, validate(withInt(data, o + DescriptorFlyweight.DATA_FLAGS_OFFSET, 16)));
+        assertEquals(ErrorCode.OK, validate(withInt(data, o + DescriptorFlyweight.DATA_FLAGS_OFFSET, 8)), "flag 8: same");
+        assertEquals(ErrorCode.MALFORMED_FRAME, validate(withInt(data, o + DescriptorFlyweight.DATA_BODY_LENGTH_OFFSET, 11)), "body past the block");
+        assertEquals(ErrorCode.MALFORMED_FRAME, validate(withInt(data, o + DescriptorFlyweight.DATA_BODY_LENGTH_OFFSET, -1)));
         assertEquals(ErrorCode.OK, validate(withInt(data, o + DescriptorFlyweight.DATA_CRC_OFFSET, -1)), "CRC is any int");
     }
 

@@ -21,7 +21,7 @@ final class TestFrames
     /** Every type this build knows, in a fixed order. */
     static final int[] KNOWN_TYPES = {
         FrameType.COM_INIT, FrameType.COM_ATTACH, FrameType.COM_REINIT, FrameType.COM_EXECUTE, FrameType.COM_ACK,
-        FrameType.COM_EXIT, FrameType.HELLO, FrameType.AUTH_CHALLENGE, FrameType.AUTH_RESPONSE, FrameType.AUTH_OK,
+        FrameType.COM_EXIT, FrameType.COM_HAVE, FrameType.HELLO, FrameType.AUTH_CHALLENGE, FrameType.AUTH_RESPONSE, FrameType.AUTH_OK,
         FrameType.COM_CLONE, FrameType.PING, FrameType.COM_RES_LOCS, FrameType.COM_RES_DATA_DESC,
         FrameType.COM_RES_DATA, FrameType.COM_RES_CONFIG, FrameType.COM_RES_COMPLETE, FrameType.COM_RES_ERROR,
         FrameType.COM_RES_QUEUED };
@@ -93,6 +93,22 @@ final class TestFrames
                         AckCodec.putEntry(b, o, i, values[3 * i], values[3 * i + 1], values[3 * i + 2]);
                     }
                     return AckCodec.lengthFor(n);
+                });
+            }
+            case FrameType.COM_HAVE:
+            {
+                final int n = r.nextInt(4) == 0 ? 0 : r.nextInt(40);
+                final int file = r.nextInt(1 << 20);
+                final int first = r.nextInt(1 << 16);
+                final long seed = r.nextLong();
+                return frame(type, (b, o) ->
+                {
+                    HaveCodec.encodeHeader(b, o, file, first, n);
+                    for (int i = 0; i < n; i++)
+                    {
+                        HaveCodec.putHash(b, o, i, seed * i, seed ^ i);
+                    }
+                    return HaveCodec.lengthFor(n);
                 });
             }
             case FrameType.COM_EXIT:

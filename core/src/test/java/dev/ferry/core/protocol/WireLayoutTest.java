@@ -74,9 +74,8 @@ class WireLayoutTest
             "0D0C0B0A" +            // 24 length
             "BEBAFECA" +            // 28 CRC32C
             "03000000" +            // 32 flags
-            "00000000" +            // 36 hole head
-            "0D0C0B0A" +            // 40 body length (the whole block)
-            "00000000",             // 44 reserved
+            "0D0C0B0A" +            // 36 body length (the whole block)
+            "FFFFFFFFFFFFFFFF",     // 40 piece mask: every piece
             0, 48);
         assertEquals((byte)0xEE, buffer.getByte(48));
 
@@ -87,9 +86,46 @@ class WireLayoutTest
         assertEquals(24, DescriptorFlyweight.DATA_LENGTH_OFFSET);
         assertEquals(28, DescriptorFlyweight.DATA_CRC_OFFSET);
         assertEquals(32, DescriptorFlyweight.DATA_FLAGS_OFFSET);
-        assertEquals(36, DescriptorFlyweight.DATA_HOLE_HEAD_OFFSET);
-        assertEquals(40, DescriptorFlyweight.DATA_BODY_LENGTH_OFFSET);
+        assertEquals(36, DescriptorFlyweight.DATA_BODY_LENGTH_OFFSET);
+        assertEquals(40, DescriptorFlyweight.DATA_PIECE_MASK_OFFSET);
         assertEquals(48, DescriptorFlyweight.DATA_LENGTH);
+    }
+
+    @Test
+    void dataDescriptorWithScatteredPieces()
+    {
+        // a 1 MiB block (16 KiB pieces) of which pieces 0 and 2 travel, the others matched the recipient's hashes
+        final int piece = DescriptorFlyweight.pieceSize(1 << 20);
+        assertEquals(16384, piece);
+        assertEquals(4096, DescriptorFlyweight.pieceSize(4096));
+        assertEquals(4096, DescriptorFlyweight.pieceSize(128 * 1024));
+        assertEquals(1 << 20, DescriptorFlyweight.pieceSize(64 << 20));
+        DescriptorFlyweight.encodeData(buffer, 0, 1, 2, 3, 4L << 20, 1 << 20, 0, 8 | 1, 0b101L, 2 * piece);
+        assertBytes(
+            "03 000000 01000000 02000000 03000000 0000400000000000 00001000 00000000 09000000" +
+            "00800000" +            // 36 body length: two pieces
+            "0500000000000000",     // 40 piece mask 0b101
+            0, 48);
+        // a short last block: its last piece is short
+        assertEquals(100, DescriptorFlyweight.maskedLength(-1L, 100, piece));
+        assertEquals(1, DescriptorFlyweight.pieceCount(100, piece));
+        assertEquals(piece + 10, DescriptorFlyweight.maskedLength(0b11L | (1L << 40), piece + 10, piece));
+        assertEquals(-1L, DescriptorFlyweight.allPieces(1 << 20, piece));
+        assertEquals(0b111L, DescriptorFlyweight.allPieces(2 * piece + 1, piece));
+    }
+
+    @Test
+    void haveBytes()
+    {
+        buffer.setMemory(0, 64, (byte)0xEE);
+        HaveCodec.encodeHeader(buffer, 0, 0x11, 0x22, 1);
+        HaveCodec.putHash(buffer, 0, 0, 0x0102_0304_0506_0708L, 0x1112_1314_1516_1718L);
+        assertBytes("11000000 22000000 01000000 0807060504030201 1817161514131211", 0, 28);
+        assertEquals(28, HaveCodec.lengthFor(1));
+        assertEquals(7, FrameType.COM_HAVE);
+        assertEquals(ErrorCode.OK, HaveCodec.validate(buffer, 0, 28));
+        assertEquals(ErrorCode.MALFORMED_FRAME, HaveCodec.validate(buffer, 0, 27));
+        assertEquals(ErrorCode.MALFORMED_FRAME, HaveCodec.validate(buffer, 0, 44));
     }
 
     @Test
@@ -313,7 +349,7 @@ class WireLayoutTest
             0x0102_0304_0506_0708L, 0x0A0B_0C0D, 0xCAFE_BABE, 3);
         FrameHeader.write(buffer, 0, 8 + data, FrameType.COM_RES_DATA_DESC);
         assertBytes("38000000 6600 0000 03000000 44332211 04030201 08070605 0807060504030201 " +
-            "0D0C0B0A BEBAFECA 03000000 00000000 0D0C0B0A 00000000", 0, 56);
+            "0D0C0B0A BEBAFECA 03000000 0D0C0B0A FFFFFFFFFFFFFFFF", 0, 56);
         assertEquals(ErrorCode.OK, new FrameValidator(FrameHeader.DEFAULT_MAX_FRAME_LENGTH).validate(buffer, 0, 56));
 
         // section 6.3: the bytes of a non-Ferry server fail the header check
@@ -328,7 +364,7 @@ class WireLayoutTest
     {
         final int[][] expected = {
             { FrameType.COM_INIT, 1 }, { FrameType.COM_ATTACH, 2 }, { FrameType.COM_REINIT, 3 },
-            { FrameType.COM_EXECUTE, 4 }, { FrameType.COM_ACK, 5 }, { FrameType.COM_EXIT, 6 },
+            { FrameType.COM_EXECUTE, 4 }, { FrameType.COM_ACK, 5 }, { FrameType.COM_EXIT, 6 }, { FrameType.COM_HAVE, 7 },
             { FrameType.HELLO, 16 }, { FrameType.AUTH_CHALLENGE, 17 }, { FrameType.AUTH_RESPONSE, 18 },
             { FrameType.AUTH_OK, 19 }, { FrameType.COM_CLONE, 20 }, { FrameType.PING, 21 },
             { FrameType.COM_RES_LOCS, 101 }, { FrameType.COM_RES_DATA_DESC, 102 }, { FrameType.COM_RES_DATA, 103 },

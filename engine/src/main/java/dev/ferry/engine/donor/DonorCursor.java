@@ -25,6 +25,8 @@ import dev.ferry.core.spi.CopyCallback;
 import dev.ferry.core.spi.DonorStorage;
 import dev.ferry.core.spi.Locator;
 import dev.ferry.core.spi.Stage;
+import dev.ferry.engine.diff.HaveSet;
+import dev.ferry.engine.diff.PieceHasher;
 import dev.ferry.engine.fs.DataExtentCursor;
 import dev.ferry.engine.fs.NativeFs;
 import dev.ferry.engine.fs.PathBytes;
@@ -88,10 +90,24 @@ final class DonorCursor
     private long preparedPosition;
     private int preparedCrc;
     private boolean preparedInBuffer;
-    private int preparedHead;
+    /** The buffer the prepared body is in (when {@link #preparedInBuffer}), and where in it. */
+    private UnsafeBuffer preparedView;
+    private int preparedFrom;
+    /** The prepared body as a region of the file (when not in a buffer): its first byte in the file. */
+    private long preparedStart;
+    private long preparedMask;
     private int preparedBody;
+    private boolean preparedSame;
     private long bytesOffered;
     private long holeBytes;
+    private long sameBytes;
+
+    private final int pieceSize;
+    private final PieceHasher hasher = new PieceHasher();
+    private final HaveSet have;
+    /** Where blocks of scattered pieces are gathered (made on first use: a block's size). */
+    private ByteBuffer gather;
+    private UnsafeBuffer gatherView;
 
     private DataExtentCursor extents;
     private int extentsFile = -1;
@@ -111,6 +127,8 @@ final class DonorCursor
         this.readView = new UnsafeBuffer(readBuffer);
         this.descriptor = new UnsafeBuffer(ByteBuffer.allocateDirect(master ? DESCRIPTOR_CAPACITY : 4096));
         this.phase = master ? PHASE_META_START : PHASE_DATA;
+        this.pieceSize = DescriptorFlyweight.pieceSize(plan.blockSize());
+        this.have = donor.have();
     }
 
     /**
@@ -153,6 +171,14 @@ final class DonorCursor
     long holeBytes()
     {
         return holeBytes;
+    }
+
+    /**
+     * @return bytes of the blocks offered so far that the recipient already had (their pieces' hashes matched).
+     */
+    long sameBytes()
+    {
+        return sameBytes;
     }
 
     int copy(final CopyCallback callback)
@@ -245,19 +271,30 @@ final class DonorCursor
         final boolean last = block + 1 == plan.chunkBlocks(chunk);
         final int flags = (last ? DescriptorFlyweight.DATA_FLAG_LAST_IN_CHUNK : 0) |
             (checksum || checksumsOnly ? DescriptorFlyweight.DATA_FLAG_CRC : 0) |
-            (checksumsOnly ? DescriptorFlyweight.DATA_FLAG_NO_BODY : 0);
+            (checksumsOnly ? DescriptorFlyweight.DATA_FLAG_NO_BODY : 0) |
+            (preparedSame ? DescriptorFlyweight.DATA_FLAG_SAME : 0);
         final int descLength = DescriptorFlyweight.encodeData(
-            descriptor, 0, file, chunk, block, position, length, preparedCrc, flags, preparedHead, preparedBody);
+            descriptor, 0, file, chunk, block, position, length, preparedCrc, flags, preparedMask, preparedBody);
         final boolean accepted = checksumsOnly ? callback.onDescriptor(descriptor, 0, descLength) :
-            preparedInBuffer || preparedBody == 0 ? callback.onBuffer(descriptor, 0, descLength, readView, 0, preparedBody) :
-            callback.onFileRegion(descriptor, 0, descLength, channel, position + preparedHead, preparedBody);
+            preparedInBuffer ? callback.onBuffer(descriptor, 0, descLength, preparedView, preparedFrom, preparedBody) :
+            callback.onFileRegion(descriptor, 0, descLength, channel, preparedStart, preparedBody);
         if (!accepted)
         {
             return DonorStorage.COPY_MORE;
         }
         prepared = false;
-        bytesOffered += preparedBody;
-        holeBytes += length - preparedBody;
+        if (!checksumsOnly)
+        {
+            bytesOffered += preparedBody;
+            if (preparedSame)
+            {
+                sameBytes += length - preparedBody;
+            }
+            else
+            {
+                holeBytes += length - preparedBody;
+            }
+        }
         block++;
         if (block == segmentEndBlock)
         {
@@ -285,68 +322,17 @@ final class DonorCursor
         }
         preparedPosition = position;
         preparedLength = length;
+        preparedCrc = 0;
+        preparedSame = false;
         try
         {
-            // the part of the block that holds data: holes at its head and tail never travel
-            long start = position;
-            long end = position + length;
-            if (entry.isSparse() && !checksumsOnly)
+            if (checksumsOnly)
             {
-                dataSpan(entry, position, length);
-                start = position + preparedHead;
-                end = start + preparedBody;
-            }
-            final int body = (int)(end - start);
-            preparedInBuffer = body <= smallBlock;
-            preparedCrc = 0;
-            if (body == 0)
-            {
-                preparedInBuffer = true;
-            }
-            else if (preparedInBuffer)
-            {
-                readBuffer.clear().limit(body);
-                while (readBuffer.hasRemaining())
-                {
-                    if (channel.read(readBuffer, start + readBuffer.position()) < 0)
-                    {
-                        throw changed(entry, "it is shorter than the " + entry.size + " bytes it had at the snapshot");
-                    }
-                }
-                readBuffer.flip();
-                if (!checksumsOnly && isZero(readBuffer))
-                {
-                    start = end;
-                }
-                else if (checksum || checksumsOnly)
-                {
-                    crc.reset();
-                    crc.update(readBuffer);
-                    preparedCrc = (int)crc.getValue();
-                }
-            }
-            else if (checksum || checksumsOnly || entry.isSparse())
-            {
-                if (!checksumsOnly && mappedZero(entry, start, body))
-                {
-                    start = end;
-                }
-                else if (checksum || checksumsOnly)
-                {
-                    preparedCrc = regionCrc(entry, start, body);
-                }
-            }
-            if (start == end)
-            {
-                preparedCrc = 0;
-                preparedInBuffer = true;
-                preparedHead = length;
-                preparedBody = 0;
+                prepareChecksumOnly(entry, position, length);
             }
             else
             {
-                preparedHead = (int)(start - position);
-                preparedBody = (int)(end - start);
+                preparePieces(entry, position, length);
             }
         }
         catch (final IOException ex)
@@ -357,11 +343,190 @@ final class DonorCursor
     }
 
     /**
-     * Set {@link #preparedHead} and {@link #preparedBody} to the span of {@code [position, position + length)} that
-     * the file system's data extents cover (the whole block if it has no hole support). Blocks of one file usually
-     * come in offset order, so the cursor only moves forward; a block before the last one re-opens it.
+     * Verify: the CRC32C of the whole block (holes read as zeros), and no body.
      */
-    private void dataSpan(final Manifest.Entry entry, final long position, final int length) throws IOException
+    private void prepareChecksumOnly(final Manifest.Entry entry, final long position, final int length)
+        throws IOException
+    {
+        preparedMask = DescriptorFlyweight.ALL_PIECES;
+        preparedBody = length;
+        preparedInBuffer = true;
+        preparedView = readView;
+        preparedFrom = 0;
+        if (length <= smallBlock)
+        {
+            readBlock(entry, position, length);
+            crc.reset();
+            crc.update(readBuffer);
+            preparedCrc = (int)crc.getValue();
+        }
+        else
+        {
+            preparedCrc = regionCrc(entry, position, length);
+        }
+    }
+
+    /**
+     * Which pieces of the block travel: not those in holes (data extents of a sparse file, and pieces of zeros in
+     * blocks that are read or in sparse files), nor those whose hash matches what the recipient has. The body is the
+     * present pieces in order: a region of the file when they are contiguous and large, else bytes in a buffer.
+     */
+    private void preparePieces(final Manifest.Entry entry, final long position, final int length) throws IOException
+    {
+        final long all = DescriptorFlyweight.allPieces(length, pieceSize);
+        long mask = all;
+        if (entry.isSparse())
+        {
+            mask &= extentMask(entry, position, length);
+        }
+        final long[] hashes = have == null ? null : have.hashes(entry.index);
+        final int hashed = hashes == null ? 0 : have.pieces(entry.index);
+        final long firstPiece = position / pieceSize;
+        final boolean diff = hashed > firstPiece;
+        final boolean small = length <= smallBlock;
+        final boolean zeroCheck = small || entry.isSparse();
+        long same = 0;
+        ByteBuffer source = null;
+        int base = 0;
+        if (mask != 0 && (small || diff || zeroCheck))
+        {
+            if (small)
+            {
+                readBlock(entry, position, length);
+                source = readBuffer;
+            }
+            else
+            {
+                mapFor(entry, position, length);
+                source = map;
+                base = (int)(position - mapStart);
+            }
+            try
+            {
+                for (int i = 0, n = DescriptorFlyweight.pieceCount(length, pieceSize); i < n; i++)
+                {
+                    if ((mask & (1L << i)) == 0)
+                    {
+                        continue;
+                    }
+                    final int from = base + i * pieceSize;
+                    final int len = Math.min(pieceSize, length - i * pieceSize);
+                    if (zeroCheck && isZero(source, from, len))
+                    {
+                        mask &= ~(1L << i);
+                    }
+                    else if (diff && hasher.hash(source, from, len).matches(hashes, hashed, firstPiece + i))
+                    {
+                        mask &= ~(1L << i);
+                        same |= 1L << i;
+                    }
+                }
+            }
+            catch (final InternalError ex)
+            {
+                throw changed(entry, "it was truncated while being read"); // SIGBUS under the map
+            }
+        }
+        preparedMask = mask == all ? DescriptorFlyweight.ALL_PIECES : mask;
+        preparedSame = same != 0;
+        preparedBody = (int)DescriptorFlyweight.maskedLength(mask, length, pieceSize);
+        if (mask == 0)
+        {
+            preparedInBuffer = true;
+            preparedView = readView;
+            preparedFrom = 0;
+            return;
+        }
+        final int lowest = Long.numberOfTrailingZeros(mask);
+        final long run = mask >>> lowest;
+        if ((run & (run + 1)) == 0)
+        {
+            // contiguous: the body is one span of the block
+            final int from = lowest * pieceSize;
+            if (small)
+            {
+                preparedInBuffer = true;
+                preparedView = readView;
+                preparedFrom = from;
+                if (checksum)
+                {
+                    crc.reset();
+                    readBuffer.limit(from + preparedBody).position(from);
+                    crc.update(readBuffer);
+                    preparedCrc = (int)crc.getValue();
+                }
+            }
+            else
+            {
+                preparedInBuffer = false;
+                preparedStart = position + from;
+                if (checksum)
+                {
+                    preparedCrc = regionCrc(entry, preparedStart, preparedBody);
+                }
+            }
+            return;
+        }
+        // scattered pieces: gather them
+        if (source == null)
+        {
+            mapFor(entry, position, length);
+            source = map;
+            base = (int)(position - mapStart);
+        }
+        if (gather == null)
+        {
+            gather = ByteBuffer.allocateDirect(plan.blockSize());
+            gatherView = new UnsafeBuffer(gather);
+        }
+        int at = 0;
+        try
+        {
+            for (int i = 0, n = DescriptorFlyweight.pieceCount(length, pieceSize); i < n; i++)
+            {
+                if ((mask & (1L << i)) != 0)
+                {
+                    final int len = Math.min(pieceSize, length - i * pieceSize);
+                    gatherView.putBytes(at, source, base + i * pieceSize, len);
+                    at += len;
+                }
+            }
+        }
+        catch (final InternalError ex)
+        {
+            throw changed(entry, "it was truncated while being read");
+        }
+        preparedInBuffer = true;
+        preparedView = gatherView;
+        preparedFrom = 0;
+        if (checksum)
+        {
+            crc.reset();
+            gather.limit(at).position(0);
+            crc.update(gather);
+            preparedCrc = (int)crc.getValue();
+        }
+    }
+
+    private void readBlock(final Manifest.Entry entry, final long position, final int length) throws IOException
+    {
+        readBuffer.clear().limit(length);
+        while (readBuffer.hasRemaining())
+        {
+            if (channel.read(readBuffer, position + readBuffer.position()) < 0)
+            {
+                throw changed(entry, "it is shorter than the " + entry.size + " bytes it had at the snapshot");
+            }
+        }
+        readBuffer.flip();
+    }
+
+    /**
+     * @return the pieces of {@code [position, position + length)} that the file system's data extents touch (every
+     *     piece if it has no hole support). Blocks of one file usually come in offset order, so the extent cursor
+     *     only moves forward; a block before the last one re-opens it.
+     */
+    private long extentMask(final Manifest.Entry entry, final long position, final int length) throws IOException
     {
         if (extents == null)
         {
@@ -379,34 +544,26 @@ final class DonorCursor
         {
             extentValid = extents.next();
         }
-        if (!extentValid || extents.offset() >= limit)
+        long mask = 0;
+        while (extentValid && extents.offset() < limit)
         {
-            preparedHead = length;
-            preparedBody = 0;
-            return;
-        }
-        final long start = Math.max(position, extents.offset());
-        long end = Math.min(limit, extents.offset() + extents.length());
-        while (extentValid && extents.offset() + extents.length() < limit)
-        {
+            final long start = Math.max(position, extents.offset());
+            final long end = Math.min(limit, extents.offset() + extents.length());
+            final int first = (int)((start - position) / pieceSize);
+            final int last = (int)((end - 1 - position) / pieceSize);
+            mask |= (last >= 63 ? -1L : (1L << (last + 1)) - 1) & ~((1L << first) - 1);
+            if (extents.offset() + extents.length() > limit)
+            {
+                break; // it goes on into the next block
+            }
             extentValid = extents.next();
-            if (extentValid && extents.offset() < limit)
-            {
-                end = Math.min(limit, extents.offset() + extents.length());
-            }
-            else
-            {
-                break;
-            }
         }
-        preparedHead = (int)(start - position);
-        preparedBody = (int)(end - start);
+        return mask;
     }
 
-    private static boolean isZero(final ByteBuffer b)
+    private static boolean isZero(final ByteBuffer b, final int from, final int length)
     {
-        final int from = b.position();
-        final int to = b.limit();
+        final int to = from + length;
         int i = from;
         for (; i + 8 <= to; i += 8)
         {
@@ -423,21 +580,6 @@ final class DonorCursor
             }
         }
         return true;
-    }
-
-    private boolean mappedZero(final Manifest.Entry entry, final long position, final int length) throws IOException
-    {
-        mapFor(entry, position, length);
-        try
-        {
-            final int from = (int)(position - mapStart);
-            map.limit(from + length).position(from);
-            return isZero(map);
-        }
-        catch (final InternalError ex)
-        {
-            throw changed(entry, "it was truncated while being read");
-        }
     }
 
     private void mapFor(final Manifest.Entry entry, final long position, final int length) throws IOException

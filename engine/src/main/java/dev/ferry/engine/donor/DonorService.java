@@ -425,6 +425,15 @@ public final class DonorService implements AutoCloseable
         return helper;
     }
 
+    /**
+     * @return the most piece hashes one clone's {@code COM_HAVE} frames may make the donor hold (16 bytes each): an
+     *     eighth of the heap. Past it the remaining pieces are sent rather than compared.
+     */
+    long maxHavePieces()
+    {
+        return Runtime.getRuntime().maxMemory() / 8 / dev.ferry.core.protocol.HaveCodec.HASH_LENGTH;
+    }
+
     long handshakeTimeoutNanos()
     {
         return TimeUnit.MILLISECONDS.toNanos(options.handshakeTimeoutMs);

@@ -86,6 +86,8 @@ final class DonorSession implements ConnectionHandler, CopyCallback
     private DonorSnapshot wanted;
     private Locator wantedLocator;
     private int wantedType;
+    /** COM_HAVE frames received before COM_REINIT: installed in the snapshot when the restart is accepted. */
+    private dev.ferry.engine.diff.HaveSet pendingHave;
     private long handoverDeadlineNanos;
     private final java.util.List<DonorSession> askedToClose = new java.util.ArrayList<>(0);
     private final dev.ferry.transport.EventLoop loop;
@@ -268,10 +270,24 @@ final class DonorSession implements ConnectionHandler, CopyCallback
                 break;
             }
 
+            case FrameType.COM_HAVE:
+                expect(STATE_INIT, type);
+                if (pendingHave == null)
+                {
+                    pendingHave = new dev.ferry.engine.diff.HaveSet(service.maxHavePieces());
+                }
+                pendingHave.add(body, offset);
+                break;
+
             case FrameType.COM_ATTACH:
             case FrameType.COM_REINIT:
             {
                 expect(STATE_INIT, type);
+                if (type == FrameType.COM_ATTACH && pendingHave != null)
+                {
+                    throw new FerryException(ErrorCode.UNEXPECTED_COMMAND, "COM_HAVE belongs before COM_REINIT, not " +
+                        "COM_ATTACH");
+                }
                 final Locator requested = LocatorCodec.decode(body, offset);
                 final DonorSnapshot c = service.clone(requested.snapshotId());
                 if (c == null || c.isFinished())
@@ -560,6 +576,13 @@ final class DonorSession implements ConnectionHandler, CopyCallback
         final Locator real;
         try
         {
+            if (reinit && pendingHave != null && c.storage instanceof FileTreeDonor)
+            {
+                // what the recipient has replaces what an earlier COM_REINIT said; cursors made from now on use it
+                final FileTreeDonor f = (FileTreeDonor)c.storage;
+                f.have(pendingHave.fitTo(f::piecesOf));
+                pendingHave = null;
+            }
             real = c.storage.begin(reinit ? CloneMode.RESTART : CloneMode.ATTACH, wantedLocator);
         }
         catch (final RuntimeException ex)

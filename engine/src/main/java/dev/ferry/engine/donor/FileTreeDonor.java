@@ -42,6 +42,7 @@ public final class FileTreeDonor implements DonorStorage
     private volatile AtomicIntegerArray applied;
     private volatile long snapshotId;
     private volatile int protocol;
+    private volatile dev.ferry.engine.diff.HaveSet have;
 
     /**
      * @param root     the directory to serve.
@@ -81,6 +82,52 @@ public final class FileTreeDonor implements DonorStorage
     CloneSettings settings()
     {
         return settings;
+    }
+
+    /**
+     * What the recipient already has of the snapshot's files ({@code COM_HAVE}): installed by the session that
+     * received it, before the restart whose cursors use it begins; cursors made after it compare piece hashes.
+     */
+    public void have(final dev.ferry.engine.diff.HaveSet h)
+    {
+        have = h;
+    }
+
+    dev.ferry.engine.diff.HaveSet have()
+    {
+        return have;
+    }
+
+    /**
+     * @return the number of pieces of regular file {@code file} of the snapshot, or -1 if there is no such file.
+     */
+    public long piecesOf(final int file)
+    {
+        final Manifest m = manifest;
+        if (m == null || file < 0 || file >= m.size() ||
+            m.entry(file).type != dev.ferry.core.protocol.DescriptorFlyweight.FILE_REGULAR)
+        {
+            return -1;
+        }
+        final long piece = dev.ferry.core.protocol.DescriptorFlyweight.pieceSize(plan.blockSize());
+        return (m.entry(file).size + piece - 1) / piece;
+    }
+
+    /**
+     * @return data bytes of the blocks offered so far that the recipient already had (matched piece hashes).
+     */
+    public long sameBytes()
+    {
+        long sum = 0;
+        for (int i = 0; i < LocatorCodec.MAX_TASKS; i++)
+        {
+            final DonorCursor c = cursors.get(i);
+            if (c != null)
+            {
+                sum += c.sameBytes();
+            }
+        }
+        return sum;
     }
 
     public long snapshotId()

@@ -60,6 +60,7 @@ final class BlockWriter
         }
         final long position = d.dataPosition();
         final int len = d.dataLength();
+        final int pieceSize = DescriptorFlyweight.pieceSize(manifest.blockSize());
         if (len <= 0 || len > manifest.blockSize() || position > e.size - len)
         {
             throw new FerryException(ErrorCode.BAD_DESCRIPTOR, "block of " + len + " bytes at offset " + position +
@@ -71,9 +72,16 @@ final class BlockWriter
             throw new FerryException(ErrorCode.BAD_DESCRIPTOR, "block for '" + PathGuard.printable(e.path) +
                 "' announced " + body + " bytes but carried " + (data == null ? 0 : data.length()));
         }
+        final long mask = d.pieceMask() & DescriptorFlyweight.allPieces(len, pieceSize);
+        if (DescriptorFlyweight.maskedLength(mask, len, pieceSize) != body)
+        {
+            throw new FerryException(ErrorCode.BAD_DESCRIPTOR, "block for '" + PathGuard.printable(e.path) +
+                "' carries " + body + " bytes, but its piece mask " + Long.toHexString(d.pieceMask()) + " holds " +
+                DescriptorFlyweight.maskedLength(mask, len, pieceSize));
+        }
         if (body == 0)
         {
-            return; // all hole: nothing written; FILE SYNC gives the file its length
+            return; // nothing to write (holes, or pieces the copy has): FILE SYNC gives the file its length
         }
         if (d.hasCrc())
         {
@@ -100,7 +108,7 @@ final class BlockWriter
                     LinkOption.NOFOLLOW_LINKS);
                 files.put(index, ch);
             }
-            data.writeTo(ch, position + d.holeHead());
+            writePieces(ch, data, position, len, mask, pieceSize);
             journal.markDirty(index);
             if (position + len == e.size || d.isLastInChunk())
             {
@@ -111,6 +119,33 @@ final class BlockWriter
         catch (final IOException ex)
         {
             throw io("cannot write '" + PathGuard.printable(e.path) + "' at offset " + position, ex);
+        }
+    }
+
+    /**
+     * Write the pieces of {@code mask}, each run of consecutive pieces with one write: the body holds them in order.
+     */
+    private static void writePieces(final FileChannel ch, final ApplyData data, final long position, final int len,
+        final long mask, final int pieceSize) throws IOException
+    {
+        final long all = DescriptorFlyweight.allPieces(len, pieceSize);
+        if (mask == all)
+        {
+            data.writeTo(ch, position);
+            return;
+        }
+        long rest = mask;
+        int from = 0;
+        while (rest != 0)
+        {
+            final int first = Long.numberOfTrailingZeros(rest);
+            final long shifted = rest >>> first;
+            final int runPieces = shifted == -1L ? 64 - first : Long.numberOfTrailingZeros(~shifted);
+            final long start = (long)first * pieceSize;
+            final int count = (int)Math.min((long)runPieces * pieceSize, len - start);
+            data.writeTo(ch, position + start, from, count);
+            from += count;
+            rest = runPieces + first >= 64 ? 0 : rest & ~(((1L << runPieces) - 1) << first);
         }
     }
 

@@ -54,8 +54,15 @@ public final class BufferApplyData implements ApplyData
     @Override
     public void writeTo(final FileChannel target, final long position) throws IOException
     {
-        final int end = offset + length;
-        int from = offset;
+        writeTo(target, position, 0, length);
+    }
+
+    @Override
+    public void writeTo(final FileChannel target, final long position, final int start, final int count)
+        throws IOException
+    {
+        final int end = offset + start + count;
+        int from = offset + start;
         long at = position;
         while (from < end)
         {

@@ -67,14 +67,22 @@ public final class RegionApplyData implements ApplyData
     @Override
     public void writeTo(final FileChannel target, final long targetPosition) throws IOException
     {
+        writeTo(target, targetPosition, 0, length);
+    }
+
+    @Override
+    public void writeTo(final FileChannel target, final long targetPosition, final int from, final int count)
+        throws IOException
+    {
         target.position(targetPosition);
         long done = 0;
-        while (done < length)
+        while (done < count)
         {
-            final long n = source.transferTo(position + done, Math.min(transferCap, length - done), target);
+            final long n = source.transferTo(position + from + done, Math.min(transferCap, count - done), target);
             if (n <= 0)
             {
-                throw new IOException("donor file ended at offset " + (position + done) + " of a block of " + length);
+                throw new IOException("donor file ended at offset " + (position + from + done) + " of a block of " +
+                    length);
             }
             done += n;
         }
