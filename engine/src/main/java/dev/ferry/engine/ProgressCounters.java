@@ -27,6 +27,10 @@ public final class ProgressCounters
     private final AtomicLong restarts = new AtomicLong();
     private final AtomicLong resentBytes = new AtomicLong();
     private final AtomicLong holeBytes = new AtomicLong();
+    private final AtomicLong unchangedBytes = new AtomicLong();
+    private volatile long comparedFiles;
+    private volatile long hashedBytes;
+    private volatile long movedFiles;
     private volatile long endNanos;
     private final Recorder chunkLatency = new Recorder(3);
     private final Histogram chunkLatencyTotal = new Histogram(3);
@@ -296,6 +300,48 @@ public final class ProgressCounters
     /**
      * Bytes of blocks that were holes on the donor: they did not travel and were not written. Any thread.
      */
+    public void onUnchanged(final long bytes)
+    {
+        if (bytes > 0)
+        {
+            unchangedBytes.addAndGet(bytes);
+        }
+    }
+
+    /**
+     * Bytes of blocks the copy already had (their pieces' hashes matched the donor's): they did not travel.
+     */
+    public long unchangedBytes()
+    {
+        return unchangedBytes.get();
+    }
+
+    /**
+     * An update or a resume against a new snapshot compared {@code files} files piece by piece, hashing
+     * {@code bytes} bytes of the copy, and moved {@code moved} renamed files into place. Driver thread.
+     */
+    public void onHashed(final long files, final long bytes, final long moved)
+    {
+        comparedFiles = files;
+        hashedBytes = bytes;
+        movedFiles = moved;
+    }
+
+    public long comparedFiles()
+    {
+        return comparedFiles;
+    }
+
+    public long hashedBytes()
+    {
+        return hashedBytes;
+    }
+
+    public long movedFiles()
+    {
+        return movedFiles;
+    }
+
     public void onHole(final long bytes)
     {
         if (bytes > 0)

@@ -12,7 +12,9 @@ import static dev.ferry.core.protocol.Wire.BYTE_ORDER;
  *  0 int32 file index (in the donor's manifest)
  *  4 int32 first piece (index of the first hash's piece in the file: offset / piece size)
  *  8 int32 count N
- * 12 N x { int64 low, int64 high }   the hash of each piece, in order
+ * 12 int32 flags: 1 = WHOLE, the recipient holds this file exactly as the snapshot announced it (its size and mtime
+ *                   matched): the donor sends none of it, without reading it; then first piece and N are 0
+ * 16 N x { int64 low, int64 high }   the hash of each piece, in order
  * </pre>
  * Thread-safe: static methods only.
  */
@@ -21,7 +23,9 @@ public final class HaveCodec
     public static final int FILE_OFFSET = 0;
     public static final int FIRST_PIECE_OFFSET = 4;
     public static final int COUNT_OFFSET = 8;
-    public static final int HASHES_OFFSET = 12;
+    public static final int FLAGS_OFFSET = 12;
+    public static final int HASHES_OFFSET = 16;
+    public static final int FLAG_WHOLE = 1;
     public static final int HASH_LENGTH = 16;
 
     private HaveCodec()
@@ -44,9 +48,21 @@ public final class HaveCodec
     public static void encodeHeader(final MutableDirectBuffer b, final int o, final int file, final int firstPiece,
         final int count)
     {
+        encodeHeader(b, o, file, firstPiece, count, 0);
+    }
+
+    public static void encodeHeader(final MutableDirectBuffer b, final int o, final int file, final int firstPiece,
+        final int count, final int flags)
+    {
         b.putInt(o + FILE_OFFSET, file, BYTE_ORDER);
         b.putInt(o + FIRST_PIECE_OFFSET, firstPiece, BYTE_ORDER);
         b.putInt(o + COUNT_OFFSET, count, BYTE_ORDER);
+        b.putInt(o + FLAGS_OFFSET, flags, BYTE_ORDER);
+    }
+
+    public static int flags(final DirectBuffer b, final int o)
+    {
+        return b.getInt(o + FLAGS_OFFSET, BYTE_ORDER);
     }
 
     public static void putHash(final MutableDirectBuffer b, final int o, final int i, final long low, final long high)
@@ -63,7 +79,9 @@ public final class HaveCodec
             return ErrorCode.MALFORMED_FRAME;
         }
         final int count = count(b, o);
-        return file(b, o) >= 0 && firstPiece(b, o) >= 0 && count >= 0 &&
+        final int flags = flags(b, o);
+        return file(b, o) >= 0 && firstPiece(b, o) >= 0 && count >= 0 && (flags & ~FLAG_WHOLE) == 0 &&
+            (flags == 0 || (count == 0 && firstPiece(b, o) == 0)) &&
             (long)HASHES_OFFSET + (long)count * HASH_LENGTH == length ? ErrorCode.OK : ErrorCode.MALFORMED_FRAME;
     }
 

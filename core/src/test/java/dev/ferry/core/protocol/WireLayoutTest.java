@@ -120,12 +120,19 @@ class WireLayoutTest
         buffer.setMemory(0, 64, (byte)0xEE);
         HaveCodec.encodeHeader(buffer, 0, 0x11, 0x22, 1);
         HaveCodec.putHash(buffer, 0, 0, 0x0102_0304_0506_0708L, 0x1112_1314_1516_1718L);
-        assertBytes("11000000 22000000 01000000 0807060504030201 1817161514131211", 0, 28);
-        assertEquals(28, HaveCodec.lengthFor(1));
+        assertBytes("11000000 22000000 01000000 00000000 0807060504030201 1817161514131211", 0, 32);
+        assertEquals(32, HaveCodec.lengthFor(1));
         assertEquals(7, FrameType.COM_HAVE);
-        assertEquals(ErrorCode.OK, HaveCodec.validate(buffer, 0, 28));
-        assertEquals(ErrorCode.MALFORMED_FRAME, HaveCodec.validate(buffer, 0, 27));
-        assertEquals(ErrorCode.MALFORMED_FRAME, HaveCodec.validate(buffer, 0, 44));
+        assertEquals(ErrorCode.OK, HaveCodec.validate(buffer, 0, 32));
+        assertEquals(ErrorCode.MALFORMED_FRAME, HaveCodec.validate(buffer, 0, 31));
+        assertEquals(ErrorCode.MALFORMED_FRAME, HaveCodec.validate(buffer, 0, 48));
+        HaveCodec.encodeHeader(buffer, 0, 0x11, 0, 0, HaveCodec.FLAG_WHOLE);
+        assertBytes("11000000 00000000 00000000 01000000", 0, 16);
+        assertEquals(ErrorCode.OK, HaveCodec.validate(buffer, 0, 16));
+        HaveCodec.encodeHeader(buffer, 0, 0x11, 0, 1, HaveCodec.FLAG_WHOLE);
+        assertEquals(ErrorCode.MALFORMED_FRAME, HaveCodec.validate(buffer, 0, 32), "a whole file carries no hashes");
+        HaveCodec.encodeHeader(buffer, 0, 0x11, 0, 0, 2);
+        assertEquals(ErrorCode.MALFORMED_FRAME, HaveCodec.validate(buffer, 0, 16), "unknown flag");
     }
 
     @Test

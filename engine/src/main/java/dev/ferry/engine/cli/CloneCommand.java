@@ -60,9 +60,15 @@ final class CloneCommand implements Callable<Integer>
         description = "clone only from these donors (repeat or comma-separate); any other is refused before connecting")
     java.util.List<String> allowDonors;
 
-    @Option(names = "--resume-checksum", description = "with --resume against a new snapshot: keep a file only if " +
-        "the CRC32C of each of its blocks matches the donor's too (the donor reads everything to compute them)")
+    @Option(names = {"--checksum", "--resume-checksum"}, description = "with --update or --resume against a new " +
+        "snapshot: compare every file piece by piece (XXH3-128), even when its size and mtime match (both sides " +
+        "read everything)")
     boolean resumeChecksum;
+
+    @Option(names = "--update", description = "bring the directory TO (a finished copy, or any directory: this flag " +
+        "says so) up to date with the donor, sending only what changed: new and changed pieces of files, renamed " +
+        "files moved, vanished entries removed; an interrupted update continues with --resume")
+    boolean update;
 
     @Option(names = "--no-setuid", description = "strip set-user-ID and set-group-ID bits from every cloned file " +
         "(as root they are stripped anyway, since owners are not cloned); a cautious choice for an untrusted donor")
@@ -107,7 +113,7 @@ final class CloneCommand implements Callable<Integer>
             .threads(threads != null ? threads : Math.min(2, maxThreads)).maxThreads(threads != null ? 0 : maxThreads)
             .applyThreads(applyThreads)
             .settings(new dev.ferry.core.config.CloneSettings().sync(!noSync)).onProgress(printer, 1000)
-            .maxRate(rate(maxRate)).resume(resume).resumeChecksum(resumeChecksum).maxRestarts(maxRestarts).allowDonors(allowDonors).noSetuid(noSetuid).noWait(noWait)
+            .maxRate(rate(maxRate)).resume(resume).update(update).resumeChecksum(resumeChecksum).maxRestarts(maxRestarts).allowDonors(allowDonors).noSetuid(noSetuid).noWait(noWait)
             .secret(secretFile == null ? null : dev.ferry.engine.SharedSecret.fromFile(secretFile));
         final CloneResult r;
         final CloneClient client = new CloneClient(HostPort.parse(from), to, options);
@@ -132,7 +138,11 @@ final class CloneCommand implements Callable<Integer>
                 (p.corruptBlocks() > 0 ? ", " + p.corruptBlocks() +
                 " corrupt blocks caught by CRC32C and sent again" : "") +
                 (p.keptFiles() > 0 ? ", " + p.keptFiles() + " files (" +
-                Units.bytes(p.keptBytes()) + ") kept from the interrupted clone" : "") + ")");
+                Units.bytes(p.keptBytes()) + ") kept " + (update ? "unchanged" : "from the interrupted clone") : "") +
+                (r.diff().comparedFiles() > 0 ? ", " + r.diff().comparedFiles() + " files compared piece by piece (" +
+                Units.bytes(r.diff().hashedBytes()) + " hashed, " + Units.bytes(r.diff().unchangedBytes()) +
+                " unchanged)" : "") +
+                (r.diff().movedFiles() > 0 ? ", " + r.diff().movedFiles() + " renamed files moved" : "") + ")");
         }
         return 0;
     }

@@ -26,6 +26,16 @@ public final class HaveSet
     private final Int2IntHashMap kept = new Int2IntHashMap(0);
     private final long maxPieces;
     private long pieces;
+    /** Files the recipient holds exactly as announced: none of their blocks is read or sent. */
+    private final org.agrona.collections.IntHashSet whole = new org.agrona.collections.IntHashSet();
+
+    /**
+     * @return whether the recipient holds file {@code f} exactly as the snapshot announced it.
+     */
+    public boolean isWhole(final int file)
+    {
+        return whole.contains(file);
+    }
 
     public HaveSet(final long maxPieces)
     {
@@ -40,6 +50,11 @@ public final class HaveSet
     public void add(final DirectBuffer body, final int offset)
     {
         final int file = HaveCodec.file(body, offset);
+        if ((HaveCodec.flags(body, offset) & HaveCodec.FLAG_WHOLE) != 0)
+        {
+            whole.add(file);
+            return;
+        }
         final int first = HaveCodec.firstPiece(body, offset);
         final int count = HaveCodec.count(body, offset);
         if (first != due.get(file))
@@ -88,6 +103,7 @@ public final class HaveSet
      */
     public HaveSet fitTo(final IntToLongFunction piecesOf)
     {
+        whole.removeIf(f -> piecesOf.applyAsLong(f) < 0);
         final Int2ObjectHashMap<long[]>.KeyIterator it = files.keySet().iterator();
         while (it.hasNext())
         {
@@ -132,6 +148,6 @@ public final class HaveSet
 
     public boolean isEmpty()
     {
-        return files.isEmpty();
+        return files.isEmpty() && whole.isEmpty();
     }
 }

@@ -2,6 +2,8 @@ package dev.ferry.engine.diff;
 
 import java.nio.ByteBuffer;
 
+import org.agrona.BufferUtil;
+
 import net.openhft.hashing.LongTupleHashFunction;
 
 /**
@@ -17,13 +19,19 @@ public final class PieceHasher
     private final long[] result = new long[2];
 
     /**
-     * Hash {@code length} bytes of {@code buffer} from absolute index {@code offset}.
+     * Hash {@code length} bytes of the direct {@code buffer} from absolute index {@code offset} (read by address,
+     * so no JDK-internal buffer class is needed).
      *
      * @return this; read the hash with {@link #low()} and {@link #high()}.
      */
     public PieceHasher hash(final ByteBuffer buffer, final int offset, final int length)
     {
-        XX128.hashBytes(buffer, offset, length, result);
+        if (offset < 0 || length < 0 || offset > buffer.capacity() - length)
+        {
+            throw new IndexOutOfBoundsException("piece [" + offset + ", +" + length + ") of a buffer of " +
+                buffer.capacity());
+        }
+        XX128.hashMemory(BufferUtil.address(buffer) + offset, length, result);
         return this;
     }
 

@@ -315,6 +315,21 @@ final class DonorCursor
     private void prepare(final int file, final long position, final int length)
     {
         final Manifest.Entry entry = manifest.entry(file);
+        if (!checksumsOnly && have != null && have.isWhole(file))
+        {
+            // the recipient has this file as announced: a descriptor with no piece, and the file is never opened
+            preparedPosition = position;
+            preparedLength = length;
+            preparedCrc = 0;
+            preparedMask = 0;
+            preparedBody = 0;
+            preparedSame = true;
+            preparedInBuffer = true;
+            preparedView = readView;
+            preparedFrom = 0;
+            prepared = true;
+            return;
+        }
         if (channelFile != file)
         {
             retire(false);

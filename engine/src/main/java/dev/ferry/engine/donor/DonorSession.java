@@ -75,7 +75,8 @@ final class DonorSession implements ConnectionHandler, CopyCallback
     private Locator locator;
     private int task;
     private long bytesSent;
-    private final long createdNanos = System.nanoTime();
+    /** When the session began, or last made progress before its snapshot (a COM_HAVE): the handshake timeout. */
+    private long createdNanos = System.nanoTime();
     private byte[] donorNonce;
     private boolean metadataOnly;
     private long clientFeatures;
@@ -277,6 +278,7 @@ final class DonorSession implements ConnectionHandler, CopyCallback
                     pendingHave = new dev.ferry.engine.diff.HaveSet(service.maxHavePieces());
                 }
                 pendingHave.add(body, offset);
+                createdNanos = System.nanoTime(); // a long list is progress, not a stalled handshake
                 break;
 
             case FrameType.COM_ATTACH:

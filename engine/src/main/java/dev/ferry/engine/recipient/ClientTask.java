@@ -54,6 +54,8 @@ final class ClientTask implements ConnectionHandler
     private static final int STATE_STREAMING = 3;
     private static final int STATE_COMPLETE = 4;
     private static final int STATE_DONE = 5;
+    /** After COM_CLONE, before COM_REINIT: sending what the copy has (COM_HAVE). */
+    private static final int STATE_HAVE = 6;
 
     private final CloneRun run;
     private final int generation;
@@ -88,6 +90,9 @@ final class ClientTask implements ConnectionHandler
     private boolean reportedComplete;
     private boolean metadataOnly;
     private final ClientHandshake handshake;
+    /** The master of a restart after a merge: what the copy has, sent before COM_REINIT. */
+    private final HaveList have;
+    private final HaveList.Frames haveFrames;
 
     ClientTask(final CloneRun run, final int index, final CloneMode mode)
     {
@@ -99,6 +104,8 @@ final class ClientTask implements ConnectionHandler
         this.request = mode == CloneMode.START ? run.versionLocator() :
             mode == CloneMode.ATTACH ? run.locator().withTask(index) : run.restartLocator();
         this.acked = run.acked();
+        this.have = mode == CloneMode.RESTART && index == 0 ? run.pendingHave() : null;
+        this.haveFrames = have == null ? null : have.frames();
         this.loop = new EventLoop("ferry-client-" + index, 5);
         this.done = new MpscArrayQueue<>(Math.max(16, run.poolBuffers() * 2));
     }
@@ -223,6 +230,10 @@ final class ClientTask implements ConnectionHandler
                     throw new FerryException(ErrorCode.BAD_LOCATOR, "donor answered with an unusable locator " + real);
                 }
                 run.onLocator(this, real);
+                if (have != null)
+                {
+                    run.haveDelivered(have);
+                }
                 this.real = real;
                 state = STATE_CONFIG;
                 break;
@@ -240,8 +251,7 @@ final class ClientTask implements ConnectionHandler
                 if (metadataOnly)
                 {
                     final int at = claim(connection, FrameType.COM_EXECUTE, ExecuteFlags.LENGTH);
-                    connection.sendBuffer().putInt(at, ExecuteFlags.METADATA_ONLY |
-                        (run.resumeChecksum() ? ExecuteFlags.CHECKSUMS_ONLY : 0), dev.ferry.core.protocol.Wire.BYTE_ORDER);
+                    connection.sendBuffer().putInt(at, ExecuteFlags.METADATA_ONLY, dev.ferry.core.protocol.Wire.BYTE_ORDER);
                     connection.flush();
                 }
                 else
@@ -315,9 +325,36 @@ final class ClientTask implements ConnectionHandler
         if (handshake.onFrame(connection, type, body, offset))
         {
             sendEmpty(FrameType.COM_CLONE);
+            if (haveFrames != null)
+            {
+                state = STATE_HAVE;
+                pumpHave();
+                return;
+            }
             sendLocator();
             state = STATE_LOCS;
         }
+    }
+
+    /**
+     * Send as many COM_HAVE frames as the send buffer takes; after the last one, the COM_REINIT.
+     */
+    private void pumpHave()
+    {
+        while (!haveFrames.done())
+        {
+            final int len = haveFrames.nextLength();
+            final int at = connection.claim(FrameType.COM_HAVE, len);
+            if (at < 0)
+            {
+                connection.flush();
+                return; // onWritable or the next tick goes on
+            }
+            connection.commit(at, haveFrames.encodeNext(connection.sendBuffer(), at));
+        }
+        connection.flush();
+        sendLocator();
+        state = STATE_LOCS;
     }
 
     private void onDescriptor(final DirectBuffer body, final int offset, final int length)
@@ -332,13 +369,7 @@ final class ClientTask implements ConnectionHandler
             case DescriptorFlyweight.TYPE_DATA:
                 if (!desc.hasBody())
                 {
-                    if (!metadataOnly || !run.resumeChecksum() || acked == null)
-                    {
-                        throw new FerryException(ErrorCode.BAD_DESCRIPTOR, "a checksum-only descriptor in a clone");
-                    }
-                    // resume by manifest with checksums: a kept file whose bytes differ from the donor's is re-sent
-                    run.recipient().checkKeptBlock(desc.fileIndex(), desc.dataPosition(), desc.dataLength(), desc.dataCrc());
-                    break;
+                    throw new FerryException(ErrorCode.BAD_DESCRIPTOR, "a checksum-only descriptor in a clone");
                 }
                 if (desc.dataLength() > blockSize || desc.dataLength() == 0)
                 {
@@ -563,7 +594,14 @@ final class ClientTask implements ConnectionHandler
                 continue;
             }
             run.progress().onBlock(b.length);
-            run.progress().onHole(d.dataLength() - b.length);
+            if ((d.dataFlags() & DescriptorFlyweight.DATA_FLAG_SAME) != 0)
+            {
+                run.progress().onUnchanged(d.dataLength() - b.length);
+            }
+            else
+            {
+                run.progress().onHole(d.dataLength() - b.length);
+            }
             final int chunk = d.dataChunk();
             final int blocks = d.dataBlock() + 1;
             if (acked != null && endsFile(acked.plan(), chunk, d.dataBlock()))
@@ -619,6 +657,10 @@ final class ClientTask implements ConnectionHandler
     @Override
     public void onWritable(final Connection c)
     {
+        if (state == STATE_HAVE)
+        {
+            pumpHave();
+        }
     }
 
     @Override
@@ -641,6 +683,11 @@ final class ClientTask implements ConnectionHandler
         if (failure != null || generation != run.generation())
         {
             c.close(ErrorCode.CANCELLED, "clone failed or restarted");
+            return;
+        }
+        if (state == STATE_HAVE)
+        {
+            pumpHave();
             return;
         }
         flushAcks(now, state == STATE_COMPLETE && inFlight == 0);

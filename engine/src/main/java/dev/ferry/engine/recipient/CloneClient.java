@@ -66,6 +66,7 @@ public final class CloneClient implements AutoCloseable
         private int maxRestarts = 100;
         private boolean resume;
         private boolean resumeChecksum;
+        private boolean update;
         private List<String> allowDonors;
         private long restartWindowMs = -1;
         private boolean noSetuid;
@@ -180,12 +181,26 @@ public final class CloneClient implements AutoCloseable
         }
 
         /**
-         * On a resume against a new snapshot, keep a file only if, besides its size and mtime, the CRC32C of every
-         * block matches the donor's (the donor reads the whole dataset to compute them).
+         * Compare the contents of every file the copy has, not only those whose size or mtime differ: each piece's
+         * XXH3-128 hash against the donor's bytes (both sides read everything), so a file changed with its size and
+         * mtime restored is still brought up to date. Applies to {@link #update} and to a resume against a new
+         * snapshot ({@code --checksum}; {@code --resume-checksum} is the same).
          */
         public Options resumeChecksum(final boolean v)
         {
             resumeChecksum = v;
+            return this;
+        }
+
+        /**
+         * Bring an existing copy up to date ({@code --update}): the target may be any directory (the flag is the
+         * caller's word that it is meant to become the donor's tree); unchanged files are kept, changed files get
+         * only their changed pieces, renamed files are moved, and what the donor no longer has is removed. While it
+         * runs the target holds {@code .ferry/} again, so an interrupted update continues with {@code --resume}.
+         */
+        public Options update(final boolean v)
+        {
+            update = v;
             return this;
         }
 
@@ -449,6 +464,10 @@ public final class CloneClient implements AutoCloseable
         {
             return attempt(RESUME_MERGE, RecipientJournal.load(target.resolve(ManifestScanner.STATE_DIR)));
         }
+        if (kind == UPDATE)
+        {
+            return attempt(UPDATE, null);
+        }
         try
         {
             return attempt(FRESH, null);
@@ -470,6 +489,7 @@ public final class CloneClient implements AutoCloseable
     private static final int FRESH = 0;
     private static final int RESUME_SAME = 1;
     private static final int RESUME_MERGE = 2;
+    private static final int UPDATE = 3;
 
     private CloneResult attempt(final int kind, final RecipientJournal.Loaded loaded)
     {
@@ -510,11 +530,16 @@ public final class CloneClient implements AutoCloseable
             {
                 if (kind == RESUME_MERGE)
                 {
-                    recipient.mergeWith(loaded);
+                    recipient.mergeWith(loaded, options.resumeChecksum);
+                    run.holdWorkers(true);
+                }
+                else if (kind == UPDATE)
+                {
+                    recipient.updateInPlace(options.resumeChecksum);
                     run.holdWorkers(true);
                 }
                 master = new ClientTask(run, 0, CloneMode.START);
-                if (kind == RESUME_MERGE)
+                if (kind == RESUME_MERGE || kind == UPDATE)
                 {
                     master.metadataOnly();
                 }
@@ -540,6 +565,11 @@ public final class CloneClient implements AutoCloseable
                     final long[] kept = recipient.keptCounts();
                     progress.onKept(kept[0], kept[1]);
                     progress.onEntriesDone(kept[0]);
+                    // files the copy has in another version: hash their pieces, so only changed pieces travel
+                    final HaveList have = recipient.hashHave(Math.max(1, Math.min(4,
+                        Runtime.getRuntime().availableProcessors())));
+                    progress.onHashed(have.fileCount(), have.bytesHashed(), recipient.movedCount());
+                    run.pendingHave(have.isEmpty() ? null : have);
                     run.continueWith(merged);
                     run.holdWorkers(false);
                     for (final ClientTask t : tasks)
@@ -627,7 +657,9 @@ public final class CloneClient implements AutoCloseable
             progress.onEntriesDone(progress.totalFiles()); // complete: every entry (the snapshot clamps to the total)
             options.onProgress.accept(progress.snapshot());
             return new CloneResult(run.locator().snapshotId(), progress.totalFiles(), progress.dataBytes(),
-                progress.networkBytes(), progress.elapsedSeconds(), progress.restarts());
+                progress.networkBytes(), progress.elapsedSeconds(), progress.restarts()).withDiff(new CloneResult.Diff(
+                progress.keptFiles(), progress.keptBytes(), progress.comparedFiles(), progress.hashedBytes(),
+                progress.unchangedBytes(), progress.movedFiles()));
         }
         catch (final InterruptedException ex)
         {
@@ -946,14 +978,14 @@ public final class CloneClient implements AutoCloseable
         TargetLock.refuseIfHeld(target);
         if (FileTreeRecipient.isIncomplete(target))
         {
-            if (!options.resume)
+            if (!options.resume && !options.update)
             {
                 throw new FerryException(ErrorCode.TARGET_NOT_EMPTY, "target " + target + " holds an interrupted " +
                     "clone", "continue it with --resume, or choose an empty directory", null);
             }
             return;
         }
-        if (!isEmptyDir(target, false))
+        if (!isEmptyDir(target, false) && !options.update)
         {
             throw new FerryException(ErrorCode.TARGET_NOT_EMPTY, "target " + target + " is not empty" +
                 (options.resume ? " and holds no interrupted Ferry clone (no .ferry/ state) to resume" : ""),
@@ -973,7 +1005,11 @@ public final class CloneClient implements AutoCloseable
             return FRESH;
         }
         final boolean incomplete = lock.stateExisted();
-        if (!options.resume)
+        if (options.update && !incomplete)
+        {
+            return UPDATE;
+        }
+        if (!options.resume && !options.update)
         {
             throw new FerryException(ErrorCode.TARGET_NOT_EMPTY, "target " + target + (incomplete ?
                 " holds an interrupted clone" : " is not empty"), incomplete ? "continue it with --resume, or " +

@@ -11,6 +11,32 @@ public final class CloneResult
     private final long networkBytes;
     private final double seconds;
     private final long restarts;
+    private Diff diff = Diff.NONE;
+
+    /**
+     * What an update (or a resume against a new snapshot) found in the copy: files kept whole by the quick check
+     * (size and mtime), files compared piece by piece and the bytes hashed for it, bytes of those files that did not
+     * travel because the copy had them, and files moved into place from another path (renames).
+     */
+    public record Diff(long keptFiles, long keptBytes, long comparedFiles, long hashedBytes, long unchangedBytes,
+        long movedFiles)
+    {
+        static final Diff NONE = new Diff(0, 0, 0, 0, 0, 0);
+    }
+
+    CloneResult withDiff(final Diff d)
+    {
+        diff = d;
+        return this;
+    }
+
+    /**
+     * @return what the copy already had (all zero for a clone into an empty directory).
+     */
+    public Diff diff()
+    {
+        return diff;
+    }
 
     CloneResult(final long snapshotId, final long entries, final long dataBytes, final long networkBytes,
         final double seconds, final long restarts)
@@ -57,6 +83,6 @@ public final class CloneResult
     public String toString()
     {
         return "CloneResult{entries=" + entries + ", dataBytes=" + dataBytes + ", networkBytes=" + networkBytes +
-            ", seconds=" + seconds + ", restarts=" + restarts + "}";
+            ", seconds=" + seconds + ", restarts=" + restarts + ", " + diff + "}";
     }
 }

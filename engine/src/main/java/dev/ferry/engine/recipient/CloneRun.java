@@ -100,6 +100,7 @@ final class CloneRun
     private boolean metadataDone;
     private boolean masterAccepted;
     private boolean metadataOnlyComplete;
+    private volatile HaveList pendingHave;
     private boolean holdWorkers;
     private int tasksComplete;
     private int tasksFinished;
@@ -172,9 +173,29 @@ final class CloneRun
         return options.poolBuffers();
     }
 
-    boolean resumeChecksum()
+    /**
+     * What the copy has, for the master task of the next restart to send before its COM_REINIT (null: nothing to
+     * send). Set by the driver before it starts that task.
+     */
+    void pendingHave(final HaveList have)
     {
-        return options.resumeChecksum();
+        pendingHave = have;
+    }
+
+    HaveList pendingHave()
+    {
+        return pendingHave;
+    }
+
+    /**
+     * The donor accepted the restart that carried {@code have}: later restarts of the same snapshot need not send it.
+     */
+    void haveDelivered(final HaveList have)
+    {
+        if (pendingHave == have)
+        {
+            pendingHave = null;
+        }
     }
 
     SharedSecret secret()

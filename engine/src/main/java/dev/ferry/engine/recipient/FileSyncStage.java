@@ -275,8 +275,57 @@ final class FileSyncStage
         timesAndMode(e);
     }
 
+    /**
+     * An update: entries may carry xattrs the donor's version no longer has; remove them.
+     */
+    void updating(final boolean v)
+    {
+        updating = v;
+    }
+
+    private boolean updating;
+
+    private void removeStaleXattrs(final TargetEntry e)
+    {
+        final byte[] c = PathBytes.cPath(e.resolved);
+        final java.util.List<byte[]> present;
+        try
+        {
+            present = fs.listXattrs(c);
+        }
+        catch (final IOException ex)
+        {
+            return; // none readable: nothing to remove
+        }
+        for (final byte[] name : present)
+        {
+            boolean wanted = false;
+            final XattrReader x = new XattrReader(e.xattrs, e.xattrCount);
+            while (!wanted && x.next())
+            {
+                wanted = java.util.Arrays.equals(x.name(), name);
+            }
+            if (!wanted)
+            {
+                try
+                {
+                    fs.removeXattr(c, name);
+                }
+                catch (final IOException ex)
+                {
+                    warnings.add("stale xattrs not removed (refused by this system)", e.path + " " +
+                        PathBytes.display(name) + ": " + ex.getMessage());
+                }
+            }
+        }
+    }
+
     private void chownAndXattrs(final TargetEntry e) throws IOException
     {
+        if (updating && e.type != DescriptorFlyweight.FILE_SYMLINK)
+        {
+            removeStaleXattrs(e);
+        }
         if (root)
         {
             Files.setAttribute(e.resolved, "unix:uid", e.uid, LinkOption.NOFOLLOW_LINKS);

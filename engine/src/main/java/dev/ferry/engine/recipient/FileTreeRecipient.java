@@ -134,19 +134,34 @@ public final class FileTreeRecipient implements RecipientStorage
      *
      * @param loaded the journal, or null when the interrupted clone had not recorded its manifest yet.
      */
-    public void mergeWith(final RecipientJournal.Loaded loaded)
+    public void mergeWith(final RecipientJournal.Loaded loaded, final boolean checksum)
     {
-        merge = new ResumeMerge(target, loaded);
+        merge = new ResumeMerge(target, loaded, checksum);
         manifest.mergeWith(merge);
     }
 
     /**
-     * Resume by manifest with checksums: compare one block of a file kept from the interrupted clone with the
-     * donor's CRC32C; on any difference the file is no longer kept (and is deleted, so it is written afresh).
+     * Update a copy in place ({@code ferry clone --update}): the target's tree as it is now is what the recipient
+     * has; the manifest keeps unchanged files, marks changed ones for a block diff, moves renamed ones, and removes
+     * what the donor no longer has (see {@link ResumeMerge}).
+     *
+     * @param checksum compare the piece hashes of every file, even when its size and mtime match.
      */
-    public void checkKeptBlock(final int index, final long position, final int length, final int crc)
+    public void updateInPlace(final boolean checksum)
     {
-        ResumeMerge.checkKeptBlock(manifest.entries(), manifest.blockSize(), index, position, length, crc);
+        merge = ResumeMerge.ofTree(target, checksum);
+        manifest.mergeWith(merge);
+        fileSync.updating(true);
+    }
+
+    /**
+     * The piece hashes of every file the merge kept in place for a block diff, computed on {@code threads} threads
+     * (each reads its files sequentially), within the heap's budget for hashes.
+     */
+    public HaveList hashHave(final int threads)
+    {
+        return HaveList.compute(manifest.entries(), ResumeMerge.keptPastPrefix(plan(), manifest.entries()),
+            DescriptorFlyweight.pieceSize(manifest.blockSize()), threads);
     }
 
     /**
@@ -164,6 +179,14 @@ public final class FileTreeRecipient implements RecipientStorage
     public long[] keptCounts()
     {
         return ResumeMerge.keptCounts(manifest.entries());
+    }
+
+    /**
+     * @return the donor's files that the merge moved into place from another path (renames), so far.
+     */
+    public long movedCount()
+    {
+        return merge == null ? 0 : merge.moved();
     }
 
     /**

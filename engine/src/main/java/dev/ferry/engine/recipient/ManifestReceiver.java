@@ -233,7 +233,7 @@ final class ManifestReceiver
             }
             if (merge != null)
             {
-                merge.removeVanished();
+                merge.complete(entries, received);
             }
             if (journaling)
             {

@@ -55,30 +55,73 @@ final class ResumeMerge
         final long size;
         final long mtimeNanos;
         final boolean complete;
+        /** Its inode has other names in the copy: never written in place (that would change the other names). */
+        final boolean linked;
         boolean seen;
 
         final byte[] pathBytes;
 
-        OldEntry(final int type, final long size, final long mtimeNanos, final boolean complete, final byte[] pathBytes)
+        OldEntry(final int type, final long size, final long mtimeNanos, final boolean complete, final boolean linked,
+            final byte[] pathBytes)
         {
             this.pathBytes = pathBytes;
             this.type = type;
             this.size = size;
             this.mtimeNanos = mtimeNanos;
             this.complete = complete;
+            this.linked = linked;
         }
     }
 
     private final Path target;
-    /** What the interrupted clone had, by path. */
+    /** What the copy had, by path: an interrupted clone's journal, or the target's tree (an update). */
     private final Map<String, OldEntry> old = new HashMap<>();
+    /** Compare piece hashes of every file that exists, even when its size and mtime match. */
+    private final boolean checksum;
+    private long moved;
+
+    /**
+     * An update: what the copy has is the target's tree as it is now (scanned like a donor's tree, by raw names).
+     */
+    static ResumeMerge ofTree(final Path target, final boolean checksum)
+    {
+        final ResumeMerge m = new ResumeMerge(target, null, checksum);
+        final Manifest tree;
+        try
+        {
+            tree = ManifestScanner.scan(target);
+        }
+        catch (final RuntimeException ex)
+        {
+            throw new FerryException(ErrorCode.IO_ERROR, "cannot read the copy to update in " + target + ": " +
+                PeerText.escape(String.valueOf(ex.getMessage())), ex);
+        }
+        final boolean[] linked = new boolean[tree.size()];
+        for (int i = 0; i < tree.size(); i++)
+        {
+            final Manifest.Entry e = tree.entry(i);
+            if (e.type == DescriptorFlyweight.FILE_HARDLINK && e.linkIndex >= 0 && e.linkIndex < linked.length)
+            {
+                linked[i] = true;
+                linked[e.linkIndex] = true;
+            }
+        }
+        for (int i = 0; i < tree.size(); i++)
+        {
+            final Manifest.Entry e = tree.entry(i);
+            m.old.put(e.path, new OldEntry(e.type == DescriptorFlyweight.FILE_HARDLINK ? DescriptorFlyweight.FILE_REGULAR :
+                e.type, e.size, e.mtimeNanos, true, linked[i], e.pathBytes));
+        }
+        return m;
+    }
 
     /**
      * @param loaded the journal, or null when the interrupted clone had not recorded its manifest yet.
      */
-    ResumeMerge(final Path target, final RecipientJournal.Loaded loaded)
+    ResumeMerge(final Path target, final RecipientJournal.Loaded loaded, final boolean checksum)
     {
         this.target = target;
+        this.checksum = checksum;
         if (loaded == null)
         {
             return;
@@ -125,7 +168,7 @@ final class ResumeMerge
         }
         for (final Manifest.Entry e : oldEntries)
         {
-            old.put(e.path, new OldEntry(e.type, e.size, e.mtimeNanos, complete[e.index], e.pathBytes));
+            old.put(e.path, new OldEntry(e.type, e.size, e.mtimeNanos, complete[e.index], false, e.pathBytes));
         }
     }
 
@@ -172,20 +215,114 @@ final class ResumeMerge
             }
             return;
         }
-        if (e.type == DescriptorFlyweight.FILE_REGULAR && o != null && o.type == e.type && o.complete &&
-            o.size == e.size && o.mtimeNanos == e.mtimeNanos && Files.isRegularFile(e.resolved, LinkOption.NOFOLLOW_LINKS) &&
-            Files.size(e.resolved) == e.size)
+        if (e.type == DescriptorFlyweight.FILE_REGULAR && Files.isRegularFile(e.resolved, LinkOption.NOFOLLOW_LINKS) &&
+            (o == null || !o.linked))
         {
-            e.kept = true;
-            return;
+            if (!checksum && o != null && o.type == e.type && o.complete && o.size == e.size &&
+                o.mtimeNanos == e.mtimeNanos && Files.size(e.resolved) == e.size)
+            {
+                e.kept = true; // the quick check: same size and mtime, all of it written
+            }
+            else if (e.size > 0)
+            {
+                e.have = true; // a version of it is here: compare pieces, send only those that differ
+            }
+            return; // an empty file needs no bytes: FILE SYNC gives it its length
         }
         deleteTree(e.resolved);
     }
 
     /**
+     * The manifest is complete: move files that the donor renamed (a new path with no file, where a file of the same
+     * size and mtime vanished from the copy) instead of sending them again, then remove what the donor no longer has.
+     */
+    void complete(final TargetEntry[] entries, final int count)
+    {
+        final Map<String, List<OldEntry>> vanished = new HashMap<>();
+        for (final OldEntry o : old.values())
+        {
+            if (!o.seen && !o.linked && o.complete && o.type == DescriptorFlyweight.FILE_REGULAR && o.size > 0)
+            {
+                vanished.computeIfAbsent(o.size + ":" + o.mtimeNanos, k -> new ArrayList<>()).add(o);
+            }
+        }
+        if (!vanished.isEmpty())
+        {
+            for (int i = 0; i < count; i++)
+            {
+                final TargetEntry e = entries[i];
+                if (e == null || e.type != DescriptorFlyweight.FILE_REGULAR || e.kept || e.have || e.size == 0)
+                {
+                    continue;
+                }
+                final List<OldEntry> candidates = vanished.get(e.size + ":" + e.mtimeNanos);
+                if (candidates == null || candidates.isEmpty() || Files.exists(e.resolved, LinkOption.NOFOLLOW_LINKS))
+                {
+                    continue;
+                }
+                final OldEntry o = pick(candidates, e.pathBytes);
+                final Path from = dev.ferry.engine.fs.PathBytes.resolve(target, o.pathBytes);
+                try
+                {
+                    if (!Files.isRegularFile(from, LinkOption.NOFOLLOW_LINKS))
+                    {
+                        continue;
+                    }
+                    Files.move(from, e.resolved, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+                }
+                catch (final IOException ex)
+                {
+                    continue; // not movable (another file system, a race): it is sent instead
+                }
+                o.seen = true;
+                moved++;
+                if (checksum)
+                {
+                    e.have = true;
+                }
+                else
+                {
+                    e.kept = true;
+                }
+            }
+        }
+        removeVanished();
+    }
+
+    /**
+     * @return the candidate with the same file name if there is one (a moved directory), else the first.
+     */
+    private static OldEntry pick(final List<OldEntry> candidates, final byte[] newPath)
+    {
+        for (int i = 0; i < candidates.size(); i++)
+        {
+            if (Arrays.equals(lastName(candidates.get(i).pathBytes), lastName(newPath)))
+            {
+                return candidates.remove(i);
+            }
+        }
+        return candidates.remove(0);
+    }
+
+    private static byte[] lastName(final byte[] path)
+    {
+        int i = path.length - 1;
+        while (i >= 0 && path[i] != '/')
+        {
+            i--;
+        }
+        return Arrays.copyOfRange(path, i + 1, path.length);
+    }
+
+    long moved()
+    {
+        return moved;
+    }
+
+    /**
      * The manifest is complete: remove what the interrupted clone had and the donor no longer has, deepest first.
      */
-    void removeVanished()
+    private void removeVanished()
     {
         final List<OldEntry> gone = new ArrayList<>();
         for (final Map.Entry<String, OldEntry> o : old.entrySet())
@@ -213,54 +350,6 @@ final class ResumeMerge
                 throw new FerryException(ErrorCode.IO_ERROR, "cannot remove '" + PathGuard.printable(path) +
                     "', which no longer exists on the donor: " + PeerText.escape(ex.getMessage()), ex);
             }
-        }
-    }
-
-    /**
-     * Resume by manifest with checksums: compare one block of a file kept from the interrupted clone with the
-     * donor's CRC32C; on any difference the file is no longer kept (and is deleted, so it is written afresh).
-     */
-    static void checkKeptBlock(final TargetEntry[] es, final int blockSize, final int index, final long position,
-        final int length, final int crc)
-    {
-        if (length <= 0 || length > blockSize)
-        {
-            // the buffer below is sized by it: a donor's length never exceeds a block
-            throw new FerryException(ErrorCode.BAD_DESCRIPTOR, "a checksum of a block of " + length + " bytes; blocks " +
-                "are 1 to " + blockSize + " bytes");
-        }
-        if (es == null || index < 0 || index >= es.length || es[index] == null || !es[index].kept)
-        {
-            return;
-        }
-        final TargetEntry e = es[index];
-        try (FileChannel ch = FileChannel.open(e.resolved, StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS))
-        {
-            final ByteBuffer b = ByteBuffer.allocate(length);
-            while (b.hasRemaining() && ch.read(b, position + b.position()) >= 0)
-            {
-                // fill
-            }
-            final CRC32C c = new CRC32C();
-            b.flip();
-            c.update(b);
-            if (b.limit() == length && (int)c.getValue() == crc)
-            {
-                return;
-            }
-        }
-        catch (final IOException ex)
-        {
-            // unreadable: not kept
-        }
-        e.kept = false;
-        try
-        {
-            deleteTree(e.resolved);
-        }
-        catch (final IOException ex)
-        {
-            throw io("cannot replace '" + PathGuard.printable(e.path) + "'", ex);
         }
     }
 
@@ -299,6 +388,32 @@ final class ResumeMerge
             }
         }
         return a;
+    }
+
+    /**
+     * @return kept files that lie in a chunk after a file that is not kept: the applied state cannot skip them (it
+     *     counts leading blocks), so the recipient names them in {@code COM_HAVE} as held whole.
+     */
+    static int[] keptPastPrefix(final ChunkPlan p, final TargetEntry[] entries)
+    {
+        final org.agrona.collections.IntArrayList out = new org.agrona.collections.IntArrayList();
+        for (int c = 0; c < p.chunkCount(); c++)
+        {
+            boolean gap = false;
+            for (int sg = p.firstSegment(c); sg < p.firstSegment(c) + p.segmentCount(c); sg++)
+            {
+                final TargetEntry e = entries[p.segmentFile(sg)];
+                if (!e.kept)
+                {
+                    gap = true;
+                }
+                else if (gap && (out.isEmpty() || out.getInt(out.size() - 1) != p.segmentFile(sg)))
+                {
+                    out.addInt(p.segmentFile(sg));
+                }
+            }
+        }
+        return out.toIntArray();
     }
 
     /**

@@ -9,7 +9,7 @@ import dev.ferry.core.protocol.DescriptorFlyweight;
  * {@link #path}, and resolved under the target), its type, size, mode, mtime, owner, device number, symlink target,
  * hard-link source, xattrs, and whether a resume kept it from an interrupted clone. Created by the
  * {@link ManifestReceiver} on the master task's thread; read by every stage after the manifest is complete (the
- * volatile stage write that ends the metadata stage publishes it). Only {@link #kept} changes later, and only in a
+ * volatile stage write that ends the metadata stage publishes it). Only {@link #kept} and {@link #have} change later, and only in a
  * resume by manifest, before any data moves.
  */
 final class TargetEntry
@@ -33,6 +33,12 @@ final class TargetEntry
     final int xattrCount;
     final byte[] xattrs;
     boolean kept;
+    /**
+     * The copy already holds a version of this regular file (an update, or a resume against a new snapshot): it is
+     * kept in place, its pieces are hashed and sent in {@code COM_HAVE}, and the donor sends only the pieces that
+     * differ. Set with {@link #kept} before any data moves.
+     */
+    boolean have;
 
     TargetEntry(final String path, final Path resolved, final int type, final long size, final int mode,
         final long mtimeNanos, final String linkTarget)

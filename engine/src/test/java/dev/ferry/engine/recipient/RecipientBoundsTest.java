@@ -5,6 +5,7 @@ import dev.ferry.engine.layout.TestFiles;
 
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
 
@@ -25,6 +26,7 @@ import dev.ferry.core.spi.Locator;
 import dev.ferry.core.spi.Stage;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -118,14 +120,21 @@ class RecipientBoundsTest
     }
 
     @Test
-    void aChecksumOfMoreThanABlockIsRefusedBeforeItsBufferIsMade()
+    void aBodyThatDisagreesWithItsPieceMaskIsRefusedAndNothingIsWritten() throws Exception
     {
-        state(Stage.METADATA, 1, 1, BLOCK);
-        file(0, "f", DescriptorFlyweight.FILE_REGULAR, 10, "");
-        refused(ErrorCode.BAD_DESCRIPTOR, "a checksum of a block of 2147483647 bytes",
-            () -> recipient.checkKeptBlock(0, 0, Integer.MAX_VALUE, 0));
-        refused(ErrorCode.BAD_DESCRIPTOR, "a checksum of a block of 0 bytes",
-            () -> recipient.checkKeptBlock(0, 0, 0, 0));
+        state(Stage.METADATA, 2, 1, BLOCK);
+        recipient.apply(null, 0, b, 0, DescriptorFlyweight.encodeFile(b, 0, 0, 0, 0, 0755,
+            DescriptorFlyweight.FILE_DIRECTORY, 0, 0, new byte[0], new byte[0]), null);
+        recipient.apply(null, 0, b, 0, DescriptorFlyweight.encodeFile(b, 0, 1, 1000, 0, 0644,
+            DescriptorFlyweight.FILE_REGULAR, 0, 1, "f".getBytes(StandardCharsets.UTF_8), new byte[0]), null);
+        state(Stage.FILE_COPY, 2, 1, BLOCK);
+        final java.nio.ByteBuffer bytes = java.nio.ByteBuffer.allocateDirect(1000);
+        // one 4 KiB block is one piece: a mask without it must carry no body
+        final int n = DescriptorFlyweight.encodeData(b, 0, 1, 0, 0, 0, 1000, 0, DescriptorFlyweight.DATA_FLAG_LAST_IN_CHUNK,
+            0L, 1000);
+        refused(ErrorCode.BAD_DESCRIPTOR, "its piece mask 0 holds 0",
+            () -> recipient.apply(null, 0, b, 0, n, new BufferApplyData().set(bytes, 0, 1000)));
+        assertFalse(Files.exists(base.resolve("t").resolve("f")), "nothing was written");
     }
 
     private void state(final int stage, final long files, final long chunks, final int blockSize)

@@ -1,0 +1,228 @@
+package dev.ferry.engine.recipient;
+
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+
+import org.agrona.MutableDirectBuffer;
+
+import dev.ferry.core.protocol.ErrorCode;
+import dev.ferry.core.protocol.FerryException;
+import dev.ferry.core.protocol.HaveCodec;
+import dev.ferry.engine.diff.FileHashes;
+
+/**
+ * What the recipient tells the donor it already has: for every file the merge kept in place for a block diff
+ * ({@link TargetEntry#have}), the XXH3-128 hash of each piece of the copy's version, up to the donor's size. Built
+ * by the clone's driver (hashing on a few threads) before the restart that sends it; then read, in order, by the
+ * master task that sends it as {@code COM_HAVE} frames before its {@code COM_REINIT}. Immutable once built.
+ */
+public final class HaveList
+{
+    /** Most hashes in one frame (64 KiB of hashes). */
+    static final int HASHES_PER_FRAME = 4096;
+
+    private final int[] whole;
+    private final int[] files;
+    private final long[][] hashes;
+    private final long bytesHashed;
+
+    private HaveList(final int[] whole, final int[] files, final long[][] hashes, final long bytesHashed)
+    {
+        this.whole = whole;
+        this.files = files;
+        this.hashes = hashes;
+        this.bytesHashed = bytesHashed;
+    }
+
+    /**
+     * Hash every {@code have} entry's copy. A file that cannot be read is sent whole (no hashes); past the heap's
+     * budget for hashes (an eighth of it, 16 bytes a piece) the remaining files are sent whole too.
+     */
+    static HaveList compute(final TargetEntry[] entries, final int[] whole, final int pieceSize, final int threads)
+    {
+        final List<Integer> wanted = new ArrayList<>();
+        if (entries != null)
+        {
+            for (int i = 0; i < entries.length; i++)
+            {
+                if (entries[i] != null && entries[i].have)
+                {
+                    wanted.add(i);
+                }
+            }
+        }
+        final long[][] out = new long[wanted.size()][];
+        if (wanted.isEmpty())
+        {
+            return new HaveList(whole, new int[0], out, 0);
+        }
+        final AtomicLong budget = new AtomicLong(Runtime.getRuntime().maxMemory() / 8 / HaveCodec.HASH_LENGTH);
+        final AtomicLong hashed = new AtomicLong();
+        final AtomicInteger next = new AtomicInteger();
+        final int n = Math.max(1, Math.min(threads, wanted.size()));
+        final ExecutorService pool = Executors.newFixedThreadPool(n, r ->
+        {
+            final Thread t = new Thread(r, "ferry-hash");
+            t.setDaemon(true);
+            return t;
+        });
+        try
+        {
+            final List<Future<?>> running = new ArrayList<>();
+            for (int t = 0; t < n; t++)
+            {
+                running.add(pool.submit(() ->
+                {
+                    final FileHashes h = new FileHashes(pieceSize);
+                    for (int k = next.getAndIncrement(); k < out.length; k = next.getAndIncrement())
+                    {
+                        final TargetEntry e = entries[wanted.get(k)];
+                        final long pieces = (e.size + pieceSize - 1) / pieceSize;
+                        if (budget.addAndGet(-pieces) < 0)
+                        {
+                            continue; // over budget: this file is sent whole
+                        }
+                        try
+                        {
+                            out[k] = h.of(e.resolved, pieces);
+                            hashed.addAndGet(Math.min(e.size, (long)(out[k].length / 2) * pieceSize));
+                        }
+                        catch (final IOException ex)
+                        {
+                            out[k] = null; // unreadable: sent whole, written over
+                        }
+                    }
+                    return null;
+                }));
+            }
+            for (final Future<?> f : running)
+            {
+                f.get();
+            }
+        }
+        catch (final InterruptedException ex)
+        {
+            Thread.currentThread().interrupt();
+            throw new FerryException(ErrorCode.CANCELLED, "interrupted while hashing the copy");
+        }
+        catch (final java.util.concurrent.ExecutionException ex)
+        {
+            throw new FerryException(ErrorCode.INTERNAL, "hashing the copy failed: " + ex.getCause(), ex.getCause());
+        }
+        finally
+        {
+            pool.shutdownNow();
+        }
+        final int[] files = new int[out.length];
+        for (int k = 0; k < files.length; k++)
+        {
+            files[k] = wanted.get(k);
+        }
+        return new HaveList(whole, files, out, hashed.get());
+    }
+
+    /**
+     * @return whether there is anything to send.
+     */
+    public boolean isEmpty()
+    {
+        return whole.length == 0 && fileCount() == 0;
+    }
+
+    /**
+     * @return files with hashes.
+     */
+    public int fileCount()
+    {
+        int c = 0;
+        for (final long[] h : hashes)
+        {
+            if (h != null && h.length > 0)
+            {
+                c++;
+            }
+        }
+        return c;
+    }
+
+    /**
+     * @return bytes of the copy that were hashed.
+     */
+    public long bytesHashed()
+    {
+        return bytesHashed;
+    }
+
+    /**
+     * A reader of the list as frames, in order. One per sending task.
+     */
+    Frames frames()
+    {
+        return new Frames();
+    }
+
+    final class Frames
+    {
+        private int wholeSent;
+        private int file;
+        private int piece;
+
+        boolean done()
+        {
+            skipEmpty();
+            return wholeSent >= whole.length && file >= files.length;
+        }
+
+        private void skipEmpty()
+        {
+            while (file < files.length && (hashes[file] == null || piece * 2 >= hashes[file].length))
+            {
+                file++;
+                piece = 0;
+            }
+        }
+
+        /**
+         * @return the body length of the next frame (call only when not {@link #done}).
+         */
+        int nextLength()
+        {
+            if (wholeSent < whole.length)
+            {
+                return HaveCodec.lengthFor(0);
+            }
+            skipEmpty();
+            return HaveCodec.lengthFor(Math.min(HASHES_PER_FRAME, hashes[file].length / 2 - piece));
+        }
+
+        /**
+         * Encode the next frame's body at {@code at}.
+         *
+         * @return its length.
+         */
+        int encodeNext(final MutableDirectBuffer b, final int at)
+        {
+            if (wholeSent < whole.length)
+            {
+                HaveCodec.encodeHeader(b, at, whole[wholeSent++], 0, 0, HaveCodec.FLAG_WHOLE);
+                return HaveCodec.lengthFor(0);
+            }
+            skipEmpty();
+            final long[] h = hashes[file];
+            final int n = Math.min(HASHES_PER_FRAME, h.length / 2 - piece);
+            HaveCodec.encodeHeader(b, at, files[file], piece, n);
+            for (int i = 0; i < n; i++)
+            {
+                HaveCodec.putHash(b, at, i, h[(piece + i) * 2], h[(piece + i) * 2 + 1]);
+            }
+            piece += n;
+            return HaveCodec.lengthFor(n);
+        }
+    }
+}

@@ -1,0 +1,234 @@
+package dev.ferry.engine.update;
+
+import java.io.IOException;
+import java.io.RandomAccessFile;
+import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.FileTime;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.nio.file.attribute.UserDefinedFileAttributeView;
+import java.util.List;
+import java.util.Random;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import dev.ferry.core.config.CloneSettings;
+import dev.ferry.core.protocol.ErrorCode;
+import dev.ferry.core.protocol.FerryException;
+import dev.ferry.engine.donor.DonorService;
+import dev.ferry.engine.recipient.CloneClient;
+import dev.ferry.engine.recipient.CloneResult;
+import dev.ferry.engine.recipient.FileTreeRecipient;
+import dev.ferry.engine.verify.TreeComparator;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * {@code ferry clone --update}: a finished copy brought up to date after every kind of change, the copy compared
+ * with the donor's tree byte for byte and by metadata (owners, modes, mtimes, xattrs, link targets), and the bytes
+ * that travelled bounded by what changed.
+ */
+class UpdateTest
+{
+    static final int BLOCK = 64 * 1024;
+    static final long CHUNK = 4L * BLOCK;
+
+    @TempDir
+    Path dir;
+
+    static DonorService donor(final Path src)
+    {
+        return new DonorService(src, new InetSocketAddress("127.0.0.1", 0), new DonorService.Options()
+            .settings(new CloneSettings().blockSize(BLOCK).chunkSize(CHUNK)).restartWindowMs(60_000)).start();
+    }
+
+    static CloneResult clone(final DonorService d, final Path dst, final CloneClient.Options o)
+    {
+        return new CloneClient(d.address(), dst, o.threads(2)).run();
+    }
+
+    static byte[] random(final Random r, final int n)
+    {
+        final byte[] b = new byte[n];
+        r.nextBytes(b);
+        return b;
+    }
+
+    /** A tree of big files, small files, a directory to move, a file to move, links, modes and an xattr. */
+    static void buildTree(final Path src, final Random r) throws IOException
+    {
+        Files.createDirectories(src.resolve("big"));
+        Files.write(src.resolve("big/a.bin"), random(r, 2 << 20));
+        Files.write(src.resolve("big/b.bin"), random(r, 1 << 20));
+        Files.write(src.resolve("big/c.bin"), random(r, 1 << 20));
+        Files.write(src.resolve("big/d.bin"), random(r, 1 << 20));
+        Files.createDirectories(src.resolve("small"));
+        for (int i = 0; i < 60; i++)
+        {
+            Files.write(src.resolve("small/f" + i), random(r, 1 + r.nextInt(8192)));
+        }
+        Files.createDirectories(src.resolve("moveme/inner"));
+        for (int i = 0; i < 5; i++)
+        {
+            Files.write(src.resolve("moveme/inner/x" + i), random(r, 20_000 + i));
+        }
+        Files.write(src.resolve("renamed.bin"), random(r, 300_000));
+        Files.write(src.resolve("todelete.txt"), "bye".getBytes(StandardCharsets.UTF_8));
+        Files.createSymbolicLink(src.resolve("link"), Path.of("small/f1"));
+        Files.write(src.resolve("typeswap1"), random(r, 5000));
+        Files.createDirectories(src.resolve("typeswap2/sub"));
+        Files.write(src.resolve("typeswap2/sub/z"), random(r, 100));
+        xattr(src.resolve("small/f7"), "user.colour", "blue");
+        Files.setLastModifiedTime(src.resolve("small/f0"), FileTime.fromMillis(1_000_000_000_000L));
+    }
+
+    static void xattr(final Path p, final String name, final String value) throws IOException
+    {
+        Files.getFileAttributeView(p, UserDefinedFileAttributeView.class)
+            .write(name.substring("user.".length()), ByteBuffer.wrap(value.getBytes(StandardCharsets.UTF_8)));
+    }
+
+    static void overwrite(final Path p, final long at, final byte[] bytes, final boolean keepMtime) throws IOException
+    {
+        final FileTime t = Files.getLastModifiedTime(p);
+        try (RandomAccessFile f = new RandomAccessFile(p.toFile(), "rw"))
+        {
+            f.seek(at);
+            f.write(bytes);
+        }
+        if (keepMtime)
+        {
+            Files.setLastModifiedTime(p, t);
+        }
+    }
+
+    @Test
+    void everyKindOfChangeIsBroughtOverAndOnlyChangesTravel() throws Exception
+    {
+        final Random r = new Random(5);
+        final Path src = dir.resolve("src");
+        final Path dst = dir.resolve("dst");
+        buildTree(src, r);
+        try (DonorService d = donor(src))
+        {
+            clone(d, dst, new CloneClient.Options());
+            assertEquals(List.of(), TreeComparator.compare(src, dst));
+
+            // the changes
+            overwrite(src.resolve("big/a.bin"), (1 << 20) + 100, random(r, 4096), false); // two pieces touched
+            Files.write(src.resolve("big/c.bin"), random(r, 10_000), java.nio.file.StandardOpenOption.APPEND);
+            try (RandomAccessFile f = new RandomAccessFile(src.resolve("big/d.bin").toFile(), "rw"))
+            {
+                f.setLength(300_000);
+            }
+            Files.delete(src.resolve("todelete.txt"));
+            Files.delete(src.resolve("small/f5"));
+            Files.write(src.resolve("new.txt"), random(r, 3000));
+            Files.createDirectories(src.resolve("small/newdir"));
+            Files.write(src.resolve("small/newdir/n.bin"), random(r, 7000));
+            for (int i = 10; i < 20; i++)
+            {
+                Files.write(src.resolve("small/f" + i), random(r, 1 + r.nextInt(8192))); // rewritten
+            }
+            Files.createDirectories(src.resolve("sub"));
+            Files.move(src.resolve("renamed.bin"), src.resolve("sub/renamed2.bin"));
+            Files.move(src.resolve("moveme"), src.resolve("moved"));
+            Files.setPosixFilePermissions(src.resolve("small/f2"), PosixFilePermissions.fromString("rw-------"));
+            Files.setAttribute(src.resolve("small/f3"), "unix:uid", 1234);
+            Files.setAttribute(src.resolve("small/f3"), "unix:gid", 5678);
+            Files.delete(src.resolve("typeswap1"));
+            Files.createDirectories(src.resolve("typeswap1"));
+            Files.write(src.resolve("typeswap1/inside"), random(r, 200));
+            Files.delete(src.resolve("typeswap2/sub/z"));
+            Files.delete(src.resolve("typeswap2/sub"));
+            Files.delete(src.resolve("typeswap2"));
+            Files.write(src.resolve("typeswap2"), random(r, 321));
+            Files.delete(src.resolve("link"));
+            Files.createSymbolicLink(src.resolve("link"), Path.of("small/f9"));
+            xattr(src.resolve("small/f4"), "user.k", "v");
+            Files.getFileAttributeView(src.resolve("small/f7"), UserDefinedFileAttributeView.class).delete("colour");
+
+            final long sentBefore = d.bytesSent();
+            final CloneResult u = clone(d, dst, new CloneClient.Options().update(true));
+            final long sent = d.bytesSent() - sentBefore;
+            assertEquals(List.of(), TreeComparator.compare(src, dst));
+            assertFalse(FileTreeRecipient.isIncomplete(dst), ".ferry/ is gone after the update");
+            // what changed: ~8 KiB of a.bin, c.bin's tail (10 KB and one piece), d.bin's new last piece, 3 new files,
+            // 10 rewritten small files (<= 80 KiB), typeswap files; nothing of the renamed 400 KB
+            assertTrue(u.dataBytes() < 160_000, "data sent " + u);
+            assertTrue(sent < 260_000, "bytes on the wire " + sent);
+            assertEquals(6, u.diff().movedFiles(), "renamed.bin and the five files of the moved directory: " + u.diff());
+            assertTrue(u.diff().comparedFiles() >= 3, u.diff().toString());
+            assertTrue(u.diff().unchangedBytes() > 3_000_000, "a.bin, c.bin, d.bin kept their other pieces: " + u.diff());
+        }
+    }
+
+    @Test
+    void aChangeThatKeepsSizeAndMtimeNeedsTheChecksum() throws Exception
+    {
+        final Random r = new Random(6);
+        final Path src = dir.resolve("src");
+        final Path dst = dir.resolve("dst");
+        buildTree(src, r);
+        try (DonorService d = donor(src))
+        {
+            clone(d, dst, new CloneClient.Options());
+            overwrite(src.resolve("big/b.bin"), 70_000, random(r, 4096), true);
+
+            final CloneResult quick = clone(d, dst, new CloneClient.Options().update(true));
+            assertEquals(0, quick.dataBytes(), "the quick check (size and mtime) sees no change");
+            assertNotEquals(List.of(), TreeComparator.compare(src, dst), "so the copy still differs");
+
+            final CloneResult full = clone(d, dst, new CloneClient.Options().update(true).resumeChecksum(true));
+            assertEquals(List.of(), TreeComparator.compare(src, dst));
+            // 4096 bytes at 70,000 touch two 4 KiB pieces
+            assertEquals(2 * 4096, full.dataBytes(), full.toString());
+            assertTrue(full.diff().hashedBytes() > 5_000_000, full.diff().toString());
+        }
+    }
+
+    @Test
+    void anUnchangedTreeSendsNoData() throws Exception
+    {
+        final Path src = dir.resolve("src");
+        final Path dst = dir.resolve("dst");
+        buildTree(src, new Random(7));
+        try (DonorService d = donor(src))
+        {
+            clone(d, dst, new CloneClient.Options());
+            final CloneResult u = clone(d, dst, new CloneClient.Options().update(true));
+            assertEquals(0, u.dataBytes());
+            assertEquals(0, u.diff().comparedFiles());
+            assertTrue(u.diff().keptFiles() >= 70, u.diff().toString());
+            assertEquals(List.of(), TreeComparator.compare(src, dst));
+        }
+    }
+
+    @Test
+    void anyDirectoryNeedsTheFlag() throws Exception
+    {
+        final Path src = dir.resolve("src");
+        final Path dst = dir.resolve("dst");
+        buildTree(src, new Random(8));
+        Files.createDirectories(dst.resolve("big"));
+        Files.write(dst.resolve("big/a.bin"), new byte[100]);
+        Files.write(dst.resolve("unrelated"), new byte[10]);
+        try (DonorService d = donor(src))
+        {
+            final FerryException refused = assertThrows(FerryException.class,
+                () -> clone(d, dst, new CloneClient.Options()));
+            assertEquals(ErrorCode.TARGET_NOT_EMPTY, refused.code());
+            clone(d, dst, new CloneClient.Options().update(true));
+            assertEquals(List.of(), TreeComparator.compare(src, dst));
+            assertFalse(Files.exists(dst.resolve("unrelated")));
+        }
+    }
+}
