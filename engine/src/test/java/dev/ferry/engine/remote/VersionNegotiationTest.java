@@ -138,14 +138,14 @@ class VersionNegotiationTest
         final Path src = base.resolve("src");
         RemoteTestSupport.smallTree(src);
         final Path dst = Files.createDirectories(base.resolve("dst"));
-        assertEquals(2, dev.ferry.core.protocol.Wire.PROTOCOL_MIN);
+        assertEquals(3, dev.ferry.core.protocol.Wire.PROTOCOL_MIN);
         try (DonorService d = new DonorService(src, loopbackAnyPort(), new DonorService.Options()
             .settings(new CloneSettings().blockSize(RemoteTestSupport.BLOCK).chunkSize(RemoteTestSupport.CHUNK))).start())
         {
             final FerryException ex = assertThrows(FerryException.class, () -> new CloneClient(d.address(), dst,
                 client(1, 1)).run());
             assertEquals(ErrorCode.VERSION_MISMATCH, ex.code(), ex.getMessage());
-            assertTrue(ex.getMessage().contains("2..2") && ex.getMessage().contains("1..1"), ex.getMessage());
+            assertTrue(ex.getMessage().contains("3..3") && ex.getMessage().contains("1..1"), ex.getMessage());
         }
         assertEquals(List.of(), RemoteTestSupport.listAll(dst), "an existing empty target stays empty");
     }
@@ -201,12 +201,13 @@ class VersionNegotiationTest
         RemoteTestSupport.smallTree(src);
         final Path dst = base.resolve("dst");
 
-        try (DonorService d = new DonorService(src, loopbackAnyPort(), donor(1, 2).maxClones(1)).start();
+        final int max = dev.ferry.core.protocol.Wire.PROTOCOL_MAX;
+        try (DonorService d = new DonorService(src, loopbackAnyPort(), donor(1, max).maxClones(1)).start();
             RemoteTestSupport.RawPeer holder = ConcurrentCloneTest.holdCloneSlot(d))
         {
             assertEquals(1, d.cloneCount(), "the only slot is held by " + holder);
             final FerryException ex = assertThrows(FerryException.class, () -> new CloneClient(d.address(), dst,
-                client(3, 4)).run());
+                client(max + 1, max + 2)).run());
             assertEquals(ErrorCode.VERSION_MISMATCH, ex.code(), ErrorCode.name(ex.code()) + ": " + ex.getMessage());
         }
         assertFalse(Files.exists(dst, LinkOption.NOFOLLOW_LINKS));
