@@ -193,6 +193,41 @@ final class JnaFs extends NativeFs
     }
 
     @Override
+    public void symlink(final byte[] target, final byte[] cPath) throws IOException
+    {
+        PathBytes.checkCPath(cPath);
+        checkLinkTarget(target);
+        if (LibC.symlink(terminated(target), cPath) != 0)
+        {
+            throw Errno.exception(Native.getLastError(), "symlink", cPath);
+        }
+    }
+
+    @Override
+    public byte[] readlink(final byte[] cPath) throws IOException
+    {
+        PathBytes.checkCPath(cPath);
+        // a target is at most PATH_MAX - 1 bytes on Linux; a full buffer may mean truncation, so grow and ask again
+        for (int size = PathBytes.MAX_PATH_BYTES + 2; ; size *= 2)
+        {
+            final byte[] buf = new byte[size];
+            final long got = LibC.readlink(cPath, buf, size);
+            if (got < 0)
+            {
+                throw Errno.exception(Native.getLastError(), "readlink", cPath);
+            }
+            if (got < size)
+            {
+                return Arrays.copyOf(buf, (int)got);
+            }
+            if (size > (1 << 20))
+            {
+                throw Errno.exception(Errno.ENAMETOOLONG, "readlink", cPath);
+            }
+        }
+    }
+
+    @Override
     public List<byte[]> listXattrs(final byte[] cPath) throws IOException
     {
         PathBytes.checkCPath(cPath);

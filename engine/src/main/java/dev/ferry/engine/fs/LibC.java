@@ -96,6 +96,10 @@ final class LibC
 
     static native int mkfifo(byte[] path, int mode);
 
+    static native int symlink(byte[] target, byte[] linkPath);
+
+    static native long readlink(byte[] path, byte[] buf, long size);
+
     static native long llistxattr(byte[] path, byte[] list, long size);
 
     static native long lgetxattr(byte[] path, byte[] name, byte[] value, long size);

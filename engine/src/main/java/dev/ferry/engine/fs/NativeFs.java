@@ -6,7 +6,7 @@ import java.util.List;
 
 /**
  * The one seam to the file system calls the JDK lacks: {@code syncfs}, data extents by SEEK_DATA/SEEK_HOLE,
- * {@code mkfifo}/{@code mknod}, xattrs of any namespace without following symlinks, nanosecond times set by
+ * {@code mkfifo}/{@code mknod}, symlinks made and read with their target's exact bytes, xattrs of any namespace without following symlinks, nanosecond times set by
  * path without following symlinks, an lstat that includes {@code st_blocks}, and extending a file with a hole by raw
  * path. Nothing else in Ferry knows which implementation runs.
  * <ul>
@@ -125,6 +125,28 @@ public abstract class NativeFs
     public abstract boolean mknod(byte[] cPath, int mode, long rdev) throws IOException;
 
     /**
+     * Create a symbolic link at {@code cPath} whose target is exactly {@code target} ({@code symlink(2)}): the bytes
+     * are stored as given, so {@code "a//b/"} stays {@code "a//b/"}. The fallback goes through the JDK's
+     * {@code Files.createSymbolicLink}, whose {@code Path} folds repeated and trailing '/' ({@code "a/b"}); every other
+     * byte comes out exact there too.
+     *
+     * @param target the target's raw bytes, without a NUL terminator: absolute or relative, nothing resolved.
+     * @param cPath  where the link goes, NUL-terminated ({@link PathBytes#cPath}).
+     * @throws IllegalArgumentException if {@code target} is empty or holds a NUL byte.
+     * @throws IOException e.g. {@link java.nio.file.FileAlreadyExistsException}.
+     */
+    public abstract void symlink(byte[] target, byte[] cPath) throws IOException;
+
+    /**
+     * The target of the symbolic link at {@code cPath}, exactly as stored ({@code readlink(2)}; no NUL). The fallback
+     * reads it through the JDK, which keeps the bytes but whose name-by-name route for a target that is not valid text
+     * in {@code sun.jnu.encoding} folds repeated '/'.
+     *
+     * @throws IOException if it cannot be read, e.g. EINVAL when the entry is not a symlink.
+     */
+    public abstract byte[] readlink(byte[] cPath) throws IOException;
+
+    /**
      * The names of the extended attributes of the entry itself (a symlink is not followed), in the order the file
      * system lists them; empty if it has none or its file system has no xattrs. The fallback lists only
      * {@code user.*} names of regular files and directories that the JDK can represent exactly.
@@ -180,6 +202,21 @@ public abstract class NativeFs
     public String toString()
     {
         return description();
+    }
+
+    static void checkLinkTarget(final byte[] target)
+    {
+        if (target.length == 0)
+        {
+            throw new IllegalArgumentException("symlink target is empty");
+        }
+        for (final byte b : target)
+        {
+            if (b == 0)
+            {
+                throw new IllegalArgumentException("symlink target contains a NUL byte: " + PathBytes.display(target));
+            }
+        }
     }
 
     static void checkXattrName(final byte[] name)

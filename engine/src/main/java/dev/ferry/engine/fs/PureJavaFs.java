@@ -108,6 +108,19 @@ final class PureJavaFs extends NativeFs
     }
 
     @Override
+    public void symlink(final byte[] target, final byte[] cPath) throws IOException
+    {
+        checkLinkTarget(target);
+        Files.createSymbolicLink(PathBytes.fromCPath(cPath), PathBytes.linkTarget(target));
+    }
+
+    @Override
+    public byte[] readlink(final byte[] cPath) throws IOException
+    {
+        return PathBytes.of(Files.readSymbolicLink(PathBytes.fromCPath(cPath)));
+    }
+
+    @Override
     public boolean mkfifo(final byte[] cPath, final int mode)
     {
         PathBytes.checkCPath(cPath);

@@ -141,7 +141,7 @@ public final class ManifestScanner
                 break;
             case EntryStat.S_IFLNK:
                 type = DescriptorFlyweight.FILE_SYMLINK;
-                target = PathBytes.of(Files.readSymbolicLink(path));
+                target = fs.readlink(cPath); // exact bytes: "a//b/" stays as it is
                 break;
             case EntryStat.S_IFREG:
                 type = DescriptorFlyweight.FILE_REGULAR;

@@ -214,7 +214,7 @@ final class FileSyncStage
         {
             case DescriptorFlyweight.FILE_SYMLINK:
                 Files.deleteIfExists(e.resolved); // left by an interrupted FILE SYNC
-                Files.createSymbolicLink(e.resolved, PathBytes.linkTarget(e.linkTargetBytes));
+                fs.symlink(e.linkTargetBytes, PathBytes.cPath(e.resolved)); // exact bytes (natively)
                 break;
             case DescriptorFlyweight.FILE_REGULAR:
             {

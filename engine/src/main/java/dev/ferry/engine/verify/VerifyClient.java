@@ -403,7 +403,7 @@ public final class VerifyClient implements ConnectionHandler
             }
             if (type == DescriptorFlyweight.FILE_SYMLINK)
             {
-                final byte[] link = PathBytes.of(Files.readSymbolicLink(p));
+                final byte[] link = NativeFs.instance().readlink(PathBytes.cPath(p));
                 if (!java.util.Arrays.equals(link, desc.linkTargetBytes()))
                 {
                     differ("symlink target differs: " + shown + " -> " + PathBytes.display(link) + ", donor has " +

@@ -1,12 +1,8 @@
 package dev.ferry.engine.faithful;
 
-import java.io.File;
 import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
@@ -75,7 +71,7 @@ class FaithfulChildTest
     void nonRootCloneOfModeZeroAndWriteOnlyFiles() throws Exception
     {
         assumeTrue(FaithfulTree.ROOT, "needs root to switch to uid 65534");
-        final Path cp = readableClassPath(dir.resolve("cp"));
+        final String classPath = ChildJvm.readableClassPath(dir.resolve("cp"));
         final Path work = dir.resolve("work");
         sh("chmod 755 '" + dir + "' && mkdir '" + work + "' && chown 65534:65534 '" + work + "'");
         final Path src = dir.resolve("src");
@@ -84,7 +80,6 @@ class FaithfulChildTest
         FaithfulTree.build(src, false);
         sh("chown -R 65534:65534 '" + src + "' && chmod 04755 '" + src.resolve("suid") + "' && chmod 02711 '" +
             src.resolve("sgid") + "'");
-        final String classPath = cpString(cp);
         final Map<String, String> env = Map.of("HOME", work.toString());
         final List<String> jvm = List.of("-Djna.tmpdir=" + work.resolve(".jna"));
         final String out;
@@ -112,96 +107,22 @@ class FaithfulChildTest
     private static Process start(final List<String> jvm, final Map<String, String> env, final String classPath,
         final String... args) throws IOException
     {
-        return launch(false, jvm, env, classPath, args);
+        return ChildJvm.start(false, jvm, env, classPath, FaithfulChild.class.getName(), List.of(args));
     }
 
     private static Process startAs(final List<String> jvm, final Map<String, String> env, final String classPath,
         final String... args) throws IOException
     {
-        return launch(true, jvm, env, classPath, args);
-    }
-
-    private static Process launch(final boolean nobody, final List<String> jvm, final Map<String, String> env,
-        final String classPath, final String... args) throws IOException
-    {
-        final List<String> cmd = new ArrayList<>();
-        if (nobody)
-        {
-            cmd.addAll(List.of("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"));
-        }
-        cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-        cmd.add("-Xmx256m");
-        cmd.add("--add-exports");
-        cmd.add("java.base/jdk.internal.misc=ALL-UNNAMED");
-        cmd.addAll(jvm);
-        cmd.add("-cp");
-        cmd.add(classPath);
-        cmd.add(FaithfulChild.class.getName());
-        cmd.addAll(List.of(args));
-        final ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
-        pb.environment().putAll(env);
-        return pb.start();
+        return ChildJvm.start(true, jvm, env, classPath, FaithfulChild.class.getName(), List.of(args));
     }
 
     private static String assertOk(final Process p) throws Exception
     {
-        final byte[] out = p.getInputStream().readAllBytes();
-        assertTrue(p.waitFor(120, TimeUnit.SECONDS), "child did not finish");
-        final String text = new String(out, StandardCharsets.UTF_8);
-        assertEquals(0, p.exitValue(), text);
-        return text;
-    }
-
-    /** This JVM's class path copied where uid 65534 can read it (the Maven repository under /root is not). */
-    private static Path readableClassPath(final Path to) throws IOException
-    {
-        Files.createDirectories(to);
-        int n = 0;
-        for (final String entry : System.getProperty("java.class.path").split(File.pathSeparator))
-        {
-            final Path p = Path.of(entry);
-            if (Files.isDirectory(p))
-            {
-                sh("cp -a '" + p + "' '" + to.resolve("d" + n++) + "'");
-            }
-            else if (Files.isRegularFile(p))
-            {
-                Files.copy(p, to.resolve(p.getFileName()));
-            }
-        }
-        sh("chmod -R a+rX '" + to + "'");
-        return to;
-    }
-
-    private static String cpString(final Path cp) throws IOException
-    {
-        final List<String> parts = new ArrayList<>();
-        try (var s = Files.list(cp))
-        {
-            s.sorted().forEach(p -> parts.add(p.toString()));
-        }
-        return String.join(File.pathSeparator, parts);
+        return ChildJvm.finish(p).assertOk().stdout();
     }
 
     private static void sh(final String script)
     {
-        try
-        {
-            final Process p = new ProcessBuilder("/bin/sh", "-c", script).redirectErrorStream(true).start();
-            final String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-            if (!p.waitFor(60, TimeUnit.SECONDS) || p.exitValue() != 0)
-            {
-                throw new AssertionError("sh failed: " + script + "\n" + out);
-            }
-        }
-        catch (final IOException ex)
-        {
-            throw new UncheckedIOException(ex);
-        }
-        catch (final InterruptedException ex)
-        {
-            Thread.currentThread().interrupt();
-            throw new AssertionError(ex);
-        }
+        ChildJvm.sh(script);
     }
 }
