@@ -34,6 +34,8 @@ public final class CloneProgress
     private final String lastError;
     private final int queuePosition;
     private final int queueLength;
+    private final long holeBytes;
+    private final java.util.List<String> warnings;
 
     CloneProgress(
         final CloneStage stage, final long estimatedBytes, final long dataBytes, final long networkBytes,
@@ -41,10 +43,13 @@ public final class CloneProgress
         final long corruptBlocks, final long keptFiles, final long keptBytes, final double seconds,
         final double[] secondsUntil, final double[] stageSeconds, final long snapshotId, final int reconnectAttempt,
         final String reconnectError, final double reconnectSecondsLeft, final FerryError error, final String errorMessage,
-        final String lastError, final int queuePosition, final int queueLength)
+        final String lastError, final int queuePosition, final int queueLength, final long holeBytes,
+        final java.util.List<String> warnings)
     {
         this.queuePosition = queuePosition;
         this.queueLength = queueLength;
+        this.holeBytes = holeBytes;
+        this.warnings = warnings;
         this.stage = stage;
         this.estimatedBytes = estimatedBytes;
         this.dataBytes = dataBytes;
@@ -93,6 +98,23 @@ public final class CloneProgress
     public long dataBytes()
     {
         return dataBytes;
+    }
+
+    /**
+     * @return logical bytes of blocks that were holes on the donor, so far: they did not travel and were not written
+     * (not part of {@link #dataBytes()}).
+     */
+    public long holeBytes()
+    {
+        return holeBytes;
+    }
+
+    /**
+     * @return what the copy could not keep (see {@code CloneResult.warnings()}); empty until FILE SYNC ended.
+     */
+    public java.util.List<String> warnings()
+    {
+        return warnings;
     }
 
     /** @return bytes received over the network (framing and resent blocks included). */

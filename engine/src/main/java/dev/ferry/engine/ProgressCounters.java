@@ -207,7 +207,7 @@ public final class ProgressCounters
             dataBytes.get(), networkBytes.get(), entriesDone.get(), totalFiles, threads, restarts.get(),
             resentBytes.get(), corruptBlocks.get(), keptFiles, keptBytes, elapsedSeconds(), until, in, snapshotId,
             attempt, attempt == 0 ? null : reconnectError, left / 1e9, e == null ? null : e.error(),
-            e == null ? null : e.describe(), lastError, (int)(queue >>> 32), (int)queue);
+            e == null ? null : e.describe(), lastError, (int)(queue >>> 32), (int)queue, holeBytes.get(), warnings);
     }
 
     /**
@@ -353,6 +353,22 @@ public final class ProgressCounters
     public long holeBytes()
     {
         return holeBytes.get();
+    }
+
+    private volatile java.util.List<String> warnings = java.util.List.of();
+
+    /**
+     * What FILE SYNC could not keep ({@code CloneResult.warnings()}), shown by the final progress snapshot. The
+     * driver thread, once FILE SYNC ended.
+     */
+    public void warnings(final java.util.List<String> lines)
+    {
+        warnings = java.util.List.copyOf(lines);
+    }
+
+    public java.util.List<String> warnings()
+    {
+        return warnings;
     }
 
     public long dataBytes()

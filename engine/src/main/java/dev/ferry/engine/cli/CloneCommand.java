@@ -132,6 +132,7 @@ final class CloneCommand implements Callable<Integer>
             out.println("cloned " + r.entries() + " entries, " + Units.bytes(r.dataBytes()) + " in " +
                 String.format(Locale.ROOT, "%.2f s", r.seconds()) + ": " + Units.rate(r.dataBytes(), r.seconds()) +
                 " (" + p.threads() + (threads != null ? " threads, " : " threads, autotuned, ") + Units.bytes(r.networkBytes()) + " over the network" +
+                (r.holeBytes() > 0 ? ", " + Units.bytes(r.holeBytes()) + " of holes not sent" : "") +
                 (r.restarts() > 0 ? ", " + r.restarts() + " restarts, " +
                 Units.bytes(Math.max(0, r.networkBytes() - r.dataBytes())) + " on the wire beyond the data (framing and " +
                 "what was in flight at each cut)" : "") +
@@ -144,6 +145,7 @@ final class CloneCommand implements Callable<Integer>
                 " unchanged)" : "") +
                 (r.diff().movedFiles() > 0 ? ", " + r.diff().movedFiles() + " renamed files moved" : "") + ")");
         }
+        ProgressPrinter.warnings(spec.commandLine().getErr(), r.warnings());
         return 0;
     }
 }

@@ -55,6 +55,7 @@ final class LocalCommand implements Callable<Integer>
         clone.run();
         final CloneProgress p = clone.progress();
         spec.commandLine().getOut().println(summary(p));
+        ProgressPrinter.warnings(spec.commandLine().getErr(), clone.warnings());
         return 0;
     }
 
@@ -62,6 +63,7 @@ final class LocalCommand implements Callable<Integer>
     {
         return "cloned " + p.entriesTotal() + " entries, " + Units.bytes(p.dataBytes()) + " in " +
             String.format(java.util.Locale.ROOT, "%.2f s", p.seconds()) + ": " +
-            Units.rate(p.dataBytes(), p.seconds()) + " (" + p.threads() + " threads)";
+            Units.rate(p.dataBytes(), p.seconds()) + " (" + p.threads() + " threads" +
+            (p.holeBytes() > 0 ? ", " + Units.bytes(p.holeBytes()) + " of holes not copied" : "") + ")";
     }
 }

@@ -86,8 +86,9 @@ final class ProgressPrinter implements Consumer<CloneProgress>
             final double avg = s > 0 ? data / s : 0;
             final String eta = avg > 0 && est > data ? String.format(Locale.ROOT, "%.0f s", (est - data) / avg) : "-";
             final double shownRate = p.stage().compareTo(CloneStage.FILE_SYNC) >= 0 ? avg : dataRate;
-            err.print(String.format(Locale.ROOT, "\r%-9s %s / %s (%.0f%%)  %d/%d entries  %s  ETA %s  %d threads%s   ",
-                p.stage().label(), Units.bytes(data), Units.bytes(est), pct, p.entriesDone(), p.entriesTotal(),
+            err.print(String.format(Locale.ROOT, "\r%-9s %s / %s (%.0f%%)%s  %d/%d entries  %s  ETA %s  %d threads%s   ",
+                p.stage().label(), Units.bytes(data), Units.bytes(est), pct,
+                p.holeBytes() > 0 ? " + " + Units.bytes(p.holeBytes()) + " holes" : "", p.entriesDone(), p.entriesTotal(),
                 Units.rate((long)shownRate, 1.0), eta, p.threads(),
                 p.reconnecting() ? String.format(Locale.ROOT, "  reconnecting (attempt %d, %.0f s left)",
                 p.reconnectAttempt(), p.reconnectSecondsLeft()) : p.restarts() > 0 ? "  restarts " + p.restarts() +
@@ -106,10 +107,11 @@ final class ProgressPrinter implements Consumer<CloneProgress>
             p.reconnecting() ? "reconnecting" : p.queued() ? "queued" : "running";
         final StringBuilder b = new StringBuilder(256);
         b.append(String.format(Locale.ROOT,
-            "{\"stage\":\"%s\",\"state\":\"%s\",\"estimate_bytes\":%d,\"data_bytes\":%d,\"network_bytes\":%d," +
+            "{\"stage\":\"%s\",\"state\":\"%s\",\"estimate_bytes\":%d,\"data_bytes\":%d,\"hole_bytes\":%d," +
+            "\"network_bytes\":%d," +
             "\"data_speed\":%.0f,\"network_speed\":%.0f,\"entries_done\":%d,\"entries_total\":%d,\"threads\":%d," +
             "\"restarts\":%d,\"seconds\":%.3f",
-            p.stage().label(), state, p.estimatedBytes(), p.dataBytes(), p.networkBytes(), dataRate, netRate,
+            p.stage().label(), state, p.estimatedBytes(), p.dataBytes(), p.holeBytes(), p.networkBytes(), dataRate, netRate,
             p.entriesDone(), p.entriesTotal(), p.threads(), p.restarts(), p.seconds()));
         if (p.reconnecting())
         {
@@ -126,7 +128,29 @@ final class ProgressPrinter implements Consumer<CloneProgress>
             b.append(",\"error_code\":").append(quote(p.error().name())).append(",\"message\":")
                 .append(quote(p.errorMessage()));
         }
+        if (p.error() == null && p.stage() == CloneStage.DONE)
+        {
+            b.append(",\"warnings\":[");
+            for (int i = 0; i < p.warnings().size(); i++)
+            {
+                b.append(i > 0 ? "," : "").append(quote(p.warnings().get(i)));
+            }
+            b.append(']');
+        }
         return b.append('}').toString();
+    }
+
+    /**
+     * Print what the copy could not keep, each kind once, on {@code err} as {@code ferry: warning: LINE} (peer text
+     * escaped so it cannot drive the terminal).
+     */
+    static void warnings(final PrintWriter err, final java.util.List<String> lines)
+    {
+        for (final String line : lines)
+        {
+            err.println("ferry: warning: " + PeerText.escape(line));
+        }
+        err.flush();
     }
 
     /**

@@ -43,6 +43,8 @@ public final class FileTreeDonor implements DonorStorage
     private volatile long snapshotId;
     private volatile int protocol;
     private volatile dev.ferry.engine.diff.HaveSet have;
+    private volatile java.util.function.Consumer<String> scanWarnings =
+        w -> System.err.println("ferry donor: warning: " + w);
 
     /**
      * @param root     the directory to serve.
@@ -62,6 +64,16 @@ public final class FileTreeDonor implements DonorStorage
         this.settings = settings;
         this.protocolMin = protocolMin;
         this.protocolMax = protocolMax;
+    }
+
+    /**
+     * Where the scan's warnings go (a socket skipped, ...), one line each; stderr by default. A local clone collects
+     * them for its result instead. Call before {@link #begin}.
+     */
+    public FileTreeDonor onScanWarning(final java.util.function.Consumer<String> sink)
+    {
+        scanWarnings = sink;
+        return this;
     }
 
     Path root()
@@ -167,7 +179,7 @@ public final class FileTreeDonor implements DonorStorage
                 final Manifest m = ManifestScanner.scan(root);
                 for (final String w : m.warnings())
                 {
-                    System.err.println("ferry donor: warning: " + w);
+                    scanWarnings.accept(w);
                 }
                 final ChunkPlan p = ChunkPlan.build(m, settings.chunkSize(), settings.blockSize(), settings.filesPerChunk());
                 manifest = m;

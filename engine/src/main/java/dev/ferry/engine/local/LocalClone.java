@@ -40,6 +40,7 @@ public final class LocalClone
     private final CloneSettings settings;
     private final int threads;
     private final ProgressCounters progress = new ProgressCounters();
+    private final List<String> scanWarnings = new java.util.concurrent.CopyOnWriteArrayList<>();
 
     /**
      * @param source   the directory to copy.
@@ -60,9 +61,6 @@ public final class LocalClone
     }
 
     /**
-     * @return what the clone has done so far (a copy); any thread.
-     */
-    /**
      * @return bytes of blocks that were holes on the source: neither read into the copy nor written. Any thread.
      */
     public long holeBytes()
@@ -70,6 +68,18 @@ public final class LocalClone
         return progress.holeBytes();
     }
 
+    /**
+     * @return what the copy could not keep, one line per kind (see {@code CloneResult.warnings()}): sockets the scan
+     * skipped, then what FILE SYNC could not reproduce; complete once {@link #run()} returned. Any thread.
+     */
+    public List<String> warnings()
+    {
+        return progress.warnings();
+    }
+
+    /**
+     * @return what the clone has done so far (a copy); any thread.
+     */
     public CloneProgress progress()
     {
         return progress.snapshot();
@@ -85,7 +95,7 @@ public final class LocalClone
     {
         progress.threads(threads);
         try (TargetLock lock = TargetLock.acquire(target);
-            FileTreeDonor donor = new FileTreeDonor(source, settings);
+            FileTreeDonor donor = new FileTreeDonor(source, settings).onScanWarning(scanWarnings::add);
             FileTreeRecipient recipient = new FileTreeRecipient(target, settings))
         {
             final Locator version = recipient.applyBegin(CloneMode.VERSION, null);
@@ -145,6 +155,9 @@ public final class LocalClone
             }
             progress.stage(Stage.FILE_SYNC);
             recipient.applyEnd(real, 0, ErrorCode.OK);
+            final List<String> all = new ArrayList<>(scanWarnings);
+            all.addAll(recipient.warnings());
+            progress.warnings(all);
             donor.end(real, 0, ErrorCode.OK);
             progress.stage(Stage.DONE);
         }

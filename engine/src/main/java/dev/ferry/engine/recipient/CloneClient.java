@@ -646,6 +646,7 @@ public final class CloneClient implements AutoCloseable
             progress.stage(Stage.FILE_SYNC);
             report(run);
             recipient.applyEnd(run.locator(), 0, ErrorCode.OK);
+            progress.warnings(recipient.warnings());
             run.requestExit();
             final long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
             while (run.tasksFinished() < tasks.size() && System.nanoTime() < deadline)
@@ -657,7 +658,8 @@ public final class CloneClient implements AutoCloseable
             progress.onEntriesDone(progress.totalFiles()); // complete: every entry (the snapshot clamps to the total)
             options.onProgress.accept(progress.snapshot());
             return new CloneResult(run.locator().snapshotId(), progress.totalFiles(), progress.dataBytes(),
-                progress.networkBytes(), progress.elapsedSeconds(), progress.restarts()).withDiff(new CloneResult.Diff(
+                progress.networkBytes(), progress.elapsedSeconds(), progress.restarts(), progress.holeBytes(),
+                progress.warnings()).withDiff(new CloneResult.Diff(
                 progress.keptFiles(), progress.keptBytes(), progress.comparedFiles(), progress.hashedBytes(),
                 progress.unchangedBytes(), progress.movedFiles()));
         }

@@ -1,7 +1,10 @@
 package dev.ferry.engine.recipient;
 
+import java.util.List;
+
 /**
- * The outcome of a successful clone: what was copied, how long it took, what crossed the network.
+ * The outcome of a successful clone: what was copied, how long it took, what crossed the network, and what the copy
+ * could not keep. Immutable; any thread.
  */
 public final class CloneResult
 {
@@ -11,6 +14,8 @@ public final class CloneResult
     private final long networkBytes;
     private final double seconds;
     private final long restarts;
+    private final long holeBytes;
+    private final List<String> warnings;
     private Diff diff = Diff.NONE;
 
     /**
@@ -39,8 +44,10 @@ public final class CloneResult
     }
 
     CloneResult(final long snapshotId, final long entries, final long dataBytes, final long networkBytes,
-        final double seconds, final long restarts)
+        final double seconds, final long restarts, final long holeBytes, final List<String> warnings)
     {
+        this.holeBytes = holeBytes;
+        this.warnings = List.copyOf(warnings);
         this.snapshotId = snapshotId;
         this.entries = entries;
         this.dataBytes = dataBytes;
@@ -79,10 +86,30 @@ public final class CloneResult
         return restarts;
     }
 
+    /**
+     * @return logical bytes of the donor's files that were holes: they did not cross the network and were not
+     * written (the copy has holes there too).
+     */
+    public long holeBytes()
+    {
+        return holeBytes;
+    }
+
+    /**
+     * @return what the copy could not keep, one line per kind with a count and the first entries it concerns, e.g.
+     * {@code owners not kept (not running as root): ...: 12 entries (a, b, ...)}; empty when everything was kept.
+     * The CLI prints each as {@code ferry: warning: LINE}.
+     */
+    public List<String> warnings()
+    {
+        return warnings;
+    }
+
     @Override
     public String toString()
     {
-        return "CloneResult{entries=" + entries + ", dataBytes=" + dataBytes + ", networkBytes=" + networkBytes +
-            ", seconds=" + seconds + ", restarts=" + restarts + ", " + diff + "}";
+        return "CloneResult{entries=" + entries + ", dataBytes=" + dataBytes + ", holeBytes=" + holeBytes +
+            ", networkBytes=" + networkBytes + ", seconds=" + seconds + ", restarts=" + restarts +
+            ", warnings=" + warnings.size() + ", " + diff + "}";
     }
 }

@@ -132,7 +132,7 @@ final class FileSyncStage
                 {
                     if (Files.exists(e.resolved, LinkOption.NOFOLLOW_LINKS))
                     {
-                        restore(e);
+                        restore(e, false);
                     }
                 }
             }
@@ -143,18 +143,27 @@ final class FileSyncStage
                 current = e;
                 if (e.type == DescriptorFlyweight.FILE_DIRECTORY)
                 {
-                    if (eachFile)
-                    {
-                        forceDirectory(e.resolved);
-                    }
                     if (e.isRoot())
                     {
                         rootEntry = e;
                         chownAndXattrs(e);
+                        if (eachFile)
+                        {
+                            forceDirectory(e.resolved);
+                        }
+                    }
+                    else if (eachFile)
+                    {
+                        // opened before its final mode (0000 or 0300 would keep a non-root owner out), forced after
+                        try (FileChannel ch = FileChannel.open(e.resolved, StandardOpenOption.READ))
+                        {
+                            restore(e, false);
+                            ch.force(true);
+                        }
                     }
                     else
                     {
-                        restore(e);
+                        restore(e, false);
                     }
                 }
             }
@@ -163,7 +172,8 @@ final class FileSyncStage
             {
                 if (!eachFile)
                 {
-                    syncFiles(entries, true); // syncfs refused after all: force file by file
+                    // syncfs refused after all: force file by file, each opened whatever its final mode
+                    syncFiles(entries, true);
                 }
                 forceDirectory(target);
             }
@@ -177,16 +187,19 @@ final class FileSyncStage
             Files.deleteIfExists(stateDir);
             if (rootEntry != null)
             {
-                // removing the marker changed the target's mtime: its own mtime and mode come after that
+                // removing the marker changed the target's mtime: its own mtime and mode come after that; the target is
+                // opened before its mode is set, so a mode that keeps a non-root owner out does not stop the force
                 current = rootEntry;
-                timesAndMode(rootEntry);
+                try (FileChannel ch = sync ? FileChannel.open(target, StandardOpenOption.READ) : null)
+                {
+                    timesAndMode(rootEntry, false);
+                    if (ch != null)
+                    {
+                        ch.force(true);
+                    }
+                }
                 current = null;
             }
-            if (sync && rootEntry != null)
-            {
-                forceDirectory(target);
-            }
-            warnings.report();
         }
         catch (final IOException ex)
         {
@@ -195,7 +208,7 @@ final class FileSyncStage
     }
 
     /**
-     * @return what FILE SYNC could not reproduce, one line per kind (also printed on stderr once).
+     * @return what FILE SYNC could not reproduce, one line per kind (the library never prints: the CLI does).
      */
     java.util.List<String> warnings()
     {
@@ -268,11 +281,13 @@ final class FileSyncStage
 
     /**
      * Owner, xattrs, mtime, then mode (see {@link #run}).
+     *
+     * @param chmod set the mode even if it is the one new files get here (it was changed since creation).
      */
-    private void restore(final TargetEntry e) throws IOException
+    private void restore(final TargetEntry e, final boolean chmod) throws IOException
     {
         chownAndXattrs(e);
-        timesAndMode(e);
+        timesAndMode(e, chmod);
     }
 
     /**
@@ -359,7 +374,7 @@ final class FileSyncStage
         }
     }
 
-    private void timesAndMode(final TargetEntry e) throws IOException
+    private void timesAndMode(final TargetEntry e, final boolean chmod) throws IOException
     {
         final byte[] c = PathBytes.cPath(e.resolved);
         try
@@ -386,16 +401,58 @@ final class FileSyncStage
             // was created by this clone and is not a symlink
             Files.setAttribute(e.resolved, "unix:mode", mode);
         }
-        else if (mode != created)
+        else if (mode != created || chmod)
         {
             Files.setAttribute(e.resolved, "unix:mode", mode, LinkOption.NOFOLLOW_LINKS);
         }
     }
 
     /**
-     * FILE SYNC for regular files: check the size, force the bytes (when sync is on), restore mode and mtime. Striped
-     * over a few threads, because each fsync waits for the disk and a tree of small files has thousands.
+     * Open a regular file to force it, whatever its mode now. Its owner cannot open a file of mode 000 (or 0200, for
+     * reading) unless root, and a FILE SYNC that was interrupted, or that found syncfs refused after the modes were
+     * set, meets such files; then the mode is lifted to let the owner read it, and the caller sets the final mode
+     * again ({@code lifted[0]} says so). A file this clone created still has the mode new files get, so the open
+     * succeeds at once.
      */
+    private static FileChannel openToForce(final TargetEntry e, final boolean[] lifted) throws IOException
+    {
+        try
+        {
+            return FileChannel.open(e.resolved, StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS);
+        }
+        catch (final java.nio.file.AccessDeniedException ex)
+        {
+            if (!Files.isRegularFile(e.resolved, LinkOption.NOFOLLOW_LINKS))
+            {
+                throw ex;
+            }
+            // chmod(2) by path: the JDK's no-follow chmod opens the file first, which is what fails here; the entry is
+            // a regular file this clone made, under directories it made
+            Files.setAttribute(e.resolved, "unix:mode", 0600);
+            lifted[0] = true;
+            return FileChannel.open(e.resolved, StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS);
+        }
+    }
+
+    /**
+     * FILE SYNC for regular files: check the size, restore owner, xattrs, mtime and mode, and (when {@code force})
+     * force the file through a channel opened before the final mode was set, so that one fsync covers the bytes and
+     * the attributes, and a mode-000 file of a non-root owner is forced like any other (the pure-Java file system has no
+     * syncfs, so every file goes this way there). Striped over a few threads, because each fsync waits for the disk
+     * and a tree of small files has thousands.
+     */
+    private void restoreFile(final TargetEntry e, final boolean chmod)
+    {
+        try
+        {
+            restore(e, chmod);
+        }
+        catch (final IOException ex)
+        {
+            throw io("cannot restore the owner, xattrs, mtime or mode of '" + PathGuard.printable(e.path) + "'", ex);
+        }
+    }
+
     private void syncFiles(final TargetEntry[] es, final boolean force) throws IOException
     {
         final int threads = es.length < 256 ? 1 : SYNC_THREADS;
@@ -416,26 +473,21 @@ final class FileSyncStage
                         {
                             continue;
                         }
-                        if (force)
+                        if (!force)
                         {
-                            try (FileChannel ch = FileChannel.open(e.resolved, StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS))
+                            restoreFile(e, false);
+                            continue;
+                        }
+                        final boolean[] lifted = new boolean[1];
+                        try (FileChannel ch = openToForce(e, lifted))
+                        {
+                            if (ch.size() != e.size)
                             {
-                                if (ch.size() != e.size)
-                                {
-                                    throw new FerryException(ErrorCode.INTERNAL, "'" + PathGuard.printable(e.path) +
-                                        "' has " + ch.size() + " bytes after the copy, expected " + e.size);
-                                }
-                                ch.force(true);
+                                throw new FerryException(ErrorCode.INTERNAL, "'" + PathGuard.printable(e.path) +
+                                    "' has " + ch.size() + " bytes after the copy, expected " + e.size);
                             }
-                        }
-                        try
-                        {
-                            restore(e);
-                        }
-                        catch (final IOException ex)
-                        {
-                            throw io("cannot restore the owner, xattrs, mtime or mode of '" +
-                                PathGuard.printable(e.path) + "'", ex);
+                            restoreFile(e, lifted[0]);
+                            ch.force(true);
                         }
                     }
                 }

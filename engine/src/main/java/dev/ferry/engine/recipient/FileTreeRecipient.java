@@ -382,6 +382,16 @@ public final class FileTreeRecipient implements RecipientStorage
     }
 
     /**
+     * @return what FILE SYNC could not reproduce, one line per kind with a count and the first entries it concerns
+     * (owners not kept as non-root, FIFOs or device nodes not recreated, xattrs refused); empty before FILE SYNC and
+     * when everything was kept. The thread that ran {@link #applyEnd}.
+     */
+    public java.util.List<String> warnings()
+    {
+        return fileSync.warnings();
+    }
+
+    /**
      * @return the number of manifest entries announced, or -1 before the manifest.
      */
     public int entryCount()

@@ -42,13 +42,4 @@ final class SyncWarnings
         }
         return out;
     }
-
-    /** Print each kind once on stderr. */
-    void report()
-    {
-        for (final String line : lines())
-        {
-            System.err.println("ferry: warning: " + line);
-        }
-    }
 }

@@ -18,9 +18,9 @@ import java.util.concurrent.TimeUnit;
  * locale, with this JVM's class path copied where that user can read it, and shell commands that make or inspect
  * bytes without the code under test. Stateless; any thread.
  */
-final class ChildJvm
+public final class ChildJvm
 {
-    static final int NOBODY = 65534;
+    public static final int NOBODY = 65534;
     private static final long TIMEOUT_SECONDS = 180;
 
     private ChildJvm()
@@ -28,9 +28,9 @@ final class ChildJvm
     }
 
     /** What a child printed on stdout and stderr, and how it ended. */
-    record Result(int exitCode, String stdout, String stderr)
+    public record Result(int exitCode, String stdout, String stderr)
     {
-        Result assertOk()
+        public Result assertOk()
         {
             if (exitCode != 0)
             {
@@ -45,7 +45,7 @@ final class ChildJvm
      *
      * @param nobody run it as uid/gid 65534 with no supplementary groups.
      */
-    static Process start(final boolean nobody, final List<String> jvm, final Map<String, String> env,
+    public static Process start(final boolean nobody, final List<String> jvm, final Map<String, String> env,
         final String classPath, final String mainClass, final List<String> args) throws IOException
     {
         final List<String> cmd = new ArrayList<>();
@@ -68,13 +68,13 @@ final class ChildJvm
     }
 
     /** Run {@link #start} to its end and collect both streams (each read on its own thread, so neither blocks). */
-    static Result run(final boolean nobody, final List<String> jvm, final Map<String, String> env,
+    public static Result run(final boolean nobody, final List<String> jvm, final Map<String, String> env,
         final String classPath, final String mainClass, final List<String> args) throws Exception
     {
         return finish(start(nobody, jvm, env, classPath, mainClass, args));
     }
 
-    static Result finish(final Process p) throws Exception
+    public static Result finish(final Process p) throws Exception
     {
         final ByteArrayOutputStream err = new ByteArrayOutputStream();
         final Thread drain = new Thread(() -> copy(p.getErrorStream(), err), "child-stderr");
@@ -107,7 +107,7 @@ final class ChildJvm
      * This JVM's class path copied under {@code to} where uid 65534 can read it (the Maven repository under /root is
      * not), as a class path string.
      */
-    static String readableClassPath(final Path to) throws IOException
+    public static String readableClassPath(final Path to) throws IOException
     {
         Files.createDirectories(to);
         int n = 0;
@@ -133,7 +133,7 @@ final class ChildJvm
     }
 
     /** Run {@code /bin/sh -c script}; fails the test if it fails. @return its output. */
-    static String sh(final String script)
+    public static String sh(final String script)
     {
         try
         {
@@ -160,7 +160,7 @@ final class ChildJvm
      * The target of the symlink {@code asciiName} in {@code dir} (an ASCII path), byte for byte as
      * {@code /usr/bin/readlink} prints it: independent of the code under test.
      */
-    static byte[] readlinkBytes(final Path dir, final String asciiName) throws Exception
+    public static byte[] readlinkBytes(final Path dir, final String asciiName) throws Exception
     {
         final Process p = new ProcessBuilder("/usr/bin/readlink", "-n", "--", asciiName).directory(dir.toFile())
             .redirectError(ProcessBuilder.Redirect.DISCARD).start();
