@@ -434,13 +434,6 @@ final class FileSyncStage
         }
     }
 
-    /**
-     * FILE SYNC for regular files: check the size, restore owner, xattrs, mtime and mode, and (when {@code force})
-     * force the file through a channel opened before the final mode was set, so that one fsync covers the bytes and
-     * the attributes, and a mode-000 file of a non-root owner is forced like any other (the pure-Java file system has no
-     * syncfs, so every file goes this way there). Striped over a few threads, because each fsync waits for the disk
-     * and a tree of small files has thousands.
-     */
     private void restoreFile(final TargetEntry e, final boolean chmod)
     {
         try
@@ -453,6 +446,13 @@ final class FileSyncStage
         }
     }
 
+    /**
+     * FILE SYNC for regular files: check the size, restore owner, xattrs, mtime and mode, and (when {@code force})
+     * force the file through a channel opened before the final mode was set, so that one fsync covers the bytes and
+     * the attributes, and a mode-000 file of a non-root owner is forced like any other (the pure-Java file system has no
+     * syncfs, so every file goes this way there). Striped over a few threads, because each fsync waits for the disk
+     * and a tree of small files has thousands.
+     */
     private void syncFiles(final TargetEntry[] es, final boolean force) throws IOException
     {
         final int threads = es.length < 256 ? 1 : SYNC_THREADS;
