@@ -17,6 +17,7 @@ import java.util.concurrent.atomic.AtomicLongArray;
 import org.agrona.DirectBuffer;
 import org.agrona.concurrent.UnsafeBuffer;
 
+import dev.ferry.core.protocol.DescriptorFlyweight;
 import dev.ferry.core.protocol.ErrorCode;
 import dev.ferry.core.protocol.FerryException;
 import dev.ferry.core.protocol.LocatorCodec;
@@ -27,8 +28,9 @@ import dev.ferry.core.spi.Stage;
 /**
  * The recipient's durable record of an interrupted clone, kept in {@code TARGET/.ferry/}:
  * <ul>
- *   <li>{@code manifest}: a header (magic, snapshot id, chunk size, block size, files per chunk, entry count) and
- *   the donor's FILE descriptors as received, forced to disk when the metadata stage ends;</li>
+ *   <li>{@code manifest}: a header (magic, snapshot id, chunk size, block size, files per chunk, entry count, a
+ *   complete flag, the descriptor format) and the donor's STATE and FILE descriptors as received, forced to disk when
+ *   the metadata stage ends;</li>
  *   <li>{@code applied}: the applied state (same encoding as a restart locator), replaced atomically at each
  *   checkpoint. A block is in it only after the files it was written to were forced to disk (when sync is on),
  *   so after a crash the journal never claims bytes that were lost.</li>
@@ -41,6 +43,14 @@ public final class RecipientJournal
     public static final String APPLIED = "applied";
     private static final long MAGIC = 0x4C4E524A_59525246L; // "FRRYJRNL"
     private static final int HEADER = 48;
+    private static final int COMPLETE_OFFSET = 40;
+    private static final int FORMAT_OFFSET = 44;
+    /**
+     * The layout of the STATE and FILE descriptors a journal holds: protocol 2's, unchanged in 3 (DATA descriptors are never
+     * journaled). Raise it when those layouts change. Journals written before the field existed hold 0 there: those of
+     * protocol 2 builds are read, those of protocol 1 refused ({@link #load}).
+     */
+    static final int DESCRIPTOR_FORMAT = 2;
 
     private final Path dir;
     private final boolean sync;
@@ -95,7 +105,7 @@ public final class RecipientJournal
             StandardOpenOption.TRUNCATE_EXISTING);
         final ByteBuffer h = ByteBuffer.allocate(HEADER).order(ByteOrder.LITTLE_ENDIAN);
         h.putLong(MAGIC).putLong(snapshotId).putLong(chunkSize).putInt(blockSize).putInt(filesPerChunk)
-            .putLong(entries).putInt(0).putInt(0).flip();
+            .putLong(entries).putInt(0).putInt(DESCRIPTOR_FORMAT).flip();
         while (h.hasRemaining())
         {
             manifest.write(h);
@@ -140,7 +150,7 @@ public final class RecipientJournal
         }
         flushPending();
         final ByteBuffer done = ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN).putInt(1).flip();
-        manifest.write(done, 40);
+        manifest.write(done, COMPLETE_OFFSET);
         manifest.force(true);
         manifest.close();
         manifest = null;
@@ -268,6 +278,10 @@ public final class RecipientJournal
      * Load the journal of an interrupted clone.
      *
      * @return it, or null if there is no complete manifest (the clone died before its metadata was recorded).
+     * @throws FerryException {@link ErrorCode#VERSION_MISMATCH} if an older or newer Ferry wrote it (protocol 1's
+     *                        FILE descriptors lack owners, xattrs, hard links and holes, so such a copy cannot be
+     *                        continued: the hint says to clone again into an empty directory);
+     *                        {@link ErrorCode#IO_ERROR} if it is damaged.
      */
     public static Loaded load(final Path stateDir)
     {
@@ -280,9 +294,15 @@ public final class RecipientJournal
         {
             final byte[] all = Files.readAllBytes(m);
             final ByteBuffer b = ByteBuffer.wrap(all).order(ByteOrder.LITTLE_ENDIAN);
-            if (all.length < HEADER || b.getLong(0) != MAGIC || b.getInt(40) != 1)
+            if (all.length < HEADER || b.getLong(0) != MAGIC || b.getInt(COMPLETE_OFFSET) != 1)
             {
                 return null;
+            }
+            final int format = b.getInt(FORMAT_OFFSET);
+            if (format != 0 && format != DESCRIPTOR_FORMAT)
+            {
+                throw olderJournal(stateDir, "a Ferry whose resume journal has format " + format + " (this build " +
+                    "reads format " + DESCRIPTOR_FORMAT + ")");
             }
             final long snapshot = b.getLong(8);
             final long chunkSize = b.getLong(16);
@@ -302,6 +322,10 @@ public final class RecipientJournal
                 System.arraycopy(all, p + 4, d, 0, len);
                 descriptors.add(d);
                 p += 4 + len;
+            }
+            if (format == 0)
+            {
+                checkLegacy(stateDir, descriptors);
             }
             if (descriptors.size() != entries)
             {
@@ -325,6 +349,48 @@ public final class RecipientJournal
         {
             throw new FerryException(ErrorCode.IO_ERROR, "cannot read the resume journal in " + stateDir + ": " + ex, ex);
         }
+    }
+
+    /**
+     * A journal from before the format field: a protocol 2 build's is read as it is; one whose FILE descriptors have
+     * protocol 1's layout (the path at offset 40, right after the chunk span) is refused.
+     */
+    private static void checkLegacy(final Path stateDir, final List<byte[]> descriptors)
+    {
+        final DescriptorFlyweight d = new DescriptorFlyweight();
+        final UnsafeBuffer b = new UnsafeBuffer(new byte[0]);
+        for (final byte[] bytes : descriptors)
+        {
+            b.wrap(bytes);
+            d.wrap(b, 0, bytes.length);
+            if (bytes.length >= 4 && d.type() == DescriptorFlyweight.TYPE_FILE && d.validate() != ErrorCode.OK &&
+                isProtocol1File(bytes))
+            {
+                throw olderJournal(stateDir, "an older Ferry (protocol 1)");
+            }
+        }
+    }
+
+    /** Protocol 1's FILE descriptor: 40 bytes of fields, the path, the symlink target, nothing after them. */
+    private static boolean isProtocol1File(final byte[] d)
+    {
+        final int pathAt = 40;
+        if (d.length < pathAt + 4)
+        {
+            return false;
+        }
+        final ByteBuffer b = ByteBuffer.wrap(d).order(ByteOrder.LITTLE_ENDIAN);
+        final int targetAt = pathAt + 2 + (b.getShort(pathAt) & 0xffff);
+        return targetAt + 2 <= d.length && targetAt + 2 + (b.getShort(targetAt) & 0xffff) == d.length;
+    }
+
+    private static FerryException olderJournal(final Path stateDir, final String writer)
+    {
+        final Path target = stateDir.getParent();
+        return new FerryException(ErrorCode.VERSION_MISMATCH, "the interrupted clone in " + target + " was written " +
+            "by " + writer + ", whose resume journal this build cannot continue", "start the clone again into an " +
+            "empty directory (remove " + target + " or choose another; a copy made by protocol 1 also lacks owners, " +
+            "xattrs, hard links and holes)", null);
     }
 
     static void forceDirectory(final Path d) throws IOException
