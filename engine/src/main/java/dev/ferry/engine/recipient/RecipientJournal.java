@@ -46,8 +46,8 @@ public final class RecipientJournal
     private static final int COMPLETE_OFFSET = 40;
     private static final int FORMAT_OFFSET = 44;
     /**
-     * The layout of the STATE and FILE descriptors a journal holds: protocol 2's, unchanged in 3 (DATA descriptors are never
-     * journaled). Raise it when those layouts change. Journals written before the field existed hold 0 there: those of
+     * The layout of the STATE and FILE descriptors a journal holds: protocol 2's, unchanged in 3 (DATA descriptors
+     * are never journaled). Raise it when those layouts change. Journals written before the field existed hold 0 there: those of
      * protocol 2 builds are read, those of protocol 1 refused ({@link #load}).
      */
     static final int DESCRIPTOR_FORMAT = 2;
