@@ -17,7 +17,11 @@ public enum CloneStage
     /** Metadata restored and everything forced to disk. */
     FILE_SYNC(Stage.FILE_SYNC),
     /** The clone is complete. */
-    DONE(Stage.DONE);
+    DONE(Stage.DONE),
+    /** A live clone's later passes: only what changed since the previous pass travels. */
+    CHANGE_COPY(Stage.CHANGE_COPY),
+    /** A live clone's last pass, while the donor's freeze hook holds the dataset still. */
+    FREEZE(Stage.FREEZE);
 
     private static final CloneStage[] BY_CODE = values();
 

@@ -159,6 +159,23 @@ public final class Connection
     }
 
     /**
+     * Finish a file region whose file was truncated while it was sent with zeros instead of failing (a live clone,
+     * which copies such a file again); see {@link #paddedRegions()}. Loop thread only.
+     */
+    public void padShortRegions(final boolean v)
+    {
+        sender.padShortRegions(v);
+    }
+
+    /**
+     * @return regions finished with zeros because their file ended early.
+     */
+    public long paddedRegions()
+    {
+        return sender.paddedRegions();
+    }
+
+    /**
      * Frames of this type deliver their body through {@link ConnectionHandler#acquireBody}.
      */
     public void bulkType(final int type)

@@ -33,6 +33,11 @@ final class FrameSender
     private int sendIndex;
     private int lastFrameOffset = -1;
     private FileChannel region;
+    /** Zeros still owed for a region whose file ended early (when {@link #padShortRegions} is on). */
+    private long padRemaining;
+    private boolean padShortRegions;
+    private long paddedRegions;
+    private static final java.nio.ByteBuffer ZEROS = java.nio.ByteBuffer.allocateDirect(64 * 1024).asReadOnlyBuffer();
     private long regionPosition;
     private long regionRemaining;
     private volatile long fileBytes;
@@ -64,7 +69,7 @@ final class FrameSender
      */
     boolean isEmpty()
     {
-        return region == null && sendIndex == buffer.position();
+        return region == null && padRemaining == 0 && sendIndex == buffer.position();
     }
 
     /**
@@ -85,7 +90,22 @@ final class FrameSender
 
     boolean hasRegion()
     {
-        return region != null;
+        return region != null || padRemaining > 0;
+    }
+
+    /**
+     * A region whose file ends before the region does (the file was truncated while it was sent) is finished with
+     * zeros, so the frame stays whole and the stream stays in step; off (the default), that fails the connection
+     * with FILE_CHANGED. The caller learns of it from {@link #paddedRegions}.
+     */
+    void padShortRegions(final boolean v)
+    {
+        padShortRegions = v;
+    }
+
+    long paddedRegions()
+    {
+        return paddedRegions;
     }
 
     /**
@@ -96,7 +116,7 @@ final class FrameSender
      */
     int claim(final int type, final int bodyLength)
     {
-        if (region != null || bodyLength < 0)
+        if (region != null || padRemaining > 0 || bodyLength < 0)
         {
             return NO_ROOM;
         }
@@ -256,6 +276,31 @@ final class FrameSender
         {
             flushRegion(io);
         }
+        if (padRemaining > 0)
+        {
+            flushPad(io);
+        }
+    }
+
+    private void flushPad(final SocketIo io) throws IOException
+    {
+        while (padRemaining > 0)
+        {
+            final long allowed = grant(Math.min(padRemaining, ZEROS.capacity()));
+            if (allowed == 0)
+            {
+                break;
+            }
+            final java.nio.ByteBuffer z = ZEROS.duplicate();
+            z.limit((int)allowed);
+            final int n = io.write(z);
+            unused(allowed, Math.max(0, n));
+            if (n <= 0)
+            {
+                break;
+            }
+            padRemaining -= n;
+        }
     }
 
     private void flushRegion(final SocketIo io) throws IOException
@@ -269,6 +314,13 @@ final class FrameSender
             }
             final long n = io.transferFrom(region, regionPosition, allowed);
             unused(allowed, Math.max(0, n));
+            if (n == SocketIo.END_OF_STREAM && padShortRegions)
+            {
+                padRemaining = regionRemaining;
+                regionRemaining = 0;
+                paddedRegions++;
+                break;
+            }
             if (n == SocketIo.END_OF_STREAM)
             {
                 final long end = regionPosition + regionRemaining;

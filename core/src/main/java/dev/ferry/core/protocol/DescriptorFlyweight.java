@@ -60,6 +60,11 @@ public final class DescriptorFlyweight
 
     /** FILE flag: the donor's copy allocates fewer blocks than its size (it has holes). */
     public static final int FILE_FLAG_SPARSE = 1;
+    /**
+     * FILE flag (protocol 3): the entry was modified within the donor's racy window before the scan read it, so a
+     * later write may leave its mtime unchanged; a live clone's next pass compares its content whatever its mtime.
+     */
+    public static final int FILE_FLAG_RECENT = 2;
 
     /** No hard link: {@link #linkIndex()} of every entry that is not a hard link. */
     public static final int NO_LINK = -1;
@@ -193,7 +198,7 @@ public final class DescriptorFlyweight
                 final int fileType = fileType();
                 if (fileIndex() < 0 || fileSize() < 0 || (mode() & ~07777) != 0 ||
                     fileType < FILE_REGULAR || fileType > FILE_TYPE_MAX || firstChunk() < 0 || chunkSpan() < 0 ||
-                    (fileType != FILE_SYMLINK && targetLength != 0) || (fileFlags() & ~FILE_FLAG_SPARSE) != 0 ||
+                    (fileType != FILE_SYMLINK && targetLength != 0) || (fileFlags() & ~(FILE_FLAG_SPARSE | FILE_FLAG_RECENT)) != 0 ||
                     (fileType == FILE_HARDLINK ? linkIndex() < 0 || linkIndex() >= fileIndex() : linkIndex() != NO_LINK) ||
                     (rdev() != 0 && fileType != FILE_CHAR_DEVICE && fileType != FILE_BLOCK_DEVICE))
                 {

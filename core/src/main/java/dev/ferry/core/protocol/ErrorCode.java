@@ -59,13 +59,15 @@ public final class ErrorCode
     public static final int TARGET_IN_USE = 23;
     /** The donor is shutting down (SIGTERM, {@code DonorService.close}); it may come back within the restart window. */
     public static final int DONOR_SHUTDOWN = 24;
+    /** The donor's freeze hook failed or ran past its timeout (a live clone's FREEZE stage). */
+    public static final int HOOK_FAILED = 25;
 
     private static final String[] NAMES = {
         "OK", "MALFORMED_FRAME", "FRAME_TOO_LARGE", "UNKNOWN_COMMAND", "UNEXPECTED_COMMAND", "VERSION_MISMATCH",
         "BAD_LOCATOR", "UNKNOWN_SNAPSHOT", "TOO_MANY_CLONES", "CONFIG_MISMATCH", "FILE_CHANGED", "IO_ERROR",
         "PATH_REFUSED", "CHECKSUM_MISMATCH", "AUTH_FAILED", "NOT_FERRY", "TIMEOUT", "NETWORK", "TARGET_NOT_EMPTY",
         "DISK_FULL", "BAD_DESCRIPTOR", "INTERNAL", "CANCELLED", "TARGET_IN_USE",
-        "DONOR_SHUTDOWN" };
+        "DONOR_SHUTDOWN", "HOOK_FAILED" };
 
     private static final String[] HINTS = {
         "",
@@ -92,7 +94,9 @@ public final class ErrorCode
         "this is a bug in Ferry; please report it with the message",
         "",
         "wait for the other clone to finish, or stop it first; a lock left by a dead process is taken over",
-        "start the donor again; the client waits for it within the restart window (or continue later with --resume)" };
+        "start the donor again; the client waits for it within the restart window (or continue later with --resume)",
+        "the donor's --freeze-cmd failed or timed out (its stderr is in the message); fix the hook or raise --freeze-timeout"
+    };
 
     private ErrorCode()
     {

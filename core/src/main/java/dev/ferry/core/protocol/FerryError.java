@@ -57,10 +57,12 @@ public enum FerryError
     TARGET_IN_USE(ErrorCode.TARGET_IN_USE),
     /** See {@link ErrorCode#DONOR_SHUTDOWN}. */
     DONOR_SHUTDOWN(ErrorCode.DONOR_SHUTDOWN),
+    /** See {@link ErrorCode#HOOK_FAILED}. */
+    HOOK_FAILED(ErrorCode.HOOK_FAILED),
     /** A code this build does not know (a newer peer's). */
     UNKNOWN(-1);
 
-    private static final FerryError[] BY_CODE = new FerryError[ErrorCode.DONOR_SHUTDOWN + 1];
+    private static final FerryError[] BY_CODE = new FerryError[ErrorCode.HOOK_FAILED + 1];
 
     static
     {

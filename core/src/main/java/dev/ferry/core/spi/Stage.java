@@ -15,6 +15,10 @@ public final class Stage
     public static final int FILE_SYNC = 3;
     /** The clone is complete. */
     public static final int DONE = 4;
+    /** A live clone's later passes: only what changed since the previous pass travels (protocol 3). */
+    public static final int CHANGE_COPY = 5;
+    /** A live clone's last pass, taken while the donor's freeze hook holds the dataset still (protocol 3). */
+    public static final int FREEZE = 6;
 
     private Stage()
     {
@@ -22,7 +26,7 @@ public final class Stage
 
     public static boolean isValid(final int stage)
     {
-        return stage >= NONE && stage <= DONE;
+        return stage >= NONE && stage <= FREEZE;
     }
 
     public static String name(final int stage)
@@ -34,6 +38,8 @@ public final class Stage
             case FILE_COPY: return "FILE COPY";
             case FILE_SYNC: return "FILE SYNC";
             case DONE: return "DONE";
+            case CHANGE_COPY: return "CHANGE COPY";
+            case FREEZE: return "FREEZE";
             default: return "STAGE_" + stage;
         }
     }

@@ -406,7 +406,7 @@ class WireLayoutTest
             "BAD_LOCATOR", "UNKNOWN_SNAPSHOT", "TOO_MANY_CLONES", "CONFIG_MISMATCH", "FILE_CHANGED", "IO_ERROR",
             "PATH_REFUSED", "CHECKSUM_MISMATCH", "AUTH_FAILED", "NOT_FERRY", "TIMEOUT", "NETWORK", "TARGET_NOT_EMPTY",
             "DISK_FULL", "BAD_DESCRIPTOR", "INTERNAL", "CANCELLED", "TARGET_IN_USE",
-            "DONOR_SHUTDOWN" };
+            "DONOR_SHUTDOWN", "HOOK_FAILED" };
         for (int code = 0; code < names.length; code++)
         {
             assertEquals(names[code], ErrorCode.name(code));

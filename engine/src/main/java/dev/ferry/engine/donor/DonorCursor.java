@@ -85,6 +85,12 @@ final class DonorCursor
 
     private boolean metadataOnly;
     private boolean checksumsOnly;
+    /** A live clone: a file that changes under the read is counted, not fatal (it is copied again next pass). */
+    private boolean live;
+    private long changedFiles;
+    private int lastChanged = -1;
+    /** The file being read vanished (live): its blocks carry no piece. */
+    private int vanishedFile = -1;
     private boolean prepared;
     private int preparedLength;
     private long preparedPosition;
@@ -158,6 +164,38 @@ final class DonorCursor
     void checksumsOnly()
     {
         checksumsOnly = true;
+    }
+
+    /**
+     * A live clone: count files that change under the read instead of failing with FILE_CHANGED.
+     */
+    void live()
+    {
+        live = true;
+    }
+
+    /**
+     * @return files this task found changed after (or while) reading them; each is counted once.
+     */
+    long changedFiles()
+    {
+        return changedFiles;
+    }
+
+    /**
+     * A change under the read: fatal unless live, where it is counted (once per file) and the copy goes on.
+     */
+    private void onChanged(final Manifest.Entry entry, final String what)
+    {
+        if (!live)
+        {
+            throw changed(entry, what);
+        }
+        if (lastChanged != entry.index)
+        {
+            lastChanged = entry.index;
+            changedFiles++;
+        }
     }
 
     long bytesOffered()
@@ -330,7 +368,7 @@ final class DonorCursor
             prepared = true;
             return;
         }
-        if (channelFile != file)
+        if (channelFile != file && vanishedFile != file)
         {
             retire(false);
             open(entry);
@@ -339,6 +377,12 @@ final class DonorCursor
         preparedLength = length;
         preparedCrc = 0;
         preparedSame = false;
+        if (vanishedFile == file)
+        {
+            emptyBlock(); // gone under a live clone: the next pass removes it
+            prepared = true;
+            return;
+        }
         try
         {
             if (checksumsOnly)
@@ -350,11 +394,31 @@ final class DonorCursor
                 preparePieces(entry, position, length);
             }
         }
+        catch (final FerryException ex)
+        {
+            if (!live || ex.code() != ErrorCode.FILE_CHANGED)
+            {
+                throw ex;
+            }
+            onChanged(entry, ex.getMessage()); // live: this block carries nothing; the next pass copies the file again
+            preparedSame = false;
+            preparedCrc = 0;
+            emptyBlock();
+        }
         catch (final IOException ex)
         {
             throw new FerryException(ErrorCode.IO_ERROR, "cannot read " + entry.path + ": " + ex.getMessage(), ex);
         }
         prepared = true;
+    }
+
+    private void emptyBlock()
+    {
+        preparedMask = 0;
+        preparedBody = 0;
+        preparedInBuffer = true;
+        preparedView = readView;
+        preparedFrom = 0;
     }
 
     /**
@@ -403,12 +467,22 @@ final class DonorCursor
         long same = 0;
         ByteBuffer source = null;
         int base = 0;
-        if (mask != 0 && (small || diff || zeroCheck))
+        final boolean shrunk = live && !small && mask != 0 && channel.size() < position + length;
+        if (mask != 0 && (small || diff || zeroCheck || shrunk))
         {
             if (small)
             {
                 readBlock(entry, position, length);
                 source = readBuffer;
+            }
+            else if (shrunk)
+            {
+                // the file lost bytes under a live clone: what is left, the rest as zeros (copied again next pass)
+                onChanged(entry, "it shrank");
+                ensureGather();
+                readInto(gather, length, position);
+                source = gather;
+                base = 0;
             }
             else
             {
@@ -439,7 +513,9 @@ final class DonorCursor
             }
             catch (final InternalError ex)
             {
-                throw changed(entry, "it was truncated while being read"); // SIGBUS under the map
+                onChanged(entry, "it was truncated while being read"); // SIGBUS under the map
+                emptyBlock();
+                return;
             }
         }
         preparedMask = mask == all ? DescriptorFlyweight.ALL_PIECES : mask;
@@ -458,7 +534,20 @@ final class DonorCursor
         {
             // contiguous: the body is one span of the block
             final int from = lowest * pieceSize;
-            if (small)
+            if (source == gather && gather != null)
+            {
+                preparedInBuffer = true;
+                preparedView = gatherView;
+                preparedFrom = from;
+                if (checksum)
+                {
+                    crc.reset();
+                    gather.limit(from + preparedBody).position(from);
+                    crc.update(gather);
+                    preparedCrc = (int)crc.getValue();
+                }
+            }
+            else if (small)
             {
                 preparedInBuffer = true;
                 preparedView = readView;
@@ -489,11 +578,26 @@ final class DonorCursor
             source = map;
             base = (int)(position - mapStart);
         }
-        if (gather == null)
+        if (source == gather)
         {
-            gather = ByteBuffer.allocateDirect(plan.blockSize());
-            gatherView = new UnsafeBuffer(gather);
+            // compact in place: every piece moves down or stays, never up
+            int at = 0;
+            for (int i = 0, n = DescriptorFlyweight.pieceCount(length, pieceSize); i < n; i++)
+            {
+                if ((mask & (1L << i)) != 0)
+                {
+                    final int len = Math.min(pieceSize, length - i * pieceSize);
+                    for (int k = 0; k < len; k++)
+                    {
+                        gather.put(at + k, gather.get(i * pieceSize + k));
+                    }
+                    at += len;
+                }
+            }
+            finishGathered(at);
+            return;
         }
+        ensureGather();
         int at = 0;
         try
         {
@@ -511,6 +615,11 @@ final class DonorCursor
         {
             throw changed(entry, "it was truncated while being read");
         }
+        finishGathered(at);
+    }
+
+    private void finishGathered(final int at)
+    {
         preparedInBuffer = true;
         preparedView = gatherView;
         preparedFrom = 0;
@@ -523,6 +632,35 @@ final class DonorCursor
         }
     }
 
+    private void ensureGather()
+    {
+        if (gather == null)
+        {
+            gather = ByteBuffer.allocateDirect(plan.blockSize());
+            gatherView = new UnsafeBuffer(gather);
+        }
+    }
+
+    /**
+     * Read up to {@code length} bytes at {@code position} into {@code b} from 0; what the file no longer has is zeros.
+     */
+    private void readInto(final ByteBuffer b, final int length, final long position) throws IOException
+    {
+        b.clear().limit(length);
+        while (b.hasRemaining())
+        {
+            if (channel.read(b, position + b.position()) < 0)
+            {
+                break;
+            }
+        }
+        while (b.hasRemaining())
+        {
+            b.put((byte)0);
+        }
+        b.flip();
+    }
+
     private void readBlock(final Manifest.Entry entry, final long position, final int length) throws IOException
     {
         readBuffer.clear().limit(length);
@@ -530,7 +668,11 @@ final class DonorCursor
         {
             if (channel.read(readBuffer, position + readBuffer.position()) < 0)
             {
-                throw changed(entry, "it is shorter than the " + entry.size + " bytes it had at the snapshot");
+                onChanged(entry, "it is shorter than the " + entry.size + " bytes it had at the snapshot");
+                while (readBuffer.hasRemaining())
+                {
+                    readBuffer.put((byte)0); // live: copied again next pass
+                }
             }
         }
         readBuffer.flip();
@@ -640,7 +782,9 @@ final class DonorCursor
         }
         catch (final java.nio.file.NoSuchFileException ex)
         {
-            throw changed(entry, "it was deleted");
+            onChanged(entry, "it was deleted");
+            vanishedFile = entry.index; // live: its blocks carry nothing; the next pass removes it
+            return;
         }
         catch (final IOException ex)
         {
@@ -661,16 +805,16 @@ final class DonorCursor
             final long mtime = a.lastModifiedTime().to(TimeUnit.NANOSECONDS);
             if (size != entry.size)
             {
-                throw changed(entry, "its size went from " + entry.size + " to " + size + " bytes");
+                onChanged(entry, "its size went from " + entry.size + " to " + size + " bytes");
             }
-            if (mtime != entry.mtimeNanos)
+            else if (mtime != entry.mtimeNanos)
             {
-                throw changed(entry, "its modification time changed");
+                onChanged(entry, "its modification time changed");
             }
         }
         catch (final IOException ex)
         {
-            throw changed(entry, "it can no longer be read (" + ex.getMessage() + ")");
+            onChanged(entry, "it can no longer be read (" + ex.getMessage() + ")");
         }
     }
 

@@ -71,6 +71,42 @@ public final class DonorService implements AutoCloseable
         private long handshakeTimeoutMs = 10_000;
         private long maxRate = TokenBucket.UNLIMITED;
         private long maxTotalRate = TokenBucket.UNLIMITED;
+        private String freezeCmd;
+        private String thawCmd;
+        private long freezeTimeoutMs = 30_000;
+
+        /**
+         * The command that holds the dataset still for a live clone's last pass ({@code --freeze-cmd}), run with
+         * {@code /bin/sh -c}; null (the default) for none: clients then converge without a freeze.
+         */
+        public Options freezeCmd(final String v)
+        {
+            freezeCmd = v;
+            return this;
+        }
+
+        /**
+         * The command that lets the dataset go on after the freeze ({@code --thaw-cmd}); runs exactly once after
+         * every freeze that succeeded.
+         */
+        public Options thawCmd(final String v)
+        {
+            thawCmd = v;
+            return this;
+        }
+
+        /**
+         * How long the freeze command may run before the clone fails with HOOK_FAILED ({@code --freeze-timeout}).
+         */
+        public Options freezeTimeoutMs(final long v)
+        {
+            if (v <= 0)
+            {
+                throw new FerryException(ErrorCode.CONFIG_MISMATCH, "the freeze timeout must be positive, got " + v);
+            }
+            freezeTimeoutMs = v;
+            return this;
+        }
 
 
 
@@ -223,6 +259,7 @@ public final class DonorService implements AutoCloseable
     private final java.util.Set<DonorSession> sessions = ConcurrentHashMap.newKeySet();
     private volatile boolean closing;
     private ScheduledThreadPoolExecutor helper;
+    private FreezeHooks hooks;
     private Acceptor acceptor;
     private InetSocketAddress bound;
     private TokenBucket totalRate;
@@ -280,6 +317,7 @@ public final class DonorService implements AutoCloseable
         }
         cloneRate = options.maxRate;
         totalRate = new TokenBucket(SystemNanoClock.INSTANCE, options.maxTotalRate, null);
+        hooks = new FreezeHooks(options.freezeCmd, options.thawCmd, options.freezeTimeoutMs);
         helper = new ScheduledThreadPoolExecutor(2, r ->
         {
             final Thread t = new Thread(r, "ferry-donor-helper");
@@ -432,6 +470,30 @@ public final class DonorService implements AutoCloseable
     long maxHavePieces()
     {
         return Runtime.getRuntime().maxMemory() / 8 / dev.ferry.core.protocol.HaveCodec.HASH_LENGTH;
+    }
+
+    /**
+     * A frozen snapshot whose pass did not finish: thaw it now and end it (the dataset moved on, so the snapshot is
+     * no longer one instant); a client coming back gets UNKNOWN_SNAPSHOT and converges again.
+     */
+    void thawIfHeld(final DonorSnapshot clone, final String why)
+    {
+        final FreezeHooks.Frozen f = clone.frozen;
+        if (f != null && !f.isThawed())
+        {
+            f.thaw();
+            finishClone(clone, ErrorCode.NETWORK, "thawed: " + why);
+        }
+    }
+
+    FreezeHooks hooks()
+    {
+        return hooks;
+    }
+
+    System.Logger logger()
+    {
+        return options.logger;
     }
 
     long handshakeTimeoutNanos()
@@ -754,6 +816,11 @@ public final class DonorService implements AutoCloseable
      */
     void finishClone(final DonorSnapshot clone, final int code, final String why)
     {
+        final FreezeHooks.Frozen f = clone.frozen;
+        if (f != null)
+        {
+            f.thaw(); // whatever ended the clone, a frozen dataset is let go
+        }
         if (code != ErrorCode.OK)
         {
             synchronized (endedWith)
@@ -790,6 +857,10 @@ public final class DonorService implements AutoCloseable
         {
             if (c.expire(now, TimeUnit.MILLISECONDS.toNanos(options.restartWindowMs)))
             {
+                if (c.frozen != null)
+                {
+                    c.frozen.thaw();
+                }
                 clones.remove(c.snapshotId(), c);
                 c.storage.close();
                 cloneEnded(c, ErrorCode.NETWORK, "no client came back within the restart window");
@@ -842,6 +913,10 @@ public final class DonorService implements AutoCloseable
         }
         for (final DonorSnapshot c : clones.values())
         {
+            if (c.frozen != null)
+            {
+                c.frozen.thaw();
+            }
             cloneEnded(c, ErrorCode.DONOR_SHUTDOWN, "the donor shut down");
         }
         stop();

@@ -300,6 +300,11 @@ final class DonorSession implements ConnectionHandler, CopyCallback
                         "this donor holds no snapshot " + Long.toHexString(requested.snapshotId()) +
                         " (it may have expired or the donor restarted)");
                 }
+                if (type == FrameType.COM_ATTACH && c.frozen != null)
+                {
+                    throw new FerryException(ErrorCode.BAD_LOCATOR, "snapshot " + Long.toHexString(requested.snapshotId()) +
+                        " is a frozen pass, which runs on its master connection only");
+                }
                 if (type == FrameType.COM_ATTACH &&
                     (requested.taskIndex() < 1 || requested.taskIndex() >= LocatorCodec.MAX_TASKS))
                 {
@@ -321,6 +326,10 @@ final class DonorSession implements ConnectionHandler, CopyCallback
                 expect(STATE_EXECUTE, type);
                 final int flags = length == ExecuteFlags.LENGTH ? body.getInt(offset, Wire.BYTE_ORDER) : 0;
                 metadataOnly = (flags & ExecuteFlags.METADATA_ONLY) != 0;
+                if ((flags & ExecuteFlags.LIVE) != 0)
+                {
+                    connection.padShortRegions(true); // a file truncated mid-send: zeros, and the next pass fixes it
+                }
                 clone.storage.execute(locator, task, flags);
                 state = STATE_STREAMING;
                 pump();
@@ -349,6 +358,10 @@ final class DonorSession implements ConnectionHandler, CopyCallback
                         code != ErrorCode.OK && !ErrorCode.isRestartable(code))
                     {
                         service.finishClone(clone, code, code == ErrorCode.OK ? "complete" : ErrorCodec.printableMessage(body, offset));
+                    }
+                    else if (code != ErrorCode.OK)
+                    {
+                        service.thawIfHeld(clone, "the client stopped during the freeze");
                     }
                 }
                 state = STATE_CLOSED;
@@ -484,8 +497,35 @@ final class DonorSession implements ConnectionHandler, CopyCallback
             {
                 final FileTreeDonor storage = new FileTreeDonor(service.root(), service.options().settings(),
                     service.options().protocolMin(), service.options().protocolMax());
-                final Locator real = storage.begin(CloneMode.START, version);
+                FreezeHooks.Frozen frozen = null;
+                if (version.stage() == Stage.FREEZE)
+                {
+                    // a live clone's last pass: hold the dataset still, then take the snapshot inside the freeze
+                    if (!service.hooks().enabled())
+                    {
+                        throw new FerryException(ErrorCode.CONFIG_MISMATCH, "a frozen pass was asked for, but this " +
+                            "donor has no --freeze-cmd");
+                    }
+                    final long id = FileTreeDonor.newSnapshotId();
+                    storage.presetSnapshotId(id);
+                    frozen = service.hooks().freeze(service.root(), id, String.valueOf(c.peer()), service.helper(),
+                        service.logger());
+                }
+                final Locator real;
+                try
+                {
+                    real = storage.begin(CloneMode.START, version);
+                }
+                catch (final RuntimeException ex)
+                {
+                    if (frozen != null)
+                    {
+                        frozen.thaw();
+                    }
+                    throw ex;
+                }
                 final DonorSnapshot snapshot = new DonorSnapshot(storage, real, this, service.newCloneThrottle());
+                snapshot.frozen = frozen;
                 slotReserved = false; // addClone takes the reservation, whether it adds the clone or refuses it
                 service.addClone(snapshot);
                 created = snapshot;
@@ -640,6 +680,10 @@ final class DonorSession implements ConnectionHandler, CopyCallback
         config.put("checksum", service.options().settings().checksum() ? "crc32c" : "none");
         config.put("restart_window_ms", String.valueOf(service.options().restartWindowMs()));
         config.put("software", "ferry");
+        if (service.hooks().enabled())
+        {
+            config.put("freeze", "1"); // a live clone may ask for a frozen last pass
+        }
         final org.agrona.concurrent.UnsafeBuffer scratch = new org.agrona.concurrent.UnsafeBuffer(new byte[4096]);
         final int len = ConfigCodec.encode(scratch, 0, config);
         if (!connection.send(FrameType.COM_RES_CONFIG, scratch, 0, len))
@@ -704,8 +748,12 @@ final class DonorSession implements ConnectionHandler, CopyCallback
                     fail(ex.code(), ex.getMessage());
                     return;
                 }
+                // the last pass's reads are done: a frozen dataset is let go here, before the client has it all
+                final long held = clone.frozen != null && !metadataOnly ? clone.frozen.thaw() : 0;
+                final long changed = clone.storage instanceof FileTreeDonor ?
+                    ((FileTreeDonor)clone.storage).changedFiles(locator, task) : 0;
                 CompleteCodec.encode(connection.sendBuffer(), at, metadataOnly ? Stage.METADATA : Stage.FILE_COPY, task,
-                    bytesSent);
+                    bytesSent, changed, held);
                 connection.flush();
                 state = STATE_EXIT;
                 return;
@@ -872,6 +920,8 @@ final class DonorSession implements ConnectionHandler, CopyCallback
                     // a malformed frame from the client: it will not come back for this snapshot
                     service.finishClone(clone, errorCode, message);
                 }
+                // cut during a frozen pass: let the dataset go now rather than after the restart window
+                service.thawIfHeld(clone, "the connection was lost during the freeze");
             }
             service.releaseSession(clone, this);
         }

@@ -38,6 +38,8 @@ final class DonorSnapshot
     final java.util.concurrent.atomic.AtomicLong bytesSent = new java.util.concurrent.atomic.AtomicLong();
     final java.util.concurrent.atomic.AtomicBoolean endLogged = new java.util.concurrent.atomic.AtomicBoolean();
     volatile String client = "?";
+    /** Taken inside the donor's freeze hook (a live clone's FREEZE pass): thawed once, see {@link FreezeHooks}. */
+    volatile FreezeHooks.Frozen frozen;
 
     /**
      * @param creator the session whose COM_INIT took the snapshot: it holds task 0 from the start, so a new snapshot

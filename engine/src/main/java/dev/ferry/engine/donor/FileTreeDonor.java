@@ -45,6 +45,29 @@ public final class FileTreeDonor implements DonorStorage
     private volatile dev.ferry.engine.diff.HaveSet have;
     private volatile java.util.function.Consumer<String> scanWarnings =
         w -> System.err.println("ferry donor: warning: " + w);
+    private long presetId;
+
+    /**
+     * Use {@code id} as the next snapshot's id (a freeze hook learns the id before the scan); 0 for a random one.
+     */
+    void presetSnapshotId(final long id)
+    {
+        presetId = id;
+    }
+
+    /**
+     * @return a new random snapshot id (never 0).
+     */
+    static long newSnapshotId()
+    {
+        long id;
+        do
+        {
+            id = RANDOM.nextLong();
+        }
+        while (id == 0);
+        return id;
+    }
 
     /**
      * @param root     the directory to serve.
@@ -126,6 +149,15 @@ public final class FileTreeDonor implements DonorStorage
     }
 
     /**
+     * @return files task {@code task} found changed under its reads (a live clone), for its COM_RES_COMPLETE.
+     */
+    public long changedFiles(final Locator locator, final int task)
+    {
+        final DonorCursor c = cursor(locator, task);
+        return c == null ? 0 : c.changedFiles();
+    }
+
+    /**
      * @return data bytes of the blocks offered so far that the recipient already had (matched piece hashes).
      */
     public long sameBytes()
@@ -186,12 +218,11 @@ public final class FileTreeDonor implements DonorStorage
                 plan = p;
                 applied = new AtomicIntegerArray(p.chunkCount());
                 queue = new ChunkQueue(p.order(), null);
-                long id;
-                do
+                long id = presetId;
+                while (id == 0)
                 {
                     id = RANDOM.nextLong();
                 }
-                while (id == 0);
                 snapshotId = id;
                 return install(0, new DonorCursor(this, true, queue),
                     Locator.real(Locator.ENGINE_FILE_TREE, protocol, snapshotId, 0, Stage.METADATA));
@@ -375,6 +406,14 @@ public final class FileTreeDonor implements DonorStorage
         if ((flags & dev.ferry.core.protocol.ExecuteFlags.CHECKSUMS_ONLY) != 0)
         {
             checksumsOnly(locator, task);
+        }
+        if ((flags & dev.ferry.core.protocol.ExecuteFlags.LIVE) != 0)
+        {
+            final DonorCursor c = cursor(locator, task);
+            if (c != null)
+            {
+                c.live();
+            }
         }
     }
 

@@ -35,6 +35,20 @@ public final class ManifestScanner
 {
     /** The recipient keeps its incomplete-clone state under this top-level name, so a donor may not ship it. */
     public static final String STATE_DIR = ".ferry";
+    /**
+     * A file changed this recently before the scan read its times may be written again within the same timestamp
+     * tick, leaving its mtime as it was (timestamps come from the kernel's coarse clock: a few milliseconds on
+     * ext4, XFS, btrfs and tmpfs). Such files are flagged {@code RECENT}. Setting {@code ferry.racy.ms}; raise it
+     * for file systems with coarse timestamps (2000 for FAT, 1000 for ext3).
+     */
+    public static final long RACY_WINDOW_NANOS = java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(
+        Long.getLong("ferry.racy.ms", 50));
+
+    private static long wallNanos()
+    {
+        final java.time.Instant now = java.time.Instant.now();
+        return now.getEpochSecond() * 1_000_000_000L + now.getNano();
+    }
 
     private static final byte[] STATE_DIR_BYTES = Wire.utf8(STATE_DIR);
     private static final byte[] NONE = new byte[0];
@@ -91,6 +105,14 @@ public final class ManifestScanner
                 names.add(PathBytes.fileName(child));
             }
         }
+        catch (final java.nio.file.NoSuchFileException | java.nio.file.NotDirectoryException ex)
+        {
+            if (prefix.length == 0)
+            {
+                throw ex;
+            }
+            return; // removed or replaced since it was listed (a live dataset): the next pass sees what it became
+        }
         final Integer[] order = new Integer[children.size()];
         for (int i = 0; i < order.length; i++)
         {
@@ -112,7 +134,7 @@ public final class ManifestScanner
                     " bytes: " + PathBytes.display(rel));
             }
             final Path child = children.get(i);
-            if (add(child, rel))
+            if (addIfThere(child, rel))
             {
                 walk(child, rel);
             }
@@ -122,6 +144,22 @@ public final class ManifestScanner
     /**
      * @return true if {@code path} is a directory to walk into.
      */
+    /**
+     * {@link #add}, for an entry a live dataset may have removed since its directory was listed: then it is simply
+     * not in this snapshot.
+     */
+    private boolean addIfThere(final Path path, final byte[] rel) throws IOException
+    {
+        try
+        {
+            return add(path, rel);
+        }
+        catch (final java.nio.file.NoSuchFileException ex)
+        {
+            return false;
+        }
+    }
+
     private boolean add(final Path path, final byte[] rel) throws IOException
     {
         final byte[] cPath = PathBytes.cPath(path);
@@ -149,6 +187,10 @@ public final class ManifestScanner
                 if (st.mayBeSparse() && st.size() > 0)
                 {
                     flags = DescriptorFlyweight.FILE_FLAG_SPARSE;
+                }
+                if (Math.max(st.mtimeNanos(), st.ctimeNanos()) >= wallNanos() - RACY_WINDOW_NANOS)
+                {
+                    flags |= DescriptorFlyweight.FILE_FLAG_RECENT; // a write now may not move its mtime
                 }
                 if (st.nlink() > 1)
                 {

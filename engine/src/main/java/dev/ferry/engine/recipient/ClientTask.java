@@ -254,6 +254,12 @@ final class ClientTask implements ConnectionHandler
                     connection.sendBuffer().putInt(at, ExecuteFlags.METADATA_ONLY, dev.ferry.core.protocol.Wire.BYTE_ORDER);
                     connection.flush();
                 }
+                else if (run.live())
+                {
+                    final int at = claim(connection, FrameType.COM_EXECUTE, ExecuteFlags.LENGTH);
+                    connection.sendBuffer().putInt(at, ExecuteFlags.LIVE, dev.ferry.core.protocol.Wire.BYTE_ORDER);
+                    connection.flush();
+                }
                 else
                 {
                     sendEmpty(FrameType.COM_EXECUTE);
@@ -278,6 +284,8 @@ final class ClientTask implements ConnectionHandler
                         throw new FerryException(ErrorCode.BAD_DESCRIPTOR, "the donor completed before its manifest " +
                             "reached the file copy stage");
                     }
+                    run.onDonorComplete(dev.ferry.core.protocol.CompleteCodec.changed(body, offset),
+                        dev.ferry.core.protocol.CompleteCodec.frozenNanos(body, offset));
                     if (metadataOnly)
                     {
                         run.onMetadataOnlyComplete(this);

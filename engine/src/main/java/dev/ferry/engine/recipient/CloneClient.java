@@ -83,6 +83,10 @@ public final class CloneClient implements AutoCloseable
             return this;
         }
         private boolean noWait;
+        private boolean strict;
+        private boolean noFreeze;
+        private int maxRounds = 8;
+        private long convergeBytes = 64L << 20;
 
         /**
          * Connections (clone tasks), at least 1.
@@ -189,6 +193,59 @@ public final class CloneClient implements AutoCloseable
         public Options resumeChecksum(final boolean v)
         {
             resumeChecksum = v;
+            return this;
+        }
+
+        /**
+         * Fail with FILE_CHANGED as soon as a donor file changes while it is copied ({@code --strict}), instead of
+         * copying it again in a change pass (the default: a live tree clones).
+         */
+        public Options strict(final boolean v)
+        {
+            strict = v;
+            return this;
+        }
+
+        boolean strict()
+        {
+            return strict;
+        }
+
+        /**
+         * A live clone ends, when the donor has a freeze hook, with a pass taken inside the freeze; with this it
+         * converges without freezing, as with a donor that has none (consistent per file, not across files).
+         */
+        public Options noFreeze(final boolean v)
+        {
+            noFreeze = v;
+            return this;
+        }
+
+        /**
+         * At most this many passes before the last one ({@code --max-rounds}, default 8): with a freeze hook the
+         * freeze then comes whatever is left; without one the clone ends and names the files still changing.
+         */
+        public Options maxRounds(final int v)
+        {
+            if (v < 1 || v > 1000)
+            {
+                throw new FerryException(ErrorCode.CONFIG_MISMATCH, "--max-rounds must be 1..1000, got " + v);
+            }
+            maxRounds = v;
+            return this;
+        }
+
+        /**
+         * With a freeze hook: freeze once a change pass moved at most this many data bytes ({@code --converge},
+         * default 64 MiB), so the freeze holds the dataset for about the time those bytes take.
+         */
+        public Options convergeBytes(final long v)
+        {
+            if (v < 0)
+            {
+                throw new FerryException(ErrorCode.CONFIG_MISMATCH, "--converge must be >= 0, got " + v);
+            }
+            convergeBytes = v;
             return this;
         }
 
@@ -440,7 +497,52 @@ public final class CloneClient implements AutoCloseable
         }
     }
 
+    /**
+     * The first pass, then, for a live clone that has not converged, change passes against new snapshots (each a
+     * resume by manifest against the journal of the pass before, so only what changed travels), and with a donor
+     * freeze hook a last pass inside the freeze.
+     */
     private CloneResult run(final int kind)
+    {
+        CloneResult r = firstPass(kind);
+        int round = 1;
+        while (r == null)
+        {
+            round++;
+            rounds = round;
+            final boolean freeze = donorFreezes && !options.noFreeze &&
+                (lastPassData <= options.convergeBytes || round > options.maxRounds);
+            if (round > options.maxRounds + 4)
+            {
+                throw new FerryException(ErrorCode.FILE_CHANGED, "the clone did not converge in " + (round - 1) +
+                    " passes", "the donor's dataset changes faster than it can be copied; raise --max-rounds or " +
+                    "use a freeze hook", null);
+            }
+            try
+            {
+                r = attempt(RESUME_MERGE, RecipientJournal.load(target.resolve(ManifestScanner.STATE_DIR)),
+                    freeze ? Stage.FREEZE : Stage.CHANGE_COPY);
+            }
+            catch (final FerryException ex)
+            {
+                // a frozen snapshot thawed after a cut, or the donor restarted: converge again from the journal
+                if (ex.code() != ErrorCode.UNKNOWN_SNAPSHOT)
+                {
+                    throw ex;
+                }
+                progress.onRestart();
+                lastPassData = Long.MAX_VALUE;
+            }
+        }
+        return r;
+    }
+
+    /** Set by a pass that was not the last: for the next pass's choice. */
+    private boolean donorFreezes;
+    private long lastPassData = Long.MAX_VALUE;
+    private int rounds = 1;
+
+    private CloneResult firstPass(final int kind)
     {
         progress.threads(options.threads);
         if (kind == RESUME_SAME)
@@ -486,6 +588,29 @@ public final class CloneClient implements AutoCloseable
         return attempt(RESUME_MERGE, RecipientJournal.load(target.resolve(ManifestScanner.STATE_DIR)));
     }
 
+    private long frozenNanos = -1;
+    private long frozenBytes;
+    private long unstableFiles;
+
+    /**
+     * Whether the pass that just applied everything is the clone's last: always for a strict clone and for the
+     * frozen pass; with a donor freeze hook never before the frozen pass; without one when no file changed under
+     * the donor's reads and none was written within the racy window of the scan (each file is then a version that
+     * existed, read while it held still), or after {@code --max-rounds} passes.
+     */
+    private boolean lastPass(final CloneRun run, final FileTreeRecipient recipient, final int passStage)
+    {
+        if (!run.live() || passStage == Stage.FREEZE)
+        {
+            return true;
+        }
+        if (run.donorFreezes() && !options.noFreeze)
+        {
+            return false;
+        }
+        return run.donorChanged() == 0 && recipient.recentFiles() == 0 || rounds >= options.maxRounds;
+    }
+
     private static final int FRESH = 0;
     private static final int RESUME_SAME = 1;
     private static final int RESUME_MERGE = 2;
@@ -493,9 +618,21 @@ public final class CloneClient implements AutoCloseable
 
     private CloneResult attempt(final int kind, final RecipientJournal.Loaded loaded)
     {
+        return attempt(kind, loaded, Stage.FILE_COPY);
+    }
+
+    /**
+     * @param passStage FILE_COPY for a clone's first pass, CHANGE_COPY or FREEZE for a live clone's later ones.
+     * @return the result, or null when this was a live clone's pass that was not the last one.
+     */
+    private CloneResult attempt(final int kind, final RecipientJournal.Loaded loaded, final int passStage)
+    {
         final FileTreeRecipient recipient = new FileTreeRecipient(target, options.settings()).noSetuid(options.noSetuid);
         final CloneRun run = new CloneRun(options, recipient, progress);
         run.throttle(throttle);
+        run.passStage(passStage);
+        final long dataAtStart = progress.dataBytes();
+        final int taskCount = passStage == Stage.FREEZE ? 1 : options.threads; // a frozen pass: the master alone
         final ApplyWorker[] workers = new ApplyWorker[options.applyThreads];
         final List<AgentRunner> workerRunners = new ArrayList<>();
         final List<ClientTask> tasks = new ArrayList<>();
@@ -548,9 +685,9 @@ public final class CloneClient implements AutoCloseable
             master.start(donor);
             boolean attached = false;
             // connections of this clone: --threads, or what the autotuner has decided so far
-            final ConcurrencyTuner tuner = options.maxThreads > options.threads ?
+            final ConcurrencyTuner tuner = passStage != Stage.FREEZE && options.maxThreads > options.threads ?
                 new ConcurrencyTuner(options.threads, options.maxThreads) : null;
-            int connections = options.threads;
+            int connections = taskCount;
             while (true)
             {
                 final FerryException failure = run.failure();
@@ -643,6 +780,27 @@ public final class CloneClient implements AutoCloseable
                 await(run, 50);
             }
             run.checkAllApplied();
+            if (!lastPass(run, recipient, passStage))
+            {
+                // a live clone moves on to its next pass: what this one applied is made durable and journaled
+                checkpoint(run, recipient);
+                // the first pass copies everything: only a change pass measures how much is left to converge
+                lastPassData = passStage == Stage.CHANGE_COPY ? progress.dataBytes() - dataAtStart : Long.MAX_VALUE;
+                donorFreezes = run.donorFreezes();
+                run.requestExit();
+                final long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+                while (run.tasksFinished() < tasks.size() && System.nanoTime() < deadline)
+                {
+                    run.await(20);
+                }
+                return null;
+            }
+            if (passStage == Stage.FREEZE)
+            {
+                frozenNanos = run.frozenNanos();
+                frozenBytes = progress.dataBytes() - dataAtStart;
+            }
+            unstableFiles = run.donorChanged();
             progress.stage(Stage.FILE_SYNC);
             report(run);
             recipient.applyEnd(run.locator(), 0, ErrorCode.OK);
@@ -661,7 +819,8 @@ public final class CloneClient implements AutoCloseable
                 progress.networkBytes(), progress.elapsedSeconds(), progress.restarts(), progress.holeBytes(),
                 progress.warnings()).withDiff(new CloneResult.Diff(
                 progress.keptFiles(), progress.keptBytes(), progress.comparedFiles(), progress.hashedBytes(),
-                progress.unchangedBytes(), progress.movedFiles()));
+                progress.unchangedBytes(), progress.movedFiles())).withLive(new CloneResult.Live(rounds,
+                frozenNanos, frozenBytes, frozenNanos >= 0 ? 0 : unstableFiles));
         }
         catch (final InterruptedException ex)
         {

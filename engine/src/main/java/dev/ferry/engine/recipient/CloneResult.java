@@ -29,6 +29,35 @@ public final class CloneResult
         static final Diff NONE = new Diff(0, 0, 0, 0, 0, 0);
     }
 
+    /**
+     * How a live clone ended: its passes (1 when nothing changed under it), how long the donor's dataset was frozen
+     * for the last pass (-1: no freeze) and the data bytes sent inside the freeze, and how many files changed under
+     * the donor's reads in the last pass without a freeze (0: every file is a version that existed; more: those files
+     * are as read and may be torn).
+     */
+    public record Live(int passes, long frozenNanos, long frozenBytes, long unstableFiles)
+    {
+        static final Live SINGLE = new Live(1, -1, 0, 0);
+
+        public boolean frozen()
+        {
+            return frozenNanos >= 0;
+        }
+    }
+
+    private Live live = Live.SINGLE;
+
+    CloneResult withLive(final Live l)
+    {
+        live = l;
+        return this;
+    }
+
+    public Live live()
+    {
+        return live;
+    }
+
     CloneResult withDiff(final Diff d)
     {
         diff = d;
@@ -110,6 +139,6 @@ public final class CloneResult
     {
         return "CloneResult{entries=" + entries + ", dataBytes=" + dataBytes + ", holeBytes=" + holeBytes +
             ", networkBytes=" + networkBytes + ", seconds=" + seconds + ", restarts=" + restarts +
-            ", warnings=" + warnings.size() + ", " + diff + "}";
+            ", warnings=" + warnings.size() + ", " + diff + ", " + live + "}";
     }
 }

@@ -101,6 +101,9 @@ final class CloneRun
     private boolean masterAccepted;
     private boolean metadataOnlyComplete;
     private volatile HaveList pendingHave;
+    private volatile int passStage = Stage.FILE_COPY;
+    private final java.util.concurrent.atomic.AtomicLong donorChanged = new java.util.concurrent.atomic.AtomicLong();
+    private final java.util.concurrent.atomic.AtomicLong frozenNanos0 = new java.util.concurrent.atomic.AtomicLong();
     private boolean holdWorkers;
     private int tasksComplete;
     private int tasksFinished;
@@ -338,8 +341,19 @@ final class CloneRun
             Math.min(options.settings().maxFrameLength(), options.transport().maxFrameLength()));
         post(new Event(Event.CONFIG, generation, 0, c.restartWindowMs));
         recipient.layout(c.chunkSize, c.blockSize, c.filesPerChunk);
+        donorFreezes = "1".equals(config.get("freeze"));
         return c.blockSize;
     }
+
+    /**
+     * @return whether the donor has a freeze hook (COM_RES_CONFIG {@code freeze=1}): a live clone ends in FREEZE.
+     */
+    boolean donorFreezes()
+    {
+        return donorFreezes;
+    }
+
+    private volatile boolean donorFreezes;
 
     /**
      * Apply a STATE or FILE descriptor (master task's loop thread).
@@ -366,7 +380,7 @@ final class CloneRun
                     throw new FerryException(ErrorCode.BAD_DESCRIPTOR, "the donor announced " + d.chunkCount() +
                         " chunks but its manifest lays out " + (p == null ? "none" : String.valueOf(p.chunkCount())));
                 }
-                progress.stage(Stage.FILE_COPY);
+                progress.stage(passStage);
                 if (!entriesCounted)
                 {
                     entriesCounted = true; // directories, symlinks, empty files: complete once created
@@ -479,7 +493,49 @@ final class CloneRun
     Locator versionLocator()
     {
         final Locator v = recipient.applyBegin(CloneMode.VERSION, null);
-        return Locator.version(v.engineId(), options.protocolMin(), options.protocolMax());
+        final Locator l = Locator.version(v.engineId(), options.protocolMin(), options.protocolMax());
+        return passStage == Stage.FILE_COPY ? l : l.withStage(passStage); // CHANGE_COPY, or FREEZE: freeze first
+    }
+
+    /**
+     * Which pass of a live clone this run is: FILE_COPY (the first), CHANGE_COPY or FREEZE. Driver, before any task.
+     */
+    void passStage(final int stage)
+    {
+        passStage = stage;
+    }
+
+    int passStage()
+    {
+        return passStage;
+    }
+
+    /**
+     * A task's COM_RES_COMPLETE: files the donor found changed under its reads, and how long the dataset was frozen.
+     * Any task's loop thread.
+     */
+    void onDonorComplete(final long changed, final long frozenNanos)
+    {
+        donorChanged.addAndGet(changed);
+        frozenNanos0.accumulateAndGet(frozenNanos, Math::max);
+    }
+
+    long donorChanged()
+    {
+        return donorChanged.get();
+    }
+
+    long frozenNanos()
+    {
+        return frozenNanos0.get();
+    }
+
+    /**
+     * @return whether COM_EXECUTE asks for a live copy (changes under the read are counted, not fatal).
+     */
+    boolean live()
+    {
+        return !options.strict();
     }
 
     /**

@@ -57,6 +57,8 @@ final class ResumeMerge
         final boolean complete;
         /** Its inode has other names in the copy: never written in place (that would change the other names). */
         final boolean linked;
+        /** Written within the donor's racy window of its scan: its mtime cannot vouch for its content. */
+        boolean recent;
         boolean seen;
 
         final byte[] pathBytes;
@@ -168,7 +170,9 @@ final class ResumeMerge
         }
         for (final Manifest.Entry e : oldEntries)
         {
-            old.put(e.path, new OldEntry(e.type, e.size, e.mtimeNanos, complete[e.index], false, e.pathBytes));
+            final OldEntry o = new OldEntry(e.type, e.size, e.mtimeNanos, complete[e.index], false, e.pathBytes);
+            o.recent = (e.flags & DescriptorFlyweight.FILE_FLAG_RECENT) != 0;
+            old.put(e.path, o);
         }
     }
 
@@ -218,7 +222,7 @@ final class ResumeMerge
         if (e.type == DescriptorFlyweight.FILE_REGULAR && Files.isRegularFile(e.resolved, LinkOption.NOFOLLOW_LINKS) &&
             (o == null || !o.linked))
         {
-            if (!checksum && o != null && o.type == e.type && o.complete && o.size == e.size &&
+            if (!checksum && o != null && !o.recent && o.type == e.type && o.complete && o.size == e.size &&
                 o.mtimeNanos == e.mtimeNanos && Files.size(e.resolved) == e.size)
             {
                 e.kept = true; // the quick check: same size and mtime, all of it written
