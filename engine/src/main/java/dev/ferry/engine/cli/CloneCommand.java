@@ -65,6 +65,22 @@ final class CloneCommand implements Callable<Integer>
         "read everything)")
     boolean resumeChecksum;
 
+    @Option(names = "--strict", description = "fail with FILE_CHANGED as soon as a donor file changes during the " +
+        "clone, instead of copying it again in a change pass")
+    boolean strict;
+
+    @Option(names = "--max-rounds", defaultValue = "8", paramLabel = "N", description = "a live clone's passes " +
+        "before its last one (default: ${DEFAULT-VALUE})")
+    int maxRounds;
+
+    @Option(names = "--converge", defaultValue = "64M", paramLabel = "SIZE", description = "with a donor freeze " +
+        "hook: freeze once a change pass moved at most SIZE (default: ${DEFAULT-VALUE})")
+    String converge;
+
+    @Option(names = "--no-freeze", description = "converge without the donor's freeze hook (each file consistent, " +
+        "not the tree at one instant)")
+    boolean noFreeze;
+
     @Option(names = "--update", description = "bring the directory TO (a finished copy, or any directory: this flag " +
         "says so) up to date with the donor, sending only what changed: new and changed pieces of files, renamed " +
         "files moved, vanished entries removed; an interrupted update continues with --resume")
@@ -113,7 +129,8 @@ final class CloneCommand implements Callable<Integer>
             .threads(threads != null ? threads : Math.min(2, maxThreads)).maxThreads(threads != null ? 0 : maxThreads)
             .applyThreads(applyThreads)
             .settings(new dev.ferry.core.config.CloneSettings().sync(!noSync)).onProgress(printer, 1000)
-            .maxRate(rate(maxRate)).resume(resume).update(update).resumeChecksum(resumeChecksum).maxRestarts(maxRestarts).allowDonors(allowDonors).noSetuid(noSetuid).noWait(noWait)
+            .maxRate(rate(maxRate)).resume(resume).update(update).strict(strict).maxRounds(maxRounds).noFreeze(noFreeze)
+            .convergeBytes(Units.parseSize(converge)).resumeChecksum(resumeChecksum).maxRestarts(maxRestarts).allowDonors(allowDonors).noSetuid(noSetuid).noWait(noWait)
             .secret(secretFile == null ? null : dev.ferry.engine.SharedSecret.fromFile(secretFile));
         final CloneResult r;
         final CloneClient client = new CloneClient(HostPort.parse(from), to, options);
@@ -143,7 +160,16 @@ final class CloneCommand implements Callable<Integer>
                 (r.diff().comparedFiles() > 0 ? ", " + r.diff().comparedFiles() + " files compared piece by piece (" +
                 Units.bytes(r.diff().hashedBytes()) + " hashed, " + Units.bytes(r.diff().unchangedBytes()) +
                 " unchanged)" : "") +
-                (r.diff().movedFiles() > 0 ? ", " + r.diff().movedFiles() + " renamed files moved" : "") + ")");
+                (r.diff().movedFiles() > 0 ? ", " + r.diff().movedFiles() + " renamed files moved" : "") +
+                (r.live().passes() > 1 ? ", " + r.live().passes() + " passes" : "") +
+                (r.live().frozen() ? String.format(Locale.ROOT, ", dataset frozen %.0f ms for the last %s",
+                r.live().frozenNanos() / 1e6, Units.bytes(r.live().frozenBytes())) : "") + ")");
+            if (r.live().unstableFiles() > 0)
+            {
+                spec.commandLine().getErr().println("ferry: warning: " + r.live().unstableFiles() + " files changed " +
+                    "while the last pass read them: the copy is consistent per file except for those (raise " +
+                    "--max-rounds, or give the donor a --freeze-cmd)");
+            }
         }
         ProgressPrinter.warnings(spec.commandLine().getErr(), r.warnings());
         return 0;

@@ -73,6 +73,19 @@ final class DonorCommand implements Callable<Integer>
     @CommandLine.Mixin
     TlsOptions tls = new TlsOptions();
 
+    @Option(names = "--freeze-cmd", paramLabel = "CMD", description = "a live clone's last pass is taken while CMD " +
+        "holds the dataset still (run with /bin/sh -c; FERRY_ROOT, FERRY_SNAPSHOT, FERRY_HOOK, FERRY_CLIENT in its " +
+        "environment); a non-zero exit fails the clone with its stderr")
+    String freezeCmd;
+
+    @Option(names = "--thaw-cmd", paramLabel = "CMD", description = "lets the dataset go on after --freeze-cmd; runs " +
+        "once after every freeze that succeeded, even on errors and cuts")
+    String thawCmd;
+
+    @Option(names = "--freeze-timeout", defaultValue = "30", paramLabel = "SECONDS",
+        description = "longest --freeze-cmd may run (default: ${DEFAULT-VALUE})")
+    long freezeTimeoutSeconds;
+
     @Option(names = "--drain", defaultValue = "0", paramLabel = "S",
         description = "on SIGTERM, give running clones up to S seconds to finish before the rest are told " +
         "DONOR_SHUTDOWN (default: ${DEFAULT-VALUE})")
@@ -105,6 +118,7 @@ final class DonorCommand implements Callable<Integer>
             .secret(secretFile == null ? null : dev.ferry.engine.SharedSecret.fromFile(secretFile))
             .maxRate(rate("--max-rate", maxRate)).maxTotalRate(rate("--max-total-rate", maxTotalRate))
             .settings(settings).maxClones(maxClones).maxQueued(maxQueued).loops(loops).restartWindowMs(restartWindowSeconds * 1000)
+            .freezeCmd(freezeCmd).thawCmd(thawCmd).freezeTimeoutMs(freezeTimeoutSeconds * 1000)
             .log(ex ->
             {
                 if (!quiet)
