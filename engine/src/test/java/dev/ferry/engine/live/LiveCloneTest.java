@@ -41,7 +41,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * renames, about 100 operations a second) cloned without hooks (every file is a version it had) and with freeze
  * hooks that stop the writer (the copy is the tree as it stood inside the freeze, the freeze well under a second).
  */
-class LiveCloneTest
+public class LiveCloneTest
 {
     static final int BLOCK = 64 * 1024;
 
@@ -49,7 +49,7 @@ class LiveCloneTest
     Path dir;
 
     /** Writes to a tree until stopped; records every version of every path it produced. */
-    static final class Writer implements Runnable
+    public static final class Writer implements Runnable
     {
         final Path root;
         final Map<String, Set<String>> versions = new HashMap<>();
@@ -61,7 +61,7 @@ class LiveCloneTest
         private final Random r = new Random(11);
         private int next;
 
-        Writer(final Path root, final Path pauseFlag, final Path pausedAck) throws IOException
+        public Writer(final Path root, final Path pauseFlag, final Path pausedAck) throws IOException
         {
             this.root = root;
             this.pauseFlag = pauseFlag;

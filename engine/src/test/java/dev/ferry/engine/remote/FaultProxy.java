@@ -17,9 +17,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * cut a connection (reset) after N bytes, stall it, black-hole it, or flip a byte. Plain blocking sockets, two
  * threads per connection; for tests only. Faults are armed from the test thread and fire once.
  */
-final class FaultProxy implements AutoCloseable
+public final class FaultProxy implements AutoCloseable
 {
-    enum Kind
+    public enum Kind
     {
         NONE, RESET, STALL, BLACK_HOLE, CORRUPT
     }
@@ -40,12 +40,12 @@ final class FaultProxy implements AutoCloseable
     /**
      * Limit donor-to-client throughput per connection (0 = unlimited), so a test can act mid-clone.
      */
-    void throttle(final long v)
+    public void throttle(final long v)
     {
         bytesPerSecond = v;
     }
 
-    FaultProxy(final InetSocketAddress target) throws IOException
+    public FaultProxy(final InetSocketAddress target) throws IOException
     {
         this.target = target;
         this.server = new ServerSocket(0, 64, InetAddress.getLoopbackAddress());
@@ -62,7 +62,7 @@ final class FaultProxy implements AutoCloseable
         target = newTarget;
     }
 
-    InetSocketAddress address()
+    public InetSocketAddress address()
     {
         return new InetSocketAddress("127.0.0.1", server.getLocalPort());
     }
@@ -70,7 +70,7 @@ final class FaultProxy implements AutoCloseable
     /**
      * Fire {@code k} when the donor-to-client byte count (over all connections) passes {@code afterBytes} from now.
      */
-    synchronized void arm(final Kind k, final long afterBytes)
+    public synchronized void arm(final Kind k, final long afterBytes)
     {
         fireAt = downstream.get() + afterBytes;
         kind = k;
@@ -91,12 +91,12 @@ final class FaultProxy implements AutoCloseable
         return downstream.get();
     }
 
-    long connections()
+    public long connections()
     {
         return connections.get();
     }
 
-    long faultsFired()
+    public long faultsFired()
     {
         return faultsFired.get();
     }
