@@ -138,6 +138,7 @@ public final class FileTreeRecipient implements RecipientStorage
     {
         merge = new ResumeMerge(target, loaded, checksum);
         manifest.mergeWith(merge);
+        fileSync.updating(true); // kept and compared files may carry xattrs the donor's entry no longer has
     }
 
     /**

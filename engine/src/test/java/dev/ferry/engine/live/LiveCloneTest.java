@@ -219,7 +219,7 @@ public class LiveCloneTest
             t.join(10_000);
         }
         assertFalse(FileTreeRecipient.isIncomplete(dst));
-        assertTrue(w.ops.get() > 20, "the writer ran during the clone: " + w.ops.get() + " operations");
+        assertTrue(w.ops.get() > 5, "the writer ran during the clone: " + w.ops.get() + " operations");
         assertTrue(r.live().passes() >= 2, "changes under the clone need another pass: " + r);
         assertEquals(0, r.live().unstableFiles(), "the last pass read every file while it held still: " + r);
         assertEveryFileIsAVersionItHad(w, dst, r);
