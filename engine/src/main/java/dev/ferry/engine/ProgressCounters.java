@@ -317,14 +317,15 @@ public final class ProgressCounters
     }
 
     /**
-     * An update or a resume against a new snapshot compared {@code files} files piece by piece, hashing
-     * {@code bytes} bytes of the copy, and moved {@code moved} renamed files into place. Driver thread.
+     * An update, a resume against a new snapshot or a live clone's change pass compared {@code files} files piece
+     * by piece, hashing {@code bytes} bytes of the copy, and moved {@code moved} renamed files into place. Driver
+     * thread (the fields are volatile for readers; only the driver writes them).
      */
     public void onHashed(final long files, final long bytes, final long moved)
     {
-        comparedFiles = files;
-        hashedBytes = bytes;
-        movedFiles = moved;
+        comparedFiles += files; // summed over the passes of a live clone
+        hashedBytes += bytes;
+        movedFiles += moved;
     }
 
     public long comparedFiles()

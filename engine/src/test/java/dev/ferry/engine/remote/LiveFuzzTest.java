@@ -1121,7 +1121,8 @@ class LiveFuzzTest
             }
             send(config);
             out.flush();
-            assertEquals(FrameHeader.HEADER_LENGTH, readFrame(in, FrameType.COM_EXECUTE).length);
+            assertEquals(FrameHeader.HEADER_LENGTH + dev.ferry.core.protocol.ExecuteFlags.LENGTH,
+                readFrame(in, FrameType.COM_EXECUTE).length); // the LIVE flag
             side = new ClientSide(in);
             readerPool.submit(side);
             manifest(attack <= 5);
