@@ -29,4 +29,13 @@ public interface ApplyData
      * pieces of a block whose pieces are not all present).
      */
     void writeTo(FileChannel target, long position, int from, int length) throws IOException;
+
+    /**
+     * @return true if bytes {@code [from, from + length)} are all zero; false when this data cannot tell cheaply
+     *     (a file region), which only means they are written.
+     */
+    default boolean isZero(final int from, final int length)
+    {
+        return false;
+    }
 }

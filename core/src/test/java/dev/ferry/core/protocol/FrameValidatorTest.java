@@ -181,8 +181,10 @@ class FrameValidatorTest
     {
         assertEquals(ErrorCode.OK, validate(frames.frame(FrameType.COM_EXECUTE,
             (b, o) -> { b.putInt(o, ExecuteFlags.METADATA_ONLY, Wire.BYTE_ORDER); return 4; })));
+        assertEquals(ErrorCode.OK, validate(frames.frame(FrameType.COM_EXECUTE,
+            (b, o) -> { b.putInt(o, ExecuteFlags.LIVE, Wire.BYTE_ORDER); return 4; })));
         assertEquals(ErrorCode.MALFORMED_FRAME, validate(frames.frame(FrameType.COM_EXECUTE,
-            (b, o) -> { b.putInt(o, 4, Wire.BYTE_ORDER); return 4; })));
+            (b, o) -> { b.putInt(o, 1 << 20, Wire.BYTE_ORDER); return 4; })));
         assertEquals(ErrorCode.MALFORMED_FRAME, validate(frames.frame(FrameType.COM_EXECUTE, (b, o) -> 8)));
     }
 
@@ -253,7 +255,7 @@ class FrameValidatorTest
         assertEquals(ErrorCode.MALFORMED_FRAME, validate(truncate(real, real.length - 1)), "23 bytes");
         assertEquals(ErrorCode.BAD_LOCATOR, validate(withByte(real, o + LocatorCodec.KIND_OFFSET, 0)), "kind 0");
         assertEquals(ErrorCode.BAD_LOCATOR, validate(withByte(real, o + LocatorCodec.KIND_OFFSET, 4)), "kind 4");
-        assertEquals(ErrorCode.BAD_LOCATOR, validate(withByte(real, o + LocatorCodec.STAGE_OFFSET, Stage.DONE + 1)), "stage");
+        assertEquals(ErrorCode.BAD_LOCATOR, validate(withByte(real, o + LocatorCodec.STAGE_OFFSET, Stage.FREEZE + 1)), "stage");
         assertEquals(ErrorCode.BAD_LOCATOR, validate(withShort(real, o + LocatorCodec.PROTOCOL_MIN_OFFSET, 0)), "min 0");
         assertEquals(ErrorCode.BAD_LOCATOR, validate(withShort(real, o + LocatorCodec.PROTOCOL_MIN_OFFSET, 2)), "max < min");
         assertEquals(ErrorCode.BAD_LOCATOR, validate(withInt(real, o + LocatorCodec.TASK_OFFSET, -1)), "task -1");
@@ -311,7 +313,7 @@ class FrameValidatorTest
         assertEquals(ErrorCode.OK, validate(state));
         assertEquals(ErrorCode.MALFORMED_FRAME, validate(extend(state, 1)));
         assertEquals(ErrorCode.MALFORMED_FRAME, validate(truncate(state, state.length - 1)));
-        assertEquals(ErrorCode.MALFORMED_FRAME, validate(withInt(state, o + DescriptorFlyweight.STATE_STAGE_OFFSET, 5)));
+        assertEquals(ErrorCode.MALFORMED_FRAME, validate(withInt(state, o + DescriptorFlyweight.STATE_STAGE_OFFSET, Stage.FREEZE + 1)));
         assertEquals(ErrorCode.MALFORMED_FRAME, validate(withLong(state, o + DescriptorFlyweight.STATE_FILES_OFFSET, -1)));
         assertEquals(ErrorCode.MALFORMED_FRAME, validate(withLong(state, o + DescriptorFlyweight.STATE_CHUNKS_OFFSET, -1)));
         assertEquals(ErrorCode.MALFORMED_FRAME, validate(withLong(state, o + DescriptorFlyweight.STATE_BYTES_OFFSET, -1)));
@@ -461,7 +463,9 @@ class FrameValidatorTest
         assertEquals(ErrorCode.MALFORMED_FRAME, validate(extend(complete, 1)));
         assertEquals(ErrorCode.MALFORMED_FRAME, validate(truncate(complete, complete.length - 1)));
         assertEquals(ErrorCode.MALFORMED_FRAME, validate(withInt(complete, o, -1)));
-        assertEquals(ErrorCode.MALFORMED_FRAME, validate(withInt(complete, o, Stage.DONE + 1)));
+        assertEquals(ErrorCode.MALFORMED_FRAME, validate(withInt(complete, o, Stage.FREEZE + 1)));
+        assertEquals(ErrorCode.MALFORMED_FRAME, validate(withLong(complete, o + CompleteCodec.CHANGED_OFFSET, -1)));
+        assertEquals(ErrorCode.MALFORMED_FRAME, validate(withLong(complete, o + CompleteCodec.FROZEN_NANOS_OFFSET, -1)));
         assertEquals(ErrorCode.MALFORMED_FRAME, validate(withInt(complete, o + 4, -1)));
         assertEquals(ErrorCode.MALFORMED_FRAME, validate(withLong(complete, o + 8, -1)));
     }

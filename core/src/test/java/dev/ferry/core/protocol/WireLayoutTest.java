@@ -286,8 +286,15 @@ class WireLayoutTest
     @Test
     void completeBytes()
     {
-        assertEquals(16, CompleteCodec.encode(buffer, 0, Stage.FILE_COPY, 3, 0x0102_0304_0506_0708L));
-        assertBytes("02000000 03000000 0807060504030201", 0, 16);
+        assertEquals(32, CompleteCodec.encode(buffer, 0, Stage.FILE_COPY, 3, 0x0102_0304_0506_0708L));
+        assertBytes("02000000 03000000 0807060504030201 0000000000000000 0000000000000000", 0, 32);
+        assertEquals(32, CompleteCodec.encode(buffer, 0, Stage.FREEZE, 0, 5, 0x11, 0x2233));
+        assertBytes("06000000 00000000 0500000000000000 1100000000000000 3322000000000000", 0, 32);
+        assertEquals(4, ExecuteFlags.LIVE);
+        assertEquals(2, DescriptorFlyweight.FILE_FLAG_RECENT);
+        assertEquals(5, Stage.CHANGE_COPY);
+        assertEquals(6, Stage.FREEZE);
+        assertEquals(25, ErrorCode.HOOK_FAILED);
     }
 
     @Test

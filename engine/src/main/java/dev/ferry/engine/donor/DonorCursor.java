@@ -490,6 +490,7 @@ final class DonorCursor
                 source = map;
                 base = (int)(position - mapStart);
             }
+            source.limit(source.capacity()); // absolute reads check the limit, which a CRC over the map left anywhere
             try
             {
                 for (int i = 0, n = DescriptorFlyweight.pieceCount(length, pieceSize); i < n; i++)

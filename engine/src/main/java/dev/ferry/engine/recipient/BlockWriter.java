@@ -108,7 +108,14 @@ final class BlockWriter
                     LinkOption.NOFOLLOW_LINKS);
                 files.put(index, ch);
             }
-            writePieces(ch, data, position, len, mask, pieceSize);
+            if ((e.flags & DescriptorFlyweight.FILE_FLAG_SPARSE) != 0)
+            {
+                writeSparse(ch, data, position, len, mask, pieceSize);
+            }
+            else
+            {
+                writePieces(ch, data, position, len, mask, pieceSize);
+            }
             journal.markDirty(index);
             if (position + len == e.size || d.isLastInChunk())
             {
@@ -146,6 +153,47 @@ final class BlockWriter
             data.writeTo(ch, position + start, from, count);
             from += count;
             rest = runPieces + first >= 64 ? 0 : rest & ~(((1L << runPieces) - 1) << first);
+        }
+    }
+
+    /**
+     * A file that is sparse on the donor: as {@link #writePieces}, but 4 KiB pages of zeros inside the pieces are not
+     * written either, so the copy allocates no more than the source even where a hole is smaller than a piece.
+     */
+    private static void writeSparse(final FileChannel ch, final ApplyData data, final long position, final int len,
+        final long mask, final int pieceSize) throws IOException
+    {
+        final int page = DescriptorFlyweight.MIN_PIECE_SIZE;
+        final long m = mask & DescriptorFlyweight.allPieces(len, pieceSize);
+        int from = 0;
+        for (int i = 0, n = DescriptorFlyweight.pieceCount(len, pieceSize); i < n; i++)
+        {
+            if ((m & (1L << i)) == 0)
+            {
+                continue;
+            }
+            final int pieceStart = i * pieceSize;
+            final int pieceLen = Math.min(pieceSize, len - pieceStart);
+            int runStart = -1;
+            for (int at = 0; at < pieceLen; at += page)
+            {
+                final int pageLen = Math.min(page, pieceLen - at);
+                final boolean zero = data.isZero(from + at, pageLen);
+                if (!zero && runStart < 0)
+                {
+                    runStart = at;
+                }
+                if (zero && runStart >= 0)
+                {
+                    data.writeTo(ch, position + pieceStart + runStart, from + runStart, at - runStart);
+                    runStart = -1;
+                }
+            }
+            if (runStart >= 0)
+            {
+                data.writeTo(ch, position + pieceStart + runStart, from + runStart, pieceLen - runStart);
+            }
+            from += pieceLen;
         }
     }
 

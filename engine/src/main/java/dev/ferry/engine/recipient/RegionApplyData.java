@@ -64,6 +64,50 @@ public final class RegionApplyData implements ApplyData
         }
     }
 
+    private java.nio.ByteBuffer probe;
+
+    /**
+     * Reads the bytes from the donor file to tell (used for sparse files only, page by page).
+     */
+    @Override
+    public boolean isZero(final int from, final int count)
+    {
+        if (probe == null || probe.capacity() < count)
+        {
+            probe = java.nio.ByteBuffer.allocateDirect(Math.max(4096, count));
+        }
+        probe.clear().limit(count);
+        try
+        {
+            while (probe.hasRemaining())
+            {
+                if (source.read(probe, position + from + probe.position()) < 0)
+                {
+                    return false;
+                }
+            }
+        }
+        catch (final IOException ex)
+        {
+            return false; // written, and the write reports what is wrong
+        }
+        for (int i = 0; i + 8 <= count; i += 8)
+        {
+            if (probe.getLong(i) != 0)
+            {
+                return false;
+            }
+        }
+        for (int i = count & ~7; i < count; i++)
+        {
+            if (probe.get(i) != 0)
+            {
+                return false;
+            }
+        }
+        return true;
+    }
+
     @Override
     public void writeTo(final FileChannel target, final long targetPosition) throws IOException
     {
