@@ -26,6 +26,18 @@ public final class HaveSet
     private final Int2IntHashMap kept = new Int2IntHashMap(0);
     private final long maxPieces;
     private long pieces;
+    /** Files whose hashes the cap cut short: past the kept hashes, the recipient's bytes are unknown. */
+    private final org.agrona.collections.IntHashSet truncated = new org.agrona.collections.IntHashSet();
+
+    /**
+     * @return whether the recipient named file {@code f} but not all its hashes were kept: every piece past the
+     *     kept ones must then be sent as bytes (not left as a hole, which would keep the recipient's old bytes).
+     */
+    public boolean isTruncated(final int file)
+    {
+        return truncated.contains(file);
+    }
+
     /** Files the recipient holds exactly as announced: none of their blocks is read or sent. */
     private final org.agrona.collections.IntHashSet whole = new org.agrona.collections.IntHashSet();
 
@@ -64,6 +76,10 @@ public final class HaveSet
         }
         due.put(file, (int)Math.min(Integer.MAX_VALUE, (long)first + count));
         final int take = (int)Math.max(0, Math.min(count, maxPieces - pieces));
+        if (take < count || kept.get(file) != first)
+        {
+            truncated.add(file); // the recipient has more of this file than the donor keeps hashes for
+        }
         if (take == 0 || kept.get(file) != first)
         {
             return; // past the cap (or after a gap the cap made): those pieces are simply sent

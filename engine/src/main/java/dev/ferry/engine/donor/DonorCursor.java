@@ -453,15 +453,20 @@ final class DonorCursor
     private void preparePieces(final Manifest.Entry entry, final long position, final int length) throws IOException
     {
         final long all = DescriptorFlyweight.allPieces(length, pieceSize);
-        long mask = all;
-        if (entry.isSparse())
-        {
-            mask &= extentMask(entry, position, length);
-        }
         final long[] hashes = have == null ? null : have.hashes(entry.index);
         final int hashed = hashes == null ? 0 : have.pieces(entry.index);
         final long firstPiece = position / pieceSize;
         final boolean diff = hashed > firstPiece;
+        // pieces the recipient has a version of are decided by hash alone: a hole or zeros here may be data there
+        final long compared = !diff ? 0 : hashed - firstPiece >= 64 ? -1L : (1L << (hashed - firstPiece)) - 1;
+        // past its hashes the recipient's copy is empty (a hole stays a hole), unless the donor dropped hashes
+        final boolean unknownPast = have != null && have.isTruncated(entry.index);
+        final long holesAllowed = unknownPast ? 0 : ~compared;
+        long mask = all;
+        if (entry.isSparse() && holesAllowed != 0)
+        {
+            mask &= extentMask(entry, position, length) | ~holesAllowed;
+        }
         final boolean small = length <= smallBlock;
         final boolean zeroCheck = small || entry.isSparse();
         long same = 0;
@@ -501,7 +506,7 @@ final class DonorCursor
                     }
                     final int from = base + i * pieceSize;
                     final int len = Math.min(pieceSize, length - i * pieceSize);
-                    if (zeroCheck && isZero(source, from, len))
+                    if (zeroCheck && (holesAllowed & (1L << i)) != 0 && isZero(source, from, len))
                     {
                         mask &= ~(1L << i);
                     }

@@ -108,8 +108,9 @@ final class BlockWriter
                     LinkOption.NOFOLLOW_LINKS);
                 files.put(index, ch);
             }
-            if ((e.flags & DescriptorFlyweight.FILE_FLAG_SPARSE) != 0)
+            if ((e.flags & DescriptorFlyweight.FILE_FLAG_SPARSE) != 0 && !e.have)
             {
+                // a new file: its pages of zeros may stay holes (a file kept in place needs its zeros written)
                 writeSparse(ch, data, position, len, mask, pieceSize);
             }
             else

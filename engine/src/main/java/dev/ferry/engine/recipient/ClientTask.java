@@ -606,8 +606,9 @@ final class ClientTask implements ConnectionHandler
             {
                 run.progress().onUnchanged(d.dataLength() - b.length);
             }
-            else
+            else if (run.passStage() == dev.ferry.core.spi.Stage.FILE_COPY)
             {
+                // a live clone's later passes see the same holes again: the first pass counts them
                 run.progress().onHole(d.dataLength() - b.length);
             }
             final int chunk = d.dataChunk();

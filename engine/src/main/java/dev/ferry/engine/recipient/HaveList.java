@@ -84,19 +84,22 @@ public final class HaveList
                     {
                         final TargetEntry e = entries[wanted.get(k)];
                         final long pieces = (e.size + pieceSize - 1) / pieceSize;
-                        if (budget.addAndGet(-pieces) < 0)
+                        if (budget.addAndGet(-pieces) >= 0)
                         {
-                            continue; // over budget: this file is sent whole
+                            try
+                            {
+                                out[k] = h.of(e.resolved, pieces);
+                                hashed.addAndGet(Math.min(e.size, (long)(out[k].length / 2) * pieceSize));
+                                continue;
+                            }
+                            catch (final IOException ex)
+                            {
+                                // unreadable: emptied below and sent whole
+                            }
                         }
-                        try
-                        {
-                            out[k] = h.of(e.resolved, pieces);
-                            hashed.addAndGet(Math.min(e.size, (long)(out[k].length / 2) * pieceSize));
-                        }
-                        catch (final IOException ex)
-                        {
-                            out[k] = null; // unreadable: sent whole, written over
-                        }
+                        // over budget or unreadable: no hashes, so the donor leaves holes out as for a new file;
+                        // the copy must then hold nothing there, or old bytes would show through them
+                        emptied(e);
                     }
                     return null;
                 }));
@@ -125,6 +128,21 @@ public final class HaveList
             files[k] = wanted.get(k);
         }
         return new HaveList(whole, files, out, hashed.get());
+    }
+
+    private static void emptied(final TargetEntry e)
+    {
+        try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(e.resolved,
+            java.nio.file.StandardOpenOption.WRITE, java.nio.file.LinkOption.NOFOLLOW_LINKS))
+        {
+            ch.truncate(0);
+        }
+        catch (final IOException ex)
+        {
+            throw new FerryException(ErrorCode.IO_ERROR, "cannot rewrite '" + PathGuard.printable(e.path) + "': " +
+                ex.getMessage(), ex);
+        }
+        e.have = false;
     }
 
     /**

@@ -197,6 +197,28 @@ class UpdateTest
     }
 
     @Test
+    void zerosAndHolesOverTheCopysDataAreWritten() throws Exception
+    {
+        final Random r = new Random(9);
+        final Path src = dir.resolve("src");
+        final Path dst = dir.resolve("dst");
+        buildTree(src, r);
+        try (DonorService d = donor(src))
+        {
+            clone(d, dst, new CloneClient.Options());
+            // zeros written over data: pieces of zeros that the copy has as data must travel, not stay holes
+            overwrite(src.resolve("big/a.bin"), 128 * 1024, new byte[64 * 1024], false);
+            // a hole punched into data (the file becomes sparse on the donor)
+            final Process p = new ProcessBuilder("fallocate", "--punch-hole", "--offset", "262144", "--length",
+                "131072", src.resolve("big/b.bin").toString()).inheritIO().start();
+            assertEquals(0, p.waitFor());
+            final CloneResult u = clone(d, dst, new CloneClient.Options().update(true));
+            assertEquals(List.of(), TreeComparator.compare(src, dst), u.toString());
+            assertTrue(u.dataBytes() <= 64 * 1024 + 128 * 1024 + 8192, "only the zeroed and punched pieces: " + u);
+        }
+    }
+
+    @Test
     void anUnchangedTreeSendsNoData() throws Exception
     {
         final Path src = dir.resolve("src");
