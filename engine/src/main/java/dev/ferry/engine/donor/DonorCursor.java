@@ -27,6 +27,7 @@ import dev.ferry.core.spi.Locator;
 import dev.ferry.core.spi.Stage;
 import dev.ferry.engine.diff.HaveSet;
 import dev.ferry.engine.diff.PieceHasher;
+import dev.ferry.engine.diff.Zeros;
 import dev.ferry.engine.fs.DataExtentCursor;
 import dev.ferry.engine.fs.NativeFs;
 import dev.ferry.engine.fs.PathBytes;
@@ -506,7 +507,7 @@ final class DonorCursor
                     }
                     final int from = base + i * pieceSize;
                     final int len = Math.min(pieceSize, length - i * pieceSize);
-                    if (zeroCheck && (holesAllowed & (1L << i)) != 0 && isZero(source, from, len))
+                    if (zeroCheck && (holesAllowed & (1L << i)) != 0 && Zeros.isZero(source, from, len))
                     {
                         mask &= ~(1L << i);
                     }
@@ -722,27 +723,6 @@ final class DonorCursor
             extentValid = extents.next();
         }
         return mask;
-    }
-
-    private static boolean isZero(final ByteBuffer b, final int from, final int length)
-    {
-        final int to = from + length;
-        int i = from;
-        for (; i + 8 <= to; i += 8)
-        {
-            if (b.getLong(i) != 0)
-            {
-                return false;
-            }
-        }
-        for (; i < to; i++)
-        {
-            if (b.get(i) != 0)
-            {
-                return false;
-            }
-        }
-        return true;
     }
 
     private void mapFor(final Manifest.Entry entry, final long position, final int length) throws IOException

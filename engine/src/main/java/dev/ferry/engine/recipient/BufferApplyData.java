@@ -41,24 +41,8 @@ public final class BufferApplyData implements ApplyData
     @Override
     public boolean isZero(final int from, final int count)
     {
-        final int end = offset + from + count;
-        int i = offset + from;
         buffer.limit(buffer.capacity()); // absolute reads check the limit, which the last write left anywhere
-        for (; i + 8 <= end; i += 8)
-        {
-            if (buffer.getLong(i) != 0)
-            {
-                return false;
-            }
-        }
-        for (; i < end; i++)
-        {
-            if (buffer.get(i) != 0)
-            {
-                return false;
-            }
-        }
-        return true;
+        return dev.ferry.engine.diff.Zeros.isZero(buffer, offset + from, count);
     }
 
     @Override

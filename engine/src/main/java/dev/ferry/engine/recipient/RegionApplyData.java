@@ -91,21 +91,7 @@ public final class RegionApplyData implements ApplyData
         {
             return false; // written, and the write reports what is wrong
         }
-        for (int i = 0; i + 8 <= count; i += 8)
-        {
-            if (probe.getLong(i) != 0)
-            {
-                return false;
-            }
-        }
-        for (int i = count & ~7; i < count; i++)
-        {
-            if (probe.get(i) != 0)
-            {
-                return false;
-            }
-        }
-        return true;
+        return dev.ferry.engine.diff.Zeros.isZero(probe, 0, count);
     }
 
     @Override
