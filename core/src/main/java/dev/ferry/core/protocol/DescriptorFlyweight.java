@@ -62,7 +62,8 @@ public final class DescriptorFlyweight
     public static final int FILE_FLAG_SPARSE = 1;
     /**
      * FILE flag (protocol 3): the entry was modified within the donor's racy window before the scan read it, so a
-     * later write may leave its mtime unchanged; a live clone's next pass compares its content whatever its mtime.
+     * later write may leave its mtime unchanged. The donor reads such files only once the window has passed; a resume
+     * or change pass compares their content whatever their mtime.
      */
     public static final int FILE_FLAG_RECENT = 2;
 

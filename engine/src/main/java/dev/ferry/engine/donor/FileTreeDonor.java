@@ -48,6 +48,31 @@ public final class FileTreeDonor implements DonorStorage
     private long presetId;
 
     /**
+     * A file written within the racy window before the scan (FILE flag RECENT) could be written again within the same
+     * timestamp tick, leaving its mtime as the scan saw it; a read that such a write tears could then pass the check
+     * after the read. Reading only once the window has passed since the scan ended makes any write during a read
+     * move the mtime, so the check after the read catches it (at most {@link ManifestScanner#RACY_WINDOW_NANOS} once
+     * per snapshot, on the thread that takes it, never a loop thread).
+     */
+    private static void waitOutTheRacyWindow(final Manifest m)
+    {
+        boolean recent = false;
+        for (int i = 0; i < m.size() && !recent; i++)
+        {
+            recent = (m.flags(i) & dev.ferry.core.protocol.DescriptorFlyweight.FILE_FLAG_RECENT) != 0;
+        }
+        if (!recent)
+        {
+            return;
+        }
+        final long until = System.nanoTime() + ManifestScanner.RACY_WINDOW_NANOS;
+        for (long left = until - System.nanoTime(); left > 0; left = until - System.nanoTime())
+        {
+            java.util.concurrent.locks.LockSupport.parkNanos(left);
+        }
+    }
+
+    /**
      * Use {@code id} as the next snapshot's id (a freeze hook learns the id before the scan); 0 for a random one.
      */
     void presetSnapshotId(final long id)
@@ -209,6 +234,7 @@ public final class FileTreeDonor implements DonorStorage
                 checkEngine(locator);
                 protocol = negotiate(protocolMin, protocolMax, locator.protocolMin(), locator.protocolMax());
                 final Manifest m = ManifestScanner.scan(root);
+                waitOutTheRacyWindow(m);
                 for (final String w : m.warnings())
                 {
                     scanWarnings.accept(w);

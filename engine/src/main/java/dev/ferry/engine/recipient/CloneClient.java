@@ -595,8 +595,8 @@ public final class CloneClient implements AutoCloseable
     /**
      * Whether the pass that just applied everything is the clone's last: always for a strict clone and for the
      * frozen pass; with a donor freeze hook never before the frozen pass; without one when no file changed under
-     * the donor's reads and none was written within the racy window of the scan (each file is then a version that
-     * existed, read while it held still), or after {@code --max-rounds} passes.
+     * the donor's reads (each file is then a version that existed, read while it held still), or after
+     * {@code --max-rounds} passes.
      */
     private boolean lastPass(final CloneRun run, final FileTreeRecipient recipient, final int passStage)
     {
@@ -608,7 +608,9 @@ public final class CloneClient implements AutoCloseable
         {
             return false;
         }
-        return run.donorChanged() == 0 && recipient.recentFiles() == 0 || rounds >= options.maxRounds;
+        // RECENT files were read only after the donor's racy window had passed (FileTreeDonor), so the donor's check
+        // after each read catches any write during it: no change counted means every file held still while read
+        return run.donorChanged() == 0 || rounds >= options.maxRounds;
     }
 
     private static final int FRESH = 0;

@@ -183,28 +183,6 @@ public final class FileTreeRecipient implements RecipientStorage
     }
 
     /**
-     * @return regular files of the manifest that the donor flagged RECENT (written within its racy window of the
-     *     scan): a live clone compares them again in a next pass.
-     */
-    public long recentFiles()
-    {
-        final TargetEntry[] es = manifest.entries();
-        long n = 0;
-        if (es != null)
-        {
-            for (final TargetEntry e : es)
-            {
-                if (e != null && e.type == DescriptorFlyweight.FILE_REGULAR &&
-                    (e.flags & DescriptorFlyweight.FILE_FLAG_RECENT) != 0)
-                {
-                    n++;
-                }
-            }
-        }
-        return n;
-    }
-
-    /**
      * @return the donor's files that the merge moved into place from another path (renames), so far.
      */
     public long movedCount()
