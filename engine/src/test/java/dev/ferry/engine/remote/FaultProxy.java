@@ -15,7 +15,8 @@ import java.util.concurrent.atomic.AtomicLong;
 /**
  * A loopback TCP proxy between a client and a donor that injects network faults into the donor-to-client stream:
  * cut a connection (reset) after N bytes, stall it, black-hole it, or flip a byte. Plain blocking sockets, two
- * threads per connection; for tests only. Faults are armed from the test thread and fire once.
+ * threads per connection; for tests only (public for the update tests in another package). Faults are armed from the
+ * test thread and fire once.
  */
 public final class FaultProxy implements AutoCloseable
 {
@@ -28,6 +29,8 @@ public final class FaultProxy implements AutoCloseable
     private volatile InetSocketAddress target;
     private final List<Socket> sockets = new CopyOnWriteArrayList<>();
     private final AtomicLong downstream = new AtomicLong();
+    private final AtomicLong upstream = new AtomicLong();
+    private volatile long upstreamAtFault = -1;
     private final AtomicLong connections = new AtomicLong();
     private final AtomicLong faultsFired = new AtomicLong();
     private final Thread acceptor;
@@ -81,14 +84,30 @@ public final class FaultProxy implements AutoCloseable
         stallMs = ms;
     }
 
-    boolean armed()
+    public boolean armed()
     {
         return kind != Kind.NONE;
     }
 
-    long downstreamBytes()
+    public long downstreamBytes()
     {
         return downstream.get();
+    }
+
+    /**
+     * @return client-to-donor bytes forwarded over all connections.
+     */
+    public long upstreamBytes()
+    {
+        return upstream.get();
+    }
+
+    /**
+     * @return the client-to-donor byte count when the last fault fired, -1 before any fired.
+     */
+    public long upstreamAtFault()
+    {
+        return upstreamAtFault;
     }
 
     public long connections()
@@ -169,6 +188,10 @@ public final class FaultProxy implements AutoCloseable
                 {
                     Thread.sleep(Math.max(1, n * 1000L / rate));
                 }
+                if (!down)
+                {
+                    upstream.addAndGet(n);
+                }
                 if (down)
                 {
                     final long before = downstream.getAndAdd(n);
@@ -222,6 +245,7 @@ public final class FaultProxy implements AutoCloseable
         }
         kind = Kind.NONE;
         fireAt = Long.MAX_VALUE;
+        upstreamAtFault = upstream.get();
         faultsFired.incrementAndGet();
         return true;
     }

@@ -254,4 +254,49 @@ class UpdateTest
             assertFalse(Files.exists(dst.resolve("unrelated")));
         }
     }
+
+    static Object inode(final Path p) throws IOException
+    {
+        return Files.getAttribute(p, "unix:ino", java.nio.file.LinkOption.NOFOLLOW_LINKS);
+    }
+
+    @Test
+    void hardLinksAreChangedThroughEveryNameMadeAndBroken() throws Exception
+    {
+        final Random r = new Random(9);
+        final Path src = dir.resolve("src");
+        final Path dst = dir.resolve("dst");
+        Files.createDirectories(src.resolve("h/sub"));
+        Files.write(src.resolve("h/a"), random(r, 300_000));
+        Files.createLink(src.resolve("h/sub/b"), src.resolve("h/a"));
+        Files.write(src.resolve("h/c"), random(r, 100_000));
+        Files.createLink(src.resolve("h/d"), src.resolve("h/c"));
+        Files.write(src.resolve("h/e"), random(r, 50_000));
+        Files.write(src.resolve("h/plain"), random(r, 70_000));
+        try (DonorService d = donor(src))
+        {
+            clone(d, dst, new CloneClient.Options());
+            assertEquals(List.of(), TreeComparator.compare(src, dst));
+            assertEquals(inode(dst.resolve("h/a")), inode(dst.resolve("h/sub/b")));
+
+            overwrite(src.resolve("h/a"), 70_000, random(r, 4096), false); // both names see it
+            Files.delete(src.resolve("h/d"));
+            Files.write(src.resolve("h/d"), random(r, 100_000)); // the link is broken: d is a file of its own
+            Files.createLink(src.resolve("h/f"), src.resolve("h/e")); // a new name for an unchanged file
+            Files.delete(src.resolve("h/plain"));
+            Files.createLink(src.resolve("h/plain"), src.resolve("h/c")); // a plain file becomes a link
+
+            final CloneResult u = clone(d, dst, new CloneClient.Options().update(true));
+            assertEquals(List.of(), TreeComparator.compare(src, dst));
+            assertEquals(inode(dst.resolve("h/a")), inode(dst.resolve("h/sub/b")), "a and b are still one file");
+            assertEquals(inode(dst.resolve("h/e")), inode(dst.resolve("h/f")), "the new link was made");
+            assertEquals(inode(dst.resolve("h/c")), inode(dst.resolve("h/plain")), "plain became a link to c");
+            assertNotEquals(inode(dst.resolve("h/c")), inode(dst.resolve("h/d")), "d was cut loose from c");
+            assertEquals(2L, ((Number)Files.getAttribute(dst.resolve("h/a"), "unix:nlink")).longValue());
+            assertFalse(FileTreeRecipient.isIncomplete(dst));
+            // files hard-linked in the copy are sent again rather than written in place (a, c), d's new content and
+            // at most e, which gained a name; plain's old bytes never travel
+            assertTrue(u.dataBytes() <= 300_000 + 100_000 + 100_000 + 50_000, "data sent " + u);
+        }
+    }
 }
