@@ -24,6 +24,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
+import java.util.TreeMap;
 import java.util.zip.CRC32C;
 
 import org.agrona.DirectBuffer;
@@ -46,7 +47,8 @@ import dev.ferry.transport.EventLoop;
 /**
  * Compares a finished copy with what a donor serves now: every entry's type, size, mode, mtime and symlink target
  * against a fresh manifest, and every block's CRC32C against the donor's (COM_EXECUTE with CHECKSUMS_ONLY: the
- * donor computes checksums, no file bytes cross the wire). Reports missing, extra and differing entries. Runs its
+ * donor computes checksums, no file bytes cross the wire). Reports missing, extra and differing entries, and for a
+ * file whose content differs, which blocks differ (numbers and byte offsets). Runs its
  * event loop on the calling thread; one run per instance.
  */
 public final class VerifyClient implements ConnectionHandler
@@ -78,6 +80,8 @@ public final class VerifyClient implements ConnectionHandler
     private ByteBuffer block;
     private final Set<String> seen = new HashSet<>();
     private final Set<Integer> badFiles = new HashSet<>();
+    /** Files whose content differs, by manifest index: their differing blocks. */
+    private final Map<Integer, BlockRanges> differingBlocks = new TreeMap<>();
     private String[] paths;
     private Path[] resolved;
     private long[] inodes;
@@ -136,6 +140,7 @@ public final class VerifyClient implements ConnectionHandler
         }
         if (paths != null)
         {
+            reportBlocks();
             findExtra();
         }
         return differences;
@@ -479,14 +484,94 @@ public final class VerifyClient implements ConnectionHandler
             crc.update(block);
             if (block.limit() != desc.dataLength() || (int)crc.getValue() != desc.dataCrc())
             {
-                differ("content differs: " + PathGuard.printable(paths[index]) + " at offset " + desc.dataPosition());
-                badFiles.add(index);
+                differingBlocks.computeIfAbsent(index, k -> new BlockRanges(block.capacity()))
+                    .add(desc.dataPosition(), desc.dataLength());
             }
         }
         catch (final IOException ex)
         {
             differ("unreadable: " + PathGuard.printable(paths[index]) + " (" + ex.getMessage() + ")");
             badFiles.add(index);
+        }
+    }
+
+    /**
+     * One line per file whose content differs, in the donor's manifest order, naming the differing blocks as ranges
+     * of block numbers and of byte offsets (the terms of the block diff that {@code --update} would send).
+     */
+    private void reportBlocks()
+    {
+        for (final Map.Entry<Integer, BlockRanges> e : differingBlocks.entrySet())
+        {
+            differ("content differs: " + PathGuard.printable(paths[e.getKey()]) + ": " + e.getValue());
+        }
+    }
+
+    /**
+     * The differing blocks of one file, as ranges of consecutive blocks (the donor sends a file's blocks in order,
+     * so a block usually extends the last range; one that does not starts a new one).
+     */
+    static final class BlockRanges
+    {
+        /** Ranges listed in full; the rest are counted. */
+        static final int MAX_LISTED = 16;
+
+        private final int blockSize;
+        /** Per range: first block, last block, first byte offset, end byte offset (exclusive). */
+        private final List<long[]> ranges = new ArrayList<>();
+        private long blocks;
+
+        BlockRanges(final int blockSize)
+        {
+            this.blockSize = blockSize;
+        }
+
+        void add(final long position, final int length)
+        {
+            final long n = position / blockSize;
+            blocks++;
+            final long[] last = ranges.isEmpty() ? null : ranges.get(ranges.size() - 1);
+            if (last != null && last[1] + 1 == n)
+            {
+                last[1] = n;
+                last[3] = position + length;
+            }
+            else
+            {
+                ranges.add(new long[] { n, n, position, position + length });
+            }
+        }
+
+        long blocks()
+        {
+            return blocks;
+        }
+
+        @Override
+        public String toString()
+        {
+            ranges.sort((a, b) -> Long.compare(a[0], b[0]));
+            final StringBuilder numbers = new StringBuilder(blocks == 1 ? "block " : "blocks ");
+            final StringBuilder offsets = new StringBuilder(" (offsets ");
+            final int listed = Math.min(MAX_LISTED, ranges.size());
+            for (int i = 0; i < listed; i++)
+            {
+                final long[] r = ranges.get(i);
+                final String sep = i == 0 ? "" : ", ";
+                numbers.append(sep).append(r[0]);
+                if (r[1] != r[0])
+                {
+                    numbers.append('-').append(r[1]);
+                }
+                offsets.append(sep).append(r[2]).append('-').append(r[3] - 1);
+            }
+            if (listed < ranges.size())
+            {
+                numbers.append(", ... (").append(ranges.size()).append(" ranges, ").append(blocks).append(" blocks)");
+                offsets.append(", ...");
+            }
+            return numbers.append(blocks == 1 ? " differs" : " differ").append(offsets).append("; ").append(blockSize)
+                .append("-byte blocks)").toString();
         }
     }
 

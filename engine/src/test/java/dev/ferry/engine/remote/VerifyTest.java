@@ -48,22 +48,37 @@ class VerifyTest
 
             try (RandomAccessFile f = new RandomAccessFile(dst.resolve("large/blob-1.bin").toFile(), "rw"))
             {
-                f.seek(400_000);
+                for (final long at : new long[] { 140_000, 200_000, 400_000, 699_999 }) // blocks 2, 3, 6, 10 (last)
+                {
+                    f.seek(at);
+                    final int b = f.read();
+                    f.seek(at);
+                    f.write(b ^ 1);
+                }
+            }
+            try (RandomAccessFile f = new RandomAccessFile(dst.resolve("large/blob-0.bin").toFile(), "rw"))
+            {
+                f.seek(70_000);
                 final int b = f.read();
-                f.seek(400_000);
+                f.seek(70_000);
                 f.write(b ^ 1);
             }
+            Files.setLastModifiedTime(dst.resolve("large/blob-0.bin"), Files.getLastModifiedTime(src.resolve("large/blob-0.bin")));
             Files.setLastModifiedTime(dst.resolve("large/blob-1.bin"), Files.getLastModifiedTime(src.resolve("large/blob-1.bin")));
             Files.setAttribute(dst.resolve("empty-file"), "unix:mode", 0600);
             Files.delete(dst.resolve("small/d0/f0.dat"));
             Files.writeString(dst.resolve("small/d0/stray.txt"), "not on the donor");
             final List<String> diffs = new VerifyClient(donor.address(), dst, new CloneClient.Options()).run();
-            assertTrue(diffs.contains("content differs: large/blob-1.bin at offset 393216"), diffs.toString());
+            // the differing blocks, by number and byte offsets, contiguous ones as one range; the last block is short
+            assertTrue(diffs.contains("content differs: large/blob-0.bin: block 1 differs (offsets 65536-131071; " +
+                "65536-byte blocks)"), diffs.toString());
+            assertTrue(diffs.contains("content differs: large/blob-1.bin: blocks 2-3, 6, 10 differ (offsets " +
+                "131072-262143, 393216-458751, 655360-699999; 65536-byte blocks)"), diffs.toString());
             assertTrue(diffs.contains("mode differs: empty-file"), diffs.toString());
             assertTrue(diffs.contains("missing: small/d0/f0.dat"), diffs.toString());
             assertTrue(diffs.contains("extra: small/d0/stray.txt"), diffs.toString());
             assertTrue(diffs.contains("mtime differs: small/d0"), "adding and deleting changed the directory's mtime: " + diffs);
-            assertEquals(5, diffs.size(), diffs.toString());
+            assertEquals(6, diffs.size(), diffs.toString());
             final long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
             while (donor.cloneCount() != 0 && System.nanoTime() < deadline)
             {
