@@ -48,11 +48,14 @@ import picocli.CommandLine.Parameters;
  * {@code ferry bench --restarts N DIR...} measures instead what restarts cost: one clone of each dataset through a
  * {@link CuttingProxy} that resets connections N times at random points; reports the bytes the donor handed to its
  * sockets and the bytes that crossed the proxy, both against the dataset size, and checks the copy is identical.
+ * <p>
+ * {@code ferry bench --update DIR...} races an update of a copy against {@code rsync -a --delete} ({@link UpdateBench}).
  */
 @Command(name = "bench", mixinStandardHelpOptions = true,
     description = "Measure loopback clone throughput of each DIR against tar|nc in the same run (alternating, fresh " +
         "destinations, warm page cache) and print medians, ratios, CPU per GB and chunk latency percentiles; with " +
-        "--restarts N, measure the bytes a clone cut N times at random points sends again.")
+        "--restarts N, measure the bytes a clone cut N times at random points sends again; with --update, race an " +
+        "update of a copy against rsync -a --delete from an rsync daemon.")
 public final class BenchCommand implements Callable<Integer>
 {
     /** With --restarts: a cut connection is noticed by its reset at once; these bound a cut that left it silent. */
@@ -108,8 +111,13 @@ public final class BenchCommand implements Callable<Integer>
         "--max-rate (default 0: none)")
     String maxRate;
 
-    @Option(names = "--seed", defaultValue = "42", description = "seed of the cut points for --restarts " +
-        "(default: ${DEFAULT-VALUE})")
+    @Option(names = "--update", description = "instead of racing tar|nc, race rsync -a --delete from an rsync " +
+        "daemon bringing a copy of the DIRs (together) up to date after a set of changes (see UpdateBench); --runs " +
+        "runs each, alternating, each from a fresh copy")
+    boolean update;
+
+    @Option(names = "--seed", defaultValue = "42", description = "seed of the cut points for --restarts and of the " +
+        "changes for --update (default: ${DEFAULT-VALUE})")
     long seed;
 
     @Option(names = "--keep", description = "keep the destinations (delete them later yourself: on no-journal ext4, " +
@@ -139,6 +147,11 @@ public final class BenchCommand implements Callable<Integer>
         final List<Path> toDelete = new ArrayList<>();
         try
         {
+            if (update)
+            {
+                new UpdateBench(out, runs, seed).run(datasets, base, toDelete);
+                return 0;
+            }
             for (final Path dataset : datasets)
             {
                 if (wan != null)
@@ -586,7 +599,7 @@ public final class BenchCommand implements Callable<Integer>
     /**
      * Untimed: write back dirty pages of earlier runs so they do not throttle this one.
      */
-    private static void settle() throws IOException, InterruptedException
+    static void settle() throws IOException, InterruptedException
     {
         new ProcessBuilder("sync").inheritIO().start().waitFor();
     }
@@ -636,7 +649,7 @@ public final class BenchCommand implements Callable<Integer>
     /**
      * Read every file so the page cache is warm (this machine evicts idle page cache after about a minute).
      */
-    private static void warm(final Path src) throws IOException
+    static void warm(final Path src) throws IOException
     {
         final byte[] buf = new byte[1 << 20];
         try (Stream<Path> s = Files.walk(src))
@@ -657,7 +670,7 @@ public final class BenchCommand implements Callable<Integer>
         }
     }
 
-    private static long treeBytes(final Path root) throws IOException
+    static long treeBytes(final Path root) throws IOException
     {
         try (Stream<Path> s = Files.walk(root))
         {
@@ -676,7 +689,7 @@ public final class BenchCommand implements Callable<Integer>
         }
     }
 
-    private static long fileCount(final Path root) throws IOException
+    static long fileCount(final Path root) throws IOException
     {
         try (Stream<Path> s = Files.walk(root))
         {
@@ -684,14 +697,14 @@ public final class BenchCommand implements Callable<Integer>
         }
     }
 
-    private static double median(final double[] v)
+    static double median(final double[] v)
     {
         final double[] c = v.clone();
         Arrays.sort(c);
         return c.length % 2 == 1 ? c[c.length / 2] : (c[c.length / 2 - 1] + c[c.length / 2]) / 2;
     }
 
-    private static void deleteTree(final Path p) throws IOException
+    static void deleteTree(final Path p) throws IOException
     {
         if (Files.exists(p, LinkOption.NOFOLLOW_LINKS))
         {
