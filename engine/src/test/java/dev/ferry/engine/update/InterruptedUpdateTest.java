@@ -135,6 +135,7 @@ class InterruptedUpdateTest
             new CloneClient(donor.address(), dst, clientOptions()).run();
             final long added = change(src, r);
             final long dataset = treeBytes(src);
+            Thread.sleep(200); // past the donor's racy window: the quick check decides what is compared
 
             proxy.throttle(8L * 1024 * 1024);
             proxy.arm(FaultProxy.Kind.RESET, 4L * 1024 * 1024); // inside the new files' 12 MiB
@@ -145,7 +146,8 @@ class InterruptedUpdateTest
             assertEquals(1, proxy.faultsFired());
             assertTrue(u.restarts() >= 1, "the reset must be survived by a restart: " + u);
             // the compared files' pieces were hashed once and kept: 2 x 4 KiB of each travelled at most twice
-            assertEquals(COMPARED + 10, u.diff().comparedFiles(), "the big files and the rewritten small ones: " + u.diff());
+            // the big files and the rewritten small ones at least (a live clone also compares files it found RECENT)
+            assertTrue(u.diff().comparedFiles() >= COMPARED + 10, u.diff().toString());
             assertTrue(u.diff().unchangedBytes() >= (long)COMPARED * (COMPARED_SIZE - 4 * 4096),
                 "the compared files kept their unchanged pieces across the restart: " + u.diff());
             // COM_HAVE: 16 bytes per 4 KiB piece of the compared files, sent before COM_REINIT, once
@@ -220,6 +222,7 @@ class InterruptedUpdateTest
             new CloneClient(donor.address(), dst, clientOptions()).run();
             new CloneClient(donor.address(), twin, clientOptions()).run();
             change(src, r);
+            Thread.sleep(200); // past the donor's racy window
             // what the update sends when nothing interrupts it: the same update of an identical copy
             final long whole = new CloneClient(donor.address(), twin, clientOptions().update(true)).run().dataBytes();
             assertEquals(List.of(), TreeComparator.compare(src, twin));
