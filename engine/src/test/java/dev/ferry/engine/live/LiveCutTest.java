@@ -5,6 +5,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.locks.LockSupport;
 
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
@@ -43,8 +44,15 @@ class LiveCutTest
         final Path hooks = dir.resolve("hooks.log");
         final LiveCloneTest.Writer w = new LiveCloneTest.Writer(src, pause, paused);
         final Thread t = new Thread(w, "writer");
-        final String freeze = "echo freeze >> '" + hooks + "' && touch '" + pause + "' && while [ ! -f '" + paused +
-            "' ]; do sleep 0.01; done && rm -rf '" + ref + "' && cp -a \"$FERRY_ROOT\" '" + ref + "'";
+        final Path freezing = dir.resolve("freezing");
+        final Path cutArmed = dir.resolve("cut-armed");
+        // a cut in FREEZE is armed from inside the freeze hook (the test arms the proxy, then lets the hook go on), so
+        // the frozen pass's bytes are certain to cross it: a frozen pass of a few KB can end between two progress
+        // ticks, and a cut armed after it would never fire
+        final String gate = cutIn == CloneStage.FREEZE ? "touch '" + freezing + "' && while [ ! -f '" + cutArmed +
+            "' ]; do sleep 0.01; done && " : "";
+        final String freeze = gate + "echo freeze >> '" + hooks + "' && touch '" + pause + "' && while [ ! -f '" +
+            paused + "' ]; do sleep 0.01; done && rm -rf '" + ref + "' && cp -a \"$FERRY_ROOT\" '" + ref + "'";
         final String thaw = "echo thaw >> '" + hooks + "' && rm -f '" + pause + "'";
         final AtomicBoolean armed = new AtomicBoolean();
         final CloneResult r;
@@ -54,9 +62,30 @@ class LiveCutTest
             FaultProxy proxy = new FaultProxy(d.address()))
         {
             t.start();
+            final Thread arming = new Thread(() ->
+            {
+                while (cutIn == CloneStage.FREEZE && !w.stop.get() && !Files.exists(freezing))
+                {
+                    LockSupport.parkNanos(5_000_000);
+                }
+                if (cutIn == CloneStage.FREEZE && armed.compareAndSet(false, true))
+                {
+                    proxy.arm(FaultProxy.Kind.RESET, 1);
+                }
+                try
+                {
+                    Files.writeString(cutArmed, "");
+                }
+                catch (final java.io.IOException e)
+                {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            }, "cut-arming");
+            arming.setDaemon(true);
+            arming.start();
             r = new CloneClient(proxy.address(), dst, new CloneClient.Options().threads(2).onProgress(p ->
             {
-                if (p.stage() == cutIn && armed.compareAndSet(false, true))
+                if (cutIn == CloneStage.CHANGE_COPY && p.stage() == cutIn && armed.compareAndSet(false, true))
                 {
                     proxy.arm(FaultProxy.Kind.RESET, 1);
                 }
