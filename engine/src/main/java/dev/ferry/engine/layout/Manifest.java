@@ -279,6 +279,53 @@ public final class Manifest
         }
 
         /**
+         * @return the type of entry {@code index}, already added.
+         */
+        public int type(final int index)
+        {
+            return fixed.pageAt(index / PER_PAGE).getByte(fixedOffset(index) + TYPE_OFFSET);
+        }
+
+        /**
+         * @return whether entry {@code index} has the path of {@code length} bytes of {@code path} from {@code offset}.
+         */
+        boolean pathEquals(final int index, final byte[] path, final int offset, final int length)
+        {
+            final long var = fixed.pageAt(index / PER_PAGE).getLong(fixedOffset(index) + VAR_OFFSET);
+            final UnsafeBuffer vb = names.page(var);
+            final int v = PagedStore.offset(var) + V_PATH_OFFSET;
+            if ((vb.getShort(v, ORDER) & 0xFFFF) != length)
+            {
+                return false;
+            }
+            for (int i = 0; i < length; i++)
+            {
+                if (vb.getByte(v + 2 + i) != path[offset + i])
+                {
+                    return false;
+                }
+            }
+            return true;
+        }
+
+        /**
+         * @return {@link PathIndex#hash} of entry {@code index}'s path.
+         */
+        int pathHash(final int index)
+        {
+            final long var = fixed.pageAt(index / PER_PAGE).getLong(fixedOffset(index) + VAR_OFFSET);
+            final UnsafeBuffer vb = names.page(var);
+            final int v = PagedStore.offset(var) + V_PATH_OFFSET;
+            final int length = vb.getShort(v, ORDER) & 0xFFFF;
+            int h = 0x811C9DC5;
+            for (int i = 0; i < length; i++)
+            {
+                h = (h ^ (vb.getByte(v + 2 + i) & 0xFF)) * 0x01000193;
+            }
+            return h ^ (h >>> 16);
+        }
+
+        /**
          * @return the manifest of the entries added (the builder takes no more).
          */
         public Manifest build(final int skipped, final List<String> warnings)

@@ -2,6 +2,7 @@ package dev.ferry.engine.recipient;
 
 import dev.ferry.engine.layout.ChunkPlan;
 import dev.ferry.engine.layout.Manifest;
+import dev.ferry.engine.layout.PathIndex;
 
 import java.io.IOException;
 import java.nio.channels.FileChannel;
@@ -12,11 +13,8 @@ import java.nio.file.LinkOption;
 import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
-import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.HashSet;
 import java.util.List;
-import java.util.Set;
 
 import dev.ferry.core.config.CloneSettings;
 import dev.ferry.core.protocol.DescriptorFlyweight;
@@ -48,11 +46,12 @@ final class ManifestReceiver
     private final Path target;
     private final CloneSettings settings;
     private final RecipientJournal journal;
-    private final Set<String> directories = new HashSet<>();
-    private final Set<String> paths = new HashSet<>();
-
     private TargetEntry[] entries;
-    private List<Manifest.Entry> manifestEntries;
+    /** The manifest as it arrives, packed off the heap (the chunk plan is rebuilt from it), and its paths' index. */
+    private Manifest.Builder layoutEntries;
+    private PathIndex paths;
+    private Manifest layoutManifest;
+    private ChunkPlan layoutPlan;
     private int received;
     private int announced;
     private volatile int stage = Stage.NONE;
@@ -119,21 +118,27 @@ final class ManifestReceiver
     {
         entries = null;
         received = 0;
-        directories.clear();
-        paths.clear();
+        layoutEntries = null;
+        paths = null;
         stage = Stage.NONE;
     }
 
     /**
      * @return the chunk plan of the manifest received (the donor's own layout, rebuilt), or null before it.
      */
-    ChunkPlan plan()
+    synchronized ChunkPlan plan()
     {
-        if (manifestEntries == null || manifestEntries.size() != received)
+        if (layoutEntries == null || layoutEntries.size() != received || received != announced)
         {
             return null;
         }
-        return ChunkPlan.build(new Manifest(manifestEntries, 0), chunkSize, blockSize, filesPerChunk);
+        if (layoutPlan == null)
+        {
+            // built once: the manifest is complete and does not change
+            layoutManifest = layoutEntries.build(0, List.of());
+            layoutPlan = ChunkPlan.build(layoutManifest, chunkSize, blockSize, filesPerChunk);
+        }
+        return layoutPlan;
     }
 
     /**
@@ -208,7 +213,10 @@ final class ManifestReceiver
             announcedChunks = d.chunkCount();
             chunks = new ChunkPlan.Counter(chunkSize, filesPerChunk);
             entries = new TargetEntry[Math.min(announced, 1024)];
-            manifestEntries = new ArrayList<>((int)Math.min(d.fileCount(), 1024));
+            layoutEntries = new Manifest.Builder();
+            paths = new PathIndex(layoutEntries);
+            layoutManifest = null;
+            layoutPlan = null;
             blockSize = d.blockSize();
             stage = Stage.METADATA;
             if (journaling)
@@ -305,9 +313,9 @@ final class ManifestReceiver
      * A path other than the root's: relative, no empty, "." or ".." segment, no NUL, within PATH_MAX and NAME_MAX,
      * and not under the recipient's state directory.
      *
-     * @return the display form of its parent ("" for the target itself).
+     * @return the length of its parent's path (-1 for the target itself).
      */
-    private static String checkPath(final byte[] raw, final String path)
+    private static int checkPath(final byte[] raw, final String path)
     {
         try
         {
@@ -337,7 +345,7 @@ final class ManifestReceiver
             throw PathGuard.refused(path, "'" + ManifestScanner.STATE_DIR + "' is reserved for the recipient's " +
                 "clone state");
         }
-        return lastSlash < 0 ? "" : PathBytes.display(Arrays.copyOf(raw, lastSlash));
+        return lastSlash;
     }
 
     /**
@@ -457,14 +465,15 @@ final class ManifestReceiver
         }
         else
         {
-            final String parent = checkPath(raw, path);
-            if (!parent.isEmpty() && !directories.contains(parent))
+            final int parentLength = checkPath(raw, path);
+            final int parent = parentLength < 0 ? 0 : paths.find(raw, 0, parentLength);
+            if (parentLength >= 0 && (parent < 0 || layoutEntries.type(parent) != DescriptorFlyweight.FILE_DIRECTORY))
             {
-                throw PathGuard.refused(path, "its parent '" + PathGuard.printable(parent) +
-                    "' was not announced as a directory (it may be a symlink)");
+                throw PathGuard.refused(path, "its parent '" + PathGuard.printable(PathBytes.display(raw, 0,
+                    parentLength)) + "' was not announced as a directory (it may be a symlink)");
             }
             checkIndex(index);
-            if (paths.contains(path))
+            if (paths.find(raw, 0, raw.length) >= 0)
             {
                 throw new FerryException(ErrorCode.BAD_DESCRIPTOR, "the donor announced '" +
                     PathGuard.printable(path) + "' twice");
@@ -509,7 +518,6 @@ final class ManifestReceiver
                 " announced a size of " + d.fileSize() + " bytes; only regular files have data");
         }
         checkXattrs(path, d);
-        paths.add(path);
         final byte[] linkTarget = type == DescriptorFlyweight.FILE_SYMLINK ? d.linkTargetBytes() : null;
         final TargetEntry e = new TargetEntry(path, raw, resolved, type, d.fileSize(), d.mode(), d.mtimeNanos(),
             linkTarget == null ? null : PathBytes.display(linkTarget), linkTarget, d.uid(), d.gid(), d.rdev(),
@@ -520,11 +528,7 @@ final class ManifestReceiver
             {
                 merge.merge(e);
             }
-            if (isRoot)
-            {
-                directories.add(path);
-            }
-            else if (type == DescriptorFlyweight.FILE_DIRECTORY)
+            if (type == DescriptorFlyweight.FILE_DIRECTORY && !isRoot)
             {
                 try
                 {
@@ -537,7 +541,6 @@ final class ManifestReceiver
                         throw PathGuard.refused(path, "it exists and is not a directory");
                     }
                 }
-                directories.add(path);
             }
             else if (type == DescriptorFlyweight.FILE_REGULAR && e.size == 0)
             {
@@ -554,8 +557,9 @@ final class ManifestReceiver
             entries = Arrays.copyOf(entries, (int)Math.min(announced, 2L * entries.length));
         }
         entries[index] = e;
-        manifestEntries.add(new Manifest.Entry(index, raw, type, e.size, e.mode, e.mtimeNanos, linkTarget, e.uid, e.gid,
-            e.rdev, e.flags, e.linkIndex, e.xattrCount, e.xattrs));
+        layoutEntries.add(raw, 0, raw.length, type, e.size, e.mode, e.mtimeNanos, linkTarget, e.uid, e.gid, e.rdev,
+            e.flags, e.linkIndex, e.xattrCount, e.xattrs);
+        paths.add(index);
         received++;
         if (journaling)
         {
