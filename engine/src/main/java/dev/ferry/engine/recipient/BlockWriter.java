@@ -64,18 +64,18 @@ final class BlockWriter
         if (len <= 0 || len > manifest.blockSize() || position > e.size - len)
         {
             throw new FerryException(ErrorCode.BAD_DESCRIPTOR, "block of " + len + " bytes at offset " + position +
-                " does not fit '" + PathGuard.printable(e.path) + "' of " + e.size + " bytes");
+                " does not fit '" + PathGuard.printable(e.path()) + "' of " + e.size + " bytes");
         }
         final int body = d.bodyLength();
         if (data == null || data.length() != body)
         {
-            throw new FerryException(ErrorCode.BAD_DESCRIPTOR, "block for '" + PathGuard.printable(e.path) +
+            throw new FerryException(ErrorCode.BAD_DESCRIPTOR, "block for '" + PathGuard.printable(e.path()) +
                 "' announced " + body + " bytes but carried " + (data == null ? 0 : data.length()));
         }
         final long mask = d.pieceMask() & DescriptorFlyweight.allPieces(len, pieceSize);
         if (DescriptorFlyweight.maskedLength(mask, len, pieceSize) != body)
         {
-            throw new FerryException(ErrorCode.BAD_DESCRIPTOR, "block for '" + PathGuard.printable(e.path) +
+            throw new FerryException(ErrorCode.BAD_DESCRIPTOR, "block for '" + PathGuard.printable(e.path()) +
                 "' carries " + body + " bytes, but its piece mask " + Long.toHexString(d.pieceMask()) + " holds " +
                 DescriptorFlyweight.maskedLength(mask, len, pieceSize));
         }
@@ -89,7 +89,7 @@ final class BlockWriter
             if (crc != d.dataCrc())
             {
                 throw new FerryException(ErrorCode.CHECKSUM_MISMATCH, "block " + d.dataBlock() + " of chunk " +
-                    d.dataChunk() + " ('" + PathGuard.printable(e.path) + "' at offset " + position + ") has CRC32C " +
+                    d.dataChunk() + " ('" + PathGuard.printable(e.path()) + "' at offset " + position + ") has CRC32C " +
                     Integer.toHexString(crc) + ", donor said " + Integer.toHexString(d.dataCrc()));
             }
         }
@@ -104,7 +104,7 @@ final class BlockWriter
         {
             if (ch == null)
             {
-                ch = FileChannel.open(e.resolved, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+                ch = FileChannel.open(e.resolved(), StandardOpenOption.CREATE, StandardOpenOption.WRITE,
                     LinkOption.NOFOLLOW_LINKS);
                 files.put(index, ch);
             }
@@ -126,7 +126,7 @@ final class BlockWriter
         }
         catch (final IOException ex)
         {
-            throw io("cannot write '" + PathGuard.printable(e.path) + "' at offset " + position, ex);
+            throw io("cannot write '" + PathGuard.printable(e.path()) + "' at offset " + position, ex);
         }
     }
 
@@ -208,7 +208,7 @@ final class BlockWriter
         {
             return;
         }
-        try (FileChannel ch = FileChannel.open(es[index].resolved, StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS))
+        try (FileChannel ch = FileChannel.open(es[index].resolved(), StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS))
         {
             ch.force(true);
         }

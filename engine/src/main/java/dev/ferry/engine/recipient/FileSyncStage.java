@@ -130,7 +130,7 @@ final class FileSyncStage
                 current = e;
                 if (e.type == DescriptorFlyweight.FILE_SYMLINK || isSpecial(e.type))
                 {
-                    if (Files.exists(e.resolved, LinkOption.NOFOLLOW_LINKS))
+                    if (Files.exists(e.resolved(), LinkOption.NOFOLLOW_LINKS))
                     {
                         restore(e, false);
                     }
@@ -149,13 +149,13 @@ final class FileSyncStage
                         chownAndXattrs(e);
                         if (eachFile)
                         {
-                            forceDirectory(e.resolved);
+                            forceDirectory(e.resolved());
                         }
                     }
                     else if (eachFile)
                     {
                         // opened before its final mode (0000 or 0300 would keep a non-root owner out), forced after
-                        try (FileChannel ch = FileChannel.open(e.resolved, StandardOpenOption.READ))
+                        try (FileChannel ch = FileChannel.open(e.resolved(), StandardOpenOption.READ))
                         {
                             restore(e, false);
                             ch.force(true);
@@ -203,7 +203,7 @@ final class FileSyncStage
         }
         catch (final IOException ex)
         {
-            throw io("FILE SYNC failed" + (current != null ? " at '" + PathGuard.printable(current.path) + "'" : ""), ex);
+            throw io("FILE SYNC failed" + (current != null ? " at '" + PathGuard.printable(current.path()) + "'" : ""), ex);
         }
     }
 
@@ -226,51 +226,51 @@ final class FileSyncStage
         switch (e.type)
         {
             case DescriptorFlyweight.FILE_SYMLINK:
-                Files.deleteIfExists(e.resolved); // left by an interrupted FILE SYNC
-                fs.symlink(e.linkTargetBytes, PathBytes.cPath(e.resolved)); // exact bytes (natively)
+                Files.deleteIfExists(e.resolved()); // left by an interrupted FILE SYNC
+                fs.symlink(e.linkTargetBytes, PathBytes.cPath(e.resolved())); // exact bytes (natively)
                 break;
             case DescriptorFlyweight.FILE_REGULAR:
             {
-                if (!Files.exists(e.resolved, LinkOption.NOFOLLOW_LINKS) || Files.size(e.resolved) != e.size)
+                if (!Files.exists(e.resolved(), LinkOption.NOFOLLOW_LINKS) || Files.size(e.resolved()) != e.size)
                 {
                     // all hole, or ends in a hole: the length comes without writing (ftruncate)
-                    FileChannel.open(e.resolved, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+                    FileChannel.open(e.resolved(), StandardOpenOption.CREATE, StandardOpenOption.WRITE,
                         LinkOption.NOFOLLOW_LINKS).close();
-                    fs.setLength(PathBytes.cPath(e.resolved), e.size);
+                    fs.setLength(PathBytes.cPath(e.resolved()), e.size);
                 }
                 break;
             }
             case DescriptorFlyweight.FILE_HARDLINK:
-                Files.deleteIfExists(e.resolved);
-                Files.createLink(e.resolved, entries[e.linkIndex].resolved);
+                Files.deleteIfExists(e.resolved());
+                Files.createLink(e.resolved(), entries[e.linkIndex].resolved());
                 break;
             case DescriptorFlyweight.FILE_FIFO:
-                Files.deleteIfExists(e.resolved);
-                if (!fs.mkfifo(PathBytes.cPath(e.resolved), 0600))
+                Files.deleteIfExists(e.resolved());
+                if (!fs.mkfifo(PathBytes.cPath(e.resolved()), 0600))
                 {
-                    warnings.add("FIFOs not recreated (no native file system calls here)", e.path);
+                    warnings.add("FIFOs not recreated (no native file system calls here)", e.path());
                 }
                 break;
             case DescriptorFlyweight.FILE_CHAR_DEVICE:
             case DescriptorFlyweight.FILE_BLOCK_DEVICE:
             {
-                Files.deleteIfExists(e.resolved);
+                Files.deleteIfExists(e.resolved());
                 final int type = e.type == DescriptorFlyweight.FILE_CHAR_DEVICE ? EntryStat.S_IFCHR : EntryStat.S_IFBLK;
                 if (!root)
                 {
-                    warnings.add("device nodes not recreated (creating them needs root)", e.path);
+                    warnings.add("device nodes not recreated (creating them needs root)", e.path());
                     break;
                 }
                 try
                 {
-                    if (!fs.mknod(PathBytes.cPath(e.resolved), type | 0600, e.rdev))
+                    if (!fs.mknod(PathBytes.cPath(e.resolved()), type | 0600, e.rdev))
                     {
-                        warnings.add("device nodes not recreated (no native file system calls here)", e.path);
+                        warnings.add("device nodes not recreated (no native file system calls here)", e.path());
                     }
                 }
                 catch (final java.nio.file.AccessDeniedException ex)
                 {
-                    warnings.add("device nodes not recreated (" + ex.getMessage() + ")", e.path);
+                    warnings.add("device nodes not recreated (" + ex.getMessage() + ")", e.path());
                 }
                 break;
             }
@@ -302,7 +302,7 @@ final class FileSyncStage
 
     private void removeStaleXattrs(final TargetEntry e)
     {
-        final byte[] c = PathBytes.cPath(e.resolved);
+        final byte[] c = PathBytes.cPath(e.resolved());
         final java.util.List<byte[]> present;
         try
         {
@@ -328,7 +328,7 @@ final class FileSyncStage
                 }
                 catch (final IOException ex)
                 {
-                    warnings.add("stale xattrs not removed (refused by this system)", e.path + " " +
+                    warnings.add("stale xattrs not removed (refused by this system)", e.path() + " " +
                         PathBytes.display(name) + ": " + ex.getMessage());
                 }
             }
@@ -343,17 +343,17 @@ final class FileSyncStage
         }
         if (root)
         {
-            Files.setAttribute(e.resolved, "unix:uid", e.uid, LinkOption.NOFOLLOW_LINKS);
-            Files.setAttribute(e.resolved, "unix:gid", e.gid, LinkOption.NOFOLLOW_LINKS);
+            Files.setAttribute(e.resolved(), "unix:uid", e.uid, LinkOption.NOFOLLOW_LINKS);
+            Files.setAttribute(e.resolved(), "unix:gid", e.gid, LinkOption.NOFOLLOW_LINKS);
         }
         else if (e.uid != ownUid || e.gid != ownGid)
         {
             warnings.add("owners not kept (not running as root): these entries belong to " + ownUid + ":" + ownGid,
-                e.path);
+                e.path());
         }
         if (e.xattrCount > 0)
         {
-            final byte[] c = PathBytes.cPath(e.resolved);
+            final byte[] c = PathBytes.cPath(e.resolved());
             final XattrReader x = new XattrReader(e.xattrs, e.xattrCount);
             while (x.next())
             {
@@ -362,12 +362,12 @@ final class FileSyncStage
                 {
                     if (!fs.setXattr(c, name, x.value()))
                     {
-                        warnings.add("xattrs not kept (not supported here)", e.path + " " + PathBytes.display(name));
+                        warnings.add("xattrs not kept (not supported here)", e.path() + " " + PathBytes.display(name));
                     }
                 }
                 catch (final IOException ex)
                 {
-                    warnings.add("xattrs not kept (refused by this system)", e.path + " " + PathBytes.display(name) +
+                    warnings.add("xattrs not kept (refused by this system)", e.path() + " " + PathBytes.display(name) +
                         ": " + ex.getMessage());
                 }
             }
@@ -376,7 +376,7 @@ final class FileSyncStage
 
     private void timesAndMode(final TargetEntry e, final boolean chmod) throws IOException
     {
-        final byte[] c = PathBytes.cPath(e.resolved);
+        final byte[] c = PathBytes.cPath(e.resolved());
         try
         {
             fs.setTimes(c, NativeFs.TIME_OMIT, e.mtimeNanos);
@@ -387,7 +387,7 @@ final class FileSyncStage
             {
                 throw ex;
             }
-            warnings.add("symlink times not kept (refused by this system)", e.path);
+            warnings.add("symlink times not kept (refused by this system)", e.path());
         }
         if (e.type == DescriptorFlyweight.FILE_SYMLINK)
         {
@@ -399,11 +399,11 @@ final class FileSyncStage
         {
             // the JDK's no-follow chmod opens the entry, which blocks on a FIFO: chmod(2) by path instead; the entry
             // was created by this clone and is not a symlink
-            Files.setAttribute(e.resolved, "unix:mode", mode);
+            Files.setAttribute(e.resolved(), "unix:mode", mode);
         }
         else if (mode != created || chmod)
         {
-            Files.setAttribute(e.resolved, "unix:mode", mode, LinkOption.NOFOLLOW_LINKS);
+            Files.setAttribute(e.resolved(), "unix:mode", mode, LinkOption.NOFOLLOW_LINKS);
         }
     }
 
@@ -418,19 +418,19 @@ final class FileSyncStage
     {
         try
         {
-            return FileChannel.open(e.resolved, StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS);
+            return FileChannel.open(e.resolved(), StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS);
         }
         catch (final java.nio.file.AccessDeniedException ex)
         {
-            if (!Files.isRegularFile(e.resolved, LinkOption.NOFOLLOW_LINKS))
+            if (!Files.isRegularFile(e.resolved(), LinkOption.NOFOLLOW_LINKS))
             {
                 throw ex;
             }
             // chmod(2) by path: the JDK's no-follow chmod opens the file first, which is what fails here; the entry is
             // a regular file this clone made, under directories it made
-            Files.setAttribute(e.resolved, "unix:mode", 0600);
+            Files.setAttribute(e.resolved(), "unix:mode", 0600);
             lifted[0] = true;
-            return FileChannel.open(e.resolved, StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS);
+            return FileChannel.open(e.resolved(), StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS);
         }
     }
 
@@ -442,7 +442,7 @@ final class FileSyncStage
         }
         catch (final IOException ex)
         {
-            throw io("cannot restore the owner, xattrs, mtime or mode of '" + PathGuard.printable(e.path) + "'", ex);
+            throw io("cannot restore the owner, xattrs, mtime or mode of '" + PathGuard.printable(e.path()) + "'", ex);
         }
     }
 
@@ -483,7 +483,7 @@ final class FileSyncStage
                         {
                             if (ch.size() != e.size)
                             {
-                                throw new FerryException(ErrorCode.INTERNAL, "'" + PathGuard.printable(e.path) +
+                                throw new FerryException(ErrorCode.INTERNAL, "'" + PathGuard.printable(e.path()) +
                                     "' has " + ch.size() + " bytes after the copy, expected " + e.size);
                             }
                             restoreFile(e, lifted[0]);

@@ -88,7 +88,7 @@ public final class HaveList
                         {
                             try
                             {
-                                out[k] = h.of(e.resolved, pieces);
+                                out[k] = h.of(e.resolved(), pieces);
                                 hashed.addAndGet(Math.min(e.size, (long)(out[k].length / 2) * pieceSize));
                                 continue;
                             }
@@ -132,14 +132,14 @@ public final class HaveList
 
     private static void emptied(final TargetEntry e)
     {
-        try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(e.resolved,
+        try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(e.resolved(),
             java.nio.file.StandardOpenOption.WRITE, java.nio.file.LinkOption.NOFOLLOW_LINKS))
         {
             ch.truncate(0);
         }
         catch (final IOException ex)
         {
-            throw new FerryException(ErrorCode.IO_ERROR, "cannot rewrite '" + PathGuard.printable(e.path) + "': " +
+            throw new FerryException(ErrorCode.IO_ERROR, "cannot rewrite '" + PathGuard.printable(e.path()) + "': " +
                 ex.getMessage(), ex);
         }
         e.have = false;

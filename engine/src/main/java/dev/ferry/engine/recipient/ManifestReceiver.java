@@ -208,6 +208,7 @@ final class ManifestReceiver
             checkLayout();
             MemoryBudget.checkChunks(d.chunkCount());
             MemoryBudget.checkEntries(d.fileCount());
+            MemoryBudget.checkTogether(d.fileCount(), d.chunkCount());
             // grown as entries arrive: a 48-byte STATE frame must not make the recipient reserve memory for 10^8 entries
             announced = (int)d.fileCount();
             announcedChunks = d.chunkCount();
@@ -519,9 +520,8 @@ final class ManifestReceiver
         }
         checkXattrs(path, d);
         final byte[] linkTarget = type == DescriptorFlyweight.FILE_SYMLINK ? d.linkTargetBytes() : null;
-        final TargetEntry e = new TargetEntry(path, raw, resolved, type, d.fileSize(), d.mode(), d.mtimeNanos(),
-            linkTarget == null ? null : PathBytes.display(linkTarget), linkTarget, d.uid(), d.gid(), d.rdev(),
-            d.fileFlags(), d.linkIndex(), d.xattrCount(), d.xattrBytes());
+        final TargetEntry e = new TargetEntry(raw, target, type, d.fileSize(), d.mode(), d.mtimeNanos(), linkTarget,
+            d.uid(), d.gid(), d.rdev(), d.fileFlags(), d.linkIndex(), d.xattrCount(), d.xattrBytes());
         try
         {
             if (merge != null)

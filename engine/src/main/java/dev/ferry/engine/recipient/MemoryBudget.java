@@ -19,11 +19,11 @@ public final class MemoryBudget
      */
     public static final long BYTES_PER_CHUNK = 256;
     /**
-     * Heap an entry costs the recipient at least (measured: 403 bytes with a 3-byte name under a 34-byte target path):
-     * its entry, name, resolved path, manifest record and set slot. Longer names cost more: about 3 bytes per byte of
-     * name, and the target's path once more.
+     * Heap an entry costs the recipient at least (measured: 138 bytes with a 3-byte name, 234 with a 100-byte name;
+     * 403 before issue 10): its {@link TargetEntry} and name bytes, and its slots in the entry table and the path
+     * index. Its packed record (about 70 bytes and the name again) lies off the heap, in direct memory.
      */
-    public static final long BYTES_PER_ENTRY = 384;
+    public static final long BYTES_PER_ENTRY = 144;
 
     private MemoryBudget()
     {
@@ -38,11 +38,28 @@ public final class MemoryBudget
     }
 
     /**
-     * @return the most entries a manifest may have in this JVM: half of the heap, at most {@link FileTreeRecipient#MAX_ENTRIES}.
+     * @return the most entries a manifest may have in this JVM: two thirds of the heap, at most
+     * {@link FileTreeRecipient#MAX_ENTRIES} (a million entries fit -Xmx256m).
      */
     public static long maxEntries()
     {
-        return Math.min(FileTreeRecipient.MAX_ENTRIES, Runtime.getRuntime().maxMemory() / 2 / BYTES_PER_ENTRY);
+        return Math.min(FileTreeRecipient.MAX_ENTRIES, Runtime.getRuntime().maxMemory() / 3 * 2 / BYTES_PER_ENTRY);
+    }
+
+    /**
+     * Entries and chunks together must leave a quarter of the heap to the rest of the clone.
+     */
+    static void checkTogether(final long entries, final long chunks)
+    {
+        final long heap = Runtime.getRuntime().maxMemory();
+        final long need = entries * BYTES_PER_ENTRY + chunks * BYTES_PER_CHUNK;
+        if (need > heap / 4 * 3)
+        {
+            throw new FerryException(ErrorCode.CONFIG_MISMATCH, "the donor announced " + entries + " entries and " +
+                chunks + " chunks; their tables need about " + mib(need) + " MiB, more than three quarters of this " +
+                "client's heap of " + mib(heap) + " MiB: give the client more heap (FERRY_JAVA_OPTS=-Xmx...) or clone " +
+                "from a donor with a larger --chunk-size");
+        }
     }
 
     static void checkChunks(final long announced)
@@ -64,7 +81,7 @@ public final class MemoryBudget
         {
             throw new FerryException(ErrorCode.CONFIG_MISMATCH, "the donor announced " + announced + " entries; this " +
                 "client's heap of " + mib(Runtime.getRuntime().maxMemory()) + " MiB holds at most " + max + " (at least " +
-                BYTES_PER_ENTRY + " bytes each in half of the heap): give the client more heap (FERRY_JAVA_OPTS=-Xmx...)");
+                BYTES_PER_ENTRY + " bytes each in two thirds of the heap): give the client more heap (FERRY_JAVA_OPTS=-Xmx...)");
         }
     }
 

@@ -200,8 +200,8 @@ final class ResumeMerge
      */
     void merge(final TargetEntry e) throws IOException
     {
-        final OldEntry o = old.get(e.path);
-        final boolean exists = Files.exists(e.resolved, LinkOption.NOFOLLOW_LINKS);
+        final OldEntry o = old.get(e.path());
+        final boolean exists = Files.exists(e.resolved(), LinkOption.NOFOLLOW_LINKS);
         if (o != null)
         {
             o.seen = true;
@@ -210,20 +210,20 @@ final class ResumeMerge
         {
             return;
         }
-        final boolean isDir = Files.isDirectory(e.resolved, LinkOption.NOFOLLOW_LINKS);
+        final boolean isDir = Files.isDirectory(e.resolved(), LinkOption.NOFOLLOW_LINKS);
         if (e.type == DescriptorFlyweight.FILE_DIRECTORY)
         {
             if (!isDir)
             {
-                deleteTree(e.resolved);
+                deleteTree(e.resolved());
             }
             return;
         }
-        if (e.type == DescriptorFlyweight.FILE_REGULAR && Files.isRegularFile(e.resolved, LinkOption.NOFOLLOW_LINKS) &&
+        if (e.type == DescriptorFlyweight.FILE_REGULAR && Files.isRegularFile(e.resolved(), LinkOption.NOFOLLOW_LINKS) &&
             (o == null || !o.linked))
         {
             if (!checksum && o != null && !o.recent && o.type == e.type && o.complete && o.size == e.size &&
-                o.mtimeNanos == e.mtimeNanos && Files.size(e.resolved) == e.size)
+                o.mtimeNanos == e.mtimeNanos && Files.size(e.resolved()) == e.size)
             {
                 e.kept = true; // the quick check: same size and mtime, all of it written
             }
@@ -233,7 +233,7 @@ final class ResumeMerge
             }
             return; // an empty file needs no bytes: FILE SYNC gives it its length
         }
-        deleteTree(e.resolved);
+        deleteTree(e.resolved());
     }
 
     /**
@@ -260,7 +260,7 @@ final class ResumeMerge
                     continue;
                 }
                 final List<OldEntry> candidates = vanished.get(e.size + ":" + e.mtimeNanos);
-                if (candidates == null || candidates.isEmpty() || Files.exists(e.resolved, LinkOption.NOFOLLOW_LINKS))
+                if (candidates == null || candidates.isEmpty() || Files.exists(e.resolved(), LinkOption.NOFOLLOW_LINKS))
                 {
                     continue;
                 }
@@ -272,7 +272,7 @@ final class ResumeMerge
                     {
                         continue;
                     }
-                    Files.move(from, e.resolved, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+                    Files.move(from, e.resolved(), java.nio.file.StandardCopyOption.ATOMIC_MOVE);
                 }
                 catch (final IOException ex)
                 {

@@ -3,10 +3,12 @@ package dev.ferry.engine.recipient;
 import java.nio.file.Path;
 
 import dev.ferry.core.protocol.DescriptorFlyweight;
+import dev.ferry.engine.fs.PathBytes;
 
 /**
  * What the recipient knows of one entry the donor announced: its path (the raw bytes as sent, shown to people as
- * {@link #path}, and resolved under the target), its type, size, mode, mtime, owner, device number, symlink target,
+ * {@link #path()}, and {@link #resolved()} under the target, both made when asked so an entry holds one copy of its
+ * name), its type, size, mode, mtime, owner, device number, symlink target,
  * hard-link source, xattrs, and whether a resume kept it from an interrupted clone. Created by the
  * {@link ManifestReceiver} on the master task's thread; read by every stage after the manifest is complete (the
  * volatile stage write that ends the metadata stage publishes it). Only {@link #kept} and {@link #have} change later, and only in a
@@ -14,16 +16,15 @@ import dev.ferry.core.protocol.DescriptorFlyweight;
  */
 final class TargetEntry
 {
-    /** For people and as a key: the display form of {@link #pathBytes} (one-to-one). */
-    final String path;
+    private static final byte[] NONE = new byte[0];
+
+    /** The target directory: {@link #resolved()} is computed from it and {@link #pathBytes} when asked. */
+    private final Path root;
     final byte[] pathBytes;
-    final Path resolved;
     final int type;
     final long size;
     final int mode;
     final long mtimeNanos;
-    /** The display form of {@link #linkTargetBytes}, or null unless a symlink. */
-    final String linkTarget;
     final byte[] linkTargetBytes;
     final int uid;
     final int gid;
@@ -40,26 +41,16 @@ final class TargetEntry
      */
     boolean have;
 
-    TargetEntry(final String path, final Path resolved, final int type, final long size, final int mode,
-        final long mtimeNanos, final String linkTarget)
+    TargetEntry(final byte[] pathBytes, final Path root, final int type, final long size, final int mode,
+        final long mtimeNanos, final byte[] linkTargetBytes, final int uid, final int gid, final long rdev,
+        final int flags, final int linkIndex, final int xattrCount, final byte[] xattrs)
     {
-        this(path, path.getBytes(java.nio.charset.StandardCharsets.UTF_8), resolved, type, size, mode, mtimeNanos,
-            linkTarget, linkTarget == null ? null : linkTarget.getBytes(java.nio.charset.StandardCharsets.UTF_8),
-            0, 0, 0, 0, DescriptorFlyweight.NO_LINK, 0, new byte[0]);
-    }
-
-    TargetEntry(final String path, final byte[] pathBytes, final Path resolved, final int type, final long size,
-        final int mode, final long mtimeNanos, final String linkTarget, final byte[] linkTargetBytes, final int uid,
-        final int gid, final long rdev, final int flags, final int linkIndex, final int xattrCount, final byte[] xattrs)
-    {
-        this.path = path;
+        this.root = root;
         this.pathBytes = pathBytes;
-        this.resolved = resolved;
         this.type = type;
         this.size = size;
         this.mode = mode;
         this.mtimeNanos = mtimeNanos;
-        this.linkTarget = linkTarget;
         this.linkTargetBytes = linkTargetBytes;
         this.uid = uid;
         this.gid = gid;
@@ -67,7 +58,32 @@ final class TargetEntry
         this.flags = flags;
         this.linkIndex = linkIndex;
         this.xattrCount = xattrCount;
-        this.xattrs = xattrs;
+        this.xattrs = xattrs == null || xattrs.length == 0 ? NONE : xattrs;
+    }
+
+    /**
+     * @return for people and as a key: the display form of {@link #pathBytes} (one-to-one); made on each call.
+     */
+    String path()
+    {
+        return PathBytes.display(pathBytes);
+    }
+
+    /**
+     * @return the entry's path under the target, made on each call (a million of them held cost ~120 MB: issue 10);
+     * {@link ManifestReceiver} checked when the entry arrived that it stays inside the target.
+     */
+    Path resolved()
+    {
+        return pathBytes.length == 0 ? root : PathBytes.resolve(root, pathBytes);
+    }
+
+    /**
+     * @return the display form of {@link #linkTargetBytes}, or null unless a symlink.
+     */
+    String linkTarget()
+    {
+        return linkTargetBytes == null ? null : PathBytes.display(linkTargetBytes);
     }
 
     /**

@@ -55,8 +55,8 @@ public final class FileSyncChild
                 Files.createDirectories(p);
             }
             final byte[] raw = path.getBytes(java.nio.charset.StandardCharsets.UTF_8);
-            entries[i] = new TargetEntry(path, raw, p, size >= 0 ? DescriptorFlyweight.FILE_REGULAR :
-                DescriptorFlyweight.FILE_DIRECTORY, Math.max(0, size), mode, MTIME, null, null, uid, gid, 0, 0,
+            entries[i] = new TargetEntry(raw, target, size >= 0 ? DescriptorFlyweight.FILE_REGULAR :
+                DescriptorFlyweight.FILE_DIRECTORY, Math.max(0, size), mode, MTIME, null, uid, gid, 0, 0,
                 DescriptorFlyweight.NO_LINK, 0, new byte[0]);
         }
         // what the interrupted FILE SYNC left: the files' final modes are set (the directories' are not yet: they
@@ -65,7 +65,7 @@ public final class FileSyncChild
         {
             if ((Integer)ENTRIES[i][2] >= 0)
             {
-                Files.setAttribute(entries[i].resolved, "unix:mode", (Integer)ENTRIES[i][1]);
+                Files.setAttribute(entries[i].resolved(), "unix:mode", (Integer)ENTRIES[i][1]);
             }
         }
         final FileSyncStage sync = new FileSyncStage(target, stateDir, true, new RecipientJournal(stateDir, true));

@@ -85,7 +85,7 @@ class OutOfMemoryTest
             final List<String> lines = Arrays.asList(err.strip().split("\n"));
             final String last = lines.get(lines.size() - 1);
             assertTrue(last.startsWith("ferry: error: INTERNAL: out of memory"), "last line: " + err);
-            assertTrue(last.contains("MiB) is too small for this clone") && last.contains("FERRY_JAVA_OPTS=-Xmx"),
+            assertTrue(last.contains("is too small for this clone") && last.contains("FERRY_JAVA_OPTS=-Xmx"),
                 "the message says what to do: " + err);
             assertFalse(err.contains("\tat "), "a stack trace reached stderr: " + err);
         }
