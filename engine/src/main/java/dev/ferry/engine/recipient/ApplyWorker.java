@@ -68,7 +68,9 @@ final class ApplyWorker implements Agent
             {
                 block.error = new FerryException(ErrorCode.INTERNAL, "apply failed: " + ex, ex);
             }
-            block.owner.onApplied(block);
+            // more of the same connection's blocks already queued: they will wake its loop, this one need not
+            final BlockBuffer next = queue.peek();
+            block.owner.onApplied(block, next != null && next.owner == block.owner);
         }
         return work;
     }

@@ -86,6 +86,9 @@ final class ClientTask implements ConnectionHandler
     private final AckBatch ackBatch = new AckBatch();
     private long lastNetworkBytes;
     private volatile boolean waitingForBuffer;
+    /** Buffers returned since the last wakeup while the loop waits for one; the worker's thread only. */
+    private int appliedSinceWake;
+    private static final int WAKE_BATCH = 8;
     private volatile boolean finished;
     private boolean reportedComplete;
     private boolean metadataOnly;
@@ -547,12 +550,21 @@ final class ClientTask implements ConnectionHandler
     /**
      * An apply worker finished a block. Worker thread.
      */
-    void onApplied(final BlockBuffer block)
+    /**
+     * A worker applied {@code block} (its worker's thread: all of a task's blocks go to one worker). A loop that waits
+     * for buffers is woken once per {@link #WAKE_BATCH} returned buffers while the worker has more of this task's
+     * blocks queued, and at once when it has none: a wakeup per block of a million tiny files kept both threads busy
+     * with eventfd writes and context switches (issue 10). The loop's 5 ms tick bounds any wait.
+     *
+     * @param more whether the worker's next queued block is this task's too.
+     */
+    void onApplied(final BlockBuffer block, final boolean more)
     {
         done.offer(block);
         run.onAppliedByWorker();
-        if (waitingForBuffer || state >= STATE_COMPLETE)
+        if (state >= STATE_COMPLETE || waitingForBuffer && (!more || ++appliedSinceWake >= WAKE_BATCH))
         {
+            appliedSinceWake = 0;
             loop.wakeup();
         }
     }

@@ -343,8 +343,15 @@ final class FileSyncStage
         }
         if (root)
         {
-            Files.setAttribute(e.resolved(), "unix:uid", e.uid, LinkOption.NOFOLLOW_LINKS);
-            Files.setAttribute(e.resolved(), "unix:gid", e.gid, LinkOption.NOFOLLOW_LINKS);
+            // a regular file this clone created (not one kept from an interrupted clone) already has this process's
+            // owner and the group files get in the target (the probe measured both there): when the donor's owner is
+            // the same, its two lchown calls are saved (a million of them on a tree of tiny files, issue 10)
+            if (e.uid != ownUid || e.gid != ownGid || e.type != DescriptorFlyweight.FILE_REGULAR || e.kept)
+            {
+                final Path at = e.resolved();
+                Files.setAttribute(at, "unix:uid", e.uid, LinkOption.NOFOLLOW_LINKS);
+                Files.setAttribute(at, "unix:gid", e.gid, LinkOption.NOFOLLOW_LINKS);
+            }
         }
         else if (e.uid != ownUid || e.gid != ownGid)
         {

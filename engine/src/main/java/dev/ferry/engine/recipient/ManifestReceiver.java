@@ -50,6 +50,9 @@ final class ManifestReceiver
     /** The manifest as it arrives, packed off the heap (the chunk plan is rebuilt from it), and its paths' index. */
     private Manifest.Builder layoutEntries;
     private PathIndex paths;
+    /** The parent of the entry received last and its path's length (-1 before one). */
+    private int lastParent = -1;
+    private int lastParentLength;
     private Manifest layoutManifest;
     private ChunkPlan layoutPlan;
     private int received;
@@ -120,6 +123,7 @@ final class ManifestReceiver
         received = 0;
         layoutEntries = null;
         paths = null;
+        lastParent = -1;
         stage = Stage.NONE;
     }
 
@@ -378,6 +382,29 @@ final class ManifestReceiver
         }
     }
 
+    /**
+     * The entry whose path is the first {@code length} bytes of {@code raw}, or -1. In manifest order an entry's parent
+     * is almost always the previous entry or the previous entry's parent: those are compared first, without a lookup.
+     */
+    private int parentOf(final byte[] raw, final int length)
+    {
+        if (received > 0)
+        {
+            final TargetEntry previous = entries[received - 1];
+            final byte[] p = previous.pathBytes;
+            if (p.length == length && Arrays.equals(raw, 0, length, p, 0, length))
+            {
+                return received - 1;
+            }
+            if (lastParent >= 0 && lastParentLength == length && p.length > length && p[length] == '/' &&
+                Arrays.equals(raw, 0, length, p, 0, length))
+            {
+                return lastParent;
+            }
+        }
+        return paths.find(raw, 0, length);
+    }
+
     private void checkIndex(final int index)
     {
         if (index != received)
@@ -462,17 +489,20 @@ final class ManifestReceiver
         if (isRoot)
         {
             checkIndex(index);
+            lastParent = -1;
             resolved = target;
         }
         else
         {
             final int parentLength = checkPath(raw, path);
-            final int parent = parentLength < 0 ? 0 : paths.find(raw, 0, parentLength);
+            final int parent = parentLength < 0 ? 0 : parentOf(raw, parentLength);
             if (parentLength >= 0 && (parent < 0 || layoutEntries.type(parent) != DescriptorFlyweight.FILE_DIRECTORY))
             {
                 throw PathGuard.refused(path, "its parent '" + PathGuard.printable(PathBytes.display(raw, 0,
                     parentLength)) + "' was not announced as a directory (it may be a symlink)");
             }
+            lastParent = parentLength < 0 ? -1 : parent;
+            lastParentLength = parentLength;
             checkIndex(index);
             if (paths.find(raw, 0, raw.length) >= 0)
             {
