@@ -343,10 +343,10 @@ final class FileSyncStage
         }
         if (root)
         {
-            // a regular file this clone created (not one kept from an interrupted clone) already has this process's
+            // a regular file this clone created (not one kept or updated in place) already has this process's
             // owner and the group files get in the target (the probe measured both there): when the donor's owner is
             // the same, its two lchown calls are saved (a million of them on a tree of tiny files, issue 10)
-            if (e.uid != ownUid || e.gid != ownGid || e.type != DescriptorFlyweight.FILE_REGULAR || e.kept)
+            if (e.uid != ownUid || e.gid != ownGid || e.type != DescriptorFlyweight.FILE_REGULAR || e.kept || e.have)
             {
                 final Path at = e.resolved();
                 Files.setAttribute(at, "unix:uid", e.uid, LinkOption.NOFOLLOW_LINKS);
