@@ -70,11 +70,12 @@ public final class FatalErrors
         }
         try
         {
-            if (t instanceof OutOfMemoryError && String.valueOf(t.getMessage()).contains("Direct buffer memory"))
+            if (t instanceof OutOfMemoryError &&
+                String.valueOf(t.getMessage()).toLowerCase(java.util.Locale.ROOT).contains("direct buffer memory"))
             {
                 return new FerryException(ErrorCode.INTERNAL, "out of memory in thread '" +
                     Thread.currentThread().getName() + "' (" + t.getMessage() + "): the JVM's direct memory (the " +
-                    "packed manifest and the block buffers; by default as large as the heap) is too small for this " +
+                    "connections' block buffers; by default as large as the heap) is too small for this " +
                     "clone", "give the JVM more (FERRY_JAVA_OPTS=-Xmx... or -XX:MaxDirectMemorySize=...); a clone " +
                     "keeps .ferry/ for --resume", t);
             }

@@ -1,16 +1,29 @@
 package dev.ferry.engine.layout;
 
+import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.MappedByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.Arrays;
 
 import org.agrona.concurrent.UnsafeBuffer;
 
+import dev.ferry.core.protocol.ErrorCode;
+import dev.ferry.core.protocol.FerryException;
+
 /**
  * An append-only store of byte records in off-heap pages of {@link #PAGE_SIZE} bytes, addressed by a {@code long}
  * (page number in the high bits, offset in the page in the low {@link #PAGE_BITS}); a record never spans two pages,
- * so it is read in place from {@link #page}. The first page starts small and doubles up to the page size, so a
- * manifest of a few entries costs a few KiB. Nothing of it is on the heap but the page table: the heap a manifest
- * needs no longer grows with its entries (issue 10).
+ * so it is read in place from {@link #page}. The first page is direct memory that starts small and doubles up to the
+ * page size, so a manifest of a few entries costs a few KiB; every further page is a memory-mapped file (in
+ * {@link #DIR_PROP_NAME}, by default {@code /dev/shm} when there is one, else {@code java.io.tmpdir}), unlinked as
+ * soon as it is mapped, so it counts against neither the heap nor {@code -XX:MaxDirectMemorySize}, which the block
+ * pools of the connections need (a million-file clone whose connections grew to six ran out of direct memory with
+ * the pages there). Nothing of it is on the heap but the page table: the heap a manifest needs no longer grows with
+ * its entries (issue 10).
  * <p>
  * One writer appends; readers on other threads need a happens-before edge with the appends (the manifest is
  * published through a volatile field or a thread start). The memory is released when the store is unreachable (the
@@ -22,6 +35,9 @@ final class PagedStore
     /** Largest record: a FILE's strings at their cap and the xattr section at its cap fit easily. */
     static final int PAGE_SIZE = 1 << PAGE_BITS;
     private static final int FIRST_PAGE = 4096;
+    /** Where mapped pages are made (each unlinked at once). */
+    public static final String DIR_PROP_NAME = "ferry.manifest.dir";
+    private static final Path DIR = pageDirectory();
 
     private UnsafeBuffer[] pages = new UnsafeBuffer[4];
     private int pageCount;
@@ -60,13 +76,59 @@ final class PagedStore
                 {
                     pages = Arrays.copyOf(pages, pages.length * 2);
                 }
-                pages[pageCount++] = new UnsafeBuffer(ByteBuffer.allocateDirect(PAGE_SIZE));
+                pages[pageCount++] = new UnsafeBuffer(mappedPage());
                 tail = 0;
             }
         }
         final long address = ((long)(pageCount - 1) << PAGE_BITS) | tail;
         tail += length;
         return address;
+    }
+
+    private static Path pageDirectory()
+    {
+        final String configured = System.getProperty(DIR_PROP_NAME);
+        if (configured != null)
+        {
+            return Path.of(configured);
+        }
+        final Path shm = Path.of("/dev/shm");
+        return Files.isDirectory(shm) && Files.isWritable(shm) ? shm : Path.of(System.getProperty("java.io.tmpdir"));
+    }
+
+    /**
+     * A page of a file of its own, mapped and unlinked: the mapping lives until the buffer is collected.
+     */
+    private static MappedByteBuffer mappedPage()
+    {
+        Path file = null;
+        try
+        {
+            file = Files.createTempFile(DIR, "ferry-manifest-", ".page");
+            try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ, StandardOpenOption.WRITE))
+            {
+                return ch.map(FileChannel.MapMode.READ_WRITE, 0, PAGE_SIZE);
+            }
+        }
+        catch (final IOException ex)
+        {
+            throw new FerryException(ErrorCode.IO_ERROR, "cannot map a manifest page in " + DIR + " (" +
+                DIR_PROP_NAME + "): " + ex.getMessage(), ex);
+        }
+        finally
+        {
+            if (file != null)
+            {
+                try
+                {
+                    Files.deleteIfExists(file);
+                }
+                catch (final IOException ignore)
+                {
+                    // the mapping holds the bytes; a leftover name is only a name
+                }
+            }
+        }
     }
 
     /**

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# many-files-bench.sh SRC [RUNS] : a million tiny files, what a user gets, same run, alternating, fresh destinations.
+#   ferry         : a plain `ferry clone` (default flags: forced to disk), JVM start included, against a running donor
+#   tar|nc;sync   : `nc -l | tar x` fed by `tar c | nc`, then `sync`
+#   NOSYNC=1 adds `ferry clone --no-sync` against bare `tar|nc` in the same rounds.
+# Both Ferry JVMs run with HEAP (default -Xmx256m); each clone's time, peak RSS (/usr/bin/time -v) and heap after GC
+# (the largest "->" of -Xlog:gc) are printed, and the donor's at the end. SRC is made with make-million.sh if absent.
+# FERRY_JAR (default ./ferry's jar) is the build measured. Needs nc (netcat-openbsd), tar, /usr/bin/time, bc.
+# Destinations are deleted at the end only (on no-journal ext4, creating files right after deleting many is slow).
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+SRC=${1:?usage: many-files-bench.sh SRC [RUNS]}
+RUNS=${2:-3}
+[ -d "$SRC" ] || "$here/scripts/make-million.sh" "$SRC"
+SRC=$(cd "$SRC" && pwd)
+WORK=${WORK:-$(mktemp -d "$(dirname "$SRC")/many-files-bench.XXXXXX")}
+mkdir -p "$WORK"
+JAR=${FERRY_JAR:-$here/engine/target/ferry.jar}
+HEAP=${HEAP:--Xmx256m}
+JAVA_OPTS="$HEAP --add-exports java.base/jdk.internal.misc=ALL-UNNAMED"
+settle() { tar cf - -C "$SRC" . > /dev/null; sync; sleep 2; }
+now() { date +%s.%N; }
+rss() { awk -F': ' '/Maximum resident set size/ {printf "%.0f", $2 / 1024}' "$1"; }
+heap() { grep -o -- '->[0-9]*M' "$1" 2>/dev/null | tr -dc '0-9\n' | sort -n | tail -1; }
+/usr/bin/time -v -o "$WORK/donor.time" java $JAVA_OPTS -Xlog:gc:file="$WORK/donor.gc" -jar "$JAR" donor --root "$SRC" \
+  --listen 127.0.0.1:0 > "$WORK/donor.log" 2>&1 &
+donor=$!
+for _ in $(seq 200); do grep -qo "127.0.0.1:[0-9]*" "$WORK/donor.log" 2>/dev/null && break; sleep 0.1; done
+port=$(grep -o '127.0.0.1:[0-9]*' "$WORK/donor.log" | head -1 | cut -d: -f2)
+cleanup() {
+  kill $(pgrep -P "$donor") 2>/dev/null || true; wait "$donor" 2>/dev/null || true   # the JVM, so time reports
+  [ -f "$WORK/donor.time" ] && echo "donor: peak RSS $(rss "$WORK/donor.time") MiB, heap after GC at most $(heap "$WORK/donor.gc") MiB"
+  if [ -z "${KEEP:-}" ]; then echo "deleting $WORK ..."; rm -rf "$WORK"; fi
+}
+trap cleanup EXIT
+methods="ferry tar-nc-sync"
+[ -n "${NOSYNC:-}" ] && methods="$methods ferry-no-sync tar-nc"
+declare -A times
+for run in $(seq "$RUNS"); do
+  for m in $methods; do
+    dst="$WORK/dst-$m-$run"; extra=""
+    settle
+    case $m in
+      tar-nc*)
+        mkdir -p "$dst"; p=$((20000 + RANDOM % 20000))
+        t0=$(now)
+        (nc -d -l 127.0.0.1 $p | tar xf - -C "$dst") & recv=$!
+        for _ in $(seq 200); do ss -ltn | grep -q ":$p " && break; sleep 0.01; done
+        tar cf - -C "$SRC" . | nc -N 127.0.0.1 $p; wait $recv
+        [ "$m" = tar-nc-sync ] && sync
+        t1=$(now) ;;
+      *)
+        [ "$m" = ferry-no-sync ] && extra=--no-sync
+        t0=$(now)
+        /usr/bin/time -v -o "$WORK/clone.time" java $JAVA_OPTS -Xlog:gc:file="$WORK/clone-$m-$run.gc" -jar "$JAR" \
+          clone --from 127.0.0.1:$port --to "$dst" $extra > "$WORK/clone.log" 2>&1 || { cat "$WORK/clone.log"; exit 1; }
+        t1=$(now)
+        extra=" (peak RSS $(rss "$WORK/clone.time") MiB, heap after GC at most $(heap "$WORK/clone-$m-$run.gc") MiB)" ;;
+    esac
+    t=$(echo "$t1 - $t0" | bc -l)
+    times[$m]="${times[$m]:-} $t"
+    printf 'run %d %-14s %7.2f s%s\n' "$run" "$m" "$t" "$extra"
+  done
+done
+median() { tr ' ' '\n' | grep . | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+ratio() { printf '%-14s median %7.2f s   %-12s median %7.2f s   ferry speed / peer speed = %.2fx\n' "$1" \
+  "$(echo "${times[$1]}" | median)" "$2" "$(echo "${times[$2]}" | median)" \
+  "$(echo "$(echo "${times[$2]}" | median) / $(echo "${times[$1]}" | median)" | bc -l)"; }
+ratio ferry tar-nc-sync
+[ -n "${NOSYNC:-}" ] && ratio ferry-no-sync tar-nc
+exit 0
