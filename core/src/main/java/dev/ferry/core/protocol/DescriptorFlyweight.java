@@ -31,7 +31,7 @@ import static dev.ferry.core.protocol.Wire.BYTE_ORDER;
  * DATA (48 bytes):   4 int32 file index   8 int32 chunk   12 int32 block (within the chunk)
  *                   16 int64 offset in the file   24 int32 length   28 int32 CRC32C of the body
  *                   32 int32 flags (1 last block of its chunk, 2 CRC present, 4 no body, 8 absent pieces are
- *                      unchanged on the recipient)
+ *                      unchanged on the recipient, 16 the body is one zstd frame of the present pieces)
  *                   36 int32 body length b   40 int64 piece mask
  *                   the block is [offset, offset + length), cut into pieces of {@link #pieceSize} bytes (the last
  *                   one may be shorter); bit i of the mask set = piece i is in the body, in order; a piece not in
@@ -84,6 +84,15 @@ public final class DescriptorFlyweight
     public static final int DATA_FLAG_NO_BODY = 4;
     /** The pieces not in the body matched the recipient's hashes (reported as unchanged, not as holes). */
     public static final int DATA_FLAG_SAME = 8;
+    /**
+     * The body is one zstd frame whose content is the present pieces ({@link #maskedLength} bytes exactly); the
+     * body length is the compressed length and the CRC32C covers the compressed bytes. Only when the client asked
+     * for it ({@code ExecuteFlags.COMPRESS}), never with {@link #DATA_FLAG_NO_BODY}.
+     */
+    public static final int DATA_FLAG_ZSTD = 16;
+    /** Every DATA flag bit. */
+    public static final int DATA_FLAGS_ALL = DATA_FLAG_LAST_IN_CHUNK | DATA_FLAG_CRC | DATA_FLAG_NO_BODY |
+        DATA_FLAG_SAME | DATA_FLAG_ZSTD;
     /** Every piece of the block is in the body. */
     public static final long ALL_PIECES = -1L;
     /** Pieces a block is cut into at most (one bit each in the piece mask). */
@@ -210,7 +219,8 @@ public final class DescriptorFlyweight
 
             case TYPE_DATA:
                 return length == DATA_LENGTH && fileIndex() >= 0 && dataChunk() >= 0 && dataBlock() >= 0 &&
-                    dataPosition() >= 0 && dataLength() >= 0 && (dataFlags() & ~15) == 0 &&
+                    dataPosition() >= 0 && dataLength() >= 0 && (dataFlags() & ~DATA_FLAGS_ALL) == 0 &&
+                    (dataFlags() & (DATA_FLAG_ZSTD | DATA_FLAG_NO_BODY)) != (DATA_FLAG_ZSTD | DATA_FLAG_NO_BODY) &&
                     bodyLength() >= 0 && bodyLength() <= dataLength() ?
                     ErrorCode.OK : ErrorCode.MALFORMED_FRAME;
 
@@ -450,6 +460,14 @@ public final class DescriptorFlyweight
     public boolean hasCrc()
     {
         return (dataFlags() & DATA_FLAG_CRC) != 0;
+    }
+
+    /**
+     * @return true if the body is zstd-compressed ({@link #DATA_FLAG_ZSTD}).
+     */
+    public boolean isCompressed()
+    {
+        return (dataFlags() & DATA_FLAG_ZSTD) != 0;
     }
 
     // encoders

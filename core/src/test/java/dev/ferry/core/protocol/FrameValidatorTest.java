@@ -189,6 +189,24 @@ class FrameValidatorTest
     }
 
     @Test
+    void executeCompressCarriesALevelInRange()
+    {
+        for (final int level : new int[]{ ExecuteFlags.MIN_LEVEL, 3, ExecuteFlags.MAX_LEVEL })
+        {
+            final int flags = ExecuteFlags.compress(level);
+            assertEquals(ErrorCode.OK, validate(frames.frame(FrameType.COM_EXECUTE,
+                (b, o) -> { b.putInt(o, flags, Wire.BYTE_ORDER); return 4; })), "level " + level);
+            assertEquals(level, ExecuteFlags.level(flags));
+        }
+        for (final int bad : new int[]{ ExecuteFlags.COMPRESS, ExecuteFlags.COMPRESS | 23 << ExecuteFlags.LEVEL_SHIFT,
+            3 << ExecuteFlags.LEVEL_SHIFT, ExecuteFlags.compress(3) | 1 << 24, 1 << 8 })
+        {
+            assertEquals(ErrorCode.MALFORMED_FRAME, validate(frames.frame(FrameType.COM_EXECUTE,
+                (b, o) -> { b.putInt(o, bad, Wire.BYTE_ORDER); return 4; })), "flags " + Integer.toHexString(bad));
+        }
+    }
+
+    @Test
     void dataBodyIsAnyLengthIncludingZero()
     {
         assertEquals(ErrorCode.OK, validate(frames.frame(FrameType.COM_RES_DATA, (b, o) -> 0)));
@@ -359,8 +377,11 @@ class FrameValidatorTest
         assertEquals(ErrorCode.MALFORMED_FRAME, validate(withInt(data, o + DescriptorFlyweight.DATA_BLOCK_OFFSET, -1)));
         assertEquals(ErrorCode.MALFORMED_FRAME, validate(withLong(data, o + DescriptorFlyweight.DATA_POSITION_OFFSET, -1)));
         assertEquals(ErrorCode.MALFORMED_FRAME, validate(withInt(data, o + DescriptorFlyweight.DATA_LENGTH_OFFSET, -1)));
-        assertEquals(ErrorCode.MALFORMED_FRAME, validate(withInt(data, o + DescriptorFlyweight.DATA_FLAGS_OFFSET, 16)));
+        assertEquals(ErrorCode.MALFORMED_FRAME, validate(withInt(data, o + DescriptorFlyweight.DATA_FLAGS_OFFSET, 32)));
         assertEquals(ErrorCode.OK, validate(withInt(data, o + DescriptorFlyweight.DATA_FLAGS_OFFSET, 8)), "flag 8: same");
+        assertEquals(ErrorCode.OK, validate(withInt(data, o + DescriptorFlyweight.DATA_FLAGS_OFFSET, 16 | 3)), "flag 16: zstd");
+        assertEquals(ErrorCode.MALFORMED_FRAME, validate(withInt(data, o + DescriptorFlyweight.DATA_FLAGS_OFFSET, 16 | 4)),
+            "zstd without a body");
         assertEquals(ErrorCode.MALFORMED_FRAME, validate(withInt(data, o + DescriptorFlyweight.DATA_BODY_LENGTH_OFFSET, 11)), "body past the block");
         assertEquals(ErrorCode.MALFORMED_FRAME, validate(withInt(data, o + DescriptorFlyweight.DATA_BODY_LENGTH_OFFSET, -1)));
         assertEquals(ErrorCode.OK, validate(withInt(data, o + DescriptorFlyweight.DATA_CRC_OFFSET, -1)), "CRC is any int");

@@ -89,6 +89,17 @@ class WireLayoutTest
         assertEquals(36, DescriptorFlyweight.DATA_BODY_LENGTH_OFFSET);
         assertEquals(40, DescriptorFlyweight.DATA_PIECE_MASK_OFFSET);
         assertEquals(48, DescriptorFlyweight.DATA_LENGTH);
+        assertEquals(16, DescriptorFlyweight.DATA_FLAG_ZSTD);
+    }
+
+    @Test
+    void executeCompressBytes()
+    {
+        // section 4.8a: compress at level 3 = flag 8, level in bits 16-23
+        buffer.putInt(0, ExecuteFlags.compress(3), Wire.BYTE_ORDER);
+        assertBytes("08000300", 0, 4);
+        assertEquals(8, ExecuteFlags.COMPRESS);
+        assertEquals(16, ExecuteFlags.LEVEL_SHIFT);
     }
 
     @Test
