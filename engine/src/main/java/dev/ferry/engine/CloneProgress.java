@@ -36,6 +36,8 @@ public final class CloneProgress
     private final int queueLength;
     private final long holeBytes;
     private final java.util.List<String> warnings;
+    private final long compressedDataBytes;
+    private final long compressedWireBytes;
 
     CloneProgress(
         final CloneStage stage, final long estimatedBytes, final long dataBytes, final long networkBytes,
@@ -44,8 +46,10 @@ public final class CloneProgress
         final double[] secondsUntil, final double[] stageSeconds, final long snapshotId, final int reconnectAttempt,
         final String reconnectError, final double reconnectSecondsLeft, final FerryError error, final String errorMessage,
         final String lastError, final int queuePosition, final int queueLength, final long holeBytes,
-        final java.util.List<String> warnings)
+        final java.util.List<String> warnings, final long compressedDataBytes, final long compressedWireBytes)
     {
+        this.compressedDataBytes = compressedDataBytes;
+        this.compressedWireBytes = compressedWireBytes;
         this.queuePosition = queuePosition;
         this.queueLength = queueLength;
         this.holeBytes = holeBytes;
@@ -92,6 +96,22 @@ public final class CloneProgress
     public long estimatedBytes()
     {
         return estimatedBytes;
+    }
+
+    /**
+     * @return data bytes applied that travelled compressed ({@code --compress}): part of {@link #dataBytes}.
+     */
+    public long compressedDataBytes()
+    {
+        return compressedDataBytes;
+    }
+
+    /**
+     * @return the compressed bodies of those bytes ({@link #compressedDataBytes}), as they crossed the wire.
+     */
+    public long compressedWireBytes()
+    {
+        return compressedWireBytes;
     }
 
     /** @return file bytes applied on the recipient. */

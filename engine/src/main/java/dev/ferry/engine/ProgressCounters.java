@@ -207,7 +207,8 @@ public final class ProgressCounters
             dataBytes.get(), networkBytes.get(), entriesDone.get(), totalFiles, threads, restarts.get(),
             resentBytes.get(), corruptBlocks.get(), keptFiles, keptBytes, elapsedSeconds(), until, in, snapshotId,
             attempt, attempt == 0 ? null : reconnectError, left / 1e9, e == null ? null : e.error(),
-            e == null ? null : e.describe(), lastError, (int)(queue >>> 32), (int)queue, holeBytes.get(), warnings);
+            e == null ? null : e.describe(), lastError, (int)(queue >>> 32), (int)queue, holeBytes.get(), warnings,
+            compressedData.get(), compressedWire.get());
     }
 
     /**
@@ -265,6 +266,18 @@ public final class ProgressCounters
     public long keptBytes()
     {
         return keptBytes;
+    }
+
+    private final AtomicLong compressedData = new AtomicLong();
+    private final AtomicLong compressedWire = new AtomicLong();
+
+    /**
+     * An applied block travelled compressed: {@code data} bytes of pieces in a body of {@code wire} bytes. Any thread.
+     */
+    public void onCompressed(final long data, final long wire)
+    {
+        compressedData.addAndGet(data);
+        compressedWire.addAndGet(wire);
     }
 
     public void onNetwork(final long bytes)

@@ -99,6 +99,12 @@ final class CloneCommand implements Callable<Integer>
         "200 ms of the rate; default 0: no limit)")
     String maxRate;
 
+    @Option(names = "--compress", arity = "0..1", paramLabel = "LEVEL",
+        fallbackValue = "" + CloneClient.Options.COMPRESS_LEVEL_DEFAULT, description = "ask the donor to compress each " +
+        "block with zstd at LEVEL (1-22, default " + CloneClient.Options.COMPRESS_LEVEL_DEFAULT + ") where it shrinks: " +
+        "for slow links; it costs the donor CPU, so leave it off on loopback and LANs (the default)")
+    Integer compress;
+
     @CommandLine.Mixin
     TlsOptions tls = new TlsOptions();
 
@@ -117,6 +123,21 @@ final class CloneCommand implements Callable<Integer>
         }
     }
 
+    private int compressLevel()
+    {
+        if (compress == null)
+        {
+            return 0;
+        }
+        if (compress < dev.ferry.core.protocol.ExecuteFlags.MIN_LEVEL || compress > dev.ferry.core.protocol.ExecuteFlags.MAX_LEVEL)
+        {
+            throw new CommandLine.ParameterException(spec.commandLine(), "--compress: level " + compress +
+                " is outside " + dev.ferry.core.protocol.ExecuteFlags.MIN_LEVEL + ".." +
+                dev.ferry.core.protocol.ExecuteFlags.MAX_LEVEL);
+        }
+        return compress;
+    }
+
     @Override
     public Integer call()
     {
@@ -129,7 +150,7 @@ final class CloneCommand implements Callable<Integer>
             .threads(threads != null ? threads : Math.min(2, maxThreads)).maxThreads(threads != null ? 0 : maxThreads)
             .applyThreads(applyThreads)
             .settings(new dev.ferry.core.config.CloneSettings().sync(!noSync)).onProgress(printer, 1000)
-            .maxRate(rate(maxRate)).resume(resume).update(update).strict(strict).maxRounds(maxRounds).noFreeze(noFreeze)
+            .maxRate(rate(maxRate)).compress(compressLevel()).resume(resume).update(update).strict(strict).maxRounds(maxRounds).noFreeze(noFreeze)
             .convergeBytes(Units.parseSize(converge)).resumeChecksum(resumeChecksum).maxRestarts(maxRestarts).allowDonors(allowDonors).noSetuid(noSetuid).noWait(noWait)
             .secret(secretFile == null ? null : dev.ferry.engine.SharedSecret.fromFile(secretFile));
         final CloneResult r;
@@ -153,6 +174,7 @@ final class CloneCommand implements Callable<Integer>
                 (r.restarts() > 0 ? ", " + r.restarts() + " restarts, " +
                 Units.bytes(Math.max(0, r.networkBytes() - r.dataBytes())) + " on the wire beyond the data (framing and " +
                 "what was in flight at each cut)" : "") +
+                (p.compressedDataBytes() > 0 ? ", " + compression(p, r.dataBytes(), r.networkBytes()) : "") +
                 (p.corruptBlocks() > 0 ? ", " + p.corruptBlocks() +
                 " corrupt blocks caught by CRC32C and sent again" : "") +
                 (p.keptFiles() > 0 ? ", " + p.keptFiles() + " files (" +
@@ -173,5 +195,16 @@ final class CloneCommand implements Callable<Integer>
         }
         ProgressPrinter.warnings(spec.commandLine().getErr(), r.warnings());
         return 0;
+    }
+
+    /**
+     * What compression saved, for the summary: the compressed blocks' data against their bodies, and the whole wire
+     * against the whole data.
+     */
+    static String compression(final dev.ferry.engine.CloneProgress p, final long data, final long network)
+    {
+        return "zstd: " + Units.bytes(p.compressedDataBytes()) + " of data in " + Units.bytes(p.compressedWireBytes()) +
+            String.format(Locale.ROOT, " (%.0f%%); on the wire %.0f%% of the data", 100.0 * p.compressedWireBytes() /
+            p.compressedDataBytes(), data > 0 ? 100.0 * network / data : 0);
     }
 }

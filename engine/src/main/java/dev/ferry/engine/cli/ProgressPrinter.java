@@ -86,10 +86,12 @@ final class ProgressPrinter implements Consumer<CloneProgress>
             final double avg = s > 0 ? data / s : 0;
             final String eta = avg > 0 && est > data ? String.format(Locale.ROOT, "%.0f s", (est - data) / avg) : "-";
             final double shownRate = p.stage().compareTo(CloneStage.FILE_SYNC) >= 0 ? avg : dataRate;
-            err.print(String.format(Locale.ROOT, "\r%-9s %s / %s (%.0f%%)%s  %d/%d entries  %s  ETA %s  %d threads%s   ",
+            err.print(String.format(Locale.ROOT, "\r%-9s %s / %s (%.0f%%)%s  %d/%d entries  %s  ETA %s  %d threads%s%s   ",
                 p.stage().label(), Units.bytes(data), Units.bytes(est), pct,
                 p.holeBytes() > 0 ? " + " + Units.bytes(p.holeBytes()) + " holes" : "", p.entriesDone(), p.entriesTotal(),
                 Units.rate((long)shownRate, 1.0), eta, p.threads(),
+                p.compressedDataBytes() > 0 && data > 0 ? String.format(Locale.ROOT, "  wire %s = %.0f%% of data",
+                Units.bytes(net), 100.0 * net / data) : "",
                 p.reconnecting() ? String.format(Locale.ROOT, "  reconnecting (attempt %d, %.0f s left)",
                 p.reconnectAttempt(), p.reconnectSecondsLeft()) : p.restarts() > 0 ? "  restarts " + p.restarts() +
                 " (" + Units.bytes(Math.max(0, net - data)) + " beyond the data on the wire)" : ""));
@@ -113,6 +115,11 @@ final class ProgressPrinter implements Consumer<CloneProgress>
             "\"restarts\":%d,\"seconds\":%.3f",
             p.stage().label(), state, p.estimatedBytes(), p.dataBytes(), p.holeBytes(), p.networkBytes(), dataRate, netRate,
             p.entriesDone(), p.entriesTotal(), p.threads(), p.restarts(), p.seconds()));
+        if (p.compressedDataBytes() > 0)
+        {
+            b.append(",\"compressed_data_bytes\":").append(p.compressedDataBytes())
+                .append(",\"compressed_wire_bytes\":").append(p.compressedWireBytes());
+        }
         if (p.reconnecting())
         {
             b.append(String.format(Locale.ROOT, ",\"reconnect_attempt\":%d,\"reconnect_seconds_left\":%.1f," +

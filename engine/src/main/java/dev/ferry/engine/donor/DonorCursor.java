@@ -50,6 +50,8 @@ final class DonorCursor
     private static final int PHASE_DONE = 4;
     private static final int OFFERS_PER_CALL = 256;
     private static final int MAP_WINDOW = 64 * 1024 * 1024;
+    /** Bodies shorter than this travel uncompressed: a zstd frame's header would eat most of the gain. */
+    private static final int MIN_COMPRESS_BYTES = 256;
 
     private final FileTreeDonor donor;
     private Locator locator;
@@ -108,6 +110,12 @@ final class DonorCursor
     private long bytesOffered;
     private long holeBytes;
     private long sameBytes;
+    /** The prepared block's data bytes (its present pieces): the body length unless it is compressed. */
+    private int preparedRaw;
+    private boolean preparedCompressed;
+    /** zstd level the client asked for in COM_EXECUTE, 0 = no compression. */
+    private int compressLevel;
+    private BlockCompressor compressor;
 
     private final int pieceSize;
     private final PieceHasher hasher = new PieceHasher();
@@ -197,6 +205,25 @@ final class DonorCursor
             lastChanged = entry.index;
             changedFiles++;
         }
+    }
+
+    /**
+     * Compress block bodies at zstd {@code level} where that makes them shorter (COM_EXECUTE flag COMPRESS).
+     */
+    void compress(final int level)
+    {
+        compressLevel = level;
+    }
+
+    /**
+     * @return what compression did so far: blocks tried, blocks sent compressed, bytes in, bytes out (compressed or
+     *     as they were), nanoseconds compressing; all 0 without compression.
+     */
+    long[] compressionStats()
+    {
+        final BlockCompressor c = compressor;
+        return c == null ? new long[5] :
+            new long[]{ c.blocksTried(), c.blocksCompressed(), c.bytesIn(), c.bytesOut(), c.nanos() };
     }
 
     long bytesOffered()
@@ -311,7 +338,8 @@ final class DonorCursor
         final int flags = (last ? DescriptorFlyweight.DATA_FLAG_LAST_IN_CHUNK : 0) |
             (checksum || checksumsOnly ? DescriptorFlyweight.DATA_FLAG_CRC : 0) |
             (checksumsOnly ? DescriptorFlyweight.DATA_FLAG_NO_BODY : 0) |
-            (preparedSame ? DescriptorFlyweight.DATA_FLAG_SAME : 0);
+            (preparedSame ? DescriptorFlyweight.DATA_FLAG_SAME : 0) |
+            (preparedCompressed ? DescriptorFlyweight.DATA_FLAG_ZSTD : 0);
         final int descLength = DescriptorFlyweight.encodeData(
             descriptor, 0, file, chunk, block, position, length, preparedCrc, flags, preparedMask, preparedBody);
         final boolean accepted = checksumsOnly ? callback.onDescriptor(descriptor, 0, descLength) :
@@ -324,14 +352,14 @@ final class DonorCursor
         prepared = false;
         if (!checksumsOnly)
         {
-            bytesOffered += preparedBody;
+            bytesOffered += preparedRaw;
             if (preparedSame)
             {
-                sameBytes += length - preparedBody;
+                sameBytes += length - preparedRaw;
             }
             else
             {
-                holeBytes += length - preparedBody;
+                holeBytes += length - preparedRaw;
             }
         }
         block++;
@@ -366,6 +394,8 @@ final class DonorCursor
             preparedInBuffer = true;
             preparedView = readView;
             preparedFrom = 0;
+            preparedRaw = 0;
+            preparedCompressed = false;
             prepared = true;
             return;
         }
@@ -394,6 +424,12 @@ final class DonorCursor
             {
                 preparePieces(entry, position, length);
             }
+            preparedRaw = preparedBody;
+            preparedCompressed = false;
+            if (compressLevel > 0 && !checksumsOnly)
+            {
+                compressPrepared(entry);
+            }
         }
         catch (final FerryException ex)
         {
@@ -417,9 +453,62 @@ final class DonorCursor
     {
         preparedMask = 0;
         preparedBody = 0;
+        preparedRaw = 0;
+        preparedCompressed = false;
         preparedInBuffer = true;
         preparedView = readView;
         preparedFrom = 0;
+    }
+
+    /**
+     * Replace the prepared body (the present pieces, in a buffer or a region of the file) by one zstd frame of it
+     * when that is shorter (DATA flag 16); the CRC32C then covers the compressed bytes. A block that does not shrink,
+     * or is too short to gain, stays as it is (and keeps sendfile when it is a region).
+     */
+    private void compressPrepared(final Manifest.Entry entry) throws IOException
+    {
+        if (preparedBody < MIN_COMPRESS_BYTES)
+        {
+            return;
+        }
+        if (compressor == null)
+        {
+            compressor = new BlockCompressor(compressLevel, plan.blockSize());
+        }
+        final int n;
+        if (preparedInBuffer)
+        {
+            n = compressor.compress(preparedView.byteBuffer(), preparedFrom, preparedBody);
+        }
+        else
+        {
+            mapFor(entry, preparedStart, preparedBody);
+            try
+            {
+                n = compressor.compress(map, (int)(preparedStart - mapStart), preparedBody);
+            }
+            catch (final InternalError ex)
+            {
+                throw changed(entry, "it was truncated while being read"); // SIGBUS under the map
+            }
+        }
+        if (n < 0)
+        {
+            return;
+        }
+        preparedCompressed = true;
+        preparedInBuffer = true;
+        preparedView = compressor.view();
+        preparedFrom = 0;
+        preparedBody = n;
+        if (checksum)
+        {
+            final ByteBuffer b = compressor.buffer();
+            b.limit(n).position(0);
+            crc.reset();
+            crc.update(b);
+            preparedCrc = (int)crc.getValue();
+        }
     }
 
     /**
@@ -861,6 +950,11 @@ final class DonorCursor
     void close()
     {
         unmap();
+        if (compressor != null)
+        {
+            compressor.close();
+            compressor = null;
+        }
         if (extents != null)
         {
             extents.close();

@@ -441,6 +441,14 @@ public final class FileTreeDonor implements DonorStorage
                 c.live();
             }
         }
+        if ((flags & dev.ferry.core.protocol.ExecuteFlags.COMPRESS) != 0)
+        {
+            final DonorCursor c = cursor(locator, task);
+            if (c != null)
+            {
+                c.compress(dev.ferry.core.protocol.ExecuteFlags.level(flags));
+            }
+        }
     }
 
     /**
@@ -464,6 +472,29 @@ public final class FileTreeDonor implements DonorStorage
         }
         return sum;
     }
+    /**
+     * @return what compression did for all current tasks: blocks tried, blocks sent compressed, bytes in, bytes
+     *     out, nanoseconds spent compressing (a restarted task starts again from 0). Any thread; approximate while
+     *     tasks run.
+     */
+    public long[] compressionStats()
+    {
+        final long[] sum = new long[5];
+        for (int i = 0; i < LocatorCodec.MAX_TASKS; i++)
+        {
+            final DonorCursor c = cursors.get(i);
+            if (c != null)
+            {
+                final long[] s = c.compressionStats();
+                for (int k = 0; k < sum.length; k++)
+                {
+                    sum[k] += s[k];
+                }
+            }
+        }
+        return sum;
+    }
+
     /**
      * @return data bytes offered by all current tasks.
      */

@@ -33,6 +33,8 @@ final class BlockWriter
     private final RecipientJournal journal;
     private final AtomicReferenceArray<Int2ObjectHashMap<FileChannel>> taskFiles =
         new AtomicReferenceArray<>(LocatorCodec.MAX_TASKS);
+    /** zstd contexts with their output buffer, one per task (apply worker), made at its first compressed block. */
+    private final AtomicReferenceArray<BlockInflater> inflaters = new AtomicReferenceArray<>(LocatorCodec.MAX_TASKS);
 
     BlockWriter(final ManifestReceiver manifest, final RecipientJournal journal)
     {
@@ -73,7 +75,14 @@ final class BlockWriter
                 "' announced " + body + " bytes but carried " + (data == null ? 0 : data.length()));
         }
         final long mask = d.pieceMask() & DescriptorFlyweight.allPieces(len, pieceSize);
-        if (DescriptorFlyweight.maskedLength(mask, len, pieceSize) != body)
+        final long masked = DescriptorFlyweight.maskedLength(mask, len, pieceSize);
+        final boolean compressed = d.isCompressed();
+        if (compressed && (body == 0 || body >= masked))
+        {
+            throw new FerryException(ErrorCode.BAD_DESCRIPTOR, "compressed block for '" + PathGuard.printable(e.path) +
+                "' carries " + body + " bytes for " + masked + " bytes of pieces: it must be shorter, and not empty");
+        }
+        if (!compressed && masked != body)
         {
             throw new FerryException(ErrorCode.BAD_DESCRIPTOR, "block for '" + PathGuard.printable(e.path()) +
                 "' carries " + body + " bytes, but its piece mask " + Long.toHexString(d.pieceMask()) + " holds " +
@@ -93,6 +102,7 @@ final class BlockWriter
                     Integer.toHexString(crc) + ", donor said " + Integer.toHexString(d.dataCrc()));
             }
         }
+        final ApplyData plain = compressed ? inflate(task, d, e, data, (int)masked) : data;
         Int2ObjectHashMap<FileChannel> files = taskFiles.get(task);
         if (files == null)
         {
@@ -111,11 +121,11 @@ final class BlockWriter
             if ((e.flags & DescriptorFlyweight.FILE_FLAG_SPARSE) != 0 && !e.have)
             {
                 // a new file: its pages of zeros may stay holes (a file kept in place needs its zeros written)
-                writeSparse(ch, data, position, len, mask, pieceSize);
+                writeSparse(ch, plain, position, len, mask, pieceSize);
             }
             else
             {
-                writePieces(ch, data, position, len, mask, pieceSize);
+                writePieces(ch, plain, position, len, mask, pieceSize);
             }
             journal.markDirty(index);
             if (position + len == e.size || d.isLastInChunk())
@@ -128,6 +138,35 @@ final class BlockWriter
         {
             throw io("cannot write '" + PathGuard.printable(e.path()) + "' at offset " + position, ex);
         }
+    }
+
+    /**
+     * The pieces of a compressed block (checked against its CRC32C already), in the task's own buffer: exactly the
+     * bytes the piece mask holds, else the donor is broken or hostile (BAD_DESCRIPTOR), however much the frame says
+     * it would make.
+     */
+    private ApplyData inflate(final int task, final DescriptorFlyweight d, final TargetEntry e, final ApplyData data,
+        final int expected)
+    {
+        if (!(data instanceof BufferApplyData))
+        {
+            throw new FerryException(ErrorCode.BAD_DESCRIPTOR, "a compressed block outside a network clone");
+        }
+        BlockInflater inflater = inflaters.get(task);
+        if (inflater == null)
+        {
+            inflater = new BlockInflater(manifest.blockSize());
+            inflaters.set(task, inflater);
+        }
+        final int n = inflater.inflate((BufferApplyData)data, expected);
+        if (n != expected)
+        {
+            throw new FerryException(ErrorCode.BAD_DESCRIPTOR, "compressed block " + d.dataBlock() + " of chunk " +
+                d.dataChunk() + " ('" + PathGuard.printable(e.path) + "' at offset " + d.dataPosition() + ") " +
+                (n < 0 ? "does not decompress to its " + expected + " bytes of pieces (zstd: " + inflater.error() + ")" :
+                "decompresses to " + n + " bytes, its piece mask holds " + expected));
+        }
+        return inflater.plain(n);
     }
 
     /**
@@ -225,6 +264,11 @@ final class BlockWriter
     {
         for (int i = 0; i < LocatorCodec.MAX_TASKS; i++)
         {
+            final BlockInflater inflater = inflaters.getAndSet(i, null);
+            if (inflater != null)
+            {
+                inflater.close();
+            }
             final Int2ObjectHashMap<FileChannel> files = taskFiles.getAndSet(i, null);
             if (files != null)
             {

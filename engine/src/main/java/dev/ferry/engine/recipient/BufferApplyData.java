@@ -32,6 +32,19 @@ public final class BufferApplyData implements ApplyData
         return this;
     }
 
+    /**
+     * @return the buffer the bytes are in (from {@link #offset}).
+     */
+    public ByteBuffer buffer()
+    {
+        return buffer;
+    }
+
+    public int offset()
+    {
+        return offset;
+    }
+
     @Override
     public int length()
     {

@@ -254,10 +254,10 @@ final class ClientTask implements ConnectionHandler
                     connection.sendBuffer().putInt(at, ExecuteFlags.METADATA_ONLY, dev.ferry.core.protocol.Wire.BYTE_ORDER);
                     connection.flush();
                 }
-                else if (run.live())
+                else if (run.executeFlags() != 0)
                 {
                     final int at = claim(connection, FrameType.COM_EXECUTE, ExecuteFlags.LENGTH);
-                    connection.sendBuffer().putInt(at, ExecuteFlags.LIVE, dev.ferry.core.protocol.Wire.BYTE_ORDER);
+                    connection.sendBuffer().putInt(at, run.executeFlags(), dev.ferry.core.protocol.Wire.BYTE_ORDER);
                     connection.flush();
                 }
                 else
@@ -378,6 +378,11 @@ final class ClientTask implements ConnectionHandler
                 if (!desc.hasBody())
                 {
                     throw new FerryException(ErrorCode.BAD_DESCRIPTOR, "a checksum-only descriptor in a clone");
+                }
+                if (desc.isCompressed() && (metadataOnly || (run.executeFlags() & ExecuteFlags.COMPRESS) == 0))
+                {
+                    throw new FerryException(ErrorCode.BAD_DESCRIPTOR, "a compressed block, which this clone did " +
+                        "not ask for");
                 }
                 if (desc.dataLength() > blockSize || desc.dataLength() == 0)
                 {
@@ -608,15 +613,22 @@ final class ClientTask implements ConnectionHandler
                 free.push(b); // written, but after a corrupt block of its chunk: not acknowledged, sent again
                 continue;
             }
-            run.progress().onBlock(b.length);
+            // a compressed body holds the mask's pieces: the data bytes are theirs, not the body's
+            final int pieces = d.isCompressed() ? (int)DescriptorFlyweight.maskedLength(d.pieceMask(), d.dataLength(),
+                DescriptorFlyweight.pieceSize(blockSize)) : b.length;
+            run.progress().onBlock(pieces);
+            if (d.isCompressed())
+            {
+                run.progress().onCompressed(pieces, b.length);
+            }
             if ((d.dataFlags() & DescriptorFlyweight.DATA_FLAG_SAME) != 0)
             {
-                run.progress().onUnchanged(d.dataLength() - b.length);
+                run.progress().onUnchanged(d.dataLength() - pieces);
             }
             else if (run.passStage() == dev.ferry.core.spi.Stage.FILE_COPY)
             {
                 // a live clone's later passes see the same holes again: the first pass counts them
-                run.progress().onHole(d.dataLength() - b.length);
+                run.progress().onHole(d.dataLength() - pieces);
             }
             final int chunk = d.dataChunk();
             final int blocks = d.dataBlock() + 1;

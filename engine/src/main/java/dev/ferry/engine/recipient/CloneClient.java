@@ -87,6 +87,32 @@ public final class CloneClient implements AutoCloseable
         private boolean noFreeze;
         private int maxRounds = 8;
         private long convergeBytes = 64L << 20;
+        private int compressLevel;
+
+        /** zstd level of {@code ferry clone --compress} without a level. */
+        public static final int COMPRESS_LEVEL_DEFAULT = 3;
+
+        /**
+         * Ask the donor to send each block compressed with zstd at {@code level} (1..22) where that makes it shorter,
+         * for slow links; 0 (the default) for no compression, the right choice on loopback and LANs, where it costs
+         * the donor CPU and rules out sendfile for the blocks it shrinks.
+         *
+         * @throws IllegalArgumentException if the level is not 0 or 1..22.
+         */
+        public Options compress(final int level)
+        {
+            if (level != 0)
+            {
+                dev.ferry.core.protocol.ExecuteFlags.compress(level); // checks the range
+            }
+            compressLevel = level;
+            return this;
+        }
+
+        int compressLevel()
+        {
+            return compressLevel;
+        }
 
         /**
          * Connections (clone tasks), at least 1.

@@ -130,6 +130,16 @@ final class CloneRun
     }
 
     /**
+     * @return the COM_EXECUTE flags of a clone's data: LIVE unless strict, and compression at the level asked for.
+     */
+    int executeFlags()
+    {
+        final int level = options.compressLevel();
+        return (live() ? dev.ferry.core.protocol.ExecuteFlags.LIVE : 0) |
+            (level == 0 ? 0 : dev.ferry.core.protocol.ExecuteFlags.compress(level));
+    }
+
+    /**
      * The apply worker of a task: all blocks of a connection go to one worker, so every chunk (which one connection
      * sends) is applied in order, and two connections with two workers keep both busy whatever their chunk numbers.
      */

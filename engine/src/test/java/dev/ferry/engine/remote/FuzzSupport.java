@@ -361,7 +361,9 @@ final class FuzzSupport
             case 8:
                 return frame(FrameType.COM_EXECUTE, body(4, (b) ->
                 {
-                    b.putInt(0, r.nextInt(ExecuteFlags.ALL + 1), ByteOrder.LITTLE_ENDIAN);
+                    b.putInt(0, r.nextInt(ExecuteFlags.CHECKSUMS_ONLY * 2) | (r.nextBoolean() ? 0 :
+                        ExecuteFlags.compress(ExecuteFlags.MIN_LEVEL + r.nextInt(ExecuteFlags.MAX_LEVEL))),
+                        ByteOrder.LITTLE_ENDIAN);
                     return 4;
                 }));
             case 9:
