@@ -116,6 +116,12 @@ public final class BenchCommand implements Callable<Integer>
         "runs each, alternating, each from a fresh copy")
     boolean update;
 
+    @Option(names = "--compress", arity = "0..1", paramLabel = "LEVEL", fallbackValue = "" +
+        CloneClient.Options.COMPRESS_LEVEL_DEFAULT, description = "with --wan: the client's --compress (zstd level, " +
+        "default " + CloneClient.Options.COMPRESS_LEVEL_DEFAULT + " when given without one); the report adds the CPU " +
+        "time of the donor's loop threads, where compression runs")
+    Integer compress;
+
     @Option(names = "--seed", defaultValue = "42", description = "seed of the cut points for --restarts and of the " +
         "changes for --update (default: ${DEFAULT-VALUE})")
     long seed;
@@ -383,7 +389,8 @@ public final class BenchCommand implements Callable<Integer>
             link[0] == 0 ? "unlimited rate" : Units.rate(link[0], 1), link[1], Units.bytes(link[2]),
             link[1] == 0 ? "no limit" : Units.rate(link[2] * 1000 / Math.max(1, link[1]), 1),
             pinned ? threads + " threads" : "threads autotuned from 2 up to " + CloneClient.Options.MAX_THREADS_DEFAULT,
-            clientRate > 0 ? ", --max-rate " + Units.rate(clientRate, 1) : "");
+            (clientRate > 0 ? ", --max-rate " + Units.rate(clientRate, 1) : "") +
+            (compress != null ? ", --compress " + compress : ""));
         out.flush();
         try (DonorService donor = new DonorService(src, new InetSocketAddress("127.0.0.1", 0),
             new DonorService.Options().settings(new CloneSettings().checksum(!noChecksum))).start();
@@ -394,9 +401,14 @@ public final class BenchCommand implements Callable<Integer>
             final long t0 = System.nanoTime();
             final CloneClient client = new CloneClient(proxy.address(), dst, new CloneClient.Options()
                 .threads(pinned ? threads : 2).maxThreads(pinned ? 0 : CloneClient.Options.MAX_THREADS_DEFAULT)
-                .applyThreads(applyThreads).maxRate(clientRate).settings(new CloneSettings().sync(sync)));
+                .applyThreads(applyThreads).maxRate(clientRate).compress(compress == null ? 0 : compress)
+                .settings(new CloneSettings().sync(sync)));
+            final long donorCpu0 = threadCpuNanos("ferry-donor-loop");
+            final long processCpu0 = processCpuNanos();
             final CloneResult result = client.run();
             final double seconds = (System.nanoTime() - t0) / 1e9;
+            final double donorCpu = (threadCpuNanos("ferry-donor-loop") - donorCpu0) / 1e9;
+            final double processCpu = (processCpuNanos() - processCpu0) / 1e9;
             final List<String> differences = TreeComparator.compare(src, dst);
             if (!differences.isEmpty())
             {
@@ -407,6 +419,14 @@ public final class BenchCommand implements Callable<Integer>
                 "crossed the proxy%n", Units.bytes(result.dataBytes()), seconds, Units.rate(result.dataBytes(), seconds),
                 link[0] == 0 ? "" : String.format(Locale.ROOT, " = %.0f%% of the link", 100 * rate / link[0]),
                 client.progress().threads(), proxy.connections(), Units.bytes(proxy.downstreamBytes()));
+            out.printf(Locale.ROOT, "  on the wire %s = %.1f%% of the data (%s of data travelled zstd-compressed as " +
+                "%s); CPU: donor loops %.2f s, whole process %.2f s; stages: metadata %.2f s, file copy %.2f s, " +
+                "file sync %.2f s%n", Units.bytes(result.networkBytes()),
+                100.0 * result.networkBytes() / Math.max(1, result.dataBytes()),
+                Units.bytes(client.progress().compressedDataBytes()), Units.bytes(client.progress().compressedWireBytes()),
+                donorCpu, processCpu, client.progress().stageSeconds(dev.ferry.engine.CloneStage.METADATA),
+                client.progress().stageSeconds(dev.ferry.engine.CloneStage.FILE_COPY),
+                client.progress().stageSeconds(dev.ferry.engine.CloneStage.FILE_SYNC));
         }
         if (!keep)
         {
@@ -599,6 +619,23 @@ public final class BenchCommand implements Callable<Integer>
     /**
      * Untimed: write back dirty pages of earlier runs so they do not throttle this one.
      */
+    /**
+     * @return CPU time of the live threads whose name starts with {@code prefix} (threads that ended are not counted).
+     */
+    private static long threadCpuNanos(final String prefix)
+    {
+        final java.lang.management.ThreadMXBean mx = ManagementFactory.getThreadMXBean();
+        long sum = 0;
+        for (final Thread t : Thread.getAllStackTraces().keySet())
+        {
+            if (t.getName().startsWith(prefix))
+            {
+                sum += Math.max(0, mx.getThreadCpuTime(t.getId()));
+            }
+        }
+        return sum;
+    }
+
     static void settle() throws IOException, InterruptedException
     {
         new ProcessBuilder("sync").inheritIO().start().waitFor();
