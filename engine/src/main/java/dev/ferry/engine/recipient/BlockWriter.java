@@ -79,7 +79,8 @@ final class BlockWriter
         final boolean compressed = d.isCompressed();
         if (compressed && (body == 0 || body >= masked))
         {
-            throw new FerryException(ErrorCode.BAD_DESCRIPTOR, "compressed block for '" + PathGuard.printable(e.path) +
+            throw new FerryException(ErrorCode.BAD_DESCRIPTOR, "compressed block for '" +
+                PathGuard.printable(e.path()) +
                 "' carries " + body + " bytes for " + masked + " bytes of pieces: it must be shorter, and not empty");
         }
         if (!compressed && masked != body)
@@ -162,7 +163,7 @@ final class BlockWriter
         if (n != expected)
         {
             throw new FerryException(ErrorCode.BAD_DESCRIPTOR, "compressed block " + d.dataBlock() + " of chunk " +
-                d.dataChunk() + " ('" + PathGuard.printable(e.path) + "' at offset " + d.dataPosition() + ") " +
+                d.dataChunk() + " ('" + PathGuard.printable(e.path()) + "' at offset " + d.dataPosition() + ") " +
                 (n < 0 ? "does not decompress to its " + expected + " bytes of pieces (zstd: " + inflater.error() + ")" :
                 "decompresses to " + n + " bytes, its piece mask holds " + expected));
         }
