@@ -300,6 +300,22 @@ public final class ProgressCounters
         return corruptBlocks.get();
     }
 
+    private final AtomicLong tornBlocks = new AtomicLong();
+
+    /**
+     * A block of a live change pass failed its CRC32C because the donor read it while it was written: not written,
+     * and its file compared by the next pass (not a restart).
+     */
+    public void onTornBlock()
+    {
+        tornBlocks.incrementAndGet();
+    }
+
+    public long tornBlocks()
+    {
+        return tornBlocks.get();
+    }
+
     public void onRestart()
     {
         restarts.incrementAndGet();

@@ -592,6 +592,15 @@ final class ClientTask implements ConnectionHandler
         {
             inFlight--;
             final DescriptorFlyweight d = b.flyweight;
+            if (b.error != null && b.error.code() == ErrorCode.CHECKSUM_MISMATCH && run.tornBlocksAllowed())
+            {
+                // a live change pass: the donor read a region while it was being written (its CRC32C over one read,
+                // the bytes from another); not written, counted as applied, and its file compared by the next pass
+                run.onTornBlock(d.fileIndex());
+                acknowledge(d);
+                free.push(b);
+                continue;
+            }
             if (b.error != null)
             {
                 free.push(b);
@@ -630,27 +639,35 @@ final class ClientTask implements ConnectionHandler
                 // a live clone's later passes see the same holes again: the first pass counts them
                 run.progress().onHole(d.dataLength() - pieces);
             }
-            final int chunk = d.dataChunk();
-            final int blocks = d.dataBlock() + 1;
-            if (acked != null && endsFile(acked.plan(), chunk, d.dataBlock()))
-            {
-                run.progress().onEntriesDone(1);
-            }
-            ackBlocks.put(chunk, blocks);
-            if (d.isLastInChunk())
-            {
-                final long start = chunkStart.remove(chunk);
-                if (start != -1)
-                {
-                    run.progress().onChunkLatency(System.nanoTime() - start);
-                }
-            }
+            acknowledge(d);
             free.push(b);
         }
         if (waitingForBuffer && !free.isEmpty() && !connection.isClosed())
         {
             waitingForBuffer = false;
             connection.resumeReading();
+        }
+    }
+
+    /**
+     * Count block {@code d} as applied: it goes into the next ACK, and ends its file's or chunk's count.
+     */
+    private void acknowledge(final DescriptorFlyweight d)
+    {
+        final int chunk = d.dataChunk();
+        final int blocks = d.dataBlock() + 1;
+        if (acked != null && endsFile(acked.plan(), chunk, d.dataBlock()))
+        {
+            run.progress().onEntriesDone(1);
+        }
+        ackBlocks.put(chunk, blocks);
+        if (d.isLastInChunk())
+        {
+            final long start = chunkStart.remove(chunk);
+            if (start != -1)
+            {
+                run.progress().onChunkLatency(System.nanoTime() - start);
+            }
         }
     }
 

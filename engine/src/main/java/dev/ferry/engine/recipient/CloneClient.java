@@ -630,6 +630,10 @@ public final class CloneClient implements AutoCloseable
         {
             return true;
         }
+        if (run.tornBlocks() > 0)
+        {
+            return false; // a pass with a torn block is never the last: the next one compares its files
+        }
         if (run.donorFreezes() && !options.noFreeze)
         {
             return false;
@@ -848,7 +852,7 @@ public final class CloneClient implements AutoCloseable
                 progress.warnings()).withDiff(new CloneResult.Diff(
                 progress.keptFiles(), progress.keptBytes(), progress.comparedFiles(), progress.hashedBytes(),
                 progress.unchangedBytes(), progress.movedFiles())).withLive(new CloneResult.Live(rounds,
-                frozenNanos, frozenBytes, frozenNanos >= 0 ? 0 : unstableFiles));
+                frozenNanos, frozenBytes, frozenNanos >= 0 ? 0 : unstableFiles, progress.tornBlocks()));
         }
         catch (final InterruptedException ex)
         {

@@ -33,11 +33,12 @@ public final class CloneResult
      * How a live clone ended: its passes (1 when nothing changed under it), how long the donor's dataset was frozen
      * for the last pass (-1: no freeze) and the data bytes sent inside the freeze, and how many files changed under
      * the donor's reads in the last pass without a freeze (0: every file is a version that existed; more: those files
-     * are as read and may be torn).
+     * are as read and may be torn), and how many blocks over all passes arrived torn (read by the donor while they
+     * were written: their CRC32C failed in a change pass; never written, and their files compared by a later pass).
      */
-    public record Live(int passes, long frozenNanos, long frozenBytes, long unstableFiles)
+    public record Live(int passes, long frozenNanos, long frozenBytes, long unstableFiles, long tornBlocks)
     {
-        static final Live SINGLE = new Live(1, -1, 0, 0);
+        static final Live SINGLE = new Live(1, -1, 0, 0, 0);
 
         public boolean frozen()
         {

@@ -535,6 +535,34 @@ final class CloneRun
         return donorChanged.get();
     }
 
+    private final java.util.concurrent.atomic.AtomicLong tornBlocks = new java.util.concurrent.atomic.AtomicLong();
+
+    /**
+     * @return whether a block that fails its CRC32C may be taken as torn (the donor read it while it was written)
+     * rather than corrupt: only in a live clone's passes before the last one can be chosen, which compare its file
+     * again. A strict clone and a frozen pass restart and have it sent again.
+     */
+    boolean tornBlocksAllowed()
+    {
+        return live() && passStage != dev.ferry.core.spi.Stage.FREEZE;
+    }
+
+    /**
+     * A torn block of file {@code index} (see {@link #tornBlocksAllowed}): journaled, so the next pass compares the
+     * file, and counted, so this pass is not the last. Any task's loop thread.
+     */
+    void onTornBlock(final int index)
+    {
+        recipient.journal().markTorn(index);
+        tornBlocks.incrementAndGet();
+        progress.onTornBlock();
+    }
+
+    long tornBlocks()
+    {
+        return tornBlocks.get();
+    }
+
     long frozenNanos()
     {
         return frozenNanos0.get();

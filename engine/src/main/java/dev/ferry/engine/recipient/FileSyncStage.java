@@ -182,6 +182,8 @@ final class FileSyncStage
             Files.deleteIfExists(stateDir.resolve("status"));
             Files.deleteIfExists(stateDir.resolve(RecipientJournal.APPLIED + ".tmp"));
             Files.deleteIfExists(stateDir.resolve(RecipientJournal.APPLIED));
+            Files.deleteIfExists(stateDir.resolve(RecipientJournal.TORN + ".tmp"));
+            Files.deleteIfExists(stateDir.resolve(RecipientJournal.TORN));
             Files.deleteIfExists(stateDir.resolve(RecipientJournal.MANIFEST));
             Files.deleteIfExists(stateDir.resolve(TargetLock.FILE)); // still locked by this process until it exits
             Files.deleteIfExists(stateDir);

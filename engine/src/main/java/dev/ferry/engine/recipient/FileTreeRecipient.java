@@ -155,6 +155,11 @@ public final class FileTreeRecipient implements RecipientStorage
         fileSync.updating(true);
     }
 
+    RecipientJournal journal()
+    {
+        return journal;
+    }
+
     /**
      * The piece hashes of every file the merge kept in place for a block diff, computed on {@code threads} threads
      * (each reads its files sequentially), within the heap's budget for hashes.

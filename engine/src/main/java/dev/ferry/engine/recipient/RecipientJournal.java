@@ -34,6 +34,10 @@ import dev.ferry.core.spi.Stage;
  *   <li>{@code applied}: the applied state (same encoding as a restart locator), replaced atomically at each
  *   checkpoint. A block is in it only after the files it was written to were forced to disk (when sync is on),
  *   so after a crash the journal never claims bytes that were lost.</li>
+ *   <li>{@code torn}: the indexes (int32, little-endian) of files one of whose blocks failed its CRC32C in a live
+ *   clone's change pass: the donor read a region that was being written. The block was not written but counts as
+ *   applied, so the chunk completes; the next pass compares such a file piece by piece instead of keeping it.
+ *   Replaced and forced before the applied state that covers the block; removed with a new manifest.</li>
  * </ul>
  * Apply workers mark files dirty (lock-free bitmap); the clone driver calls {@link #checkpoint} every second or so.
  */
@@ -41,6 +45,7 @@ public final class RecipientJournal
 {
     public static final String MANIFEST = "manifest";
     public static final String APPLIED = "applied";
+    public static final String TORN = "torn";
     private static final long MAGIC = 0x4C4E524A_59525246L; // "FRRYJRNL"
     private static final int HEADER = 48;
     private static final int COMPLETE_OFFSET = 40;
@@ -57,6 +62,8 @@ public final class RecipientJournal
     private FileChannel manifest;
     private final ByteBuffer pending = ByteBuffer.allocate(256 * 1024).order(ByteOrder.LITTLE_ENDIAN);
     private volatile AtomicLongArray dirty = new AtomicLongArray(1);
+    private volatile AtomicLongArray torn = new AtomicLongArray(1);
+    private volatile boolean tornChanged;
     private int entryCount;
     private int descriptorsWritten;
     private boolean manifestComplete;
@@ -72,10 +79,13 @@ public final class RecipientJournal
         public final int filesPerChunk;
         public final List<byte[]> descriptors;
         public final AppliedState applied;
+        /** Files of this manifest with a torn block (see the class comment): compared, never kept. */
+        public final int[] torn;
 
         Loaded(final long snapshotId, final long chunkSize, final int blockSize, final int filesPerChunk,
-            final List<byte[]> descriptors, final AppliedState applied)
+            final List<byte[]> descriptors, final AppliedState applied, final int[] torn)
         {
+            this.torn = torn;
             this.snapshotId = snapshotId;
             this.chunkSize = chunkSize;
             this.blockSize = blockSize;
@@ -101,6 +111,9 @@ public final class RecipientJournal
         pending.clear();
         descriptorsWritten = 0;
         Files.deleteIfExists(dir.resolve(APPLIED));
+        Files.deleteIfExists(dir.resolve(TORN));
+        torn = new AtomicLongArray(1);
+        tornChanged = false;
         manifest = FileChannel.open(dir.resolve(MANIFEST), StandardOpenOption.CREATE, StandardOpenOption.WRITE,
             StandardOpenOption.TRUNCATE_EXISTING);
         final ByteBuffer h = ByteBuffer.allocate(HEADER).order(ByteOrder.LITTLE_ENDIAN);
@@ -156,6 +169,7 @@ public final class RecipientJournal
         manifest = null;
         // sized now, from what really arrived, not from the count the donor announced
         dirty = new AtomicLongArray((descriptorsWritten + 63) / 64 + 1);
+        torn = new AtomicLongArray(dirty.length());
         manifestComplete = true;
         forceDirectory(dir);
     }
@@ -172,6 +186,44 @@ public final class RecipientJournal
         {
             d.getAndAccumulate(word, bit, (a, b) -> a | b);
         }
+    }
+
+    /**
+     * A block of file {@code index} failed its CRC32C in a live change pass and was not written (see the class
+     * comment). Any thread; lock-free; recorded durably by the next {@link #checkpoint}.
+     */
+    void markTorn(final int index)
+    {
+        final AtomicLongArray t = torn;
+        final int word = index >>> 6;
+        if (word < t.length())
+        {
+            t.getAndAccumulate(word, 1L << (index & 63), (a, b) -> a | b);
+            tornChanged = true;
+        }
+    }
+
+    private void writeTorn() throws IOException
+    {
+        tornChanged = false;
+        final AtomicLongArray t = torn;
+        int count = 0;
+        for (int w = 0; w < t.length(); w++)
+        {
+            count += Long.bitCount(t.get(w));
+        }
+        final ByteBuffer bb = ByteBuffer.allocate(4 * count).order(ByteOrder.LITTLE_ENDIAN);
+        for (int w = 0; w < t.length(); w++)
+        {
+            long bits = t.get(w);
+            while (bits != 0 && bb.hasRemaining())
+            {
+                bb.putInt((w << 6) + Long.numberOfTrailingZeros(bits));
+                bits &= bits - 1;
+            }
+        }
+        bb.flip();
+        replace(TORN, bb);
     }
 
     /**
@@ -215,14 +267,25 @@ public final class RecipientJournal
         final int len = LocatorCodec.encodedLength(carrier);
         final UnsafeBuffer b = new UnsafeBuffer(new byte[len]);
         LocatorCodec.encode(b, 0, carrier);
-        final Path tmp = dir.resolve(APPLIED + ".tmp");
+        if (tornChanged)
+        {
+            writeTorn(); // before the applied state that counts the torn blocks as applied
+        }
+        replace(APPLIED, ByteBuffer.wrap(b.byteArray(), 0, len));
+    }
+
+    /**
+     * Replace the journal file {@code name} with {@code bytes} atomically (forced first when sync is on).
+     */
+    private void replace(final String name, final ByteBuffer bytes) throws IOException
+    {
+        final Path tmp = dir.resolve(name + ".tmp");
         try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
             StandardOpenOption.TRUNCATE_EXISTING))
         {
-            final ByteBuffer bb = ByteBuffer.wrap(b.byteArray(), 0, len);
-            while (bb.hasRemaining())
+            while (bytes.hasRemaining())
             {
-                ch.write(bb);
+                ch.write(bytes);
             }
             if (sync)
             {
@@ -231,11 +294,11 @@ public final class RecipientJournal
         }
         try
         {
-            Files.move(tmp, dir.resolve(APPLIED), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            Files.move(tmp, dir.resolve(name), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
         }
         catch (final AtomicMoveNotSupportedException ex)
         {
-            Files.move(tmp, dir.resolve(APPLIED), StandardCopyOption.REPLACE_EXISTING);
+            Files.move(tmp, dir.resolve(name), StandardCopyOption.REPLACE_EXISTING);
         }
         if (sync)
         {
@@ -250,6 +313,11 @@ public final class RecipientJournal
     {
         entryCount = loaded.descriptors.size();
         dirty = new AtomicLongArray((entryCount + 63) / 64 + 1);
+        torn = new AtomicLongArray(dirty.length());
+        for (final int t : loaded.torn)
+        {
+            markTorn(t);
+        }
         manifestComplete = true;
     }
 
@@ -343,7 +411,18 @@ public final class RecipientJournal
                     applied = LocatorCodec.decode(ub, 0).applied();
                 }
             }
-            return new Loaded(snapshot, chunkSize, blockSize, filesPerChunk, descriptors, applied);
+            int[] tornFiles = new int[0];
+            final Path t = stateDir.resolve(TORN);
+            if (Files.isRegularFile(t, LinkOption.NOFOLLOW_LINKS))
+            {
+                final ByteBuffer tb = ByteBuffer.wrap(Files.readAllBytes(t)).order(ByteOrder.LITTLE_ENDIAN);
+                tornFiles = new int[tb.remaining() / 4];
+                for (int i = 0; i < tornFiles.length; i++)
+                {
+                    tornFiles[i] = tb.getInt();
+                }
+            }
+            return new Loaded(snapshot, chunkSize, blockSize, filesPerChunk, descriptors, applied, tornFiles);
         }
         catch (final IOException ex)
         {

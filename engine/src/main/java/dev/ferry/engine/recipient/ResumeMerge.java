@@ -168,6 +168,13 @@ final class ResumeMerge
                 }
             }
         }
+        for (final int t : loaded.torn)
+        {
+            if (t >= 0 && t < complete.length)
+            {
+                complete[t] = false; // a block of it was torn in a live pass: compare it, never keep it
+            }
+        }
         for (final Manifest.Entry e : oldEntries)
         {
             final OldEntry o = new OldEntry(e.type, e.size, e.mtimeNanos, complete[e.index], false, e.pathBytes);
