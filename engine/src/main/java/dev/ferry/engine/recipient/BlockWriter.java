@@ -36,6 +36,17 @@ final class BlockWriter
     /** zstd contexts with their output buffer, one per task (apply worker), made at its first compressed block. */
     private final AtomicReferenceArray<BlockInflater> inflaters = new AtomicReferenceArray<>(LocatorCodec.MAX_TASKS);
 
+    /** What was written into files kept in place for a block diff: {file index, position, piece mask, length}. */
+    private final java.util.Queue<long[]> haveWrites = new java.util.concurrent.ConcurrentLinkedQueue<>();
+
+    /**
+     * @return the writes into compared ({@code have}) files so far, for {@link CopyHashCache}; drained by it.
+     */
+    java.util.Queue<long[]> haveWrites()
+    {
+        return haveWrites;
+    }
+
     BlockWriter(final ManifestReceiver manifest, final RecipientJournal journal)
     {
         this.manifest = manifest;
@@ -129,6 +140,10 @@ final class BlockWriter
                 writePieces(ch, plain, position, len, mask, pieceSize);
             }
             journal.markDirty(index);
+            if (e.have)
+            {
+                haveWrites.offer(new long[] { index, position, mask, len });
+            }
             if (position + len == e.size || d.isLastInChunk())
             {
                 files.remove(index);

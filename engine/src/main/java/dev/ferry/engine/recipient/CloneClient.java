@@ -614,6 +614,9 @@ public final class CloneClient implements AutoCloseable
         return attempt(RESUME_MERGE, RecipientJournal.load(target.resolve(ManifestScanner.STATE_DIR)));
     }
 
+    /** The copy's piece hashes as the last pass left them (a live clone's passes compare the same files again). */
+    private final CopyHashCache hashCache = new CopyHashCache();
+
     private long frozenNanos = -1;
     private long frozenBytes;
     private long unstableFiles;
@@ -668,6 +671,7 @@ public final class CloneClient implements AutoCloseable
         final ApplyWorker[] workers = new ApplyWorker[options.applyThreads];
         final List<AgentRunner> workerRunners = new ArrayList<>();
         final List<ClientTask> tasks = new ArrayList<>();
+        HaveList passHave = null; // what this pass compared, for the hash cache
         final int queueCapacity = Math.max(64, Math.max(options.threads, options.maxThreads) * options.poolBuffers * 2);
         for (int i = 0; i < workers.length; i++)
         {
@@ -736,7 +740,8 @@ public final class CloneClient implements AutoCloseable
                     progress.onEntriesDone(kept[0]);
                     // files the copy has in another version: hash their pieces, so only changed pieces travel
                     final HaveList have = recipient.hashHave(Math.max(1, Math.min(4,
-                        Runtime.getRuntime().availableProcessors())));
+                        Runtime.getRuntime().availableProcessors())), run.live() ? hashCache : null);
+                    passHave = have;
                     progress.onHashed(have.fileCount(), have.bytesHashed(), recipient.movedCount());
                     run.pendingHave(have.isEmpty() ? null : have);
                     run.continueWith(merged);
@@ -816,6 +821,7 @@ public final class CloneClient implements AutoCloseable
             {
                 // a live clone moves on to its next pass: what this one applied is made durable and journaled
                 checkpoint(run, recipient);
+                hashCache.afterPass(passHave, recipient.entries(), recipient.haveWrites(), recipient.pieceSize());
                 // the first pass copies everything: only a change pass measures how much is left to converge
                 lastPassData = passStage == Stage.CHANGE_COPY ? progress.dataBytes() - dataAtStart : Long.MAX_VALUE;
                 donorFreezes = run.donorFreezes();

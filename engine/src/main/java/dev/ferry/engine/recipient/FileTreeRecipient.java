@@ -166,8 +166,31 @@ public final class FileTreeRecipient implements RecipientStorage
      */
     public HaveList hashHave(final int threads)
     {
+        return hashHave(threads, null);
+    }
+
+    /**
+     * As {@link #hashHave(int)}, with the hashes {@code cache} holds for files as they are now.
+     */
+    HaveList hashHave(final int threads, final CopyHashCache cache)
+    {
         return HaveList.compute(manifest.entries(), ResumeMerge.keptPastPrefix(plan(), manifest.entries()),
-            DescriptorFlyweight.pieceSize(manifest.blockSize()), threads);
+            pieceSize(), threads, cache);
+    }
+
+    int pieceSize()
+    {
+        return DescriptorFlyweight.pieceSize(manifest.blockSize());
+    }
+
+    TargetEntry[] entries()
+    {
+        return manifest.entries();
+    }
+
+    java.util.Queue<long[]> haveWrites()
+    {
+        return blocks.haveWrites();
     }
 
     /**

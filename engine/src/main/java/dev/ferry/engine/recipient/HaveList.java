@@ -46,6 +46,16 @@ public final class HaveList
      */
     static HaveList compute(final TargetEntry[] entries, final int[] whole, final int pieceSize, final int threads)
     {
+        return compute(entries, whole, pieceSize, threads, null);
+    }
+
+    /**
+     * As {@link #compute(TargetEntry[], int[], int, int)}, taking a file's hashes from {@code cache} (null for none)
+     * when it holds them for the copy's file as it is now.
+     */
+    static HaveList compute(final TargetEntry[] entries, final int[] whole, final int pieceSize, final int threads,
+        final CopyHashCache cache)
+    {
         final List<Integer> wanted = new ArrayList<>();
         if (entries != null)
         {
@@ -63,6 +73,21 @@ public final class HaveList
             return new HaveList(whole, new int[0], out, 0);
         }
         final AtomicLong budget = new AtomicLong(Runtime.getRuntime().maxMemory() / 8 / HaveCodec.HASH_LENGTH);
+        final boolean[] cached = new boolean[out.length];
+        if (cache != null)
+        {
+            // on the driver thread, before the hashing threads start: the cache is not thread-safe
+            for (int k = 0; k < out.length; k++)
+            {
+                final TargetEntry e = entries[wanted.get(k)];
+                final long[] h = cache.lookup(e, (e.size + pieceSize - 1) / pieceSize, pieceSize);
+                if (h != null && budget.addAndGet(-h.length / 2) >= 0)
+                {
+                    out[k] = h;
+                    cached[k] = true;
+                }
+            }
+        }
         final AtomicLong hashed = new AtomicLong();
         final AtomicInteger next = new AtomicInteger();
         final int n = Math.max(1, Math.min(threads, wanted.size()));
@@ -82,6 +107,10 @@ public final class HaveList
                     final FileHashes h = new FileHashes(pieceSize);
                     for (int k = next.getAndIncrement(); k < out.length; k = next.getAndIncrement())
                     {
+                        if (cached[k])
+                        {
+                            continue;
+                        }
                         final TargetEntry e = entries[wanted.get(k)];
                         final long pieces = (e.size + pieceSize - 1) / pieceSize;
                         if (budget.addAndGet(-pieces) >= 0)
@@ -143,6 +172,30 @@ public final class HaveList
                 ex.getMessage(), ex);
         }
         e.have = false;
+    }
+
+    /**
+     * @return the number of compared files, with or without hashes ({@link #hashesAt} null: sent whole).
+     */
+    int fileSlots()
+    {
+        return files.length;
+    }
+
+    /**
+     * @return the manifest index of compared file {@code k}.
+     */
+    int fileIndex(final int k)
+    {
+        return files[k];
+    }
+
+    /**
+     * @return the hashes of compared file {@code k} (two longs a piece), or null when it is sent whole.
+     */
+    long[] hashesAt(final int k)
+    {
+        return hashes[k];
     }
 
     /**
