@@ -300,11 +300,6 @@ final class DonorSession implements ConnectionHandler, CopyCallback
                         "this donor holds no snapshot " + Long.toHexString(requested.snapshotId()) +
                         " (it may have expired or the donor restarted)");
                 }
-                if (type == FrameType.COM_ATTACH && c.frozen != null)
-                {
-                    throw new FerryException(ErrorCode.BAD_LOCATOR, "snapshot " + Long.toHexString(requested.snapshotId()) +
-                        " is a frozen pass, which runs on its master connection only");
-                }
                 if (type == FrameType.COM_ATTACH &&
                     (requested.taskIndex() < 1 || requested.taskIndex() >= LocatorCodec.MAX_TASKS))
                 {
@@ -331,6 +326,11 @@ final class DonorSession implements ConnectionHandler, CopyCallback
                     connection.padShortRegions(true); // a file truncated mid-send: zeros, and the next pass fixes it
                 }
                 clone.storage.execute(locator, task, flags);
+                if (clone.frozen != null && !metadataOnly && !readingFrozen)
+                {
+                    readingFrozen = true; // before this session reserves any chunk of the frozen pass
+                    clone.frozenReaders.incrementAndGet();
+                }
                 state = STATE_STREAMING;
                 pump();
                 break;
@@ -748,8 +748,14 @@ final class DonorSession implements ConnectionHandler, CopyCallback
                     fail(ex.code(), ex.getMessage());
                     return;
                 }
-                // the last pass's reads are done: a frozen dataset is let go here, before the client has it all
-                final long held = clone.frozen != null && !metadataOnly ? clone.frozen.thaw() : 0;
+                // the frozen pass's reads are done when its last reader gets here: the dataset is let go then, before
+                // the client has it all
+                long held = 0;
+                if (readingFrozen)
+                {
+                    readingFrozen = false;
+                    held = clone.frozenReaders.decrementAndGet() == 0 ? clone.frozen.thaw() : 0;
+                }
                 final long changed = clone.storage instanceof FileTreeDonor ?
                     ((FileTreeDonor)clone.storage).changedFiles(locator, task) : 0;
                 CompleteCodec.encode(connection.sendBuffer(), at, metadataOnly ? Stage.METADATA : Stage.FILE_COPY, task,
@@ -760,6 +766,9 @@ final class DonorSession implements ConnectionHandler, CopyCallback
             }
         }
     }
+
+    /** This session counts in its snapshot's {@link DonorSnapshot#frozenReaders}. Loop thread. */
+    private boolean readingFrozen;
 
     private void resumeTurn()
     {

@@ -40,6 +40,11 @@ final class DonorSnapshot
     volatile String client = "?";
     /** Taken inside the donor's freeze hook (a live clone's FREEZE pass): thawed once, see {@link FreezeHooks}. */
     volatile FreezeHooks.Frozen frozen;
+    /**
+     * Sessions of a frozen pass that are reading its data: the dataset is thawed when the last of them has read its
+     * last byte (each starts reading before it reserves a chunk, so none is left unread when this reaches zero).
+     */
+    final java.util.concurrent.atomic.AtomicInteger frozenReaders = new java.util.concurrent.atomic.AtomicInteger();
 
     /**
      * @param creator the session whose COM_INIT took the snapshot: it holds task 0 from the start, so a new snapshot

@@ -667,7 +667,8 @@ public final class CloneClient implements AutoCloseable
         run.throttle(throttle);
         run.passStage(passStage);
         final long dataAtStart = progress.dataBytes();
-        final int taskCount = passStage == Stage.FREEZE ? 1 : options.threads; // a frozen pass: the master alone
+        // a frozen pass too runs on every connection: the donor reads (and hashes) the hot files on all its loops
+        final int taskCount = options.threads;
         final ApplyWorker[] workers = new ApplyWorker[options.applyThreads];
         final List<AgentRunner> workerRunners = new ArrayList<>();
         final List<ClientTask> tasks = new ArrayList<>();
