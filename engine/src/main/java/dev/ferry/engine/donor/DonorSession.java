@@ -278,6 +278,10 @@ final class DonorSession implements ConnectionHandler, CopyCallback
                     pendingHave = new dev.ferry.engine.diff.HaveSet(service.maxHavePieces());
                 }
                 pendingHave.add(body, offset);
+                if (firstHaveNanos == 0)
+                {
+                    firstHaveNanos = System.nanoTime();
+                }
                 createdNanos = System.nanoTime(); // a long list is progress, not a stalled handshake
                 break;
 
@@ -526,6 +530,7 @@ final class DonorSession implements ConnectionHandler, CopyCallback
                 }
                 final DonorSnapshot snapshot = new DonorSnapshot(storage, real, this, service.newCloneThrottle());
                 snapshot.frozen = frozen;
+                snapshot.markFrozen(DonorSnapshot.FROZEN_SCANNED, System.nanoTime());
                 slotReserved = false; // addClone takes the reservation, whether it adds the clone or refuses it
                 service.addClone(snapshot);
                 created = snapshot;
@@ -634,6 +639,14 @@ final class DonorSession implements ConnectionHandler, CopyCallback
         }
         wanted = null;
         askedToClose.clear();
+        if (reinit)
+        {
+            if (firstHaveNanos != 0)
+            {
+                c.markFrozen(DonorSnapshot.FROZEN_FIRST_HAVE, firstHaveNanos);
+            }
+            c.markFrozen(DonorSnapshot.FROZEN_RESTARTED, System.nanoTime());
+        }
         attach(c, real);
         sendLocatorAndConfig();
         state = STATE_EXECUTE;
@@ -751,10 +764,20 @@ final class DonorSession implements ConnectionHandler, CopyCallback
                 // the frozen pass's reads are done when its last reader gets here: the dataset is let go then, before
                 // the client has it all
                 long held = 0;
+                if (metadataOnly)
+                {
+                    clone.markFrozen(DonorSnapshot.FROZEN_MANIFEST_SENT, System.nanoTime());
+                }
                 if (readingFrozen)
                 {
                     readingFrozen = false;
-                    held = clone.frozenReaders.decrementAndGet() == 0 ? clone.frozen.thaw() : 0;
+                    if (clone.frozenReaders.decrementAndGet() == 0)
+                    {
+                        held = clone.frozen.thaw();
+                        service.logger().log(System.Logger.Level.INFO, "frozen pass of snapshot " +
+                            Long.toHexString(clone.snapshotId()) + ": thawed after " + held / 1_000_000 + " ms (" +
+                            clone.frozenTimeline() + ")");
+                    }
                 }
                 final long changed = clone.storage instanceof FileTreeDonor ?
                     ((FileTreeDonor)clone.storage).changedFiles(locator, task) : 0;
@@ -766,6 +789,9 @@ final class DonorSession implements ConnectionHandler, CopyCallback
             }
         }
     }
+
+    /** When this session received its first COM_HAVE (0: none), for a frozen pass's timeline. */
+    private long firstHaveNanos;
 
     /** This session counts in its snapshot's {@link DonorSnapshot#frozenReaders}. Loop thread. */
     private boolean readingFrozen;

@@ -46,6 +46,50 @@ final class DonorSnapshot
      */
     final java.util.concurrent.atomic.AtomicInteger frozenReaders = new java.util.concurrent.atomic.AtomicInteger();
 
+    /** Where a frozen pass's time goes, logged at its thaw: see {@link #markFrozen}. */
+    static final int FROZEN_SCANNED = 0;
+    static final int FROZEN_MANIFEST_SENT = 1;
+    static final int FROZEN_FIRST_HAVE = 2;
+    static final int FROZEN_RESTARTED = 3;
+    static final int FROZEN_MARKS = 4;
+    private final java.util.concurrent.atomic.AtomicLongArray frozenMarks =
+        new java.util.concurrent.atomic.AtomicLongArray(FROZEN_MARKS);
+
+    /**
+     * Note that a frozen pass reached {@code mark} at {@code nanos} (the first time only). Any thread.
+     */
+    void markFrozen(final int mark, final long nanos)
+    {
+        if (frozen != null)
+        {
+            frozenMarks.compareAndSet(mark, 0, nanos);
+        }
+    }
+
+    /**
+     * @return for the log: how long after the freeze hook finished each mark was reached, in ms.
+     */
+    String frozenTimeline()
+    {
+        final FreezeHooks.Frozen f = frozen;
+        if (f == null || f.heldSince == 0)
+        {
+            return "";
+        }
+        final String[] names = { "scanned", "manifest sent", "first COM_HAVE", "restarted with what the client has" };
+        final StringBuilder b = new StringBuilder();
+        for (int i = 0; i < FROZEN_MARKS; i++)
+        {
+            final long at = frozenMarks.get(i);
+            if (at != 0)
+            {
+                b.append(b.length() == 0 ? "" : ", ").append(names[i]).append(" at ")
+                    .append((at - f.heldSince) / 1_000_000).append(" ms");
+            }
+        }
+        return b.toString();
+    }
+
     /**
      * @param creator the session whose COM_INIT took the snapshot: it holds task 0 from the start, so a new snapshot
      *                never looks idle before its session has it.

@@ -234,7 +234,10 @@ public final class FileTreeDonor implements DonorStorage
                 checkEngine(locator);
                 protocol = negotiate(protocolMin, protocolMax, locator.protocolMin(), locator.protocolMax());
                 final Manifest m = ManifestScanner.scan(root);
-                waitOutTheRacyWindow(m);
+                if (locator.stage() != dev.ferry.core.spi.Stage.FREEZE)
+                {
+                    waitOutTheRacyWindow(m); // inside a freeze nothing writes: no read can be torn
+                }
                 for (final String w : m.warnings())
                 {
                     scanWarnings.accept(w);
