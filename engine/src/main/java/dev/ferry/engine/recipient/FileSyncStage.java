@@ -13,6 +13,7 @@ import dev.ferry.core.protocol.FerryException;
 
 import dev.ferry.core.protocol.XattrReader;
 import dev.ferry.engine.fs.EntryStat;
+import dev.ferry.engine.layout.Manifest;
 import dev.ferry.engine.fs.NativeFs;
 import dev.ferry.engine.fs.PathBytes;
 
@@ -105,7 +106,9 @@ final class FileSyncStage
      * FIFOs, device nodes, hard links; regular files get their final length, which leaves a trailing hole); then each
      * entry gets, in this order, its owner (chown clears setuid/setgid and security.capability), its xattrs, its mtime
      * (by path, no open: works on a file of mode 000) and last its mode. Directories come after their contents,
-     * deepest first, and the target directory itself last, after the marker is gone.
+     * deepest first, and the target directory itself last, after the marker is gone. An update skips, and does not
+     * force, every entry it did not write that already has the donor's metadata ({@link #unchanged}); the target
+     * directory itself always gets its mtime back, since the marker's removal moved it.
      */
     void run(final TargetEntry[] entries)
     {
@@ -117,18 +120,28 @@ final class FileSyncStage
                 current = e;
                 create(entries, e);
             }
+            // an update: what it did not write and what already has the donor's metadata is neither restored nor
+            // forced (chown and utimensat move the ctime even to the same values, and a dirty inode costs a write)
+            final boolean[] unchanged = new boolean[entries.length];
+            for (int i = 0; i < entries.length; i++)
+            {
+                current = entries[i];
+                unchanged[i] = unchanged(entries[i]);
+            }
+            current = null;
             // many files: one syncfs at the end forces every file and directory; else each is forced on its own
             int regular = 0;
-            for (final TargetEntry e : entries)
+            for (int i = 0; i < entries.length; i++)
             {
-                regular += e.type == DescriptorFlyweight.FILE_REGULAR ? 1 : 0;
+                regular += entries[i].type == DescriptorFlyweight.FILE_REGULAR && !unchanged[i] ? 1 : 0;
             }
             final boolean eachFile = sync && !Durability.wholeFileSystemFor(regular);
-            syncFiles(entries, eachFile);
-            for (final TargetEntry e : entries)
+            syncFiles(entries, unchanged, eachFile);
+            for (int i = 0; i < entries.length; i++)
             {
+                final TargetEntry e = entries[i];
                 current = e;
-                if (e.type == DescriptorFlyweight.FILE_SYMLINK || isSpecial(e.type))
+                if ((e.type == DescriptorFlyweight.FILE_SYMLINK || isSpecial(e.type)) && !unchanged[i])
                 {
                     if (Files.exists(e.resolved(), LinkOption.NOFOLLOW_LINKS))
                     {
@@ -141,12 +154,15 @@ final class FileSyncStage
             {
                 final TargetEntry e = entries[i];
                 current = e;
-                if (e.type == DescriptorFlyweight.FILE_DIRECTORY)
+                if (e.type == DescriptorFlyweight.FILE_DIRECTORY && (!unchanged[i] || e.isRoot()))
                 {
                     if (e.isRoot())
                     {
                         rootEntry = e;
-                        chownAndXattrs(e);
+                        if (e.present == null || !sameOwnerAndXattrs(e, e.present.uid, e.present.gid))
+                        {
+                            chownAndXattrs(e);
+                        }
                         if (eachFile)
                         {
                             forceDirectory(e.resolved());
@@ -157,13 +173,13 @@ final class FileSyncStage
                         // opened before its final mode (0000 or 0300 would keep a non-root owner out), forced after
                         try (FileChannel ch = FileChannel.open(e.resolved(), StandardOpenOption.READ))
                         {
-                            restore(e, false);
+                            restore(e, e.existed);
                             ch.force(true);
                         }
                     }
                     else
                     {
-                        restore(e, false);
+                        restore(e, e.existed);
                     }
                 }
             }
@@ -173,7 +189,7 @@ final class FileSyncStage
                 if (!eachFile)
                 {
                     // syncfs refused after all: force file by file, each opened whatever its final mode
-                    syncFiles(entries, true);
+                    syncFiles(entries, unchanged, true);
                 }
                 forceDirectory(target);
             }
@@ -194,7 +210,7 @@ final class FileSyncStage
                 current = rootEntry;
                 try (FileChannel ch = sync ? FileChannel.open(target, StandardOpenOption.READ) : null)
                 {
-                    timesAndMode(rootEntry, false);
+                    timesAndMode(rootEntry, rootEntry.existed);
                     if (ch != null)
                     {
                         ch.force(true);
@@ -228,12 +244,16 @@ final class FileSyncStage
         switch (e.type)
         {
             case DescriptorFlyweight.FILE_SYMLINK:
+                if (e.present != null)
+                {
+                    break; // an update found this very link here
+                }
                 Files.deleteIfExists(e.resolved()); // left by an interrupted FILE SYNC
                 fs.symlink(e.linkTargetBytes, PathBytes.cPath(e.resolved())); // exact bytes (natively)
                 break;
             case DescriptorFlyweight.FILE_REGULAR:
             {
-                if (!Files.exists(e.resolved(), LinkOption.NOFOLLOW_LINKS) || Files.size(e.resolved()) != e.size)
+                if (e.present == null && !Files.exists(e.resolved(), LinkOption.NOFOLLOW_LINKS) || Files.size(e.resolved()) != e.size)
                 {
                     // all hole, or ends in a hole: the length comes without writing (ftruncate)
                     FileChannel.open(e.resolved(), StandardOpenOption.CREATE, StandardOpenOption.WRITE,
@@ -279,6 +299,89 @@ final class FileSyncStage
             default:
                 break;
         }
+    }
+
+    /**
+     * @return whether an update leaves {@code e} as it is: the update did not write it ({@link TargetEntry#present})
+     *     and it already has the donor's mode, owner, mtime and xattrs. A directory is looked at now (one lstat),
+     *     since a change among its entries moved its mtime after the scan.
+     */
+    private boolean unchanged(final TargetEntry e) throws IOException
+    {
+        final Manifest.Entry p = e.present;
+        if (p == null || p.type != e.type)
+        {
+            return false;
+        }
+        final int mode;
+        final int uid;
+        final int gid;
+        final long mtime;
+        if (e.type == DescriptorFlyweight.FILE_DIRECTORY)
+        {
+            final EntryStat st = fs.stat(PathBytes.cPath(e.resolved()));
+            if (!st.isDirectory())
+            {
+                return false;
+            }
+            mode = st.permissions();
+            uid = st.uid();
+            gid = st.gid();
+            mtime = st.mtimeNanos();
+        }
+        else if (e.type == DescriptorFlyweight.FILE_SYMLINK)
+        {
+            mode = e.mode; // Linux has no symlink modes: FILE SYNC sets none
+            uid = p.uid;
+            gid = p.gid;
+            mtime = p.mtimeNanos;
+        }
+        else if (e.type == DescriptorFlyweight.FILE_REGULAR)
+        {
+            mode = p.mode;
+            uid = p.uid;
+            gid = p.gid;
+            mtime = p.mtimeNanos;
+        }
+        else
+        {
+            return false;
+        }
+        return mtime == e.mtimeNanos && mode == SetidPolicy.mode(e.type, e.mode, noSetuid, root, root) &&
+            sameOwnerAndXattrs(e, uid, gid);
+    }
+
+    /**
+     * @return whether the copy's entry (owned by {@code uid:gid}, with the xattrs the update's scan read) already has
+     *     the owner and xattrs of the donor's entry {@code e}.
+     */
+    private static boolean sameOwnerAndXattrs(final TargetEntry e, final int uid, final int gid)
+    {
+        if (uid != e.uid || gid != e.gid || e.present.xattrCount != e.xattrCount)
+        {
+            return false;
+        }
+        if (java.util.Arrays.equals(e.present.xattrs, e.xattrs))
+        {
+            return true;
+        }
+        // file systems list xattrs in no fixed order: each of the donor's, by name (names are unique per entry)
+        final XattrReader wanted = new XattrReader(e.xattrs, e.xattrCount);
+        while (wanted.next())
+        {
+            boolean found = false;
+            final XattrReader had = new XattrReader(e.present.xattrs, e.present.xattrCount);
+            while (!found && had.next())
+            {
+                found = java.util.Arrays.equals(had.name(), wanted.name()) &&
+                    java.util.Arrays.equals(had.value(), wanted.value());
+            }
+            if (!found)
+            {
+                return false;
+            }
+        }
+        return true;
     }
 
     /**
@@ -462,7 +565,7 @@ final class FileSyncStage
      * syncfs, so every file goes this way there). Striped over a few threads, because each fsync waits for the disk
      * and a tree of small files has thousands.
      */
-    private void syncFiles(final TargetEntry[] es, final boolean force) throws IOException
+    private void syncFiles(final TargetEntry[] es, final boolean[] unchanged, final boolean force) throws IOException
     {
         final int threads = es.length < 256 ? 1 : SYNC_THREADS;
         final IOException[] ioFailure = new IOException[1];
@@ -478,13 +581,13 @@ final class FileSyncStage
                     for (int i = stripe; i < es.length; i += threads)
                     {
                         final TargetEntry e = es[i];
-                        if (e.type != DescriptorFlyweight.FILE_REGULAR)
+                        if (e.type != DescriptorFlyweight.FILE_REGULAR || unchanged[i])
                         {
                             continue;
                         }
                         if (!force)
                         {
-                            restoreFile(e, false);
+                            restoreFile(e, e.existed);
                             continue;
                         }
                         final boolean[] lifted = new boolean[1];
@@ -495,7 +598,7 @@ final class FileSyncStage
                                 throw new FerryException(ErrorCode.INTERNAL, "'" + PathGuard.printable(e.path()) +
                                     "' has " + ch.size() + " bytes after the copy, expected " + e.size);
                             }
-                            restoreFile(e, lifted[0]);
+                            restoreFile(e, lifted[0] || e.existed);
                             ch.force(true);
                         }
                     }

@@ -9,8 +9,10 @@ import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
@@ -62,10 +64,19 @@ final class ResumeMerge
         boolean seen;
 
         final byte[] pathBytes;
+        /** An update: the entry as the scan of the copy saw it (mode, owner, xattrs); null from a journal. */
+        final Manifest.Entry scanned;
 
         OldEntry(final int type, final long size, final long mtimeNanos, final boolean complete, final boolean linked,
             final byte[] pathBytes)
         {
+            this(type, size, mtimeNanos, complete, linked, pathBytes, null);
+        }
+
+        OldEntry(final int type, final long size, final long mtimeNanos, final boolean complete, final boolean linked,
+            final byte[] pathBytes, final Manifest.Entry scanned)
+        {
+            this.scanned = scanned;
             this.pathBytes = pathBytes;
             this.type = type;
             this.size = size;
@@ -112,7 +123,7 @@ final class ResumeMerge
         {
             final Manifest.Entry e = tree.entry(i);
             m.old.put(e.path, new OldEntry(e.type == DescriptorFlyweight.FILE_HARDLINK ? DescriptorFlyweight.FILE_REGULAR :
-                e.type, e.size, e.mtimeNanos, true, linked[i], e.pathBytes));
+                e.type, e.size, e.mtimeNanos, true, linked[i], e.pathBytes, e));
         }
         return m;
     }
@@ -208,31 +219,46 @@ final class ResumeMerge
     void merge(final TargetEntry e) throws IOException
     {
         final OldEntry o = old.get(e.path());
-        final boolean exists = Files.exists(e.resolved(), LinkOption.NOFOLLOW_LINKS);
         if (o != null)
         {
             o.seen = true;
         }
-        if (!exists)
+        final BasicFileAttributes a;
+        try
+        {
+            a = Files.readAttributes(e.resolved(), BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS); // one lstat
+        }
+        catch (final NoSuchFileException ex)
         {
             return;
         }
-        final boolean isDir = Files.isDirectory(e.resolved(), LinkOption.NOFOLLOW_LINKS);
         if (e.type == DescriptorFlyweight.FILE_DIRECTORY)
         {
-            if (!isDir)
+            if (!a.isDirectory())
             {
                 deleteTree(e.resolved());
+                return;
             }
+            e.existed = true;
+            e.present = o != null && o.type == DescriptorFlyweight.FILE_DIRECTORY ? o.scanned : null;
             return;
         }
-        if (e.type == DescriptorFlyweight.FILE_REGULAR && Files.isRegularFile(e.resolved(), LinkOption.NOFOLLOW_LINKS) &&
-            (o == null || !o.linked))
+        if (e.type == DescriptorFlyweight.FILE_SYMLINK && a.isSymbolicLink() && o != null && o.scanned != null &&
+            o.scanned.type == DescriptorFlyweight.FILE_SYMLINK &&
+            Arrays.equals(o.scanned.linkTargetBytes, e.linkTargetBytes))
         {
+            e.existed = true;
+            e.present = o.scanned; // an update: the same link is here; FILE SYNC keeps it instead of making it again
+            return;
+        }
+        if (e.type == DescriptorFlyweight.FILE_REGULAR && a.isRegularFile() && (o == null || !o.linked))
+        {
+            e.existed = true;
             if (!checksum && o != null && !o.recent && o.type == e.type && o.complete && o.size == e.size &&
-                o.mtimeNanos == e.mtimeNanos && Files.size(e.resolved()) == e.size)
+                o.mtimeNanos == e.mtimeNanos && a.size() == e.size)
             {
                 e.kept = true; // the quick check: same size and mtime, all of it written
+                e.present = o.scanned; // not written by this update: FILE SYNC compares its metadata
             }
             else if (e.size > 0)
             {
@@ -287,6 +313,7 @@ final class ResumeMerge
                 }
                 o.seen = true;
                 moved++;
+                e.existed = true;
                 if (checksum)
                 {
                     e.have = true;
@@ -294,6 +321,7 @@ final class ResumeMerge
                 else
                 {
                     e.kept = true;
+                    e.present = o.scanned; // rename(2) keeps the inode: its mode, owner, mtime and xattrs
                 }
             }
         }

@@ -11,8 +11,9 @@ import dev.ferry.engine.fs.PathBytes;
  * name), its type, size, mode, mtime, owner, device number, symlink target,
  * hard-link source, xattrs, and whether a resume kept it from an interrupted clone. Created by the
  * {@link ManifestReceiver} on the master task's thread; read by every stage after the manifest is complete (the
- * volatile stage write that ends the metadata stage publishes it). Only {@link #kept} and {@link #have} change later, and only in a
- * resume by manifest, before any data moves.
+ * volatile stage write that ends the metadata stage publishes it). Only {@link #kept}, {@link #have},
+ * {@link #existed} and {@link #present} change later, and only in a resume by manifest or an update, before any data
+ * moves.
  */
 final class TargetEntry
 {
@@ -40,6 +41,17 @@ final class TargetEntry
      * differ. Set with {@link #kept} before any data moves.
      */
     boolean have;
+    /**
+     * The copy held an entry of this type at this path before this clone reached it (an update, or a resume against a
+     * new snapshot): its mode is whatever it was, not the mode new entries get, so FILE SYNC sets the mode it needs.
+     */
+    boolean existed;
+    /**
+     * An update only: what the copy held at this path when the update scanned it (mode, owner, mtime, xattrs), for an
+     * entry this update does not write (a file kept or moved into place, a directory). FILE SYNC neither restores
+     * nor forces an entry whose metadata this already equals: a no-change update touches no inode. Null otherwise.
+     */
+    dev.ferry.engine.layout.Manifest.Entry present;
 
     TargetEntry(final byte[] pathBytes, final Path root, final int type, final long size, final int mode,
         final long mtimeNanos, final byte[] linkTargetBytes, final int uid, final int gid, final long rdev,

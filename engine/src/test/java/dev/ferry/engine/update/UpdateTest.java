@@ -299,4 +299,98 @@ class UpdateTest
             assertTrue(u.dataBytes() <= 300_000 + 100_000 + 100_000 + 50_000, "data sent " + u);
         }
     }
+
+    /** The ctime of every entry under {@code root} but the root itself (which the update's marker changes), by path. */
+    static java.util.Map<String, Object> ctimes(final Path root) throws IOException
+    {
+        final java.util.Map<String, Object> m = new java.util.TreeMap<>();
+        try (java.util.stream.Stream<Path> s = Files.walk(root))
+        {
+            for (final Path p : (Iterable<Path>)s::iterator)
+            {
+                if (!p.equals(root))
+                {
+                    m.put(root.relativize(p).toString(), Files.getAttribute(p, "unix:ctime",
+                        java.nio.file.LinkOption.NOFOLLOW_LINKS));
+                }
+            }
+        }
+        return m;
+    }
+
+    /** @return the paths whose ctime differs between two {@link #ctimes} of one tree. */
+    static List<String> moved(final java.util.Map<String, Object> before, final java.util.Map<String, Object> after)
+    {
+        final List<String> out = new java.util.ArrayList<>();
+        for (final java.util.Map.Entry<String, Object> e : before.entrySet())
+        {
+            if (!e.getValue().equals(after.get(e.getKey())))
+            {
+                out.add(e.getKey());
+            }
+        }
+        return out;
+    }
+
+    @Test
+    void aNoChangeUpdateTouchesNoEntry() throws Exception
+    {
+        final Path src = dir.resolve("src");
+        final Path dst = dir.resolve("dst");
+        buildTree(src, new Random(10));
+        try (DonorService d = donor(src))
+        {
+            clone(d, dst, new CloneClient.Options());
+            Thread.sleep(200); // past the donor's racy window, and far past the file system's timestamp granularity
+            final java.util.Map<String, Object> before = ctimes(dst);
+            final CloneResult none = clone(d, dst, new CloneClient.Options().update(true));
+            assertEquals(List.of(), TreeComparator.compare(src, dst));
+            assertEquals(0, none.dataBytes());
+            // no chown, utimensat, chmod, xattr call or new symlink: any of them would have moved a ctime
+            assertEquals(List.of(), moved(before, ctimes(dst)), "a no-change update leaves every entry as it was");
+        }
+    }
+
+    @Test
+    void anEntryWhoseMetadataDiffersIsFixedAndOnlyIt() throws Exception
+    {
+        final Path src = dir.resolve("src");
+        final Path dst = dir.resolve("dst");
+        buildTree(src, new Random(11));
+        try (DonorService d = donor(src))
+        {
+            clone(d, dst, new CloneClient.Options());
+            // metadata that differs, on either side, with the size and mtime of every file kept
+            Files.setPosixFilePermissions(src.resolve("small/f2"), PosixFilePermissions.fromString("rw-------"));
+            final String fileMode = PosixFilePermissions.toString(Files.getPosixFilePermissions(src.resolve("small/f9")));
+            Files.setPosixFilePermissions(dst.resolve("small/f9"), PosixFilePermissions.fromString("rw-------"));
+            final String dirMode = PosixFilePermissions.toString(Files.getPosixFilePermissions(src.resolve("moveme")));
+            Files.setPosixFilePermissions(dst.resolve("moveme"), PosixFilePermissions.fromString("rwx------"));
+            Files.setLastModifiedTime(dst.resolve("big"), FileTime.fromMillis(1_200_000_000_000L));
+            Files.setLastModifiedTime(dst.resolve("small/f3"), FileTime.fromMillis(1_200_000_000_000L)); // sent again
+            xattr(src.resolve("small/f4"), "user.k", "v");
+            Files.getFileAttributeView(src.resolve("small/f7"), UserDefinedFileAttributeView.class).delete("colour");
+            xattr(dst.resolve("small/f8"), "user.stray", "x"); // the donor never had it
+            Files.delete(dst.resolve("link"));
+            Files.createSymbolicLink(dst.resolve("link"), Path.of("small/f2")); // retargeted in the copy
+            Thread.sleep(200);
+            final java.util.Map<String, Object> mid = ctimes(dst);
+            final CloneResult fixed = clone(d, dst, new CloneClient.Options().update(true));
+            assertEquals(List.of(), TreeComparator.compare(src, dst), fixed.toString());
+            assertEquals(fileMode, PosixFilePermissions.toString(Files.getPosixFilePermissions(dst.resolve("small/f9"))),
+                "a file of the mode new files get here, which the copy had changed");
+            assertEquals(dirMode, PosixFilePermissions.toString(Files.getPosixFilePermissions(dst.resolve("moveme"))));
+            final java.util.Map<String, Object> after = ctimes(dst);
+            for (final String p : List.of("small/f2", "small/f9", "moveme", "big", "small/f3", "small/f4", "small/f7",
+                "small/f8", "link"))
+            {
+                assertNotEquals(mid.get(p), after.get(p), p + " was fixed");
+            }
+            for (final String p : List.of("small/f1", "small/f20", "small/f59", "big/a.bin", "big/d.bin",
+                "moveme/inner", "moveme/inner/x0", "renamed.bin", "typeswap2/sub"))
+            {
+                assertEquals(mid.get(p), after.get(p), p + " was left alone");
+            }
+        }
+    }
 }
