@@ -253,7 +253,9 @@ final class FileSyncStage
                 break;
             case DescriptorFlyweight.FILE_REGULAR:
             {
-                if (e.present == null && !Files.exists(e.resolved(), LinkOption.NOFOLLOW_LINKS) || Files.size(e.resolved()) != e.size)
+                // a file an update kept or moved has the length the donor has (the merge compared it)
+                if (e.present == null &&
+                    (!Files.exists(e.resolved(), LinkOption.NOFOLLOW_LINKS) || Files.size(e.resolved()) != e.size))
                 {
                     // all hole, or ends in a hole: the length comes without writing (ftruncate)
                     FileChannel.open(e.resolved(), StandardOpenOption.CREATE, StandardOpenOption.WRITE,

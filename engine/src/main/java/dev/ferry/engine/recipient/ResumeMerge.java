@@ -110,9 +110,11 @@ final class ResumeMerge
                 PeerText.escape(String.valueOf(ex.getMessage())), ex);
         }
         final boolean[] linked = new boolean[tree.size()];
+        final Manifest.Entry[] scanned = new Manifest.Entry[tree.size()]; // decoded once: FILE SYNC compares with them
         for (int i = 0; i < tree.size(); i++)
         {
             final Manifest.Entry e = tree.entry(i);
+            scanned[i] = e;
             if (e.type == DescriptorFlyweight.FILE_HARDLINK && e.linkIndex >= 0 && e.linkIndex < linked.length)
             {
                 linked[i] = true;
@@ -121,7 +123,7 @@ final class ResumeMerge
         }
         for (int i = 0; i < tree.size(); i++)
         {
-            final Manifest.Entry e = tree.entry(i);
+            final Manifest.Entry e = scanned[i];
             m.old.put(e.path, new OldEntry(e.type == DescriptorFlyweight.FILE_HARDLINK ? DescriptorFlyweight.FILE_REGULAR :
                 e.type, e.size, e.mtimeNanos, true, linked[i], e.pathBytes, e));
         }
@@ -223,18 +225,33 @@ final class ResumeMerge
         {
             o.seen = true;
         }
-        final BasicFileAttributes a;
-        try
+        final int hereType;
+        final long hereSize;
+        if (o != null && o.scanned != null)
         {
-            a = Files.readAttributes(e.resolved(), BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS); // one lstat
+            // an update: the scan of the copy, a moment ago, says what is here (rsync trusts its scan the same way);
+            // nothing the merge removed since can be under this path, since the donor has no entries under a file
+            hereType = o.type; // a second name of a file is REGULAR here, and linked
+            hereSize = o.size;
         }
-        catch (final NoSuchFileException ex)
+        else
         {
-            return;
+            final BasicFileAttributes a;
+            try
+            {
+                a = Files.readAttributes(e.resolved(), BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS); // one lstat
+            }
+            catch (final NoSuchFileException ex)
+            {
+                return;
+            }
+            hereType = a.isDirectory() ? DescriptorFlyweight.FILE_DIRECTORY : a.isRegularFile() ?
+                DescriptorFlyweight.FILE_REGULAR : a.isSymbolicLink() ? DescriptorFlyweight.FILE_SYMLINK : -1;
+            hereSize = a.size();
         }
         if (e.type == DescriptorFlyweight.FILE_DIRECTORY)
         {
-            if (!a.isDirectory())
+            if (hereType != DescriptorFlyweight.FILE_DIRECTORY)
             {
                 deleteTree(e.resolved());
                 return;
@@ -243,7 +260,7 @@ final class ResumeMerge
             e.present = o != null && o.type == DescriptorFlyweight.FILE_DIRECTORY ? o.scanned : null;
             return;
         }
-        if (e.type == DescriptorFlyweight.FILE_SYMLINK && a.isSymbolicLink() && o != null && o.scanned != null &&
+        if (e.type == DescriptorFlyweight.FILE_SYMLINK && o != null && o.scanned != null &&
             o.scanned.type == DescriptorFlyweight.FILE_SYMLINK &&
             Arrays.equals(o.scanned.linkTargetBytes, e.linkTargetBytes))
         {
@@ -251,11 +268,12 @@ final class ResumeMerge
             e.present = o.scanned; // an update: the same link is here; FILE SYNC keeps it instead of making it again
             return;
         }
-        if (e.type == DescriptorFlyweight.FILE_REGULAR && a.isRegularFile() && (o == null || !o.linked))
+        if (e.type == DescriptorFlyweight.FILE_REGULAR && hereType == DescriptorFlyweight.FILE_REGULAR &&
+            (o == null || !o.linked))
         {
             e.existed = true;
             if (!checksum && o != null && !o.recent && o.type == e.type && o.complete && o.size == e.size &&
-                o.mtimeNanos == e.mtimeNanos && a.size() == e.size)
+                o.mtimeNanos == e.mtimeNanos && hereSize == e.size)
             {
                 e.kept = true; // the quick check: same size and mtime, all of it written
                 e.present = o.scanned; // not written by this update: FILE SYNC compares its metadata
