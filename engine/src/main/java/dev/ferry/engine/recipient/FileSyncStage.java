@@ -13,7 +13,6 @@ import dev.ferry.core.protocol.FerryException;
 
 import dev.ferry.core.protocol.XattrReader;
 import dev.ferry.engine.fs.EntryStat;
-import dev.ferry.engine.layout.Manifest;
 import dev.ferry.engine.fs.NativeFs;
 import dev.ferry.engine.fs.PathBytes;
 
@@ -310,7 +309,7 @@ final class FileSyncStage
      */
     private boolean unchanged(final TargetEntry e) throws IOException
     {
-        final Manifest.Entry p = e.present;
+        final ResumeMerge.OldEntry p = e.present;
         if (p == null || p.type != e.type)
         {
             return false;

@@ -64,8 +64,17 @@ final class ResumeMerge
         boolean seen;
 
         final byte[] pathBytes;
-        /** An update: the entry as the scan of the copy saw it (mode, owner, xattrs); null from a journal. */
-        final Manifest.Entry scanned;
+        /**
+         * An update: the entry is what the scan of the copy saw, and {@link #mode}, {@link #uid}, {@link #gid}, the
+         * xattrs and the link target are known (FILE SYNC compares them with the donor's). False from a journal.
+         */
+        final boolean scanned;
+        final int mode;
+        final int uid;
+        final int gid;
+        final int xattrCount;
+        final byte[] xattrs;
+        final byte[] linkTargetBytes;
 
         OldEntry(final int type, final long size, final long mtimeNanos, final boolean complete, final boolean linked,
             final byte[] pathBytes)
@@ -76,7 +85,13 @@ final class ResumeMerge
         OldEntry(final int type, final long size, final long mtimeNanos, final boolean complete, final boolean linked,
             final byte[] pathBytes, final Manifest.Entry scanned)
         {
-            this.scanned = scanned;
+            this.scanned = scanned != null;
+            this.mode = scanned != null ? scanned.mode : 0;
+            this.uid = scanned != null ? scanned.uid : 0;
+            this.gid = scanned != null ? scanned.gid : 0;
+            this.xattrCount = scanned != null ? scanned.xattrCount : 0;
+            this.xattrs = scanned != null ? scanned.xattrs : null;
+            this.linkTargetBytes = scanned != null ? scanned.linkTargetBytes : null;
             this.pathBytes = pathBytes;
             this.type = type;
             this.size = size;
@@ -110,7 +125,7 @@ final class ResumeMerge
                 PeerText.escape(String.valueOf(ex.getMessage())), ex);
         }
         final boolean[] linked = new boolean[tree.size()];
-        final Manifest.Entry[] scanned = new Manifest.Entry[tree.size()]; // decoded once: FILE SYNC compares with them
+        final Manifest.Entry[] scanned = new Manifest.Entry[tree.size()]; // decoded once
         for (int i = 0; i < tree.size(); i++)
         {
             final Manifest.Entry e = tree.entry(i);
@@ -227,7 +242,7 @@ final class ResumeMerge
         }
         final int hereType;
         final long hereSize;
-        if (o != null && o.scanned != null)
+        if (o != null && o.scanned)
         {
             // an update: the scan of the copy, a moment ago, says what is here (rsync trusts its scan the same way);
             // nothing the merge removed since can be under this path, since the donor has no entries under a file
@@ -257,15 +272,14 @@ final class ResumeMerge
                 return;
             }
             e.existed = true;
-            e.present = o != null && o.type == DescriptorFlyweight.FILE_DIRECTORY ? o.scanned : null;
+            e.present = o != null && o.scanned && o.type == DescriptorFlyweight.FILE_DIRECTORY ? o : null;
             return;
         }
-        if (e.type == DescriptorFlyweight.FILE_SYMLINK && o != null && o.scanned != null &&
-            o.scanned.type == DescriptorFlyweight.FILE_SYMLINK &&
-            Arrays.equals(o.scanned.linkTargetBytes, e.linkTargetBytes))
+        if (e.type == DescriptorFlyweight.FILE_SYMLINK && o != null && o.scanned &&
+            o.type == DescriptorFlyweight.FILE_SYMLINK && Arrays.equals(o.linkTargetBytes, e.linkTargetBytes))
         {
             e.existed = true;
-            e.present = o.scanned; // an update: the same link is here; FILE SYNC keeps it instead of making it again
+            e.present = o; // an update: the same link is here; FILE SYNC keeps it instead of making it again
             return;
         }
         if (e.type == DescriptorFlyweight.FILE_REGULAR && hereType == DescriptorFlyweight.FILE_REGULAR &&
@@ -276,7 +290,7 @@ final class ResumeMerge
                 o.mtimeNanos == e.mtimeNanos && hereSize == e.size)
             {
                 e.kept = true; // the quick check: same size and mtime, all of it written
-                e.present = o.scanned; // not written by this update: FILE SYNC compares its metadata
+                e.present = o.scanned ? o : null; // not written by this update: FILE SYNC compares its metadata
             }
             else if (e.size > 0)
             {
@@ -339,7 +353,7 @@ final class ResumeMerge
                 else
                 {
                     e.kept = true;
-                    e.present = o.scanned; // rename(2) keeps the inode: its mode, owner, mtime and xattrs
+                    e.present = o.scanned ? o : null; // rename(2) keeps the inode: mode, owner, mtime, xattrs
                 }
             }
         }

@@ -51,7 +51,7 @@ final class TargetEntry
      * entry this update does not write (a file kept or moved into place, a directory). FILE SYNC neither restores
      * nor forces an entry whose metadata this already equals: a no-change update touches no inode. Null otherwise.
      */
-    dev.ferry.engine.layout.Manifest.Entry present;
+    ResumeMerge.OldEntry present;
 
     TargetEntry(final byte[] pathBytes, final Path root, final int type, final long size, final int mode,
         final long mtimeNanos, final byte[] linkTargetBytes, final int uid, final int gid, final long rdev,
