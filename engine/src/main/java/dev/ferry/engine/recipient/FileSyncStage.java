@@ -6,6 +6,7 @@ import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.concurrent.atomic.AtomicInteger;
 
 import dev.ferry.core.protocol.DescriptorFlyweight;
 import dev.ferry.core.protocol.ErrorCode;
@@ -47,6 +48,10 @@ final class FileSyncStage
     private int ownGid = -1;
     private final NativeFs fs = NativeFs.instance();
     private final SyncWarnings warnings = new SyncWarnings();
+    /** Entries whose owner, xattrs, mtime and mode were applied, the target directory aside. */
+    private final AtomicInteger restored = new AtomicInteger();
+    /** Entries forced one by one, the target directory aside. */
+    private final AtomicInteger forced = new AtomicInteger();
 
     FileSyncStage(final Path target, final Path stateDir, final boolean sync, final RecipientJournal journal)
     {
@@ -174,6 +179,7 @@ final class FileSyncStage
                         {
                             restore(e, e.existed);
                             ch.force(true);
+                            forced.incrementAndGet();
                         }
                     }
                     else
@@ -222,6 +228,22 @@ final class FileSyncStage
         {
             throw io("FILE SYNC failed" + (current != null ? " at '" + PathGuard.printable(current.path()) + "'" : ""), ex);
         }
+    }
+
+    /**
+     * @return how many entries the last {@link #run} restored (owner, xattrs, mtime, mode), the target aside.
+     */
+    int restoredCount()
+    {
+        return restored.get();
+    }
+
+    /**
+     * @return how many entries the last {@link #run} forced one by one, the target aside (a syncfs counts none).
+     */
+    int forcedCount()
+    {
+        return forced.get();
     }
 
     /**
@@ -392,6 +414,7 @@ final class FileSyncStage
      */
     private void restore(final TargetEntry e, final boolean chmod) throws IOException
     {
+        restored.incrementAndGet();
         chownAndXattrs(e);
         timesAndMode(e, chmod);
     }
@@ -601,6 +624,7 @@ final class FileSyncStage
                             }
                             restoreFile(e, lifted[0] || e.existed);
                             ch.force(true);
+                            forced.incrementAndGet();
                         }
                     }
                 }
