@@ -140,7 +140,10 @@ final class FileSyncStage
                 regular += entries[i].type == DescriptorFlyweight.FILE_REGULAR && !unchanged[i] ? 1 : 0;
             }
             final boolean eachFile = sync && !Durability.wholeFileSystemFor(regular);
-            syncFiles(entries, unchanged, eachFile);
+            if (regular > 0)
+            {
+                syncFiles(entries, unchanged, eachFile); // four threads: not started for nothing
+            }
             for (int i = 0; i < entries.length; i++)
             {
                 final TargetEntry e = entries[i];
