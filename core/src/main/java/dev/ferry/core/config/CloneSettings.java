@@ -13,7 +13,7 @@ import dev.ferry.core.protocol.FrameHeader;
 public final class CloneSettings
 {
     public static final String CHUNK_SIZE_PROP = "ferry.chunk.size";
-    public static final long CHUNK_SIZE_DEFAULT = 64L * 1024 * 1024;
+    public static final long CHUNK_SIZE_DEFAULT = 32L * 1024 * 1024;
     /** Most blocks in a chunk: block numbers within a chunk are int32. */
     public static final long BLOCKS_PER_CHUNK_MAX = Integer.MAX_VALUE;
 

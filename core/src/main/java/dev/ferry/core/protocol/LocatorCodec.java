@@ -37,7 +37,7 @@ public final class LocatorCodec
 
     /** Most tasks a clone may have. */
     public static final int MAX_TASKS = 256;
-    /** Most chunks a restart locator may describe (1 PiB at 64 MiB chunks). */
+    /** Most chunks a restart locator may describe (512 TiB at the default 32 MiB chunks, 1 PiB at 64 MiB). */
     public static final int MAX_CHUNKS = 1 << 24;
 
     private LocatorCodec()

@@ -46,7 +46,7 @@ final class DonorCommand implements Callable<Integer>
     @Option(names = "--block-size", defaultValue = "1M", description = "block size (default: ${DEFAULT-VALUE})")
     String blockSize;
 
-    @Option(names = "--chunk-size", defaultValue = "64M", description = "chunk size (default: ${DEFAULT-VALUE})")
+    @Option(names = "--chunk-size", defaultValue = "32M", description = "chunk size (default: ${DEFAULT-VALUE})")
     String chunkSize;
 
     @Option(names = "--secret-file", paramLabel = "FILE",

@@ -33,7 +33,7 @@ final class LocalCommand implements Callable<Integer>
     @Option(names = "--no-sync", description = "skip forcing files and directories to disk at the end")
     boolean noSync;
 
-    @Option(names = "--chunk-size", defaultValue = "64M", description = "chunk size (default: ${DEFAULT-VALUE})")
+    @Option(names = "--chunk-size", defaultValue = "32M", description = "chunk size (default: ${DEFAULT-VALUE})")
     String chunkSize;
 
     @Option(names = "--block-size", defaultValue = "1M", description = "block size (default: ${DEFAULT-VALUE})")

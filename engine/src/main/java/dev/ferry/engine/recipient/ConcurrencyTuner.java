@@ -7,13 +7,15 @@ import java.util.concurrent.TimeUnit;
  * {@code clone_autotune_concurrency} grows its threads the same way, toward a maximum while each step pays off).
  * <p>
  * <b>Rule.</b> Start with {@code initial} connections. Once data flows, measure the rate (bytes received per second)
- * over a {@link #WINDOW_NANOS} window; that is the baseline. Add one connection, let it settle for
- * {@link #SETTLE_NANOS} (handshake, COM_ATTACH, TCP slow start), then measure a window again. The addition paid if
- * the new rate is at least {@link #GAIN} (10%) above the best rate seen before it: then add the next one at once.
- * An addition that did not pay is a miss; after {@link #MISSES_TO_STOP} (2) misses in a row the tuner stops, and it
- * never goes past {@code max}. A miss keeps the connection it added (dropping it would save little and lose what it
- * holds in flight). So one step costs {@code SETTLE + WINDOW} = 1.5 s, and a link is full about 1.5 s per missing
- * connection after the start.
+ * over a {@link #WINDOW_NANOS} window; that is the baseline. Then grow like TCP's slow start: double the connections,
+ * let the new ones settle for {@link #SETTLE_NANOS} (handshake, COM_ATTACH, TCP slow start), and measure a window
+ * again. A step that brought at least half of what it would have on a link with room to spare (doubling: at least
+ * +50%) is followed by the next doubling. A step that brought less has found where the link fills (the knee lies
+ * inside it), and a step that brought under {@link #GAIN} (10%) was not needed: either way the tuner stops there,
+ * keeping the connections it added (dropping them would lose what they hold in flight), and never goes past
+ * {@code max}. One step costs {@code SETTLE + WINDOW} = 1.5 s, so a link that needs {@code k} times the initial
+ * connections is full after about {@code 1 + 1.5 log2(k)} s (on issue 13's link, 2 to 8 connections in 4 s, where
+ * one connection at a time took 7 s to reach 5), at the price of up to twice the connections it needs.
  * <p>
  * Pure decision logic on a clock the caller passes in, for deterministic tests with fake samples. Single-threaded:
  * the clone's driver thread.
@@ -21,18 +23,17 @@ import java.util.concurrent.TimeUnit;
 public final class ConcurrencyTuner
 {
     /** How long an added connection settles before its effect is measured. */
-    public static final long SETTLE_NANOS = TimeUnit.MILLISECONDS.toNanos(500);
+    public static final long SETTLE_NANOS = TimeUnit.MILLISECONDS.toNanos(300);
     /** How long one measurement lasts. */
-    public static final long WINDOW_NANOS = TimeUnit.SECONDS.toNanos(1);
+    public static final long WINDOW_NANOS = TimeUnit.MILLISECONDS.toNanos(700);
     /** The rise an addition must bring over the best rate before it, as a fraction. */
     public static final double GAIN = 0.10;
-    /** Misses in a row after which no connection is added. */
-    public static final int MISSES_TO_STOP = 2;
 
     private final int max;
     private int connections;
     private boolean stopped;
-    private int misses;
+    /** Connections the last step added. */
+    private int lastAdded;
     /** Best rate measured so far (bytes/s); negative before the baseline. */
     private double best = -1;
     /** When the current measurement starts (after settling), and the byte count then; -1: not started. */
@@ -60,7 +61,7 @@ public final class ConcurrencyTuner
     /**
      * Feed the bytes received so far (a monotonic count), about every 100 ms to a second, once data flows.
      *
-     * @return the connections the clone should run now: the same as before, or one more.
+     * @return the connections the clone should run now: the same as before, or more.
      */
     public int onSample(final long nowNanos, final long bytes)
     {
@@ -94,18 +95,14 @@ public final class ConcurrencyTuner
         {
             best = rate; // the baseline at the initial count
         }
-        else if (rate >= best * (1 + GAIN))
-        {
-            best = rate;
-            misses = 0;
-        }
         else
         {
-            misses++;
+            final double gain = best > 0 ? rate / best - 1 : (rate > 0 ? Double.MAX_VALUE : 0);
             best = Math.max(best, rate);
-            if (misses >= MISSES_TO_STOP)
+            // a step of `added` onto `before` connections that had room would raise the rate by added / before
+            if (gain < GAIN || gain < 0.5 * lastAdded / (connections - lastAdded))
             {
-                stopped = true;
+                stopped = true; // not needed, or the link filled inside this step
                 return connections;
             }
         }
@@ -114,7 +111,8 @@ public final class ConcurrencyTuner
             stopped = true;
             return connections;
         }
-        connections++;
+        lastAdded = Math.min(connections, max - connections);
+        connections += lastAdded;
         settling = true;
         settleUntilNanos = nowNanos + SETTLE_NANOS;
         return connections;
