@@ -27,7 +27,7 @@ class CloneSettingsTest
     {
         final CloneSettings s = new CloneSettings();
         assertSame(s, s.conclude());
-        assertEquals(64L * MIB, s.chunkSize());
+        assertEquals(32L * MIB, s.chunkSize());
         assertEquals(MIB, s.blockSize());
         assertEquals(FrameHeader.DEFAULT_MAX_FRAME_LENGTH, s.maxFrameLength());
         assertEquals(4096, s.filesPerChunk());
