@@ -13,8 +13,8 @@ import java.util.concurrent.TimeUnit;
  * +50%) is followed by the next doubling. A step that brought less has found where the link fills (the knee lies
  * inside it), and a step that brought under {@link #GAIN} (10%) was not needed: either way the tuner stops there,
  * keeping the connections it added (dropping them would lose what they hold in flight), and never goes past
- * {@code max}. One step costs {@code SETTLE + WINDOW} = 1.5 s, so a link that needs {@code k} times the initial
- * connections is full after about {@code 1 + 1.5 log2(k)} s (on issue 13's link, 2 to 8 connections in 4 s, where
+ * {@code max}. One step costs {@code SETTLE + WINDOW} = 1 s, so a link that needs {@code k} times the initial
+ * connections is full after about {@code 0.7 + log2(k)} s (on issue 13's link, 2 to 8 connections in 1.7 s, where
  * one connection at a time took 7 s to reach 5), at the price of up to twice the connections it needs.
  * <p>
  * Pure decision logic on a clock the caller passes in, for deterministic tests with fake samples. Single-threaded:

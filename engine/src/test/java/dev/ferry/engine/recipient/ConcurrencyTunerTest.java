@@ -61,7 +61,7 @@ class ConcurrencyTunerTest
     /**
      * The issue's link: 20 MB/s per connection (its window), 100 MB/s in all. 2 -> 4 doubles the rate (pays in
      * full), 4 -> 8 brings 25%, under half of what a doubling brings on a link with room: the link filled inside that
-     * step, so the tuner stops at 8, with the link full 4 s after the start (one connection at a time took 5.5 s to
+     * step, so the tuner stops at 8, with the link full 2 s after the start (one connection at a time took 5.5 s to
      * reach 5 and stopped at 7 after 8.5 s).
      */
     @Test
@@ -71,8 +71,10 @@ class ConcurrencyTunerTest
         assertTrue(r.tuner.stopped());
         assertEquals(8, r.tuner.connections(), r.counts.toString());
         assertEquals(8, (int)r.counts.get(r.counts.size() - 1));
-        assertEquals(1.0, r.secondsTo(4), 0.15, "the baseline window, then the first doubling: " + r.counts);
-        assertEquals(2.5, r.secondsTo(8), 0.25, "one settle and window later, the second: " + r.counts);
+        final double window = ConcurrencyTuner.WINDOW_NANOS / 1e9;
+        final double step = (ConcurrencyTuner.SETTLE_NANOS + ConcurrencyTuner.WINDOW_NANOS) / 1e9;
+        assertEquals(window, r.secondsTo(4), 0.15, "the baseline window, then the first doubling: " + r.counts);
+        assertEquals(window + step, r.secondsTo(8), 0.25, "one settle and window later, the second: " + r.counts);
         for (int i = 1; i < r.counts.size(); i++)
         {
             final int before = r.counts.get(i - 1);
