@@ -25,7 +25,7 @@ final class DonorCommand implements Callable<Integer>
         description = "address to listen on; port 0 picks a free one (default: ${DEFAULT-VALUE})")
     String listen;
 
-    @Option(names = "--max-clones", defaultValue = "4", description = "clones served at once (default: ${DEFAULT-VALUE})")
+    @Option(names = "--max-clones", defaultValue = "8", description = "clones served at once (default: ${DEFAULT-VALUE})")
     int maxClones;
 
     @Option(names = "--max-queued", defaultValue = "" + dev.ferry.engine.donor.DonorService.Options.MAX_QUEUED_DEFAULT,

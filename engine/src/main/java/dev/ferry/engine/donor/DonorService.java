@@ -62,7 +62,7 @@ public final class DonorService implements AutoCloseable
         public static final long RESTART_WINDOW_DEFAULT_MS = TimeUnit.MINUTES.toMillis(5);
 
         private int loops = Math.min(2, Runtime.getRuntime().availableProcessors());
-        private int maxClones = 4;
+        private int maxClones = 8;
         private int maxQueued = MAX_QUEUED_DEFAULT;
         private int maxConnections = 256;
         private long restartWindowMs = RESTART_WINDOW_DEFAULT_MS;
