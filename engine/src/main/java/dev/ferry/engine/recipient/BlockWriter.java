@@ -39,12 +39,20 @@ final class BlockWriter
     /** What was written into files kept in place for a block diff: {file index, position, piece mask, length}. */
     private final java.util.Queue<long[]> haveWrites = new java.util.concurrent.ConcurrentLinkedQueue<>();
 
+    /** Whether {@link #haveWrites} records: only for a live pass that another pass follows (the cache's input). */
+    private volatile boolean trackHaveWrites;
+
     /**
      * @return the writes into compared ({@code have}) files so far, for {@link CopyHashCache}; drained by it.
      */
     java.util.Queue<long[]> haveWrites()
     {
         return haveWrites;
+    }
+
+    void trackHaveWrites(final boolean v)
+    {
+        trackHaveWrites = v;
     }
 
     BlockWriter(final ManifestReceiver manifest, final RecipientJournal journal)
@@ -140,7 +148,7 @@ final class BlockWriter
                 writePieces(ch, plain, position, len, mask, pieceSize);
             }
             journal.markDirty(index);
-            if (e.have)
+            if (e.have && trackHaveWrites)
             {
                 haveWrites.offer(new long[] { index, position, mask, len });
             }

@@ -666,6 +666,7 @@ public final class CloneClient implements AutoCloseable
         final CloneRun run = new CloneRun(options, recipient, progress);
         run.throttle(throttle);
         run.passStage(passStage);
+        recipient.trackHaveWrites(run.live() && passStage != Stage.FREEZE); // the hash cache's input
         final long dataAtStart = progress.dataBytes();
         // a frozen pass too runs on every connection: the donor reads (and hashes) the hot files on all its loops
         final int taskCount = options.threads;

@@ -194,6 +194,15 @@ public final class FileTreeRecipient implements RecipientStorage
     }
 
     /**
+     * Record the writes into compared files for the hash cache (a live pass that may be followed by another); off by
+     * default, so an update or a resume does not hold one record per block it writes.
+     */
+    void trackHaveWrites(final boolean v)
+    {
+        blocks.trackHaveWrites(v);
+    }
+
+    /**
      * After a merged manifest: the applied state of the new snapshot in which every chunk whose leading blocks
      * belong to kept files counts as applied, so the donor sends only the rest.
      */
