@@ -773,10 +773,15 @@ final class DonorSession implements ConnectionHandler, CopyCallback
                     readingFrozen = false;
                     if (clone.frozenReaders.decrementAndGet() == 0)
                     {
+                        // a worker that attached after the thaw finds nothing to read: the timeline is logged once
+                        final boolean first = !clone.frozen.isThawed();
                         held = clone.frozen.thaw();
-                        service.logger().log(System.Logger.Level.INFO, "frozen pass of snapshot " +
-                            Long.toHexString(clone.snapshotId()) + ": thawed after " + held / 1_000_000 + " ms (" +
-                            clone.frozenTimeline() + ")");
+                        if (first)
+                        {
+                            service.logger().log(System.Logger.Level.INFO, "frozen pass of snapshot " +
+                                Long.toHexString(clone.snapshotId()) + ": thawed after " + held / 1_000_000 + " ms (" +
+                                clone.frozenTimeline() + ")");
+                        }
                     }
                 }
                 final long changed = clone.storage instanceof FileTreeDonor ?
