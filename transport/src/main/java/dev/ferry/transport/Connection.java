@@ -548,7 +548,7 @@ public final class Connection
         account();
         if (!closed)
         {
-            liveness.onParsed(receiver.midFrame(), clock.nanoTime());
+            liveness.onParsed(receiver.midFrame(), receiver.framesCompleted(), clock.nanoTime());
             if (!isDrained())
             {
                 flush(); // a handshake may have just finished with frames waiting, or produced its next flight

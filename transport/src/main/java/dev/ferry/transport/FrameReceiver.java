@@ -75,6 +75,14 @@ final class FrameReceiver
         return body != null || parsePosition != staging.position();
     }
 
+    /** Frames delivered so far (heartbeats and bulk bodies included): progress for the frame timer. Loop thread. */
+    private long framesCompleted;
+
+    long framesCompleted()
+    {
+        return framesCompleted;
+    }
+
     /**
      * Take tokens from {@code bucket} before each socket read (null: no limit).
      */
@@ -276,6 +284,7 @@ final class FrameReceiver
             }
             final int bodyOffset = parsePosition + FrameHeader.HEADER_LENGTH;
             parsePosition += length;
+            framesCompleted++;
             if (type == FrameType.PING)
             {
                 if (bodyLen != 0)
@@ -334,6 +343,7 @@ final class FrameReceiver
         final ByteBuffer b = body;
         final int len = bodyLength;
         body = null;
+        framesCompleted++;
         connection.handler().onBody(connection, b, len);
     }
 

@@ -28,6 +28,7 @@ final class LivenessTracker
     private long lastSendNanos;
     private boolean midFrame;
     private long frameStartNanos;
+    private long lastCompletedFrames;
 
     /**
      * @param nowNanos the connection's start: it counts as both a receive and a send.
@@ -61,11 +62,24 @@ final class LivenessTracker
      */
     void onParsed(final boolean incompleteFrame, final long nowNanos)
     {
+        onParsed(incompleteFrame, lastCompletedFrames, nowNanos);
+    }
+
+    /**
+     * As {@link #onParsed(boolean, long)}, with the count of frames completed so far: a frame completed since the
+     * last report restarts the timer for the one now incomplete. A steady stream read in pieces that never end on a
+     * frame boundary (reads cut by a rate limit's tokens) is always mid-frame, yet completes frames all the time;
+     * without this it tripped the frame timeout after the read timeout (seen: 30 s into a clone under --max-rate).
+     */
+    void onParsed(final boolean incompleteFrame, final long completedFrames, final long nowNanos)
+    {
+        final boolean progressed = completedFrames != lastCompletedFrames;
+        lastCompletedFrames = completedFrames;
         if (!incompleteFrame)
         {
             midFrame = false;
         }
-        else if (!midFrame)
+        else if (!midFrame || progressed)
         {
             midFrame = true;
             frameStartNanos = nowNanos;

@@ -88,4 +88,28 @@ class LivenessTrackerTest
         tracker.onReceived(START + 2_500 * MS);
         assertEquals(FRAME_TIMEOUT, tracker.check(START + 2_500 * MS + 1, true, false));
     }
+
+    /**
+     * A stream that is never parsed to a frame boundary (reads cut by a rate limit's tokens) but completes frames all
+     * the time is healthy: each completed frame restarts the timer; once frames stop completing it runs out.
+     */
+    @Test
+    void framesCompletingRestartTheTimerThoughEveryParseEndsMidFrame()
+    {
+        long completed = 0;
+        tracker.onParsed(true, completed, START);
+        long t = START;
+        for (; t <= START + 5 * READ_TIMEOUT; t += 100 * MS)
+        {
+            tracker.onReceived(t);
+            tracker.onSent(t);
+            tracker.onParsed(true, ++completed, t); // a frame done, the next one begun
+            assertEquals(ALIVE, tracker.check(t, true, true), "at " + (t - START) / MS + " ms");
+        }
+        final long lastDone = t - 100 * MS;
+        tracker.onReceived(t);
+        tracker.onParsed(true, completed, t); // bytes, but no frame completed since: the timer runs from lastDone
+        assertEquals(ALIVE, tracker.check(lastDone + READ_TIMEOUT, true, false));
+        assertEquals(FRAME_TIMEOUT, tracker.check(lastDone + READ_TIMEOUT + 1, true, false));
+    }
 }
