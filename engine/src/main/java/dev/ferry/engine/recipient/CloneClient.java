@@ -738,7 +738,11 @@ public final class CloneClient implements AutoCloseable
                     // resume by manifest: the manifest is merged; ask for what is missing with a restart locator
                     final AppliedState merged = recipient.mergedApplied();
                     final long[] kept = recipient.keptCounts();
-                    progress.onKept(kept[0], kept[1]);
+                    if (passStage == Stage.FILE_COPY)
+                    {
+                        // what the resume or update kept; a live clone's later passes keep what the last one copied
+                        progress.onKept(kept[0], kept[1]);
+                    }
                     progress.onEntriesDone(kept[0]);
                     // files the copy has in another version: hash their pieces, so only changed pieces travel
                     final HaveList have = recipient.hashHave(Math.max(1, Math.min(4,
