@@ -26,7 +26,7 @@ final class CloneCommand implements Callable<Integer>
     Path to;
 
     @Option(names = "--threads", description = "connections to the donor, fixed (default: autotune from 2 up to " +
-        "--max-threads, adding one while each addition raises the throughput by 10%)")
+        "--max-threads, doubling them while a doubling raises the throughput by at least half)")
     Integer threads;
 
     @Option(names = "--max-threads", defaultValue = "" + CloneClient.Options.MAX_THREADS_DEFAULT, description =
