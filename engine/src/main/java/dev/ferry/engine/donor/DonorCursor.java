@@ -632,29 +632,11 @@ final class DonorCursor
             final int from = lowest * pieceSize;
             if (source == gather && gather != null)
             {
-                preparedInBuffer = true;
-                preparedView = gatherView;
-                preparedFrom = from;
-                if (checksum)
-                {
-                    crc.reset();
-                    gather.limit(from + preparedBody).position(from);
-                    crc.update(gather);
-                    preparedCrc = (int)crc.getValue();
-                }
+                prepareFromBuffer(gather, gatherView, from);
             }
             else if (small)
             {
-                preparedInBuffer = true;
-                preparedView = readView;
-                preparedFrom = from;
-                if (checksum)
-                {
-                    crc.reset();
-                    readBuffer.limit(from + preparedBody).position(from);
-                    crc.update(readBuffer);
-                    preparedCrc = (int)crc.getValue();
-                }
+                prepareFromBuffer(readBuffer, readView, from);
             }
             else
             {
@@ -728,6 +710,23 @@ final class DonorCursor
         }
     }
 
+    /**
+     * The prepared body is {@code preparedBody} bytes of {@code buffer} (seen through {@code view}) from {@code from}.
+     */
+    private void prepareFromBuffer(final ByteBuffer buffer, final UnsafeBuffer view, final int from)
+    {
+        preparedInBuffer = true;
+        preparedView = view;
+        preparedFrom = from;
+        if (checksum)
+        {
+            crc.reset();
+            buffer.limit(from + preparedBody).position(from);
+            crc.update(buffer);
+            preparedCrc = (int)crc.getValue();
+        }
+    }
+
     private void ensureGather()
     {
         if (gather == null)
@@ -739,39 +738,31 @@ final class DonorCursor
 
     /**
      * Read up to {@code length} bytes at {@code position} into {@code b} from 0; what the file no longer has is zeros.
+     *
+     * @return false when the file ended before {@code length} bytes.
      */
-    private void readInto(final ByteBuffer b, final int length, final long position) throws IOException
+    private boolean readInto(final ByteBuffer b, final int length, final long position) throws IOException
     {
         b.clear().limit(length);
-        while (b.hasRemaining())
+        boolean whole = true;
+        while (b.hasRemaining() && whole)
         {
-            if (channel.read(b, position + b.position()) < 0)
-            {
-                break;
-            }
+            whole = channel.read(b, position + b.position()) >= 0;
         }
         while (b.hasRemaining())
         {
-            b.put((byte)0);
+            b.put((byte)0); // live: copied again next pass
         }
         b.flip();
+        return whole;
     }
 
     private void readBlock(final Manifest.Entry entry, final long position, final int length) throws IOException
     {
-        readBuffer.clear().limit(length);
-        while (readBuffer.hasRemaining())
+        if (!readInto(readBuffer, length, position))
         {
-            if (channel.read(readBuffer, position + readBuffer.position()) < 0)
-            {
-                onChanged(entry, "it is shorter than the " + entry.size + " bytes it had at the snapshot");
-                while (readBuffer.hasRemaining())
-                {
-                    readBuffer.put((byte)0); // live: copied again next pass
-                }
-            }
+            onChanged(entry, "it is shorter than the " + entry.size + " bytes it had at the snapshot");
         }
-        readBuffer.flip();
     }
 
     /**
