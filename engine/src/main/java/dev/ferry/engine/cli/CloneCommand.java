@@ -87,7 +87,7 @@ final class CloneCommand implements Callable<Integer>
     boolean update;
 
     @Option(names = "--no-setuid", description = "strip set-user-ID and set-group-ID bits from every cloned file " +
-        "(as root they are stripped anyway, since owners are not cloned); a cautious choice for an untrusted donor")
+        "(without it they are kept, with the donor's owner as root); a cautious choice for an untrusted donor")
     boolean noSetuid;
 
     @Option(names = "--max-restarts", defaultValue = "100",

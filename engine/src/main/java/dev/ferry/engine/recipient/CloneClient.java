@@ -294,8 +294,8 @@ public final class CloneClient implements AutoCloseable
 
         /**
          * Strip set-user-ID and set-group-ID bits from every cloned regular file (a cautious choice for a donor one
-         * does not trust). Without it they are stripped only when the clone runs as root, since owners are not cloned
-         * yet and a donor's setuid file would become a setuid-root program.
+         * does not trust). Without it they are kept with the donor's owner: as root the owner is cloned too, and as
+         * another user the file belongs to that user.
          */
         public Options noSetuid(final boolean v)
         {

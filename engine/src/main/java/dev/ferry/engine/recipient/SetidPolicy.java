@@ -3,19 +3,17 @@ package dev.ferry.engine.recipient;
 import dev.ferry.core.protocol.DescriptorFlyweight;
 
 /**
- * Which set-user-ID and set-group-ID bits a cloned regular file keeps. Ferry does not clone owners yet, so every file a
- * clone creates belongs to whoever runs the client: run as root, a donor's setuid file would become a setuid-root
- * program on the recipient. So, as root, the bits are kept only for a file whose owner is cloned too (none today:
- * {@link #OWNERS_CLONED} is the hook for the issue that adds owners); {@code --no-setuid} strips them always, the
- * cautious choice for a donor one does not trust. Directories keep theirs (setgid on a directory only makes new files
- * inherit its group). Stateless.
+ * Which set-user-ID and set-group-ID bits a cloned regular file keeps. A file whose owner is not cloned belongs to
+ * whoever runs the client: run as root, a donor's setuid file would then become a setuid-root program on the recipient.
+ * So, as root, the bits are kept only for a file whose owner is cloned too (FILE SYNC as root clones every owner, so
+ * the file keeps exactly the owner and bits the donor declared); {@code --no-setuid} strips them always, the cautious
+ * choice for a donor one does not trust. Directories keep theirs (setgid on a directory only makes new files inherit
+ * its group). Stateless.
  */
 final class SetidPolicy
 {
     /** The set-user-ID and set-group-ID bits. */
     static final int SETID_BITS = 06000;
-    /** Whether entries' owners are cloned: false until Ferry clones owners; then it comes from the manifest. */
-    static final boolean OWNERS_CLONED = false;
 
     private SetidPolicy()
     {

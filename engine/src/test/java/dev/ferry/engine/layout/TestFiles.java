@@ -85,8 +85,8 @@ public final class TestFiles
     }
 
     /**
-     * @return whether the files this test process creates belong to root: then a clone strips set-user-ID and
-     * set-group-ID bits from regular files (owners are not cloned yet).
+     * @return whether the files this test process creates belong to root: then a clone also clones owners (and the
+     * set-user-ID and set-group-ID bits that go with them).
      */
     public static boolean runningAsRoot()
     {
