@@ -1,5 +1,6 @@
 package dev.ferry.engine.donor;
 
+import dev.ferry.engine.Trace;
 import dev.ferry.engine.layout.ChunkPlan;
 import dev.ferry.engine.layout.Manifest;
 
@@ -263,6 +264,7 @@ final class DonorCursor
                         return DonorStorage.COPY_MORE;
                     }
                     phase = PHASE_META_FILES;
+                    Trace.mark("donor: manifest of " + manifest.size() + " entries starts");
                     break;
                 }
                 case PHASE_META_FILES:
@@ -289,6 +291,7 @@ final class DonorCursor
                         return DonorStorage.COPY_MORE;
                     }
                     phase = metadataOnly && !checksumsOnly ? PHASE_DONE : PHASE_DATA;
+                    Trace.mark("donor: manifest sent");
                     break;
                 }
                 case PHASE_DATA:

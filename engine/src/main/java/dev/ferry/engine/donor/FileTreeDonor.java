@@ -1,5 +1,6 @@
 package dev.ferry.engine.donor;
 
+import dev.ferry.engine.Trace;
 import dev.ferry.engine.layout.ChunkPlan;
 import dev.ferry.engine.layout.Manifest;
 import dev.ferry.engine.layout.ManifestScanner;
@@ -233,7 +234,9 @@ public final class FileTreeDonor implements DonorStorage
                 }
                 checkEngine(locator);
                 protocol = negotiate(protocolMin, protocolMax, locator.protocolMin(), locator.protocolMax());
+                Trace.mark("donor: COM_INIT, scanning the tree");
                 final Manifest m = ManifestScanner.scan(root);
+                Trace.mark("donor: tree scanned, " + m.size() + " entries");
                 if (locator.stage() != dev.ferry.core.spi.Stage.FREEZE)
                 {
                     waitOutTheRacyWindow(m); // inside a freeze nothing writes: no read can be torn

@@ -56,6 +56,8 @@ final class ClientTask implements ConnectionHandler
     private static final int STATE_DONE = 5;
     /** After COM_CLONE, before COM_REINIT: sending what the copy has (COM_HAVE). */
     private static final int STATE_HAVE = 6;
+    /** After COM_RES_CONFIG: an update waits for its copy to be read before it asks for the manifest. */
+    private static final int STATE_AWAIT_COPY = 7;
 
     private final CloneRun run;
     private final int generation;
@@ -250,9 +252,12 @@ final class ClientTask implements ConnectionHandler
                 }
                 if (metadataOnly)
                 {
-                    final int at = claim(connection, FrameType.COM_EXECUTE, ExecuteFlags.LENGTH);
-                    connection.sendBuffer().putInt(at, ExecuteFlags.METADATA_ONLY, dev.ferry.core.protocol.Wire.BYTE_ORDER);
-                    connection.flush();
+                    if (!run.copyReady())
+                    {
+                        state = STATE_AWAIT_COPY; // onTick asks once the copy is read
+                        break;
+                    }
+                    executeMetadataOnly();
                 }
                 else if (run.executeFlags() != 0)
                 {
@@ -708,6 +713,13 @@ final class ClientTask implements ConnectionHandler
         }
     }
 
+    private void executeMetadataOnly()
+    {
+        final int at = claim(connection, FrameType.COM_EXECUTE, ExecuteFlags.LENGTH);
+        connection.sendBuffer().putInt(at, ExecuteFlags.METADATA_ONLY, dev.ferry.core.protocol.Wire.BYTE_ORDER);
+        connection.flush();
+    }
+
     @Override
     public void onTick(final Connection c, final long now)
     {
@@ -733,6 +745,15 @@ final class ClientTask implements ConnectionHandler
         if (state == STATE_HAVE)
         {
             pumpHave();
+            return;
+        }
+        if (state == STATE_AWAIT_COPY)
+        {
+            if (run.copyReady())
+            {
+                executeMetadataOnly();
+                state = STATE_STREAMING;
+            }
             return;
         }
         flushAcks(now, state == STATE_COMPLETE && inFlight == 0);

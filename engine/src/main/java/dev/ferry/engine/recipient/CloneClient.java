@@ -2,6 +2,7 @@ package dev.ferry.engine.recipient;
 
 import dev.ferry.engine.EndpointOptions;
 import dev.ferry.engine.TlsHints;
+import dev.ferry.engine.Trace;
 import dev.ferry.engine.donor.DonorService;
 import dev.ferry.engine.layout.ManifestScanner;
 
@@ -519,6 +520,7 @@ public final class CloneClient implements AutoCloseable
         refuseBeforeLocking();
         try (TargetLock lock = TargetLock.acquire(target))
         {
+            Trace.mark("target locked");
             return run(checkTarget(lock));
         }
     }
@@ -710,7 +712,13 @@ public final class CloneClient implements AutoCloseable
                 }
                 else if (kind == UPDATE)
                 {
-                    recipient.updateInPlace(options.resumeChecksum);
+                    // the copy is read while the master connects and the donor scans its own tree
+                    recipient.expectUpdate();
+                    run.readCopyMeanwhile(() ->
+                    {
+                        recipient.updateInPlace(options.resumeChecksum);
+                        Trace.mark("update: the copy scanned");
+                    });
                     run.holdWorkers(true);
                 }
                 master = new ClientTask(run, 0, CloneMode.START);
@@ -736,6 +744,7 @@ public final class CloneClient implements AutoCloseable
                 if (run.metadataOnlyComplete())
                 {
                     // resume by manifest: the manifest is merged; ask for what is missing with a restart locator
+                    Trace.mark("manifest merged");
                     final AppliedState merged = recipient.mergedApplied();
                     final long[] kept = recipient.keptCounts();
                     if (passStage == Stage.FILE_COPY)
@@ -748,6 +757,8 @@ public final class CloneClient implements AutoCloseable
                     final HaveList have = recipient.hashHave(Math.max(1, Math.min(4,
                         Runtime.getRuntime().availableProcessors())), run.live() ? hashCache : null);
                     passHave = have;
+                    Trace.mark("the copy's pieces hashed: " + have.fileCount() + " files, " + have.bytesHashed() +
+                        " bytes");
                     progress.onHashed(have.fileCount(), have.bytesHashed(), recipient.movedCount());
                     run.pendingHave(have.isEmpty() ? null : have);
                     run.continueWith(merged);
@@ -823,6 +834,7 @@ public final class CloneClient implements AutoCloseable
                 await(run, 50);
             }
             run.checkAllApplied();
+            Trace.mark("every chunk applied");
             if (!lastPass(run, recipient, passStage))
             {
                 // a live clone moves on to its next pass: what this one applied is made durable and journaled
@@ -848,6 +860,7 @@ public final class CloneClient implements AutoCloseable
             progress.stage(Stage.FILE_SYNC);
             report(run);
             recipient.applyEnd(run.locator(), 0, ErrorCode.OK);
+            Trace.mark("FILE SYNC done");
             progress.warnings(recipient.warnings());
             run.requestExit();
             final long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
@@ -855,6 +868,7 @@ public final class CloneClient implements AutoCloseable
             {
                 run.await(20);
             }
+            Trace.mark("connections closed");
             progress.stage(Stage.DONE);
             progress.finish();
             progress.onEntriesDone(progress.totalFiles()); // complete: every entry (the snapshot clamps to the total)

@@ -11,6 +11,7 @@ import org.agrona.concurrent.ManyToOneConcurrentLinkedQueue;
 
 import dev.ferry.core.config.CloneSettings;
 import dev.ferry.core.protocol.DescriptorFlyweight;
+import dev.ferry.engine.Trace;
 import dev.ferry.core.protocol.ErrorCode;
 import dev.ferry.core.protocol.FerryException;
 import dev.ferry.core.spi.AppliedState;
@@ -474,10 +475,12 @@ final class CloneRun
                         acked = null;
                     }
                     masterAccepted = true;
+                    Trace.mark("COM_RES_LOCS: the donor's snapshot is ready");
                     break;
                 case Event.METADATA_DONE:
                     acked = e.acked;
                     metadataDone = true;
+                    Trace.mark("manifest received");
                     break;
                 case Event.NETWORK_FAILURE:
                     if (networkFailure == null && failure.get() == null)
@@ -490,6 +493,7 @@ final class CloneRun
                     break;
                 case Event.TASK_COMPLETE:
                     tasksComplete++;
+                    Trace.mark("COM_RES_COMPLETE on a connection");
                     break;
                 case Event.TASK_FINISHED:
                     tasksFinished++;
@@ -621,6 +625,48 @@ final class CloneRun
     void holdWorkers(final boolean v)
     {
         holdWorkers = v;
+    }
+
+    /** The copy an update reads before it can merge the donor's manifest: 0 being read, 1 read, 2 failed. */
+    private volatile int copyState = 1;
+
+    /**
+     * An update: read the copy ({@code scan}, on a thread of its own) while the master connects and the donor scans
+     * its tree; the master asks for the manifest ({@code COM_EXECUTE}) only once the copy is read
+     * ({@link #copyReady}), so the donor's scan and the copy's overlap and no frame waits unread meanwhile. Driver.
+     */
+    void readCopyMeanwhile(final Runnable scan)
+    {
+        copyState = 0;
+        final Thread t = new Thread(() ->
+        {
+            try
+            {
+                scan.run();
+                copyState = 1;
+            }
+            catch (final FerryException ex)
+            {
+                fail(ex);
+                copyState = 2;
+            }
+            catch (final RuntimeException | Error ex)
+            {
+                fail(dev.ferry.engine.FatalErrors.fatal(ex, "reading the copy failed"));
+                copyState = 2;
+            }
+        }, "ferry-copy-scan");
+        t.setDaemon(true);
+        t.start();
+    }
+
+    /**
+     * @return whether the copy an update reads meanwhile is read (always, for anything but an update); a failure of
+     *     that read is the clone's failure ({@link #failure}).
+     */
+    boolean copyReady()
+    {
+        return copyState == 1;
     }
 
     boolean metadataOnlyComplete()

@@ -148,6 +148,17 @@ public final class FileTreeRecipient implements RecipientStorage
      *
      * @param checksum compare the piece hashes of every file, even when its size and mtime match.
      */
+    /**
+     * An update whose copy is still being read ({@link #updateInPlace} on another thread): the target is prepared as
+     * a copy to merge with, not checked for emptiness, when the donor's locator arrives first.
+     */
+    void expectUpdate()
+    {
+        updateExpected = true;
+    }
+
+    private volatile boolean updateExpected;
+
     public void updateInPlace(final boolean checksum)
     {
         merge = ResumeMerge.ofTree(target, checksum);
@@ -308,7 +319,7 @@ public final class FileTreeRecipient implements RecipientStorage
 
     private void prepareTarget(final Locator locator)
     {
-        if (merge != null)
+        if (merge != null || updateExpected)
         {
             try
             {
