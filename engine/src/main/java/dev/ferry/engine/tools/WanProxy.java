@@ -35,7 +35,10 @@ import dev.ferry.transport.TokenBucket;
 public final class WanProxy extends LoopbackProxy
 {
     private static final int READ_BYTES = 64 * 1024;
-    private static final long POLL_NANOS = TimeUnit.MICROSECONDS.toNanos(200);
+    /** The longest a reader sleeps before looking again (a window or a bucket it waits on). */
+    private static final long MAX_WAIT_NANOS = TimeUnit.MILLISECONDS.toNanos(5);
+    /** The shortest sleep for tokens: a bucket refills in bursts, and a sleep costs a wakeup. */
+    private static final long MIN_TOKEN_WAIT_NANOS = TimeUnit.MICROSECONDS.toNanos(500);
 
     private final long oneWayNanos;
     private final long windowBytes;
@@ -86,6 +89,8 @@ public final class WanProxy extends LoopbackProxy
         private final AtomicLong carried;
         private final LinkedBlockingQueue<Segment> inFlight = new LinkedBlockingQueue<>();
         private final ConcurrentLinkedQueue<Segment> acks = new ConcurrentLinkedQueue<>();
+        private volatile Thread reader;
+        private final long linkRate;
 
         Pipe(final Socket from, final Socket to, final TokenBucket link, final AtomicLong carried)
         {
@@ -93,11 +98,16 @@ public final class WanProxy extends LoopbackProxy
             this.to = to;
             this.link = link;
             this.carried = carried;
+            this.linkRate = link.rate();
         }
 
         void start(final String name)
         {
-            LoopbackProxy.start(this::read, name + "-read");
+            LoopbackProxy.start(() ->
+            {
+                reader = Thread.currentThread();
+                read();
+            }, name + "-read");
             LoopbackProxy.start(this::write, name + "-write");
         }
 
@@ -112,7 +122,11 @@ public final class WanProxy extends LoopbackProxy
                     unacked -= takeAcks(System.nanoTime());
                     while (unacked >= windowBytes - 1 && !isClosed())
                     {
-                        LockSupport.parkNanos(POLL_NANOS);
+                        // the window is full: sleep until the oldest acknowledgement is due (the writer wakes this
+                        // thread when it queues one), not in a poll that would wake thousands of times a second
+                        final Segment next = acks.peek();
+                        LockSupport.parkNanos(next == null ? MAX_WAIT_NANOS :
+                            Math.min(MAX_WAIT_NANOS, Math.max(0, next.at - System.nanoTime())));
                         unacked -= takeAcks(System.nanoTime());
                     }
                     final byte[] b = new byte[(int)Math.min(READ_BYTES, windowBytes - unacked)];
@@ -128,7 +142,10 @@ public final class WanProxy extends LoopbackProxy
                         paid += g;
                         if (paid < n)
                         {
-                            LockSupport.parkNanos(POLL_NANOS);
+                            // the link is busy: sleep about as long as the bucket needs to refill what is missing
+                            final long rate = Math.max(1, linkRate);
+                            LockSupport.parkNanos(Math.min(MAX_WAIT_NANOS, Math.max(MIN_TOKEN_WAIT_NANOS,
+                                (n - paid) * 1_000_000_000L / rate)));
                         }
                     }
                     unacked += n;
@@ -174,7 +191,13 @@ public final class WanProxy extends LoopbackProxy
                     }
                     out.write(s.bytes, 0, s.length);
                     carried.addAndGet(s.length);
+                    final boolean wasEmpty = acks.isEmpty();
                     acks.offer(new Segment(null, s.length, System.nanoTime() + oneWayNanos));
+                    final Thread r = reader;
+                    if (r != null && wasEmpty)
+                    {
+                        LockSupport.unpark(r); // a reader asleep on an empty queue learns when this one is due
+                    }
                 }
             }
             catch (final IOException | InterruptedException ex)
