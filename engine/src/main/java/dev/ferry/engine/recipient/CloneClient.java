@@ -813,7 +813,8 @@ public final class CloneClient implements AutoCloseable
                 {
                     // autotune: a worker more while the last one paid; it attaches mid-clone with COM_ATTACH and
                     // reserves chunks from the donor's queue like the others
-                    final int wanted = tuner.onSample(System.nanoTime(), progress.networkBytes());
+                    final int wanted = tuner.onSample(System.nanoTime(),
+                        progress.networkBytes() + progress.unchangedBytes());
                     if (wanted > connections)
                     {
                         attachWorkers(run, tasks, connections, wanted);

@@ -6,8 +6,10 @@ import java.util.concurrent.TimeUnit;
  * Decides how many connections a clone runs when the caller did not pin {@code --threads} (issue 13; MySQL's
  * {@code clone_autotune_concurrency} grows its threads the same way, toward a maximum while each step pays off).
  * <p>
- * <b>Rule.</b> Start with {@code initial} connections. Once data flows, measure the rate (bytes received per second)
- * over a {@link #WINDOW_NANOS} window; that is the baseline. Then grow like TCP's slow start: double the connections,
+ * <b>Rule.</b> Start with {@code initial} connections. Once data flows, measure the rate (bytes per second the clone
+ * moves forward: received over the network plus pieces the donor found unchanged, so that an update, whose pace is
+ * the two sides' hashing and not the link, adds connections only while they hash faster) over a {@link #WINDOW_NANOS}
+ * window; that is the baseline. Then grow like TCP's slow start: double the connections,
  * let the new ones settle for {@link #SETTLE_NANOS} (handshake, COM_ATTACH, TCP slow start), and measure a window
  * again. A step that brought at least half of what it would have on a link with room to spare (doubling: at least
  * +50%) is followed by the next doubling. A step that brought less has found where the link fills (the knee lies
