@@ -3,6 +3,8 @@
 #   ferry   : a plain `ferry clone` (default flags: forced to disk), JVM start included, against a running donor
 #   tar|nc  : `nc -l | tar x` fed by `tar c | nc`, then `sync`
 # Fresh destinations every run, source re-read and dirty pages written back (untimed) before each run.
+#   dd      : with DD=1, also `dd oflag=direct` of every regular file (4 MiB writes) then `sync`: what the device takes
+#             for the same bytes, the floor for large files (no network, no page cache)
 # FERRY_JARS="name=path.jar ..." compares several builds (e.g. before/after) in the same run; default ./ferry's jar.
 # Needs nc (netcat-openbsd) and tar. Prints one line per run and the median ratios.
 set -euo pipefail
@@ -26,10 +28,15 @@ done
 trap 'for p in "${donor_pid[@]}"; do kill $p 2>/dev/null || true; done; rm -rf "$WORK"' EXIT
 declare -A times
 for run in $(seq "$RUNS"); do
-  for spec in $JARS tar-nc; do
+  for spec in $JARS tar-nc ${DD:+dd}; do
     name=${spec%%=*}; dst="$WORK/dst-$name-$run"
     settle
-    if [ "$name" = tar-nc ]; then
+    if [ "$name" = dd ]; then
+      t0=$(now)
+      (cd "$SRC" && find . -type d -exec mkdir -p "$dst/{}" \; && find . -type f -exec dd if={} of="$dst/{}" bs=4M oflag=direct status=none \;)
+      sync
+      t1=$(now)
+    elif [ "$name" = tar-nc ]; then
       mkdir -p "$dst"; port=$((20000 + RANDOM % 20000))
       t0=$(now)
       (nc -d -l 127.0.0.1 $port | tar xf - -C "$dst") & recv=$!
@@ -45,6 +52,7 @@ for run in $(seq "$RUNS"); do
     t=$(echo "$t1 - $t0" | bc -l)
     times[$name]="${times[$name]:-} $t"
     printf 'run %d %-10s %6.2f s\n' "$run" "$name" "$t"
+    rm -rf "$dst"   # untimed: the next run starts with the same free memory and disk
   done
 done
 median() { tr ' ' '\n' | grep . | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
@@ -52,4 +60,8 @@ peer=$(echo "${times[tar-nc]}" | median)
 for spec in $JARS; do
   name=${spec%%=*}; m=$(echo "${times[$name]}" | median)
   printf '%-10s median %6.2f s   tar|nc;sync median %6.2f s   ferry speed / peer speed = %.2fx\n' "$name" "$m" "$peer" "$(echo "$peer / $m" | bc -l)"
+  if [ -n "${DD:-}" ]; then
+    dd=$(echo "${times[dd]}" | median)
+    printf '%-10s median %6.2f s   dd oflag=direct;sync median %6.2f s   ferry time / dd time = %.2f\n' "$name" "$m" "$dd" "$(echo "$m / $dd" | bc -l)"
+  fi
 done

@@ -24,7 +24,7 @@ final class BlockBuffer
     BlockBuffer(final ClientTask owner, final int capacity)
     {
         this.owner = owner;
-        this.data = ByteBuffer.allocateDirect(capacity);
+        this.data = DirectWrites.allocateAligned(capacity); // direct writes need aligned addresses
         flyweight.wrap(descriptor, 0, DescriptorFlyweight.DATA_LENGTH);
     }
 }

@@ -21,7 +21,7 @@ final class BlockInflater
 
     BlockInflater(final int blockSize)
     {
-        out = ByteBuffer.allocateDirect(blockSize);
+        out = DirectWrites.allocateAligned(blockSize);
     }
 
     /**

@@ -1,6 +1,7 @@
 package dev.ferry.engine.recipient;
 
 import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
@@ -31,8 +32,10 @@ final class BlockWriter
 {
     private final ManifestReceiver manifest;
     private final RecipientJournal journal;
-    private final AtomicReferenceArray<Int2ObjectHashMap<FileChannel>> taskFiles =
+    private final AtomicReferenceArray<Int2ObjectHashMap<OpenFile>> taskFiles =
         new AtomicReferenceArray<>(LocatorCodec.MAX_TASKS);
+    /** Direct I/O for large files, or null ({@code --no-sync}: the page cache is what the user asked for). */
+    private final DirectWrites direct;
     /** zstd contexts with their output buffer, one per task (apply worker), made at its first compressed block. */
     private final AtomicReferenceArray<BlockInflater> inflaters = new AtomicReferenceArray<>(LocatorCodec.MAX_TASKS);
 
@@ -55,10 +58,84 @@ final class BlockWriter
         trackHaveWrites = v;
     }
 
-    BlockWriter(final ManifestReceiver manifest, final RecipientJournal journal)
+    BlockWriter(final ManifestReceiver manifest, final RecipientJournal journal, final DirectWrites direct)
     {
         this.manifest = manifest;
         this.journal = journal;
+        this.direct = direct;
+    }
+
+    /**
+     * A file one task has open: an ordinary channel, opened when first needed, and for a large file a direct one
+     * ({@link DirectWrites}) that takes every aligned run.
+     */
+    private static final class OpenFile
+    {
+        private final java.nio.file.Path path;
+        private final FileChannel direct;
+        private FileChannel buffered;
+
+        OpenFile(final java.nio.file.Path path, final FileChannel direct)
+        {
+            this.path = path;
+            this.direct = direct;
+        }
+
+        FileChannel buffered() throws IOException
+        {
+            if (buffered == null)
+            {
+                buffered = FileChannel.open(path, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+                    LinkOption.NOFOLLOW_LINKS);
+            }
+            return buffered;
+        }
+
+        /** Write {@code count} bytes of {@code data} from {@code from} at file offset {@code position}. */
+        void write(final ApplyData data, final long position, final int from, final int count) throws IOException
+        {
+            int n = 0;
+            if (direct != null && data instanceof BufferApplyData)
+            {
+                final BufferApplyData b = (BufferApplyData)data;
+                n = DirectWrites.directPrefix(position,
+                    org.agrona.BufferUtil.address(b.buffer()) + b.offset() + from, count);
+                if (n > 0)
+                {
+                    // one write for the whole run: a direct write waits for the device, so fewer and larger is better
+                    final ByteBuffer buffer = b.buffer();
+                    buffer.limit(b.offset() + from + n).position(b.offset() + from);
+                    long at = position;
+                    while (buffer.hasRemaining())
+                    {
+                        at += direct.write(buffer, at);
+                    }
+                    DirectWrites.onWritten(n);
+                }
+            }
+            if (n < count)
+            {
+                data.writeTo(buffered(), position + n, from + n, count - n);
+            }
+        }
+
+        void close() throws IOException
+        {
+            try
+            {
+                if (direct != null)
+                {
+                    direct.close();
+                }
+            }
+            finally
+            {
+                if (buffered != null)
+                {
+                    buffered.close();
+                }
+            }
+        }
     }
 
     /**
@@ -123,19 +200,22 @@ final class BlockWriter
             }
         }
         final ApplyData plain = compressed ? inflate(task, d, e, data, (int)masked) : data;
-        Int2ObjectHashMap<FileChannel> files = taskFiles.get(task);
+        Int2ObjectHashMap<OpenFile> files = taskFiles.get(task);
         if (files == null)
         {
             files = new Int2ObjectHashMap<>();
             taskFiles.set(task, files);
         }
-        FileChannel ch = files.get(index);
+        OpenFile ch = files.get(index);
         try
         {
             if (ch == null)
             {
-                ch = FileChannel.open(e.resolved(), StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-                    LinkOption.NOFOLLOW_LINKS);
+                ch = new OpenFile(e.resolved(), direct == null ? null : direct.open(e.resolved(), e.size));
+                if (ch.direct == null)
+                {
+                    ch.buffered(); // created now, as before
+                }
                 files.put(index, ch);
             }
             if ((e.flags & DescriptorFlyweight.FILE_FLAG_SPARSE) != 0 && !e.have)
@@ -196,13 +276,13 @@ final class BlockWriter
     /**
      * Write the pieces of {@code mask}, each run of consecutive pieces with one write: the body holds them in order.
      */
-    private static void writePieces(final FileChannel ch, final ApplyData data, final long position, final int len,
+    private static void writePieces(final OpenFile ch, final ApplyData data, final long position, final int len,
         final long mask, final int pieceSize) throws IOException
     {
         final long all = DescriptorFlyweight.allPieces(len, pieceSize);
         if (mask == all)
         {
-            data.writeTo(ch, position);
+            ch.write(data, position, 0, data.length());
             return;
         }
         long rest = mask;
@@ -214,7 +294,7 @@ final class BlockWriter
             final int runPieces = shifted == -1L ? 64 - first : Long.numberOfTrailingZeros(~shifted);
             final long start = (long)first * pieceSize;
             final int count = (int)Math.min((long)runPieces * pieceSize, len - start);
-            data.writeTo(ch, position + start, from, count);
+            ch.write(data, position + start, from, count);
             from += count;
             rest = runPieces + first >= 64 ? 0 : rest & ~(((1L << runPieces) - 1) << first);
         }
@@ -224,7 +304,7 @@ final class BlockWriter
      * A file that is sparse on the donor: as {@link #writePieces}, but 4 KiB pages of zeros inside the pieces are not
      * written either, so the copy allocates no more than the source even where a hole is smaller than a piece.
      */
-    private static void writeSparse(final FileChannel ch, final ApplyData data, final long position, final int len,
+    private static void writeSparse(final OpenFile ch, final ApplyData data, final long position, final int len,
         final long mask, final int pieceSize) throws IOException
     {
         final int page = DescriptorFlyweight.MIN_PIECE_SIZE;
@@ -249,13 +329,13 @@ final class BlockWriter
                 }
                 if (zero && runStart >= 0)
                 {
-                    data.writeTo(ch, position + pieceStart + runStart, from + runStart, at - runStart);
+                    ch.write(data, position + pieceStart + runStart, from + runStart, at - runStart);
                     runStart = -1;
                 }
             }
             if (runStart >= 0)
             {
-                data.writeTo(ch, position + pieceStart + runStart, from + runStart, pieceLen - runStart);
+                ch.write(data, position + pieceStart + runStart, from + runStart, pieceLen - runStart);
             }
             from += pieceLen;
         }
@@ -293,10 +373,10 @@ final class BlockWriter
             {
                 inflater.close();
             }
-            final Int2ObjectHashMap<FileChannel> files = taskFiles.getAndSet(i, null);
+            final Int2ObjectHashMap<OpenFile> files = taskFiles.getAndSet(i, null);
             if (files != null)
             {
-                for (final FileChannel ch : files.values())
+                for (final OpenFile ch : files.values())
                 {
                     try
                     {

@@ -69,7 +69,7 @@ public final class FileTreeRecipient implements RecipientStorage
         this.stateDir = this.target.resolve(ManifestScanner.STATE_DIR);
         this.journal = new RecipientJournal(stateDir, settings.sync());
         this.manifest = new ManifestReceiver(this.target, settings, journal);
-        this.blocks = new BlockWriter(manifest, journal);
+        this.blocks = new BlockWriter(manifest, journal, settings.sync() ? new DirectWrites() : null);
         this.fileSync = new FileSyncStage(this.target, stateDir, settings.sync(), journal);
     }
 
