@@ -72,13 +72,15 @@ final class BlockWriter
     private static final class OpenFile
     {
         private final java.nio.file.Path path;
-        private final FileChannel direct;
+        private final DirectWrites policy;
+        private FileChannel direct;
         private FileChannel buffered;
 
-        OpenFile(final java.nio.file.Path path, final FileChannel direct)
+        OpenFile(final java.nio.file.Path path, final DirectWrites policy, final long size)
         {
             this.path = path;
-            this.direct = direct;
+            this.policy = policy;
+            this.direct = policy == null ? null : policy.open(path, size);
         }
 
         FileChannel buffered() throws IOException
@@ -100,23 +102,49 @@ final class BlockWriter
                 final BufferApplyData b = (BufferApplyData)data;
                 n = DirectWrites.directPrefix(position,
                     org.agrona.BufferUtil.address(b.buffer()) + b.offset() + from, count);
-                if (n > 0)
+                if (n > 0 && !writeDirect(b, position, from, n))
                 {
-                    // one write for the whole run: a direct write waits for the device, so fewer and larger is better
-                    final ByteBuffer buffer = b.buffer();
-                    buffer.limit(b.offset() + from + n).position(b.offset() + from);
-                    long at = position;
-                    while (buffer.hasRemaining())
-                    {
-                        at += direct.write(buffer, at);
-                    }
-                    DirectWrites.onWritten(n);
+                    n = 0; // the file system refused the direct write: everything through the page cache
                 }
             }
             if (n < count)
             {
                 data.writeTo(buffered(), position + n, from + n, count - n);
             }
+        }
+
+        /**
+         * One write for the whole run: a direct write waits for the device, so fewer and larger is better.
+         *
+         * @return false if the file system refused it (EINVAL, before any byte was written): direct writes are then
+         *     off for this clone.
+         */
+        private boolean writeDirect(final BufferApplyData b, final long position, final int from, final int n)
+            throws IOException
+        {
+            final ByteBuffer buffer = b.buffer();
+            buffer.limit(b.offset() + from + n).position(b.offset() + from);
+            long at = position;
+            try
+            {
+                while (buffer.hasRemaining())
+                {
+                    at += direct.write(buffer, at);
+                }
+            }
+            catch (final IOException ex)
+            {
+                if (at != position || !String.valueOf(ex.getMessage()).contains("Invalid argument"))
+                {
+                    throw ex;
+                }
+                policy.refuse();
+                direct.close();
+                direct = null;
+                return false;
+            }
+            DirectWrites.onWritten(n);
+            return true;
         }
 
         void close() throws IOException
@@ -211,7 +239,7 @@ final class BlockWriter
         {
             if (ch == null)
             {
-                ch = new OpenFile(e.resolved(), direct == null ? null : direct.open(e.resolved(), e.size));
+                ch = new OpenFile(e.resolved(), direct, e.size);
                 if (ch.direct == null)
                 {
                     ch.buffered(); // created now, as before

@@ -63,11 +63,29 @@ final class DirectWrites
             return FileChannel.open(path, StandardOpenOption.CREATE, StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS,
                 ExtendedOpenOption.DIRECT);
         }
-        catch (final IOException | UnsupportedOperationException ex)
+        catch (final UnsupportedOperationException ex)
         {
-            refused = true; // EINVAL from the file system: it does not do O_DIRECT
+            refused = true;
             return null;
         }
+        catch (final IOException ex)
+        {
+            // EINVAL: this file system does not do O_DIRECT (remembered); anything else (no space, a permission) is
+            // for the ordinary open that follows to report
+            if (String.valueOf(ex.getMessage()).contains("Invalid argument"))
+            {
+                refused = true;
+            }
+            return null;
+        }
+    }
+
+    /**
+     * A direct write was refused after the open succeeded: write everything through the page cache from now on.
+     */
+    void refuse()
+    {
+        refused = true;
     }
 
     /**
