@@ -736,7 +736,7 @@ public final class CloneClient implements AutoCloseable
             int connections = taskCount;
             // a pass that mostly compares (an update of changed large files) is paced by the donor reading and
             // hashing them, which connections beyond its loops cannot speed up: measured, the bench's update took
-            // 3.2-3.8 s on 2 connections and 4.4-6.0 s when the tuner had doubled them to 4
+            // 3.1-3.8 s on 2 connections and 4.4-6.7 s when the tuner had doubled them to 4
             boolean comparing = false;
             while (true)
             {
