@@ -23,9 +23,12 @@ public final class ChunkPlan
     private final int[] chunkSegmentCount;
     private final int[] chunkBlocks;
     private final long[] chunkBytes;
-    /** A segment per regular file with data (and per chunk of a large file): its file and first block. */
-    private final int[] segmentFile;
-    private final int[] segmentFirstBlock;
+    /**
+     * A segment per regular file with data (and per chunk of a large file): its file and first block. Off the heap,
+     * since there are as many as files (issue 10); the per-chunk tables are on it.
+     */
+    private final OffHeapInts segmentFile;
+    private final OffHeapInts segmentFirstBlock;
     private final int[] order;
 
     private ChunkPlan(final Manifest manifest, final long chunkSize, final int blockSize, final int chunks,
@@ -39,8 +42,8 @@ public final class ChunkPlan
         this.chunkSegmentCount = new int[chunks];
         this.chunkBlocks = new int[chunks];
         this.chunkBytes = new long[chunks];
-        this.segmentFile = new int[segments];
-        this.segmentFirstBlock = new int[segments];
+        this.segmentFile = new OffHeapInts(segments);
+        this.segmentFirstBlock = new OffHeapInts(segments);
         this.order = new int[chunks];
     }
 
@@ -101,8 +104,8 @@ public final class ChunkPlan
                     chunkBlocks[chunks] = blocks(len, blockSize);
                     chunkBytes[chunks] = len;
                     chunks++;
-                    segmentFile[segments] = i;
-                    segmentFirstBlock[segments] = 0;
+                    segmentFile.set(segments, i);
+                    segmentFirstBlock.set(segments, 0);
                     segments++;
                     off += len;
                 }
@@ -114,8 +117,8 @@ public final class ChunkPlan
                 openChunk = chunks++;
                 chunkFirstSegment[openChunk] = segments;
             }
-            segmentFile[segments] = i;
-            segmentFirstBlock[segments] = chunkBlocks[openChunk];
+            segmentFile.set(segments, i);
+            segmentFirstBlock.set(segments, chunkBlocks[openChunk]);
             segments++;
             chunkSegmentCount[openChunk]++;
             chunkBlocks[openChunk] += blocks(size, blockSize);
@@ -241,12 +244,12 @@ public final class ChunkPlan
 
     public int segmentFile(final int segment)
     {
-        return segmentFile[segment];
+        return segmentFile.get(segment);
     }
 
     public long segmentOffset(final int segment)
     {
-        final int file = segmentFile[segment];
+        final int file = segmentFile.get(segment);
         if (manifest.size(file) < chunkSize)
         {
             return 0;
@@ -256,13 +259,13 @@ public final class ChunkPlan
 
     public long segmentLength(final int segment)
     {
-        final long size = manifest.size(segmentFile[segment]);
+        final long size = manifest.size(segmentFile.get(segment));
         return size < chunkSize ? size : Math.min(chunkSize, size - segmentOffset(segment));
     }
 
     public int segmentFirstBlock(final int segment)
     {
-        return segmentFirstBlock[segment];
+        return segmentFirstBlock.get(segment);
     }
 
     /**
@@ -283,7 +286,7 @@ public final class ChunkPlan
         while (lo < hi)
         {
             final int mid = (lo + hi + 1) >>> 1;
-            if (segmentFirstBlock[mid] <= block)
+            if (segmentFirstBlock.get(mid) <= block)
             {
                 lo = mid;
             }
@@ -308,7 +311,7 @@ public final class ChunkPlan
         final int first = chunkFirstSegment[chunk];
         for (int s = first; s < first + chunkSegmentCount[chunk]; s++)
         {
-            final int sb = segmentFirstBlock[s];
+            final int sb = segmentFirstBlock.get(s);
             final int n = segmentBlocks(s);
             if (sb + n <= fromBlock)
             {

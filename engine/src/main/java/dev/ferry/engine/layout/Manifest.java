@@ -287,9 +287,21 @@ public final class Manifest
         }
 
         /**
+         * @return entry {@code index}, already added, materialised (a new object on each call).
+         */
+        public Entry entry(final int index)
+        {
+            if (index < 0 || index >= size)
+            {
+                throw new IndexOutOfBoundsException("entry " + index + " of " + size);
+            }
+            return read(fixed, names, index);
+        }
+
+        /**
          * @return whether entry {@code index} has the path of {@code length} bytes of {@code path} from {@code offset}.
          */
-        boolean pathEquals(final int index, final byte[] path, final int offset, final int length)
+        public boolean pathEquals(final int index, final byte[] path, final int offset, final int length)
         {
             final long var = fixed.pageAt(index / PER_PAGE).getLong(fixedOffset(index) + VAR_OFFSET);
             final UnsafeBuffer vb = names.page(var);
@@ -393,14 +405,23 @@ public final class Manifest
      */
     public Entry entry(final int index)
     {
-        final UnsafeBuffer fb = fixedPage(index);
+        fixedPage(index); // bounds
+        return read(fixed, names, index);
+    }
+
+    /**
+     * Entry {@code index} of the two stores, materialised.
+     */
+    private static Entry read(final PagedStore fixed, final PagedStore names, final int index)
+    {
+        final UnsafeBuffer fb = fixed.pageAt(index / PER_PAGE);
         final int f = fixedOffset(index);
         final long var = fb.getLong(f + VAR_OFFSET);
         final UnsafeBuffer vb = names.page(var);
-        int v = PagedStore.offset(var);
-        final int xattrCount = vb.getShort(v + V_XATTR_COUNT_OFFSET, ORDER) & 0xFFFF;
-        final int xattrLength = vb.getInt(v + V_XATTR_LENGTH_OFFSET, ORDER);
-        v += V_PATH_OFFSET;
+        final int start = PagedStore.offset(var);
+        final int xattrCount = vb.getShort(start + V_XATTR_COUNT_OFFSET, ORDER) & 0xFFFF;
+        final int xattrLength = vb.getInt(start + V_XATTR_LENGTH_OFFSET, ORDER);
+        int v = start + V_PATH_OFFSET;
         final byte[] path = new byte[vb.getShort(v, ORDER) & 0xFFFF];
         vb.getBytes(v + 2, path);
         v += 2 + path.length;
@@ -409,9 +430,12 @@ public final class Manifest
         v += 2 + link.length;
         final byte[] xattrs = new byte[xattrLength];
         vb.getBytes(v, xattrs);
+        v += xattrLength;
         final int type = fb.getByte(f + TYPE_OFFSET);
+        final long rdev = type == DescriptorFlyweight.FILE_CHAR_DEVICE || type == DescriptorFlyweight.FILE_BLOCK_DEVICE ?
+            vb.getLong(v, ORDER) : 0;
         return new Entry(index, path, type, fb.getLong(f + SIZE_OFFSET), fb.getShort(f + MODE_OFFSET) & 0xFFFF,
-            fb.getLong(f + MTIME_OFFSET), link, fb.getInt(f + UID_OFFSET), fb.getInt(f + GID_OFFSET), rdev(index),
+            fb.getLong(f + MTIME_OFFSET), link, fb.getInt(f + UID_OFFSET), fb.getInt(f + GID_OFFSET), rdev,
             fb.getByte(f + FLAGS_OFFSET), fb.getInt(f + LINK_INDEX_OFFSET), xattrCount, xattrs,
             fb.getInt(f + FIRST_CHUNK_OFFSET), fb.getInt(f + CHUNK_SPAN_OFFSET));
     }

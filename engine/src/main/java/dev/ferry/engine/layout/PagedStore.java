@@ -99,7 +99,7 @@ final class PagedStore
     /**
      * A page of a file of its own, mapped and unlinked: the mapping lives until the buffer is collected.
      */
-    private static MappedByteBuffer mappedPage()
+    static MappedByteBuffer mappedPage()
     {
         Path file = null;
         try

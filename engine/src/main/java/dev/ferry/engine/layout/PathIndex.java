@@ -1,27 +1,28 @@
 package dev.ferry.engine.layout;
 
-import java.util.Arrays;
-
 /**
  * Finds an entry of a {@link Manifest.Builder} by its path bytes: an open-addressing table of entry indexes (linear
- * probing, at most half full) with an 8-bit tag of each path's hash beside it, so a probe touches the builder's
- * off-heap store only when the tags agree (almost only on a match). 10 to 20 bytes of heap per entry, where a set of
- * path Strings cost about 100 (issue 10). One thread, the builder's.
+ * probing, at most half full), off the heap like the entries themselves (issue 10: nothing on the heap grows with
+ * the number of entries). A slot is one int: the entry's index plus one in the low {@link #INDEX_BITS} bits (zero is
+ * an empty slot, so fresh pages need no filling), and a 5-bit tag of its path's hash above them, so a probe touches
+ * the builder's store only when the tags agree (about one in 32 of the other entries it meets). 8 to 16 bytes per
+ * entry, in {@link OffHeapInts}. One thread, the builder's.
  */
 public final class PathIndex
 {
-    private static final int EMPTY = -1;
+    /** Indexes up to 2^27 - 2: more than {@code FileTreeRecipient.MAX_ENTRIES} (10^8). */
+    static final int INDEX_BITS = 27;
+    private static final int INDEX_MASK = (1 << INDEX_BITS) - 1;
     private static final int INITIAL = 1024;
 
     private final Manifest.Builder entries;
-    private int[] table;
-    private byte[] tags;
+    private OffHeapInts table;
     private int count;
 
     public PathIndex(final Manifest.Builder entries)
     {
         this.entries = entries;
-        clear();
+        table = new OffHeapInts(INITIAL);
     }
 
     /**
@@ -30,16 +31,17 @@ public final class PathIndex
     public int find(final byte[] path, final int offset, final int length)
     {
         final int h = hash(path, offset, length);
-        final byte tag = (byte)(h >>> 24);
-        final int mask = table.length - 1;
+        final int tag = tag(h);
+        final int mask = table.length() - 1;
         for (int slot = h & mask; ; slot = (slot + 1) & mask)
         {
-            final int index = table[slot];
-            if (index == EMPTY)
+            final int v = table.get(slot);
+            if (v == 0)
             {
                 return -1;
             }
-            if (tags[slot] == tag && entries.pathEquals(index, path, offset, length))
+            final int index = (v & INDEX_MASK) - 1;
+            if ((v & ~INDEX_MASK) == tag && entries.pathEquals(index, path, offset, length))
             {
                 return index;
             }
@@ -51,17 +53,20 @@ public final class PathIndex
      */
     public void add(final int index)
     {
-        if (2 * (count + 1) > table.length)
+        if (index < 0 || index >= INDEX_MASK)
         {
-            final int[] old = table;
-            table = new int[old.length * 2];
-            tags = new byte[old.length * 2];
-            Arrays.fill(table, EMPTY);
-            for (final int i : old)
+            throw new IllegalArgumentException("entry index " + index + " is beyond the path index's 2^27 - 2");
+        }
+        if (2L * (count + 1) > table.length())
+        {
+            final OffHeapInts old = table;
+            table = new OffHeapInts(old.length() * 2);
+            for (int s = 0; s < old.length(); s++)
             {
-                if (i != EMPTY)
+                final int v = old.get(s);
+                if (v != 0)
                 {
-                    put(i);
+                    put((v & INDEX_MASK) - 1);
                 }
             }
         }
@@ -69,25 +74,29 @@ public final class PathIndex
         count++;
     }
 
-    public void clear()
+    /**
+     * @return off-heap bytes the table holds.
+     */
+    public long capacity()
     {
-        table = new int[INITIAL];
-        tags = new byte[INITIAL];
-        Arrays.fill(table, EMPTY);
-        count = 0;
+        return table.capacity();
     }
 
     private void put(final int index)
     {
         final int h = entries.pathHash(index);
-        final int mask = table.length - 1;
+        final int mask = table.length() - 1;
         int slot = h & mask;
-        while (table[slot] != EMPTY)
+        while (table.get(slot) != 0)
         {
             slot = (slot + 1) & mask;
         }
-        table[slot] = index;
-        tags[slot] = (byte)(h >>> 24);
+        table.set(slot, tag(h) | (index + 1));
+    }
+
+    private static int tag(final int hash)
+    {
+        return (hash >>> 27) << INDEX_BITS;
     }
 
     /**

@@ -172,13 +172,13 @@ final class BlockWriter
     void apply(final int task, final DescriptorFlyweight d, final ApplyData data)
     {
         final int currentStage = manifest.stage();
-        final TargetEntry[] es = manifest.entries();
+        final TargetEntries es = manifest.entries();
         if (es == null || currentStage != Stage.FILE_COPY)
         {
             throw new FerryException(ErrorCode.BAD_DESCRIPTOR, "data before the manifest was complete");
         }
         final int index = d.fileIndex();
-        final TargetEntry e = index < es.length ? es[index] : null;
+        final TargetEntry e = index >= 0 && index < es.size() ? es.get(index) : null;
         if (e == null || e.type != DescriptorFlyweight.FILE_REGULAR)
         {
             throw new FerryException(ErrorCode.BAD_DESCRIPTOR, "data for file " + index + ", which is not an announced " +
@@ -246,7 +246,7 @@ final class BlockWriter
                 }
                 files.put(index, ch);
             }
-            if ((e.flags & DescriptorFlyweight.FILE_FLAG_SPARSE) != 0 && !e.have)
+            if ((e.flags & DescriptorFlyweight.FILE_FLAG_SPARSE) != 0 && !e.have())
             {
                 // a new file: its pages of zeros may stay holes (a file kept in place needs its zeros written)
                 writeSparse(ch, plain, position, len, mask, pieceSize);
@@ -256,7 +256,7 @@ final class BlockWriter
                 writePieces(ch, plain, position, len, mask, pieceSize);
             }
             journal.markDirty(index);
-            if (e.have && trackHaveWrites)
+            if (e.have() && trackHaveWrites)
             {
                 haveWrites.offer(new long[] { index, position, mask, len });
             }
@@ -374,12 +374,12 @@ final class BlockWriter
      */
     void force(final int index) throws IOException
     {
-        final TargetEntry[] es = manifest.entries();
-        if (es == null || index >= es.length || es[index] == null)
+        final TargetEntries es = manifest.entries();
+        if (es == null || index < 0 || index >= es.size())
         {
             return;
         }
-        try (FileChannel ch = FileChannel.open(es[index].resolved(), StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS))
+        try (FileChannel ch = FileChannel.open(es.get(index).resolved(), StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS))
         {
             ch.force(true);
         }

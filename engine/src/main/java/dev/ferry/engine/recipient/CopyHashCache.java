@@ -78,7 +78,7 @@ final class CopyHashCache
      *
      * @param writes what the pass wrote into compared files: {file index, position, piece mask, length} each.
      */
-    void afterPass(final HaveList have, final TargetEntry[] entries, final Queue<long[]> writes, final int pieceSize)
+    void afterPass(final HaveList have, final TargetEntries entries, final Queue<long[]> writes, final int pieceSize)
     {
         byPath.clear();
         if (have == null || entries == null)
@@ -98,7 +98,7 @@ final class CopyHashCache
         {
             final int index = have.fileIndex(k);
             final long[] sent = have.hashesAt(k);
-            final TargetEntry e = index < entries.length ? entries[index] : null;
+            final TargetEntry e = index < entries.size() ? entries.get(index) : null;
             if (sent == null || e == null)
             {
                 continue;

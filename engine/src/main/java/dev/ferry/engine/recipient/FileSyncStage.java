@@ -114,81 +114,86 @@ final class FileSyncStage
      * force, every entry it did not write that already has the donor's metadata ({@link #unchanged}); the target
      * directory itself always gets its mtime back, since the marker's removal moved it.
      */
-    void run(final TargetEntry[] entries)
+    void run(final TargetEntries entries)
     {
         TargetEntry current = null;
+        final int count = entries.size();
         try
         {
-            for (final TargetEntry e : entries)
+            for (int i = 0; i < count; i++)
             {
+                final TargetEntry e = entries.get(i);
                 current = e;
                 create(entries, e);
             }
             // an update: what it did not write and what already has the donor's metadata is neither restored nor
             // forced (chown and utimensat move the ctime even to the same values, and a dirty inode costs a write)
-            final boolean[] unchanged = new boolean[entries.length];
-            for (int i = 0; i < entries.length; i++)
+            final boolean[] unchanged = new boolean[count];
+            for (int i = 0; i < count; i++)
             {
-                current = entries[i];
-                unchanged[i] = unchanged(entries[i]);
+                current = entries.get(i);
+                unchanged[i] = unchanged(current);
             }
             current = null;
             // many files: one syncfs at the end forces every file and directory; else each is forced on its own
             int regular = 0;
-            for (int i = 0; i < entries.length; i++)
+            for (int i = 0; i < count; i++)
             {
-                regular += entries[i].type == DescriptorFlyweight.FILE_REGULAR && !unchanged[i] ? 1 : 0;
+                regular += entries.type(i) == DescriptorFlyweight.FILE_REGULAR && !unchanged[i] ? 1 : 0;
             }
             final boolean eachFile = sync && !Durability.wholeFileSystemFor(regular);
             if (regular > 0)
             {
                 syncFiles(entries, unchanged, eachFile); // four threads: not started for nothing
             }
-            for (int i = 0; i < entries.length; i++)
+            for (int i = 0; i < count; i++)
             {
-                final TargetEntry e = entries[i];
-                current = e;
-                if ((e.type == DescriptorFlyweight.FILE_SYMLINK || isSpecial(e.type)) && !unchanged[i])
+                final int type = entries.type(i);
+                if ((type != DescriptorFlyweight.FILE_SYMLINK && !isSpecial(type)) || unchanged[i])
                 {
-                    if (Files.exists(e.resolved(), LinkOption.NOFOLLOW_LINKS))
-                    {
-                        restore(e, false);
-                    }
+                    continue;
+                }
+                final TargetEntry e = entries.get(i);
+                current = e;
+                if (Files.exists(e.resolved(), LinkOption.NOFOLLOW_LINKS))
+                {
+                    restore(e, false);
                 }
             }
             TargetEntry rootEntry = null;
-            for (int i = entries.length - 1; i >= 0; i--)
+            for (int i = count - 1; i >= 0; i--)
             {
-                final TargetEntry e = entries[i];
-                current = e;
-                if (e.type == DescriptorFlyweight.FILE_DIRECTORY && (!unchanged[i] || e.isRoot()))
+                if (entries.type(i) != DescriptorFlyweight.FILE_DIRECTORY || (unchanged[i] && i != 0))
                 {
-                    if (e.isRoot())
+                    continue;
+                }
+                final TargetEntry e = entries.get(i);
+                current = e;
+                if (e.isRoot())
+                {
+                    rootEntry = e;
+                    if (e.present() == null || !sameOwnerAndXattrs(e, e.present().uid, e.present().gid))
                     {
-                        rootEntry = e;
-                        if (e.present == null || !sameOwnerAndXattrs(e, e.present.uid, e.present.gid))
-                        {
-                            chownAndXattrs(e);
-                        }
-                        if (eachFile)
-                        {
-                            forceDirectory(e.resolved());
-                        }
+                        chownAndXattrs(e);
                     }
-                    else if (eachFile)
+                    if (eachFile)
                     {
-                        // opened before its final mode (0000 or 0300 would keep a non-root owner out), forced after
-                        try (FileChannel ch = FileChannel.open(e.resolved(), StandardOpenOption.READ))
-                        {
-                            restore(e, e.existed);
-                            ch.force(true);
-                            forced.incrementAndGet();
-                        }
+                        forceDirectory(e.resolved());
                     }
-                    else
+                }
+                else if (eachFile)
+                {
+                    // opened before its final mode (0000 or 0300 would keep a non-root owner out), forced after
+                    try (FileChannel ch = FileChannel.open(e.resolved(), StandardOpenOption.READ))
                     {
-                        restore(e, e.existed);
+                        restore(e, e.existed());
+                        ch.force(true);
+                        forced.incrementAndGet();
                     }
+                }
+                else
+                {
+                    restore(e, e.existed());
                 }
             }
             current = null;
@@ -218,7 +223,7 @@ final class FileSyncStage
                 current = rootEntry;
                 try (FileChannel ch = sync ? FileChannel.open(target, StandardOpenOption.READ) : null)
                 {
-                    timesAndMode(rootEntry, rootEntry.existed);
+                    timesAndMode(rootEntry, rootEntry.existed());
                     if (ch != null)
                     {
                         ch.force(true);
@@ -263,12 +268,12 @@ final class FileSyncStage
             type == DescriptorFlyweight.FILE_BLOCK_DEVICE;
     }
 
-    private void create(final TargetEntry[] entries, final TargetEntry e) throws IOException
+    private void create(final TargetEntries entries, final TargetEntry e) throws IOException
     {
         switch (e.type)
         {
             case DescriptorFlyweight.FILE_SYMLINK:
-                if (e.present != null)
+                if (e.present() != null)
                 {
                     break; // an update found this very link here
                 }
@@ -278,7 +283,7 @@ final class FileSyncStage
             case DescriptorFlyweight.FILE_REGULAR:
             {
                 // a file an update kept or moved has the length the donor has (the merge compared it)
-                if (e.present == null &&
+                if (e.present() == null &&
                     (!Files.exists(e.resolved(), LinkOption.NOFOLLOW_LINKS) || Files.size(e.resolved()) != e.size))
                 {
                     // all hole, or ends in a hole: the length comes without writing (ftruncate)
@@ -290,7 +295,7 @@ final class FileSyncStage
             }
             case DescriptorFlyweight.FILE_HARDLINK:
                 Files.deleteIfExists(e.resolved());
-                Files.createLink(e.resolved(), entries[e.linkIndex].resolved());
+                Files.createLink(e.resolved(), entries.get(e.linkIndex).resolved());
                 break;
             case DescriptorFlyweight.FILE_FIFO:
                 Files.deleteIfExists(e.resolved());
@@ -328,13 +333,13 @@ final class FileSyncStage
     }
 
     /**
-     * @return whether an update leaves {@code e} as it is: the update did not write it ({@link TargetEntry#present})
+     * @return whether an update leaves {@code e} as it is: the update did not write it ({@link TargetEntry#present()})
      *     and it already has the donor's mode, owner, mtime and xattrs. A directory is looked at now (one lstat),
      *     since a change among its entries moved its mtime after the scan.
      */
     private boolean unchanged(final TargetEntry e) throws IOException
     {
-        final ResumeMerge.OldEntry p = e.present;
+        final ResumeMerge.OldEntry p = e.present();
         if (p == null || p.type != e.type)
         {
             return false;
@@ -383,11 +388,12 @@ final class FileSyncStage
      */
     private static boolean sameOwnerAndXattrs(final TargetEntry e, final int uid, final int gid)
     {
-        if (uid != e.uid || gid != e.gid || e.present.xattrCount != e.xattrCount)
+        final ResumeMerge.OldEntry present = e.present();
+        if (uid != e.uid || gid != e.gid || present.xattrCount != e.xattrCount)
         {
             return false;
         }
-        if (java.util.Arrays.equals(e.present.xattrs, e.xattrs))
+        if (java.util.Arrays.equals(present.xattrs, e.xattrs))
         {
             return true;
         }
@@ -396,7 +402,7 @@ final class FileSyncStage
         while (wanted.next())
         {
             boolean found = false;
-            final XattrReader had = new XattrReader(e.present.xattrs, e.present.xattrCount);
+            final XattrReader had = new XattrReader(present.xattrs, present.xattrCount);
             while (!found && had.next())
             {
                 found = java.util.Arrays.equals(had.name(), wanted.name()) &&
@@ -478,7 +484,7 @@ final class FileSyncStage
             // a regular file this clone created (not one kept or updated in place) already has this process's
             // owner and the group files get in the target (the probe measured both there): when the donor's owner is
             // the same, its two lchown calls are saved (a million of them on a tree of tiny files, issue 10)
-            if (e.uid != ownUid || e.gid != ownGid || e.type != DescriptorFlyweight.FILE_REGULAR || e.kept || e.have)
+            if (e.uid != ownUid || e.gid != ownGid || e.type != DescriptorFlyweight.FILE_REGULAR || e.kept() || e.have())
             {
                 final Path at = e.resolved();
                 Files.setAttribute(at, "unix:uid", e.uid, LinkOption.NOFOLLOW_LINKS);
@@ -592,9 +598,10 @@ final class FileSyncStage
      * syncfs, so every file goes this way there). Striped over a few threads, because each fsync waits for the disk
      * and a tree of small files has thousands.
      */
-    private void syncFiles(final TargetEntry[] es, final boolean[] unchanged, final boolean force) throws IOException
+    private void syncFiles(final TargetEntries es, final boolean[] unchanged, final boolean force) throws IOException
     {
-        final int threads = es.length < 256 ? 1 : SYNC_THREADS;
+        final int count = es.size();
+        final int threads = count < 256 ? 1 : SYNC_THREADS;
         final IOException[] ioFailure = new IOException[1];
         final RuntimeException[] failure = new RuntimeException[1];
         final Thread[] workers = new Thread[threads];
@@ -605,16 +612,16 @@ final class FileSyncStage
             {
                 try
                 {
-                    for (int i = stripe; i < es.length; i += threads)
+                    for (int i = stripe; i < count; i += threads)
                     {
-                        final TargetEntry e = es[i];
-                        if (e.type != DescriptorFlyweight.FILE_REGULAR || unchanged[i])
+                        if (es.type(i) != DescriptorFlyweight.FILE_REGULAR || unchanged[i])
                         {
                             continue;
                         }
+                        final TargetEntry e = es.get(i);
                         if (!force)
                         {
-                            restoreFile(e, e.existed);
+                            restoreFile(e, e.existed());
                             continue;
                         }
                         final boolean[] lifted = new boolean[1];
@@ -625,7 +632,7 @@ final class FileSyncStage
                                 throw new FerryException(ErrorCode.INTERNAL, "'" + PathGuard.printable(e.path()) +
                                     "' has " + ch.size() + " bytes after the copy, expected " + e.size);
                             }
-                            restoreFile(e, lifted[0] || e.existed);
+                            restoreFile(e, lifted[0] || e.existed());
                             ch.force(true);
                             forced.incrementAndGet();
                         }

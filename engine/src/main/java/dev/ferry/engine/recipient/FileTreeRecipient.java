@@ -194,7 +194,7 @@ public final class FileTreeRecipient implements RecipientStorage
         return DescriptorFlyweight.pieceSize(manifest.blockSize());
     }
 
-    TargetEntry[] entries()
+    TargetEntries entries()
     {
         return manifest.entries();
     }
@@ -416,7 +416,7 @@ public final class FileTreeRecipient implements RecipientStorage
     public void applyEnd(final Locator locator, final int task, final int error)
     {
         blocks.close();
-        final TargetEntry[] entries = manifest.entries();
+        final TargetEntries entries = manifest.entries();
         if (error != ErrorCode.OK || entries == null)
         {
             return;

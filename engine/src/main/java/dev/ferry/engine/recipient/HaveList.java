@@ -18,7 +18,7 @@ import dev.ferry.engine.diff.FileHashes;
 
 /**
  * What the recipient tells the donor it already has: for every file the merge kept in place for a block diff
- * ({@link TargetEntry#have}), the XXH3-128 hash of each piece of the copy's version, up to the donor's size. Built
+ * ({@link TargetEntry#have()}), the XXH3-128 hash of each piece of the copy's version, up to the donor's size. Built
  * by the clone's driver (hashing on a few threads) before the restart that sends it; then read, in order, by the
  * master task that sends it as {@code COM_HAVE} frames before its {@code COM_REINIT}. Immutable once built.
  */
@@ -44,24 +44,24 @@ public final class HaveList
      * Hash every {@code have} entry's copy. A file that cannot be read is sent whole (no hashes); past the heap's
      * budget for hashes (an eighth of it, 16 bytes a piece) the remaining files are sent whole too.
      */
-    static HaveList compute(final TargetEntry[] entries, final int[] whole, final int pieceSize, final int threads)
+    static HaveList compute(final TargetEntries entries, final int[] whole, final int pieceSize, final int threads)
     {
         return compute(entries, whole, pieceSize, threads, null);
     }
 
     /**
-     * As {@link #compute(TargetEntry[], int[], int, int)}, taking a file's hashes from {@code cache} (null for none)
+     * As {@link #compute(TargetEntries, int[], int, int)}, taking a file's hashes from {@code cache} (null for none)
      * when it holds them for the copy's file as it is now.
      */
-    static HaveList compute(final TargetEntry[] entries, final int[] whole, final int pieceSize, final int threads,
+    static HaveList compute(final TargetEntries entries, final int[] whole, final int pieceSize, final int threads,
         final CopyHashCache cache)
     {
         final List<Integer> wanted = new ArrayList<>();
         if (entries != null)
         {
-            for (int i = 0; i < entries.length; i++)
+            for (int i = 0; i < entries.size(); i++)
             {
-                if (entries[i] != null && entries[i].have)
+                if (entries.is(i, TargetEntries.HAVE))
                 {
                     wanted.add(i);
                 }
@@ -79,7 +79,7 @@ public final class HaveList
             // on the driver thread, before the hashing threads start: the cache is not thread-safe
             for (int k = 0; k < out.length; k++)
             {
-                final TargetEntry e = entries[wanted.get(k)];
+                final TargetEntry e = entries.get(wanted.get(k));
                 final long[] h = cache.lookup(e, (e.size + pieceSize - 1) / pieceSize, pieceSize);
                 if (h != null && budget.addAndGet(-h.length / 2) >= 0)
                 {
@@ -111,7 +111,7 @@ public final class HaveList
                         {
                             continue;
                         }
-                        final TargetEntry e = entries[wanted.get(k)];
+                        final TargetEntry e = entries.get(wanted.get(k));
                         final long pieces = (e.size + pieceSize - 1) / pieceSize;
                         if (budget.addAndGet(-pieces) >= 0)
                         {
@@ -171,7 +171,7 @@ public final class HaveList
             throw new FerryException(ErrorCode.IO_ERROR, "cannot rewrite '" + PathGuard.printable(e.path()) + "': " +
                 ex.getMessage(), ex);
         }
-        e.have = false;
+        e.have(false);
     }
 
     /**

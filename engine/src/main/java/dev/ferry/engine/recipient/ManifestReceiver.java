@@ -46,7 +46,7 @@ final class ManifestReceiver
     private final Path target;
     private final CloneSettings settings;
     private final RecipientJournal journal;
-    private TargetEntry[] entries;
+    private TargetEntries entries;
     /** The manifest as it arrives, packed off the heap (the chunk plan is rebuilt from it), and its paths' index. */
     private Manifest.Builder layoutEntries;
     private PathIndex paths;
@@ -149,7 +149,7 @@ final class ManifestReceiver
      * @return the entries (indexed as the donor's manifest), or null before the manifest. Complete once the stage is
      * {@link Stage#FILE_COPY}; read the stage first.
      */
-    TargetEntry[] entries()
+    TargetEntries entries()
     {
         return entries;
     }
@@ -217,8 +217,8 @@ final class ManifestReceiver
             announced = (int)d.fileCount();
             announcedChunks = d.chunkCount();
             chunks = new ChunkPlan.Counter(chunkSize, filesPerChunk);
-            entries = new TargetEntry[Math.min(announced, 1024)];
-            layoutEntries = new Manifest.Builder();
+            entries = new TargetEntries(target);
+            layoutEntries = entries.packed();
             paths = new PathIndex(layoutEntries);
             layoutManifest = null;
             layoutPlan = null;
@@ -390,14 +390,11 @@ final class ManifestReceiver
     {
         if (received > 0)
         {
-            final TargetEntry previous = entries[received - 1];
-            final byte[] p = previous.pathBytes;
-            if (p.length == length && Arrays.equals(raw, 0, length, p, 0, length))
+            if (layoutEntries.pathEquals(received - 1, raw, 0, length))
             {
                 return received - 1;
             }
-            if (lastParent >= 0 && lastParentLength == length && p.length > length && p[length] == '/' &&
-                Arrays.equals(raw, 0, length, p, 0, length))
+            if (lastParent >= 0 && lastParentLength == length && layoutEntries.pathEquals(lastParent, raw, 0, length))
             {
                 return lastParent;
             }
@@ -535,8 +532,7 @@ final class ManifestReceiver
         else if (type == DescriptorFlyweight.FILE_HARDLINK)
         {
             final int k = d.linkIndex();
-            final TargetEntry source = k >= 0 && k < received ? entries[k] : null;
-            if (source == null || source.type != DescriptorFlyweight.FILE_REGULAR || d.fileSize() != 0 ||
+            if (k < 0 || k >= received || layoutEntries.type(k) != DescriptorFlyweight.FILE_REGULAR || d.fileSize() != 0 ||
                 d.chunkSpan() != 0)
             {
                 throw new FerryException(ErrorCode.BAD_DESCRIPTOR, "hard link '" + PathGuard.printable(path) +
@@ -550,8 +546,15 @@ final class ManifestReceiver
         }
         checkXattrs(path, d);
         final byte[] linkTarget = type == DescriptorFlyweight.FILE_SYMLINK ? d.linkTargetBytes() : null;
-        final TargetEntry e = new TargetEntry(raw, target, type, d.fileSize(), d.mode(), d.mtimeNanos(), linkTarget,
-            d.uid(), d.gid(), d.rdev(), d.fileFlags(), d.linkIndex(), d.xattrCount(), d.xattrBytes());
+        if (layoutEntries.size() != received)
+        {
+            throw new IllegalStateException("an entry was left half-applied: " + layoutEntries.size() + " packed, " +
+                received + " received");
+        }
+        // packed first (the table and the path index grow together); a failure below ends the clone
+        final TargetEntry e = entries.add(raw, type, d.fileSize(), d.mode(), d.mtimeNanos(), linkTarget, d.uid(),
+            d.gid(), d.rdev(), d.fileFlags(), d.linkIndex(), d.xattrCount(), d.xattrBytes());
+        paths.add(index);
         try
         {
             if (merge != null)
@@ -582,14 +585,6 @@ final class ManifestReceiver
         {
             throw io("cannot create '" + PathGuard.printable(path) + "'", ex);
         }
-        if (index >= entries.length)
-        {
-            entries = Arrays.copyOf(entries, (int)Math.min(announced, 2L * entries.length));
-        }
-        entries[index] = e;
-        layoutEntries.add(raw, 0, raw.length, type, e.size, e.mode, e.mtimeNanos, linkTarget, e.uid, e.gid, e.rdev,
-            e.flags, e.linkIndex, e.xattrCount, e.xattrs);
-        paths.add(index);
         received++;
         if (journaling)
         {

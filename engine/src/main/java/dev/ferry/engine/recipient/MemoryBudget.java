@@ -19,11 +19,12 @@ public final class MemoryBudget
      */
     public static final long BYTES_PER_CHUNK = 256;
     /**
-     * Heap an entry costs the recipient at least (measured: 138 bytes with a 3-byte name, 234 with a 100-byte name;
-     * 403 before issue 10): its {@link TargetEntry} and name bytes, and its slots in the entry table and the path
-     * index. Its packed record (about 70 bytes and the name again) lies off the heap, in direct memory.
+     * Heap an entry costs the recipient at most (measured: 1-2 bytes whatever the length of its name; 138 with a
+     * 3-byte name while each had a {@link TargetEntry} object and the path index was on the heap, 403 before issue
+     * 10): a byte of state in {@link TargetEntries} (which doubles as it grows) and FILE SYNC's one byte. The entry
+     * itself, name included, and the path index lie off the heap, in mapped pages.
      */
-    public static final long BYTES_PER_ENTRY = 144;
+    public static final long BYTES_PER_ENTRY = 4;
 
     private MemoryBudget()
     {
@@ -39,7 +40,7 @@ public final class MemoryBudget
 
     /**
      * @return the most entries a manifest may have in this JVM: two thirds of the heap, at most
-     * {@link FileTreeRecipient#MAX_ENTRIES} (a million entries fit -Xmx256m).
+     * {@link FileTreeRecipient#MAX_ENTRIES} (ten million fit -Xmx64m).
      */
     public static long maxEntries()
     {

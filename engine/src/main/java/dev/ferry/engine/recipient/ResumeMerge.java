@@ -271,30 +271,30 @@ final class ResumeMerge
                 deleteTree(e.resolved());
                 return;
             }
-            e.existed = true;
-            e.present = o != null && o.scanned && o.type == DescriptorFlyweight.FILE_DIRECTORY ? o : null;
+            e.existed(true);
+            e.present(o != null && o.scanned && o.type == DescriptorFlyweight.FILE_DIRECTORY ? o : null);
             return;
         }
         if (e.type == DescriptorFlyweight.FILE_SYMLINK && o != null && o.scanned &&
             o.type == DescriptorFlyweight.FILE_SYMLINK && Arrays.equals(o.linkTargetBytes, e.linkTargetBytes))
         {
-            e.existed = true;
-            e.present = o; // an update: the same link is here; FILE SYNC keeps it instead of making it again
+            e.existed(true);
+            e.present(o); // an update: the same link is here; FILE SYNC keeps it instead of making it again
             return;
         }
         if (e.type == DescriptorFlyweight.FILE_REGULAR && hereType == DescriptorFlyweight.FILE_REGULAR &&
             (o == null || !o.linked))
         {
-            e.existed = true;
+            e.existed(true);
             if (!checksum && o != null && !o.recent && o.type == e.type && o.complete && o.size == e.size &&
                 o.mtimeNanos == e.mtimeNanos && hereSize == e.size)
             {
-                e.kept = true; // the quick check: same size and mtime, all of it written
-                e.present = o.scanned ? o : null; // not written by this update: FILE SYNC compares its metadata
+                e.kept(true); // the quick check: same size and mtime, all of it written
+                e.present(o.scanned ? o : null); // not written by this update: FILE SYNC compares its metadata
             }
             else if (e.size > 0)
             {
-                e.have = true; // a version of it is here: compare pieces, send only those that differ
+                e.have(true); // a version of it is here: compare pieces, send only those that differ
             }
             return; // an empty file needs no bytes: FILE SYNC gives it its length
         }
@@ -305,7 +305,7 @@ final class ResumeMerge
      * The manifest is complete: move files that the donor renamed (a new path with no file, where a file of the same
      * size and mtime vanished from the copy) instead of sending them again, then remove what the donor no longer has.
      */
-    void complete(final TargetEntry[] entries, final int count)
+    void complete(final TargetEntries entries, final int count)
     {
         final Map<String, List<OldEntry>> vanished = new HashMap<>();
         for (final OldEntry o : old.values())
@@ -319,8 +319,13 @@ final class ResumeMerge
         {
             for (int i = 0; i < count; i++)
             {
-                final TargetEntry e = entries[i];
-                if (e == null || e.type != DescriptorFlyweight.FILE_REGULAR || e.kept || e.have || e.size == 0)
+                if (entries.type(i) != DescriptorFlyweight.FILE_REGULAR || entries.is(i, TargetEntries.KEPT) ||
+                    entries.is(i, TargetEntries.HAVE))
+                {
+                    continue;
+                }
+                final TargetEntry e = entries.get(i);
+                if (e.size == 0)
                 {
                     continue;
                 }
@@ -345,15 +350,15 @@ final class ResumeMerge
                 }
                 o.seen = true;
                 moved++;
-                e.existed = true;
+                e.existed(true);
                 if (checksum)
                 {
-                    e.have = true;
+                    e.have(true);
                 }
                 else
                 {
-                    e.kept = true;
-                    e.present = o.scanned ? o : null; // rename(2) keeps the inode: mode, owner, mtime, xattrs
+                    e.kept(true);
+                    e.present(o.scanned ? o : null); // rename(2) keeps the inode: mode, owner, mtime, xattrs
                 }
             }
         }
@@ -428,7 +433,7 @@ final class ResumeMerge
      * After a merged manifest: the applied state of the new snapshot in which every chunk whose leading blocks
      * belong to kept files counts as applied, so the donor sends only the rest.
      */
-    static AppliedState mergedApplied(final ChunkPlan p, final TargetEntry[] entries)
+    static AppliedState mergedApplied(final ChunkPlan p, final TargetEntries entries)
     {
         final AppliedState a = new AppliedState(p.chunkCount());
         for (int c = 0; c < p.chunkCount(); c++)
@@ -437,7 +442,7 @@ final class ResumeMerge
             boolean all = true;
             for (int sg = p.firstSegment(c); sg < p.firstSegment(c) + p.segmentCount(c); sg++)
             {
-                if (entries[p.segmentFile(sg)].kept)
+                if (entries.is(p.segmentFile(sg), TargetEntries.KEPT))
                 {
                     if (all)
                     {
@@ -465,7 +470,7 @@ final class ResumeMerge
      * @return kept files that lie in a chunk after a file that is not kept: the applied state cannot skip them (it
      *     counts leading blocks), so the recipient names them in {@code COM_HAVE} as held whole.
      */
-    static int[] keptPastPrefix(final ChunkPlan p, final TargetEntry[] entries)
+    static int[] keptPastPrefix(final ChunkPlan p, final TargetEntries entries)
     {
         final org.agrona.collections.IntArrayList out = new org.agrona.collections.IntArrayList();
         for (int c = 0; c < p.chunkCount(); c++)
@@ -473,8 +478,7 @@ final class ResumeMerge
             boolean gap = false;
             for (int sg = p.firstSegment(c); sg < p.firstSegment(c) + p.segmentCount(c); sg++)
             {
-                final TargetEntry e = entries[p.segmentFile(sg)];
-                if (!e.kept)
+                if (!entries.is(p.segmentFile(sg), TargetEntries.KEPT))
                 {
                     gap = true;
                 }
@@ -490,18 +494,19 @@ final class ResumeMerge
     /**
      * @return entries kept from an interrupted clone, and their bytes.
      */
-    static long[] keptCounts(final TargetEntry[] entries)
+    static long[] keptCounts(final TargetEntries entries)
     {
         long files = 0;
         long bytes = 0;
         if (entries != null)
         {
-            for (final TargetEntry e : entries)
+            final Manifest.Builder packed = entries.packed();
+            for (int i = 0; i < entries.size(); i++)
             {
-                if (e != null && e.kept)
+                if (entries.is(i, TargetEntries.KEPT))
                 {
                     files++;
-                    bytes += e.size;
+                    bytes += packed.entry(i).size;
                 }
             }
         }

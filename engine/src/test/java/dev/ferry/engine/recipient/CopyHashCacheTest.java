@@ -32,11 +32,11 @@ class CopyHashCacheTest
     @TempDir
     Path dir;
 
-    private TargetEntry entry(final String name, final long donorSize)
+    private TargetEntry entry(final TargetEntries entries, final String name, final long donorSize)
     {
-        final TargetEntry e = new TargetEntry(name.getBytes(StandardCharsets.UTF_8), dir, DescriptorFlyweight.FILE_REGULAR,
+        final TargetEntry e = entries.add(name.getBytes(StandardCharsets.UTF_8), DescriptorFlyweight.FILE_REGULAR,
             donorSize, 0644, 0, null, 0, 0, 0, 0, -1, 0, null);
-        e.have = true;
+        e.have(true);
         return e;
     }
 
@@ -56,8 +56,8 @@ class CopyHashCacheTest
         random.nextBytes(content);
         final Path f = dir.resolve("table");
         Files.write(f, content);
-        final TargetEntry e = entry("table", 48L * PIECE); // the donor's version is longer: the copy grows
-        final TargetEntry[] entries = { e };
+        final TargetEntries entries = new TargetEntries(dir);
+        final TargetEntry e = entry(entries, "table", 48L * PIECE); // the donor's version is longer: the copy grows
         final HaveList have = HaveList.compute(entries, new int[0], PIECE, 1);
         assertArrayEquals(new FileHashes(PIECE).of(f, Long.MAX_VALUE), have.hashesAt(0));
 

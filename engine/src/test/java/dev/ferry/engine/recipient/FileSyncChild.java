@@ -39,7 +39,7 @@ public final class FileSyncChild
         Files.createDirectories(stateDir);
         final int uid = (Integer)Files.getAttribute(stateDir, "unix:uid");
         final int gid = (Integer)Files.getAttribute(stateDir, "unix:gid");
-        final TargetEntry[] entries = new TargetEntry[ENTRIES.length];
+        final TargetEntries entries = new TargetEntries(target);
         for (int i = 0; i < ENTRIES.length; i++)
         {
             final String path = (String)ENTRIES[i][0];
@@ -55,7 +55,7 @@ public final class FileSyncChild
                 Files.createDirectories(p);
             }
             final byte[] raw = path.getBytes(java.nio.charset.StandardCharsets.UTF_8);
-            entries[i] = new TargetEntry(raw, target, size >= 0 ? DescriptorFlyweight.FILE_REGULAR :
+            entries.add(raw, size >= 0 ? DescriptorFlyweight.FILE_REGULAR :
                 DescriptorFlyweight.FILE_DIRECTORY, Math.max(0, size), mode, MTIME, null, uid, gid, 0, 0,
                 DescriptorFlyweight.NO_LINK, 0, new byte[0]);
         }
@@ -65,7 +65,7 @@ public final class FileSyncChild
         {
             if ((Integer)ENTRIES[i][2] >= 0)
             {
-                Files.setAttribute(entries[i].resolved(), "unix:mode", (Integer)ENTRIES[i][1]);
+                Files.setAttribute(entries.get(i).resolved(), "unix:mode", (Integer)ENTRIES[i][1]);
             }
         }
         final FileSyncStage sync = new FileSyncStage(target, stateDir, true, new RecipientJournal(stateDir, true));

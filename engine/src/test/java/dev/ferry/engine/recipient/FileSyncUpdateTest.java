@@ -65,21 +65,20 @@ class FileSyncUpdateTest
         Files.setLastModifiedTime(d, FileTime.from(java.time.Instant.ofEpochSecond(0, MTIME)));
 
         // the donor's entries: the same tree, but "written" has a new version (another mtime: compared, written)
-        final TargetEntry[] entries = {
-            entry(target, "", DescriptorFlyweight.FILE_DIRECTORY, 0, dirMode, uid, gid),
-            entry(target, "d", DescriptorFlyweight.FILE_DIRECTORY, 0, dirMode, uid, gid),
-            entry(target, "d/kept", DescriptorFlyweight.FILE_REGULAR, 8, fileMode, uid, gid),
-            entry(target, "d/written", DescriptorFlyweight.FILE_REGULAR, 11, fileMode, uid, gid, MTIME + 1),
-            entry(target, "d/mode", DescriptorFlyweight.FILE_REGULAR, 8, fileMode, uid, gid),
-            entry(target, "d/stray-xattr", DescriptorFlyweight.FILE_REGULAR, 15, fileMode, uid, gid),
-        };
+        final TargetEntries entries = new TargetEntries(target);
+        entry(entries, "", DescriptorFlyweight.FILE_DIRECTORY, 0, dirMode, uid, gid);
+        entry(entries, "d", DescriptorFlyweight.FILE_DIRECTORY, 0, dirMode, uid, gid);
+        entry(entries, "d/kept", DescriptorFlyweight.FILE_REGULAR, 8, fileMode, uid, gid);
+        entry(entries, "d/written", DescriptorFlyweight.FILE_REGULAR, 11, fileMode, uid, gid, MTIME + 1);
+        entry(entries, "d/mode", DescriptorFlyweight.FILE_REGULAR, 8, fileMode, uid, gid);
+        entry(entries, "d/stray-xattr", DescriptorFlyweight.FILE_REGULAR, 15, fileMode, uid, gid);
         final ResumeMerge merge = ResumeMerge.ofTree(target, false);
-        for (final TargetEntry e : entries)
+        for (int i = 0; i < entries.size(); i++)
         {
-            merge.merge(e);
+            merge.merge(entries.get(i));
         }
-        assertTrue(entries[2].kept && entries[2].present != null, "kept by the quick check");
-        assertTrue(entries[3].have && entries[3].present == null, "compared piece by piece");
+        assertTrue(entries.get(2).kept() && entries.get(2).present() != null, "kept by the quick check");
+        assertTrue(entries.get(3).have() && entries.get(3).present() == null, "compared piece by piece");
         // what the pieces that differ do to it: written in place, then FILE SYNC
         Files.write(d.resolve("written"), "new written".getBytes(StandardCharsets.UTF_8));
         Thread.sleep(50); // far past the file system's timestamp granularity: any metadata call would move a ctime
@@ -104,17 +103,17 @@ class FileSyncUpdateTest
         assertArrayEquals("new written".getBytes(StandardCharsets.UTF_8), Files.readAllBytes(d.resolve("written")));
     }
 
-    private static TargetEntry entry(final Path target, final String path, final int type, final long size,
+    private static void entry(final TargetEntries entries, final String path, final int type, final long size,
         final int mode, final int uid, final int gid)
     {
-        return entry(target, path, type, size, mode, uid, gid, MTIME);
+        entry(entries, path, type, size, mode, uid, gid, MTIME);
     }
 
-    private static TargetEntry entry(final Path target, final String path, final int type, final long size,
+    private static void entry(final TargetEntries entries, final String path, final int type, final long size,
         final int mode, final int uid, final int gid, final long mtime)
     {
-        return new TargetEntry(path.getBytes(StandardCharsets.UTF_8), target, type, size, mode, mtime, null, uid, gid, 0,
-            0, DescriptorFlyweight.NO_LINK, 0, new byte[0]);
+        entries.add(path.getBytes(StandardCharsets.UTF_8), type, size, mode, mtime, null, uid, gid, 0, 0,
+            DescriptorFlyweight.NO_LINK, 0, new byte[0]);
     }
 
     private static int mode(final Path p) throws Exception
