@@ -44,7 +44,12 @@ public final class MemoryBudget
      */
     public static long maxEntries()
     {
-        return Math.min(FileTreeRecipient.MAX_ENTRIES, Runtime.getRuntime().maxMemory() / 3 * 2 / BYTES_PER_ENTRY);
+        return maxEntries(Runtime.getRuntime().maxMemory());
+    }
+
+    static long maxEntries(final long heap)
+    {
+        return Math.min(FileTreeRecipient.MAX_ENTRIES, heap / 3 * 2 / BYTES_PER_ENTRY);
     }
 
     /**
@@ -77,11 +82,16 @@ public final class MemoryBudget
 
     static void checkEntries(final long announced)
     {
-        final long max = maxEntries();
+        checkEntries(announced, Runtime.getRuntime().maxMemory());
+    }
+
+    static void checkEntries(final long announced, final long heap)
+    {
+        final long max = maxEntries(heap);
         if (announced > max)
         {
             throw new FerryException(ErrorCode.CONFIG_MISMATCH, "the donor announced " + announced + " entries; this " +
-                "client's heap of " + mib(Runtime.getRuntime().maxMemory()) + " MiB holds at most " + max + " (at least " +
+                "client's heap of " + mib(heap) + " MiB holds at most " + max + " (at most " +
                 BYTES_PER_ENTRY + " bytes each in two thirds of the heap): give the client more heap (FERRY_JAVA_OPTS=-Xmx...)");
         }
     }
