@@ -128,28 +128,29 @@ final class FileSyncStage
             }
             // an update: what it did not write and what already has the donor's metadata is neither restored nor
             // forced (chown and utimensat move the ctime even to the same values, and a dirty inode costs a write)
-            final boolean[] unchanged = new boolean[count];
             for (int i = 0; i < count; i++)
             {
                 current = entries.get(i);
-                unchanged[i] = unchanged(current);
+                entries.set(i, TargetEntries.UNCHANGED, unchanged(current));
             }
             current = null;
             // many files: one syncfs at the end forces every file and directory; else each is forced on its own
             int regular = 0;
             for (int i = 0; i < count; i++)
             {
-                regular += entries.type(i) == DescriptorFlyweight.FILE_REGULAR && !unchanged[i] ? 1 : 0;
+                regular += entries.type(i) == DescriptorFlyweight.FILE_REGULAR &&
+                    !entries.is(i, TargetEntries.UNCHANGED) ? 1 : 0;
             }
             final boolean eachFile = sync && !Durability.wholeFileSystemFor(regular);
             if (regular > 0)
             {
-                syncFiles(entries, unchanged, eachFile); // four threads: not started for nothing
+                syncFiles(entries, eachFile); // four threads: not started for nothing
             }
             for (int i = 0; i < count; i++)
             {
                 final int type = entries.type(i);
-                if ((type != DescriptorFlyweight.FILE_SYMLINK && !isSpecial(type)) || unchanged[i])
+                if ((type != DescriptorFlyweight.FILE_SYMLINK && !isSpecial(type)) ||
+                    entries.is(i, TargetEntries.UNCHANGED))
                 {
                     continue;
                 }
@@ -163,7 +164,8 @@ final class FileSyncStage
             TargetEntry rootEntry = null;
             for (int i = count - 1; i >= 0; i--)
             {
-                if (entries.type(i) != DescriptorFlyweight.FILE_DIRECTORY || (unchanged[i] && i != 0))
+                if (entries.type(i) != DescriptorFlyweight.FILE_DIRECTORY ||
+                    (entries.is(i, TargetEntries.UNCHANGED) && i != 0))
                 {
                     continue;
                 }
@@ -202,7 +204,7 @@ final class FileSyncStage
                 if (!eachFile)
                 {
                     // syncfs refused after all: force file by file, each opened whatever its final mode
-                    syncFiles(entries, unchanged, true);
+                    syncFiles(entries, true);
                 }
                 forceDirectory(target);
             }
@@ -598,7 +600,7 @@ final class FileSyncStage
      * syncfs, so every file goes this way there). Striped over a few threads, because each fsync waits for the disk
      * and a tree of small files has thousands.
      */
-    private void syncFiles(final TargetEntries es, final boolean[] unchanged, final boolean force) throws IOException
+    private void syncFiles(final TargetEntries es, final boolean force) throws IOException
     {
         final int count = es.size();
         final int threads = count < 256 ? 1 : SYNC_THREADS;
@@ -614,7 +616,7 @@ final class FileSyncStage
                 {
                     for (int i = stripe; i < count; i += threads)
                     {
-                        if (es.type(i) != DescriptorFlyweight.FILE_REGULAR || unchanged[i])
+                        if (es.type(i) != DescriptorFlyweight.FILE_REGULAR || es.is(i, TargetEntries.UNCHANGED))
                         {
                             continue;
                         }

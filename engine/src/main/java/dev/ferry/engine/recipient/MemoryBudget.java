@@ -21,7 +21,7 @@ public final class MemoryBudget
     /**
      * Heap an entry costs the recipient at most (measured: 1-2 bytes whatever the length of its name; 138 with a
      * 3-byte name while each had a {@link TargetEntry} object and the path index was on the heap, 403 before issue
-     * 10): a byte of state in {@link TargetEntries} (which doubles as it grows) and FILE SYNC's one byte. The entry
+     * 10): a byte of state in {@link TargetEntries}, which doubles as it grows (FILE SYNC's mark among its bits). The entry
      * itself, name included, and the path index lie off the heap, in mapped pages.
      */
     public static final long BYTES_PER_ENTRY = 4;

@@ -12,8 +12,8 @@ import dev.ferry.engine.layout.Manifest;
  * a {@link Manifest.Builder} (off-heap pages: names as bytes, the fixed fields, link targets and xattrs), the same
  * store the chunk plan is rebuilt from; {@link #get} materialises a {@link TargetEntry} view of one when asked, a
  * short-lived object that no stage keeps. What a stage learns of an entry after it arrived (kept by a resume or an
- * update, compared by pieces, found in the copy) is kept here by index: three bits in {@link #state}, and, in an
- * update only, what the copy held ({@link #present}).
+ * update, compared by pieces, found in the copy, left alone by FILE SYNC) is kept here by index: four bits in
+ * {@link #state}, and, in an update only, what the copy held ({@link #present}).
  * <p>
  * Appended on the master task's thread during the metadata stage; read by the apply workers and FILE SYNC after the
  * volatile stage write that starts the file copy. The state changes after that only while the copy is hashed, before
@@ -24,6 +24,8 @@ final class TargetEntries
     static final int KEPT = 1;
     static final int HAVE = 2;
     static final int EXISTED = 4;
+    /** FILE SYNC of an update: the entry already has the donor's metadata and this update did not write it. */
+    static final int UNCHANGED = 8;
     private static final int INITIAL = 1024;
 
     private final Path root;
