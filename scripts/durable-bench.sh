@@ -6,6 +6,13 @@
 #   dd      : with DD=1, also `dd oflag=direct` of every regular file (4 MiB writes) then `sync`: what the device takes
 #             for the same bytes, the floor for large files (no network, no page cache)
 # FERRY_JARS="name=path.jar ..." compares several builds (e.g. before/after) in the same run; default ./ferry's jar.
+# Each clone runs with the JVM options ./ferry gives it (scripts/ferry-jvm.sh; FERRY_JAVA_OPTS replaces them).
+# FRESH_FS=SIZE (as root) gives every destination a new loop-mounted ext4 of SIZE (no journal, like this machine's
+# root), dropped with its image afterwards: on no-journal ext4, files created within minutes of a mass deletion take
+# 2-3x longer (the inode allocator skips recently deleted inodes), so deleting one run's tree before the next skews
+# the run after it (the peer swung 4.1-8.5 s so); a loop device also costs writeback a copy, so it suits many small
+# files, not direct I/O. KEEP_UNTIL_END=1 keeps every destination until the end instead (room for RUNS copies per
+# method needed). Without either, destinations are deleted between runs as before.
 # Needs nc (netcat-openbsd) and tar. Prints one line per run and the median ratios.
 set -euo pipefail
 SRC=$(cd "${1:?usage: durable-bench.sh SRC [RUNS]}" && pwd)
@@ -14,6 +21,19 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 WORK=${WORK:-$(mktemp -d /tmp/durable-bench.XXXXXX)}
 JARS=${FERRY_JARS:-"ferry=$here/engine/target/ferry.jar"}
 JAVA_OPTS="--add-exports java.base/jdk.internal.misc=ALL-UNNAMED"
+. "$here/scripts/ferry-jvm.sh"
+MNT=""; IMG=""
+# PARENT, a destination's parent: a fresh file system with FRESH_FS (the previous one dropped), else $WORK
+dst_parent() {
+  PARENT=$WORK
+  [ -z "${FRESH_FS:-}" ] && return
+  IMG="$WORK/fs.img"; MNT="$WORK/mnt"; mkdir -p "$MNT"
+  truncate -s "$FRESH_FS" "$IMG"; mkfs.ext4 -q -F -O ^has_journal "$IMG"; mount -o loop "$IMG" "$MNT"; PARENT=$MNT
+}
+drop_dst() {
+  if [ -n "$MNT" ]; then umount "$MNT"; rm -f "$IMG"; MNT=""
+  elif [ -z "${KEEP_UNTIL_END:-}" ]; then rm -rf "$1"; fi
+}
 declare -A donor_pid donor_port
 settle() { find "$SRC" -type f -exec cat {} + > /dev/null; sync; sleep 1; }
 now() { date +%s.%N; }
@@ -25,11 +45,11 @@ for spec in $JARS; do
   for _ in $(seq 100); do grep -qo '127.0.0.1:[0-9]*' "$log" && break; sleep 0.1; done
   donor_port[$name]=$(grep -o '127.0.0.1:[0-9]*' "$log" | head -1 | cut -d: -f2)
 done
-trap 'for p in "${donor_pid[@]}"; do kill $p 2>/dev/null || true; done; rm -rf "$WORK"' EXIT
+trap 'for p in "${donor_pid[@]}"; do kill $p 2>/dev/null || true; done; [ -n "$MNT" ] && umount "$MNT"; rm -rf "$WORK"' EXIT
 declare -A times
 for run in $(seq "$RUNS"); do
   for spec in $JARS tar-nc ${DD:+dd}; do
-    name=${spec%%=*}; dst="$WORK/dst-$name-$run"
+    name=${spec%%=*}; dst_parent; dst="$PARENT/dst-$name-$run"
     settle
     if [ "$name" = dd ]; then
       t0=$(now)
@@ -46,13 +66,14 @@ for run in $(seq "$RUNS"); do
     else
       jar=${spec#*=}
       t0=$(now)
-      java $JAVA_OPTS -jar "$jar" clone --from 127.0.0.1:${donor_port[$name]} --to "$dst" > "$WORK/clone.log" 2>&1 || { cat "$WORK/clone.log"; exit 1; }
+      # shellcheck disable=SC2046
+      java $JAVA_OPTS $(ferry_jvm_opts clone) -jar "$jar" clone --from 127.0.0.1:${donor_port[$name]} --to "$dst" > "$WORK/clone.log" 2>&1 || { cat "$WORK/clone.log"; exit 1; }
       t1=$(now)
     fi
     t=$(echo "$t1 - $t0" | bc -l)
     times[$name]="${times[$name]:-} $t"
     printf 'run %d %-10s %6.2f s\n' "$run" "$name" "$t"
-    rm -rf "$dst"   # untimed: the next run starts with the same free memory and disk
+    drop_dst "$dst"   # untimed: the next run starts with the same free memory and disk
   done
 done
 median() { tr ' ' '\n' | grep . | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }

@@ -28,6 +28,7 @@ mkdir -p "$WORK"
 JAR=${FERRY_JAR:-$here/engine/target/ferry.jar}
 HEAP=${HEAP:--Xmx64m -XX:MaxDirectMemorySize=1g}
 JAVA_OPTS="$HEAP --add-exports java.base/jdk.internal.misc=ALL-UNNAMED"
+. "$here/scripts/ferry-jvm.sh"   # the clone's JVM options as ./ferry gives them
 settle() { tar cf - -C "$SRC" . > /dev/null; sync; sleep 2; }
 now() { date +%s.%N; }
 rss() { awk -F': ' '/Maximum resident set size/ {printf "%.0f", $2 / 1024}' "$1"; }
@@ -63,7 +64,8 @@ for run in $(seq "$RUNS"); do
       *)
         [ "$m" = ferry-no-sync ] && extra=--no-sync
         t0=$(now)
-        /usr/bin/time -v -o "$WORK/clone.time" java $JAVA_OPTS -Xlog:gc:file="$WORK/clone-$m-$run.gc" -jar "$JAR" \
+        # shellcheck disable=SC2046
+        /usr/bin/time -v -o "$WORK/clone.time" java $JAVA_OPTS $(ferry_jvm_opts clone) -Xlog:gc:file="$WORK/clone-$m-$run.gc" -jar "$JAR" \
           clone --from 127.0.0.1:$port --to "$dst" $extra > "$WORK/clone.log" 2>&1 || { cat "$WORK/clone.log"; exit 1; }
         t1=$(now)
         extra=" (peak RSS $(rss "$WORK/clone.time") MiB, heap after GC at most $(heap "$WORK/clone-$m-$run.gc") MiB)" ;;
