@@ -107,8 +107,8 @@ final class FileSyncStage
 
     /**
      * FILE SYNC over a complete manifest. Order, so the kernel undoes nothing: every entry is created first (symlinks,
-     * FIFOs, device nodes, hard links; regular files get their final length, which leaves a trailing hole); then each
-     * entry gets, in this order, its owner (chown clears setuid/setgid and security.capability), its xattrs, its mtime
+     * FIFOs, device nodes, hard links); then each entry gets, in this order, its final length (a regular file, on the
+     * threads that restore regular files: the length leaves a trailing hole, {@link #fixLength}), its owner (chown clears setuid/setgid and security.capability), its xattrs, its mtime
      * (by path, no open: works on a file of mode 000) and last its mode. Directories come after their contents,
      * deepest first, and the target directory itself last, after the marker is gone. An update skips, and does not
      * force, every entry it did not write that already has the donor's metadata ({@link #unchanged}); the target
@@ -122,10 +122,16 @@ final class FileSyncStage
         {
             for (int i = 0; i < count; i++)
             {
+                final int type = entries.type(i);
+                if (type == DescriptorFlyweight.FILE_DIRECTORY || type == DescriptorFlyweight.FILE_REGULAR)
+                {
+                    continue; // directories exist already; a regular file gets its length in syncFiles
+                }
                 final TargetEntry e = entries.get(i);
                 current = e;
                 create(entries, e);
             }
+            dev.ferry.engine.Trace.mark("FILE SYNC: links and special files made");
             // an update: what it did not write and what already has the donor's metadata is neither restored nor
             // forced (chown and utimensat move the ctime even to the same values, and a dirty inode costs a write)
             for (int i = 0; i < count; i++)
@@ -146,6 +152,7 @@ final class FileSyncStage
             {
                 syncFiles(entries, eachFile); // four threads: not started for nothing
             }
+            dev.ferry.engine.Trace.mark("FILE SYNC: regular files restored" + (eachFile ? " and forced" : ""));
             for (int i = 0; i < count; i++)
             {
                 final int type = entries.type(i);
@@ -199,6 +206,7 @@ final class FileSyncStage
                 }
             }
             current = null;
+            dev.ferry.engine.Trace.mark("FILE SYNC: other entries and directories restored");
             if (sync && (eachFile || !Durability.syncFileSystem(target)))
             {
                 if (!eachFile)
@@ -208,6 +216,7 @@ final class FileSyncStage
                 }
                 forceDirectory(target);
             }
+            dev.ferry.engine.Trace.mark("FILE SYNC: forced");
             journal.close();
             // the marker goes last: status first, the journal after it, the directory itself at the very end
             Files.deleteIfExists(stateDir.resolve("status"));
@@ -282,19 +291,6 @@ final class FileSyncStage
                 Files.deleteIfExists(e.resolved()); // left by an interrupted FILE SYNC
                 fs.symlink(e.linkTargetBytes, PathBytes.cPath(e.resolved())); // exact bytes (natively)
                 break;
-            case DescriptorFlyweight.FILE_REGULAR:
-            {
-                // a file an update kept or moved has the length the donor has (the merge compared it)
-                if (e.present() == null &&
-                    (!Files.exists(e.resolved(), LinkOption.NOFOLLOW_LINKS) || Files.size(e.resolved()) != e.size))
-                {
-                    // all hole, or ends in a hole: the length comes without writing (ftruncate)
-                    FileChannel.open(e.resolved(), StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-                        LinkOption.NOFOLLOW_LINKS).close();
-                    fs.setLength(PathBytes.cPath(e.resolved()), e.size);
-                }
-                break;
-            }
             case DescriptorFlyweight.FILE_HARDLINK:
                 Files.deleteIfExists(e.resolved());
                 Files.createLink(e.resolved(), entries.get(e.linkIndex).resolved());
@@ -581,6 +577,36 @@ final class FileSyncStage
         }
     }
 
+    /**
+     * A regular file gets the donor's length, before its times: a file that is all hole, or ends in a hole (pieces
+     * of zeros are not sent either), was never written up to its end, and the length comes without writing
+     * (ftruncate). One lstat for a file whose length is right already. A file an update kept or moved has the
+     * donor's length (the merge compared it).
+     */
+    private void fixLength(final TargetEntry e) throws IOException
+    {
+        if (e.present() != null)
+        {
+            return;
+        }
+        final Path at = e.resolved();
+        final byte[] c = PathBytes.cPath(at);
+        long size;
+        try
+        {
+            size = fs.stat(c).size();
+        }
+        catch (final java.nio.file.NoSuchFileException ex)
+        {
+            size = -1;
+        }
+        if (size != e.size)
+        {
+            FileChannel.open(at, StandardOpenOption.CREATE, StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS).close();
+            fs.setLength(c, e.size);
+        }
+    }
+
     private void restoreFile(final TargetEntry e, final boolean chmod)
     {
         try
@@ -621,6 +647,7 @@ final class FileSyncStage
                             continue;
                         }
                         final TargetEntry e = es.get(i);
+                        fixLength(e);
                         if (!force)
                         {
                             restoreFile(e, e.existed());
