@@ -136,8 +136,11 @@ final class FileSyncStage
             // forced (chown and utimensat move the ctime even to the same values, and a dirty inode costs a write)
             for (int i = 0; i < count; i++)
             {
-                current = entries.get(i);
-                entries.set(i, TargetEntries.UNCHANGED, unchanged(current));
+                if (entries.present(i) != null) // only an update's entries found in place can be unchanged
+                {
+                    current = entries.get(i);
+                    entries.set(i, TargetEntries.UNCHANGED, unchanged(current));
+                }
             }
             current = null;
             // many files: one syncfs at the end forces every file and directory; else each is forced on its own
