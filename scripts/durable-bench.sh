@@ -28,7 +28,7 @@ dst_parent() {
   PARENT=$WORK
   [ -z "${FRESH_FS:-}" ] && return
   IMG="$WORK/fs.img"; MNT="$WORK/mnt"; mkdir -p "$MNT"
-  truncate -s "$FRESH_FS" "$IMG"; mkfs.ext4 -q -F -O ^has_journal "$IMG"; mount -o loop "$IMG" "$MNT"; PARENT=$MNT
+  truncate -s "$FRESH_FS" "$IMG"; mkfs.ext4 -q -F -O ^has_journal -i 4096 "$IMG"; mount -o loop "$IMG" "$MNT"; PARENT=$MNT
 }
 drop_dst() {
   if [ -n "$MNT" ]; then umount "$MNT"; rm -f "$IMG"; MNT=""
