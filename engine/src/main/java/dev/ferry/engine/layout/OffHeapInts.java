@@ -52,17 +52,4 @@ final class OffHeapInts
     {
         return length;
     }
-
-    /**
-     * @return off-heap bytes held.
-     */
-    long capacity()
-    {
-        long bytes = 0;
-        for (final UnsafeBuffer p : pages)
-        {
-            bytes += p.capacity();
-        }
-        return bytes;
-    }
 }

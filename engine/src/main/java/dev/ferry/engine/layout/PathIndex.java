@@ -74,14 +74,6 @@ public final class PathIndex
         count++;
     }
 
-    /**
-     * @return off-heap bytes the table holds.
-     */
-    public long capacity()
-    {
-        return table.capacity();
-    }
-
     private void put(final int index)
     {
         final int h = entries.pathHash(index);
