@@ -104,7 +104,8 @@ public final class BenchCommand implements Callable<Integer>
     @Option(names = "--wan", paramLabel = "RATE,RTT,WINDOW", description = "instead of racing a peer, clone each " +
         "DIR once through a WanProxy: a link of RATE bytes/s each way (100M), RTT round trip (50ms), WINDOW " +
         "unacknowledged bytes per connection (1M: about WINDOW/RTT = 20 MB/s per connection); reports the rate " +
-        "against the link's")
+        "against the link's; with --runs N given, N clones, and with --compress too, N rounds of a plain and a " +
+        "compressed clone, alternating, destinations kept until the end, medians and their ratio")
     String wan;
 
     @Option(names = "--max-rate", defaultValue = "0", paramLabel = "RATE", description = "with --wan: the client's " +
@@ -364,7 +365,10 @@ public final class BenchCommand implements Callable<Integer>
     }
 
     /**
-     * One clone of {@code src} through a {@link WanProxy}; the copy must be identical.
+     * Clones of {@code src} through a {@link WanProxy}; every copy must be identical. Once, unless {@code --runs} is
+     * given: then that many rounds, and with {@code --compress} each round is a plain clone and a compressed one (which
+     * goes first alternates), every destination kept until the end (on no-journal ext4 files created right after a
+     * mass deletion are 2-3x slower), and the medians and their ratio close the report.
      */
     private void wanRun(final PrintWriter out, final Path src, final Path base, final List<Path> toDelete)
         throws Exception
@@ -381,59 +385,119 @@ public final class BenchCommand implements Callable<Integer>
             throw new CommandLine.ParameterException(spec.commandLine(), ex.getMessage());
         }
         final long bytes = treeBytes(src);
-        final Path dst = freshDestination(base, "wan-", src, 0, toDelete);
+        final CommandLine.ParseResult parsed = spec.commandLine().getParseResult();
         // without --threads the client autotunes, as ferry clone does
-        final boolean pinned = spec.commandLine().getParseResult().hasMatchedOption("--threads");
-        out.printf(Locale.ROOT, "dataset %s: %s in %d files; one clone through a link of %s, %d ms RTT, %s window " +
+        final boolean pinned = parsed.hasMatchedOption("--threads");
+        final int rounds = parsed.hasMatchedOption("--runs") ? runs : 1;
+        final boolean race = rounds > 1 && compress != null;
+        out.printf(Locale.ROOT, "dataset %s: %s in %d files; %s through a link of %s, %d ms RTT, %s window " +
             "per connection (%s per connection at most), %s%s%n", src, Units.bytes(bytes), fileCount(src),
+            race ? rounds + " rounds of a plain and a compressed clone, alternating" +
+                (warmUp > 0 ? " (after " + warmUp + " untimed)," : ",") :
+                rounds > 1 ? rounds + " clones" : "one clone",
             link[0] == 0 ? "unlimited rate" : Units.rate(link[0], 1), link[1], Units.bytes(link[2]),
             link[1] == 0 ? "no limit" : Units.rate(link[2] * 1000 / Math.max(1, link[1]), 1),
             pinned ? threads + " threads" : "threads autotuned from 2 up to " + CloneClient.Options.MAX_THREADS_DEFAULT,
             (clientRate > 0 ? ", --max-rate " + Units.rate(clientRate, 1) : "") +
             (compress != null ? ", --compress " + compress : ""));
         out.flush();
+        final double[] plain = new double[race ? rounds : 0];
+        final double[] compressed = new double[rounds];
         try (DonorService donor = new DonorService(src, new InetSocketAddress("127.0.0.1", 0),
             new DonorService.Options().settings(new CloneSettings().checksum(!noChecksum))).start();
             WanProxy proxy = new WanProxy(donor.address(), link[0], link[1], link[2]))
         {
-            settle();
-            warm(src);
-            final long t0 = System.nanoTime();
-            final CloneClient client = new CloneClient(proxy.address(), dst, new CloneClient.Options()
-                .threads(pinned ? threads : 2).maxThreads(pinned ? 0 : CloneClient.Options.MAX_THREADS_DEFAULT)
-                .applyThreads(applyThreads).maxRate(clientRate).compress(compress == null ? 0 : compress)
-                .settings(new CloneSettings().sync(sync)));
-            final long donorCpu0 = threadCpuNanos("ferry-donor-loop");
-            final long processCpu0 = processCpuNanos();
-            final CloneResult result = client.run();
-            final double seconds = (System.nanoTime() - t0) / 1e9;
-            final double donorCpu = (threadCpuNanos("ferry-donor-loop") - donorCpu0) / 1e9;
-            final double processCpu = (processCpuNanos() - processCpu0) / 1e9;
-            final List<String> differences = TreeComparator.compare(src, dst);
-            if (!differences.isEmpty())
+            for (int w = 0; race && w < warmUp; w++)
             {
-                throw new FerryException(ErrorCode.INTERNAL, "the copy through the WAN proxy differs: " + differences);
+                out.println("  warm-up (not counted):");
+                wanClone(out, src, base, toDelete, proxy, link, clientRate, pinned, 0, -1 - w);
+                wanClone(out, src, base, toDelete, proxy, link, clientRate, pinned, compress, -1 - w);
             }
-            final double rate = result.dataBytes() / seconds;
-            out.printf(Locale.ROOT, "  identical: %s in %.2f s = %s%s, %d threads at the end, %d connections, %s " +
-                "crossed the proxy%n", Units.bytes(result.dataBytes()), seconds, Units.rate(result.dataBytes(), seconds),
-                link[0] == 0 ? "" : String.format(Locale.ROOT, " = %.0f%% of the link", 100 * rate / link[0]),
-                client.progress().threads(), proxy.connections(), Units.bytes(proxy.downstreamBytes()));
-            out.printf(Locale.ROOT, "  on the wire %s = %.1f%% of the data (%s of data travelled zstd-compressed as " +
-                "%s); CPU: donor loops %.2f s, whole process %.2f s; stages: metadata %.2f s, file copy %.2f s, " +
-                "file sync %.2f s%n", Units.bytes(result.networkBytes()),
-                100.0 * result.networkBytes() / Math.max(1, result.dataBytes()),
-                Units.bytes(client.progress().compressedDataBytes()), Units.bytes(client.progress().compressedWireBytes()),
-                donorCpu, processCpu, client.progress().stageSeconds(dev.ferry.engine.CloneStage.METADATA),
-                client.progress().stageSeconds(dev.ferry.engine.CloneStage.FILE_COPY),
-                client.progress().stageSeconds(dev.ferry.engine.CloneStage.FILE_SYNC));
+            for (int r = 0; r < rounds; r++)
+            {
+                if (race)
+                {
+                    final boolean plainFirst = (r & 1) == 0;
+                    final int first = plainFirst ? 0 : compress;
+                    final int second = plainFirst ? compress : 0;
+                    final double a = wanClone(out, src, base, toDelete, proxy, link, clientRate, pinned, first, r);
+                    final double b = wanClone(out, src, base, toDelete, proxy, link, clientRate, pinned, second, r);
+                    plain[r] = plainFirst ? a : b;
+                    compressed[r] = plainFirst ? b : a;
+                }
+                else
+                {
+                    compressed[r] = wanClone(out, src, base, toDelete, proxy, link, clientRate, pinned,
+                        compress == null ? 0 : compress, r);
+                    if (!keep && rounds == 1)
+                    {
+                        // one clone: nothing is created after it, so deleting at once costs no later run
+                        final Path dst = toDelete.remove(toDelete.size() - 1);
+                        deleteTree(dst);
+                    }
+                }
+            }
         }
-        if (!keep)
+        if (race)
         {
-            deleteTree(dst);
-            toDelete.remove(dst);
+            final double p = median(plain);
+            final double c = median(compressed);
+            out.printf(Locale.ROOT, "  medians: plain %.2f s, --compress %d %.2f s: compressed is %.2fx as fast%n",
+                p, compress, c, p / c);
+        }
+        else if (rounds > 1)
+        {
+            out.printf(Locale.ROOT, "  median %.2f s%n", median(compressed));
         }
         out.flush();
+    }
+
+    /**
+     * @param level zstd level the client asks for, 0 for none.
+     * @return seconds the clone took.
+     */
+    private double wanClone(final PrintWriter out, final Path src, final Path base, final List<Path> toDelete,
+        final WanProxy proxy, final long[] link, final long clientRate, final boolean pinned, final int level,
+        final int round) throws Exception
+    {
+        final Path dst = freshDestination(base, level == 0 ? "wan-" : "wan-z" + level + "-", src, round, toDelete);
+        settle();
+        warm(src);
+        final long crossed0 = proxy.downstreamBytes();
+        final long connections0 = proxy.connections();
+        final long t0 = System.nanoTime();
+        final CloneClient client = new CloneClient(proxy.address(), dst, new CloneClient.Options()
+            .threads(pinned ? threads : 2).maxThreads(pinned ? 0 : CloneClient.Options.MAX_THREADS_DEFAULT)
+            .applyThreads(applyThreads).maxRate(clientRate).compress(level)
+            .settings(new CloneSettings().sync(sync)));
+        final long donorCpu0 = threadCpuNanos("ferry-donor-loop");
+        final long processCpu0 = processCpuNanos();
+        final CloneResult result = client.run();
+        final double seconds = (System.nanoTime() - t0) / 1e9;
+        final double donorCpu = (threadCpuNanos("ferry-donor-loop") - donorCpu0) / 1e9;
+        final double processCpu = (processCpuNanos() - processCpu0) / 1e9;
+        final List<String> differences = TreeComparator.compare(src, dst);
+        if (!differences.isEmpty())
+        {
+            throw new FerryException(ErrorCode.INTERNAL, "the copy through the WAN proxy differs: " + differences);
+        }
+        final double rate = result.dataBytes() / seconds;
+        out.printf(Locale.ROOT, "  %sidentical: %s in %.2f s = %s%s, %d threads at the end, %d connections, %s " +
+            "crossed the proxy%n", level == 0 ? "" : "--compress " + level + ": ", Units.bytes(result.dataBytes()),
+            seconds, Units.rate(result.dataBytes(), seconds),
+            link[0] == 0 ? "" : String.format(Locale.ROOT, " = %.0f%% of the link", 100 * rate / link[0]),
+            client.progress().threads(), proxy.connections() - connections0,
+            Units.bytes(proxy.downstreamBytes() - crossed0));
+        out.printf(Locale.ROOT, "  on the wire %s = %.1f%% of the data (%s of data travelled zstd-compressed as " +
+            "%s); CPU: donor loops %.2f s, whole process %.2f s; stages: metadata %.2f s, file copy %.2f s, " +
+            "file sync %.2f s%n", Units.bytes(result.networkBytes()),
+            100.0 * result.networkBytes() / Math.max(1, result.dataBytes()),
+            Units.bytes(client.progress().compressedDataBytes()), Units.bytes(client.progress().compressedWireBytes()),
+            donorCpu, processCpu, client.progress().stageSeconds(dev.ferry.engine.CloneStage.METADATA),
+            client.progress().stageSeconds(dev.ferry.engine.CloneStage.FILE_COPY),
+            client.progress().stageSeconds(dev.ferry.engine.CloneStage.FILE_SYNC));
+        out.flush();
+        return seconds;
     }
 
     /**
