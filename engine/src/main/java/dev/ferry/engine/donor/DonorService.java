@@ -43,8 +43,9 @@ import dev.ferry.transport.TransportSettings;
  * {@link #start()} returns once it listens; {@link #close()} stops everything. No global state, no logging: events
  * a person should see go to the {@link ErrorHandler} given in the options.
  * <p>
- * Threads: {@code loops} event loops (the first also accepts); snapshots are taken on a helper thread so heartbeats
- * keep flowing while a large tree is scanned.
+ * Threads: {@code loops} event loops (the first also accepts); snapshots are taken on scan threads (one per snapshot
+ * being taken, at most the clone slots) so heartbeats keep flowing while a large tree is scanned, and clones whose
+ * scans overlap share one ({@link SharedScans}); a helper thread runs the timers.
  */
 public final class DonorService implements AutoCloseable
 {
@@ -259,6 +260,9 @@ public final class DonorService implements AutoCloseable
     private final java.util.Set<DonorSession> sessions = ConcurrentHashMap.newKeySet();
     private volatile boolean closing;
     private ScheduledThreadPoolExecutor helper;
+    /** Where snapshots are taken: a thread per snapshot in the making, bounded by the clone slots. */
+    private java.util.concurrent.ExecutorService scanThreads;
+    private final SharedScans scans = new SharedScans();
     private FreezeHooks hooks;
     private Acceptor acceptor;
     private InetSocketAddress bound;
@@ -344,6 +348,13 @@ public final class DonorService implements AutoCloseable
                 "; choose another --listen address", ex);
         }
         helper.scheduleWithFixedDelay(this::expireClones, 1, 1, TimeUnit.SECONDS);
+        final AtomicInteger scanThreadNumber = new AtomicInteger();
+        scanThreads = java.util.concurrent.Executors.newCachedThreadPool(r ->
+        {
+            final Thread t = new Thread(r, "ferry-donor-scan-" + scanThreadNumber.incrementAndGet());
+            t.setDaemon(true);
+            return t;
+        });
         return this;
     }
 
@@ -419,7 +430,8 @@ public final class DonorService implements AutoCloseable
         options.logger.log(System.Logger.Level.INFO, "clone started: client " + c.client + ", snapshot " +
             Long.toHexString(c.snapshotId()) + (c.storage instanceof FileTreeDonor ? ", " +
             ((FileTreeDonor)c.storage).manifest().size() + " entries, " + ((FileTreeDonor)c.storage).manifest().totalBytes() +
-            " bytes" : ""));
+            " bytes" + (((FileTreeDonor)c.storage).scanShared() ? " (scan shared with a clone that began with it)" : "") :
+            ""));
     }
 
     /**
@@ -461,6 +473,27 @@ public final class DonorService implements AutoCloseable
     ScheduledThreadPoolExecutor helper()
     {
         return helper;
+    }
+
+    /**
+     * @return where a session takes its snapshot (a scan may take minutes: never on the helper, whose timers must run).
+     */
+    java.util.concurrent.Executor scanThreads()
+    {
+        return scanThreads;
+    }
+
+    SharedScans scans()
+    {
+        return scans;
+    }
+
+    /**
+     * @return scans of the tree this donor ran, and clones that shared another clone's scan instead of running one.
+     */
+    public long[] scanCounts()
+    {
+        return scans.counts();
     }
 
     /**
@@ -951,6 +984,10 @@ public final class DonorService implements AutoCloseable
         if (helper != null)
         {
             helper.shutdownNow();
+        }
+        if (scanThreads != null)
+        {
+            scanThreads.shutdownNow();
         }
         // the loops have stopped: no session thread can use a cursor any more, so the storage closes here
         for (final DonorSnapshot c : clones.values())

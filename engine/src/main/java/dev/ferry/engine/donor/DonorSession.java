@@ -492,7 +492,7 @@ final class DonorSession implements ConnectionHandler, CopyCallback
         state = STATE_SNAPSHOT;
         connection.pauseReading();
         final Connection c = connection;
-        service.helper().execute(() ->
+        service.scanThreads().execute(() ->
         {
             DonorSnapshot created = null;
             FerryException failure = null;
@@ -500,7 +500,7 @@ final class DonorSession implements ConnectionHandler, CopyCallback
             try
             {
                 final FileTreeDonor storage = new FileTreeDonor(service.root(), service.options().settings(),
-                    service.options().protocolMin(), service.options().protocolMax());
+                    service.options().protocolMin(), service.options().protocolMax()).shareScans(service.scans());
                 FreezeHooks.Frozen frozen = null;
                 if (version.stage() == Stage.FREEZE)
                 {

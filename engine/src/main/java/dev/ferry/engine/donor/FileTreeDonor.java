@@ -47,6 +47,8 @@ public final class FileTreeDonor implements DonorStorage
     private volatile java.util.function.Consumer<String> scanWarnings =
         w -> System.err.println("ferry donor: warning: " + w);
     private long presetId;
+    private SharedScans sharedScans;
+    private volatile boolean scanShared;
 
     /**
      * A file written within the racy window before the scan (FILE flag RECENT) could be written again within the same
@@ -123,6 +125,24 @@ public final class FileTreeDonor implements DonorStorage
     {
         scanWarnings = sink;
         return this;
+    }
+
+    /**
+     * Share this donor's scan with other clones of the same tree whose scans overlap it (see {@link SharedScans});
+     * a frozen pass never shares. Call before {@link #begin}.
+     */
+    FileTreeDonor shareScans(final SharedScans scans)
+    {
+        sharedScans = scans;
+        return this;
+    }
+
+    /**
+     * @return whether this clone took the scan of another clone that began with it instead of scanning.
+     */
+    boolean scanShared()
+    {
+        return scanShared;
     }
 
     Path root()
@@ -234,18 +254,20 @@ public final class FileTreeDonor implements DonorStorage
                 }
                 checkEngine(locator);
                 protocol = negotiate(protocolMin, protocolMax, locator.protocolMin(), locator.protocolMax());
-                Trace.mark("donor: COM_INIT, scanning the tree");
-                final Manifest m = ManifestScanner.scan(root);
-                Trace.mark("donor: tree scanned, " + m.size() + " entries");
-                if (locator.stage() != dev.ferry.core.spi.Stage.FREEZE)
+                final boolean frozen = locator.stage() == dev.ferry.core.spi.Stage.FREEZE;
+                final boolean[] scanned = { sharedScans == null || frozen };
+                final SharedScans.Scan scan = scanned[0] ? scan(frozen) : sharedScans.scan(() ->
                 {
-                    waitOutTheRacyWindow(m); // inside a freeze nothing writes: no read can be torn
-                }
+                    scanned[0] = true;
+                    return scan(false);
+                });
+                scanShared = !scanned[0];
+                final Manifest m = scan.manifest;
                 for (final String w : m.warnings())
                 {
                     scanWarnings.accept(w);
                 }
-                final ChunkPlan p = ChunkPlan.build(m, settings.chunkSize(), settings.blockSize(), settings.filesPerChunk());
+                final ChunkPlan p = scan.plan;
                 manifest = m;
                 plan = p;
                 applied = new AtomicIntegerArray(p.chunkCount());
@@ -516,6 +538,19 @@ public final class FileTreeDonor implements DonorStorage
             }
         }
         return sum;
+    }
+
+    private SharedScans.Scan scan(final boolean frozen)
+    {
+        Trace.mark("donor: COM_INIT, scanning the tree");
+        final Manifest m = ManifestScanner.scan(root);
+        Trace.mark("donor: tree scanned, " + m.size() + " entries");
+        if (!frozen)
+        {
+            waitOutTheRacyWindow(m); // inside a freeze nothing writes: no read can be torn
+        }
+        return new SharedScans.Scan(m, ChunkPlan.build(m, settings.chunkSize(), settings.blockSize(),
+            settings.filesPerChunk()));
     }
 
     @Override
