@@ -40,7 +40,7 @@ now() { date +%s.%N; }
 for spec in $JARS; do
   name=${spec%%=*}; jar=${spec#*=}
   log="$WORK/donor-$name.log"
-  java $JAVA_OPTS -jar "$jar" donor --root "$SRC" --listen 127.0.0.1:0 > "$log" 2>&1 &
+  java $JAVA_OPTS $(ferry_cds_opts "$jar") -jar "$jar" donor --root "$SRC" --listen 127.0.0.1:0 > "$log" 2>&1 &
   donor_pid[$name]=$!
   for _ in $(seq 100); do grep -qo '127.0.0.1:[0-9]*' "$log" && break; sleep 0.1; done
   donor_port[$name]=$(grep -o '127.0.0.1:[0-9]*' "$log" | head -1 | cut -d: -f2)
@@ -67,7 +67,7 @@ for run in $(seq "$RUNS"); do
       jar=${spec#*=}
       t0=$(now)
       # shellcheck disable=SC2046
-      java $JAVA_OPTS $(ferry_jvm_opts clone) -jar "$jar" clone --from 127.0.0.1:${donor_port[$name]} --to "$dst" > "$WORK/clone.log" 2>&1 || { cat "$WORK/clone.log"; exit 1; }
+      java $JAVA_OPTS $(ferry_cds_opts "$jar") $(ferry_jvm_opts clone) -jar "$jar" clone --from 127.0.0.1:${donor_port[$name]} --to "$dst" > "$WORK/clone.log" 2>&1 || { cat "$WORK/clone.log"; exit 1; }
       t1=$(now)
     fi
     t=$(echo "$t1 - $t0" | bc -l)

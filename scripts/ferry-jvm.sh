@@ -20,3 +20,35 @@ ferry_jvm_opts() {
       echo "-XX:TieredStopAtLevel=1" ;;
   esac
 }
+
+# ferry_cds_opts JAR: the option that maps a dynamic class-data-sharing archive of JAR (JDK 13+), making it first
+# when it is missing or older than JAR. Measured here: `ferry local` of a small tree 0.48-0.60 s -> 0.34-0.49 s,
+# `ferry --version` 0.31 -> 0.24 s (picocli's classes, compiled for Java 5, cannot be archived). The archive is made
+# by a tiny loopback demo (about 1.2 s, once per build and java binary, under a lock) so that it holds the donor's,
+# the client's and the transport's classes; it is named after the java binary, since an archive of another JVM build
+# is ignored. A JVM that cannot map it (a changed jar, another JDK) ignores it silently. FERRY_CDS=0 turns it off;
+# anything failing here only leaves it off.
+ferry_cds_opts() {
+  local jar=$1 javabin key jsa
+  [ "${FERRY_CDS:-1}" != 0 ] || return 0
+  javabin=$(readlink -f "$(command -v java)" 2>/dev/null) || return 0
+  key=$(printf '%s' "$javabin" | cksum | cut -d' ' -f1)
+  jsa="${jar%.jar}-$key.jsa"
+  if [ ! "$jsa" -nt "$jar" ]; then
+    (
+      flock 8
+      if [ ! "$jsa" -nt "$jar" ]; then
+        rm -f "${jar%.jar}"-*.jsa
+        if java -XX:ArchiveClassesAtExit="$jsa.tmp.$$" -XX:TieredStopAtLevel=1 -jar "$jar" demo --large-files 1 \
+            --large-size 2M --small-files 20 >/dev/null 2>&1 && [ -s "$jsa.tmp.$$" ]; then
+          mv -f "$jsa.tmp.$$" "$jsa"
+        else
+          rm -f "$jsa.tmp.$$"
+        fi
+      fi
+    ) 8>"${jar%.jar}.cds.lock" 2>/dev/null || true
+  fi
+  if [ "$jsa" -nt "$jar" ]; then
+    echo "-XX:SharedArchiveFile=$jsa"
+  fi
+}

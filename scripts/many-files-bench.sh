@@ -34,7 +34,7 @@ settle() { tar cf - -C "$SRC" . > /dev/null; sync; sleep 2; }
 now() { date +%s.%N; }
 rss() { awk -F': ' '/Maximum resident set size/ {printf "%.0f", $2 / 1024}' "$1"; }
 heap() { grep -o -- '->[0-9]*M' "$1" 2>/dev/null | tr -dc '0-9\n' | sort -n | tail -1; }
-/usr/bin/time -v -o "$WORK/donor.time" java $JAVA_OPTS -Xlog:gc:file="$WORK/donor.gc" -jar "$JAR" donor --root "$SRC" \
+/usr/bin/time -v -o "$WORK/donor.time" java $JAVA_OPTS $(ferry_cds_opts "$JAR") -Xlog:gc:file="$WORK/donor.gc" -jar "$JAR" donor --root "$SRC" \
   --listen 127.0.0.1:0 > "$WORK/donor.log" 2>&1 &
 donor=$!
 for _ in $(seq 200); do grep -qo "127.0.0.1:[0-9]*" "$WORK/donor.log" 2>/dev/null && break; sleep 0.1; done
@@ -66,7 +66,7 @@ for run in $(seq "$RUNS"); do
         [ "$m" = ferry-no-sync ] && extra=--no-sync
         t0=$(now)
         # shellcheck disable=SC2046
-        /usr/bin/time -v -o "$WORK/clone.time" java $JAVA_OPTS $(ferry_jvm_opts clone) -Xlog:gc:file="$WORK/clone-$m-$run.gc" -jar "$JAR" \
+        /usr/bin/time -v -o "$WORK/clone.time" java $JAVA_OPTS $(ferry_cds_opts "$JAR") $(ferry_jvm_opts clone) -Xlog:gc:file="$WORK/clone-$m-$run.gc" -jar "$JAR" \
           clone --from 127.0.0.1:$port --to "$dst" $extra > "$WORK/clone.log" 2>&1 || { cat "$WORK/clone.log"; exit 1; }
         t1=$(now)
         extra=" (peak RSS $(rss "$WORK/clone.time") MiB, heap after GC at most $(heap "$WORK/clone-$m-$run.gc") MiB)" ;;

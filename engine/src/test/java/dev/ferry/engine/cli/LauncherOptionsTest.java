@@ -4,21 +4,25 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.FileTime;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * The JVM options the {@code ferry} launcher gives each command ({@code scripts/ferry-jvm.sh}, also sourced by the
  * benchmark scripts): C1 only for a plain clone or local copy, the default compilers where Java code hashes whole
  * files ({@code --update}, {@code --checksum}) and for the long-lived commands, and {@code FERRY_JAVA_OPTS}, when set
- * at all, instead of any of them.
+ * at all, instead of any of them; and the class-data archive it maps ({@code ferry_cds_opts}): used only when newer
+ * than the jar, remade when older, never left half-made, and off with {@code FERRY_CDS=0}.
  */
 @Timeout(value = 30, unit = TimeUnit.SECONDS)
 class LauncherOptionsTest
@@ -43,6 +47,57 @@ class LauncherOptionsTest
     {
         assertEquals("-Xmx64m -Dferry.trace=true", options("-Xmx64m -Dferry.trace=true", "clone", "--from", "h:1"));
         assertEquals("", options("", "clone", "--from", "h:1"));
+    }
+
+    @Test
+    void theClassDataArchiveIsUsedOnlyWhenNewerThanTheJarAndAFailedTrainingLeavesNothing(@TempDir final Path dir)
+        throws Exception
+    {
+        // not a jar: a training run fails at once
+        final Path jar = Files.write(dir.resolve("ferry.jar"), new byte[] { 1, 2, 3 });
+        Files.setLastModifiedTime(jar, FileTime.fromMillis(System.currentTimeMillis() - 60_000));
+        assertEquals("", cds(jar, null));
+        assertEquals(List.of("ferry.cds.lock", "ferry.jar"), names(dir), "a failed training leaves no archive");
+
+        final String key = run(List.of("bash", "-c", "printf '%s' \"$(readlink -f \"$(command -v java)\")\" | cksum | " +
+            "cut -d' ' -f1"), null);
+        final Path jsa = Files.write(dir.resolve("ferry-" + key + ".jsa"), new byte[] { 9 });
+        assertEquals("-XX:SharedArchiveFile=" + jsa, cds(jar, null), "an archive newer than the jar is used as it is");
+        assertEquals("", cds(jar, "0"), "FERRY_CDS=0");
+
+        Files.setLastModifiedTime(jar, FileTime.fromMillis(System.currentTimeMillis() + 60_000));
+        assertEquals("", cds(jar, null), "an archive older than the jar is not used");
+        assertFalse(Files.exists(jsa), "the stale archive is removed when it cannot be remade");
+    }
+
+    private static String cds(final Path jar, final String ferryCds) throws IOException, InterruptedException
+    {
+        final ProcessBuilder pb = new ProcessBuilder("bash", "-c", ". \"$0\"; ferry_cds_opts \"$1\"", SCRIPT.toString(),
+            jar.toString());
+        return run(pb.command(), ferryCds);
+    }
+
+    private static String run(final List<String> cmd, final String ferryCds) throws IOException, InterruptedException
+    {
+        final ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
+        pb.environment().remove("FERRY_CDS");
+        if (ferryCds != null)
+        {
+            pb.environment().put("FERRY_CDS", ferryCds);
+        }
+        final Process p = pb.start();
+        final String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
+        assertTrue(p.waitFor(20, TimeUnit.SECONDS));
+        assertEquals(0, p.exitValue(), out);
+        return out;
+    }
+
+    private static List<String> names(final Path dir) throws IOException
+    {
+        try (java.util.stream.Stream<Path> s = Files.list(dir))
+        {
+            return s.map(p -> p.getFileName().toString()).sorted().collect(java.util.stream.Collectors.toList());
+        }
     }
 
     private static String options(final String ferryJavaOpts, final String... args)
