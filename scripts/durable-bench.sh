@@ -18,7 +18,7 @@ set -euo pipefail
 SRC=$(cd "${1:?usage: durable-bench.sh SRC [RUNS]}" && pwd)
 RUNS=${2:-3}
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-WORK=${WORK:-$(mktemp -d /tmp/durable-bench.XXXXXX)}
+WORK=${WORK:-$(mktemp -d /tmp/durable-bench.XXXXXX)}; mkdir -p "$WORK"
 JARS=${FERRY_JARS:-"ferry=$here/engine/target/ferry.jar"}
 JAVA_OPTS="--add-exports java.base/jdk.internal.misc=ALL-UNNAMED"
 . "$here/scripts/ferry-jvm.sh"
