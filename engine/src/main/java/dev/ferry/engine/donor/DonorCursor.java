@@ -447,7 +447,7 @@ final class DonorCursor
         }
         catch (final IOException ex)
         {
-            throw new FerryException(ErrorCode.IO_ERROR, "cannot read " + entry.path + ": " + ex.getMessage(), ex);
+            throw new FerryException(ErrorCode.IO_ERROR, "cannot read " + entry.path() + ": " + ex.getMessage(), ex);
         }
         prepared = true;
     }
@@ -857,7 +857,7 @@ final class DonorCursor
         }
         catch (final IOException ex)
         {
-            throw new FerryException(ErrorCode.IO_ERROR, "cannot open donor file " + entry.path + ": " + ex, ex);
+            throw new FerryException(ErrorCode.IO_ERROR, "cannot open donor file " + entry.path() + ": " + ex, ex);
         }
         channelFile = entry.index;
         // no stat here: the check when the segment is retired (after its last block was read) catches any change
@@ -889,7 +889,7 @@ final class DonorCursor
 
     private static FerryException changed(final Manifest.Entry entry, final String what)
     {
-        return new FerryException(ErrorCode.FILE_CHANGED, "donor file '" + entry.path + "' changed during the clone: " +
+        return new FerryException(ErrorCode.FILE_CHANGED, "donor file '" + entry.path() + "' changed during the clone: " +
             what + "; refusing to ship a torn copy");
     }
 

@@ -67,6 +67,14 @@ final class DonorSession implements ConnectionHandler, CopyCallback
      * client reads. {@code ferry.donor.turn.bytes}, default 1 MiB.
      */
     static final long TURN_BYTES = Long.getLong("ferry.donor.turn.bytes", 1L << 20);
+    /**
+     * Blocks one session may have sent and not yet seen acknowledged ({@code ferry.donor.window.blocks}, default
+     * 2048; 0: no limit). Socket buffers bound what is in flight in bytes, and tiny files are ~200 bytes each on the
+     * wire: without this a connection could hold 40,000 files of backlog in the kernel's buffers when the chunk queue
+     * runs dry, and its one apply worker then finished them alone while the others idled (a 300,000-file clone spent
+     * its last 6 s so). Large blocks never reach it: 2048 blocks of 1 MiB are 2 GiB.
+     */
+    static final int WINDOW_BLOCKS = Integer.getInteger("ferry.donor.window.blocks", 2048);
 
     private final DonorService service;
     private Connection connection;
@@ -75,6 +83,12 @@ final class DonorSession implements ConnectionHandler, CopyCallback
     private Locator locator;
     private int task;
     private long bytesSent;
+    /** Blocks sent on this connection, and acknowledged (from the per-chunk counts of COM_ACK): {@link #WINDOW_BLOCKS}. */
+    private long blocksSent;
+    private long blocksAcked;
+    /** Per chunk still incomplete: the leading blocks the client last acknowledged. */
+    private final org.agrona.collections.Int2IntHashMap ackedInChunk = new org.agrona.collections.Int2IntHashMap(0);
+    private boolean windowFull;
     /** When the session began, or last made progress before its snapshot (a COM_HAVE): the handshake timeout. */
     private long createdNanos = System.nanoTime();
     private byte[] donorNonce;
@@ -347,8 +361,16 @@ final class DonorSession implements ConnectionHandler, CopyCallback
                 }
                 for (int i = 0, n = AckCodec.count(body, offset); i < n; i++)
                 {
-                    clone.storage.ack(locator, task, AckCodec.chunk(body, offset, i), AckCodec.blocks(body, offset, i),
-                        (AckCodec.flags(body, offset, i) & AckCodec.FLAG_CHUNK_COMPLETE) != 0);
+                    final int chunk = AckCodec.chunk(body, offset, i);
+                    final int blocks = AckCodec.blocks(body, offset, i);
+                    final boolean complete = (AckCodec.flags(body, offset, i) & AckCodec.FLAG_CHUNK_COMPLETE) != 0;
+                    clone.storage.ack(locator, task, chunk, blocks, complete);
+                    onAcknowledged(chunk, blocks, complete);
+                }
+                if (windowFull && state == STATE_STREAMING && blocksSent - blocksAcked < WINDOW_BLOCKS)
+                {
+                    windowFull = false;
+                    pump();
                 }
                 break;
 
@@ -737,6 +759,10 @@ final class DonorSession implements ConnectionHandler, CopyCallback
                     return;
                 }
             }
+            if (windowShut())
+            {
+                return;
+            }
             final int result;
             try
             {
@@ -795,6 +821,27 @@ final class DonorSession implements ConnectionHandler, CopyCallback
         }
     }
 
+    /**
+     * Count what a COM_ACK entry acknowledges beyond the chunk's previous count. A restart's first count of a chunk
+     * it resumed mid-way includes blocks an earlier connection sent: the window then opens a little early, never late.
+     */
+    private void onAcknowledged(final int chunk, final int blocks, final boolean complete)
+    {
+        final int before = ackedInChunk.get(chunk);
+        if (blocks > before)
+        {
+            blocksAcked += blocks - before;
+        }
+        if (complete)
+        {
+            ackedInChunk.remove(chunk);
+        }
+        else if (blocks > before)
+        {
+            ackedInChunk.put(chunk, blocks);
+        }
+    }
+
     /** When this session received its first COM_HAVE (0: none), for a frozen pass's timeline. */
     private long firstHaveNanos;
 
@@ -810,6 +857,20 @@ final class DonorSession implements ConnectionHandler, CopyCallback
         }
     }
 
+    /**
+     * @return whether {@link #WINDOW_BLOCKS} blocks are unacknowledged: the block waits (and the next COM_ACK that
+     *     opens the window pumps again).
+     */
+    private boolean windowShut()
+    {
+        if (WINDOW_BLOCKS > 0 && blocksSent - blocksAcked >= WINDOW_BLOCKS)
+        {
+            windowFull = true;
+            return true;
+        }
+        return false;
+    }
+
     @Override
     public boolean onDescriptor(final DirectBuffer d, final int offset, final int length)
     {
@@ -821,12 +882,13 @@ final class DonorSession implements ConnectionHandler, CopyCallback
         final DirectBuffer d, final int offset, final int length, final FileChannel channel, final long position,
         final int count)
     {
-        if (!connection.hasRoom(2 * FrameHeader.HEADER_LENGTH + length))
+        if (!connection.hasRoom(2 * FrameHeader.HEADER_LENGTH + length) || windowShut())
         {
             return false;
         }
         connection.send(FrameType.COM_RES_DATA_DESC, d, offset, length);
         connection.sendRegion(FrameType.COM_RES_DATA, channel, position, count);
+        blocksSent++;
         bytesSent += count;
         turnBytes += count;
         clone.bytesSent.addAndGet(count);
@@ -839,12 +901,13 @@ final class DonorSession implements ConnectionHandler, CopyCallback
         final DirectBuffer d, final int offset, final int length, final DirectBuffer data, final int dataOffset,
         final int dataLength)
     {
-        if (!connection.hasRoom(2 * FrameHeader.HEADER_LENGTH + length + dataLength))
+        if (!connection.hasRoom(2 * FrameHeader.HEADER_LENGTH + length + dataLength) || windowShut())
         {
             return false;
         }
         connection.send(FrameType.COM_RES_DATA_DESC, d, offset, length);
         connection.send(FrameType.COM_RES_DATA, data, dataOffset, dataLength);
+        blocksSent++;
         bytesSent += dataLength;
         turnBytes += dataLength;
         clone.bytesSent.addAndGet(dataLength);

@@ -44,8 +44,8 @@ public final class Manifest
         private static final byte[] NONE = new byte[0];
 
         public final int index;
-        /** For people and as a key: {@link PathBytes#display} of {@link #pathBytes}, which is one-to-one. */
-        public final String path;
+        /** {@link #path()}, made on first use: a view read per block need not build it. */
+        private String path;
         /** The exact name bytes, relative to the root; empty only for the root directory itself (entry 0). */
         public final byte[] pathBytes;
         public final int type;
@@ -53,8 +53,7 @@ public final class Manifest
         /** Permission bits, setuid, setgid and sticky included (07777). */
         public final int mode;
         public final long mtimeNanos;
-        /** For people: {@link PathBytes#display} of {@link #linkTargetBytes}. */
-        public final String linkTarget;
+        private String linkTarget;
         public final byte[] linkTargetBytes;
         public final int uid;
         public final int gid;
@@ -98,13 +97,11 @@ public final class Manifest
             this.chunkSpan = chunkSpan;
             this.index = index;
             this.pathBytes = pathBytes;
-            this.path = PathBytes.display(pathBytes);
             this.type = type;
             this.size = size;
             this.mode = mode;
             this.mtimeNanos = mtimeNanos;
             this.linkTargetBytes = linkTargetBytes == null ? NONE : linkTargetBytes;
-            this.linkTarget = PathBytes.display(this.linkTargetBytes);
             this.uid = uid;
             this.gid = gid;
             this.rdev = rdev;
@@ -112,6 +109,34 @@ public final class Manifest
             this.linkIndex = linkIndex;
             this.xattrCount = xattrCount;
             this.xattrs = xattrs == null ? NONE : xattrs;
+        }
+
+        /**
+         * @return for people and as a key: {@link PathBytes#display} of {@link #pathBytes}, which is one-to-one.
+         */
+        public String path()
+        {
+            String p = path;
+            if (p == null)
+            {
+                p = PathBytes.display(pathBytes);
+                path = p; // racy but idempotent: any thread computes the same string
+            }
+            return p;
+        }
+
+        /**
+         * @return for people: {@link PathBytes#display} of {@link #linkTargetBytes}.
+         */
+        public String linkTarget()
+        {
+            String t = linkTarget;
+            if (t == null)
+            {
+                t = PathBytes.display(linkTargetBytes);
+                linkTarget = t;
+            }
+            return t;
         }
 
         /**

@@ -139,7 +139,7 @@ final class ResumeMerge
         for (int i = 0; i < tree.size(); i++)
         {
             final Manifest.Entry e = scanned[i];
-            m.old.put(e.path, new OldEntry(e.type == DescriptorFlyweight.FILE_HARDLINK ? DescriptorFlyweight.FILE_REGULAR :
+            m.old.put(e.path(), new OldEntry(e.type == DescriptorFlyweight.FILE_HARDLINK ? DescriptorFlyweight.FILE_REGULAR :
                 e.type, e.size, e.mtimeNanos, true, linked[i], e.pathBytes, e));
         }
         return m;
@@ -207,7 +207,7 @@ final class ResumeMerge
         {
             final OldEntry o = new OldEntry(e.type, e.size, e.mtimeNanos, complete[e.index], false, e.pathBytes);
             o.recent = (e.flags & DescriptorFlyweight.FILE_FLAG_RECENT) != 0;
-            old.put(e.path, o);
+            old.put(e.path(), o);
         }
     }
 

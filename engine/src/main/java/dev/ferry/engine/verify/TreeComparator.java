@@ -43,7 +43,7 @@ public final class TreeComparator
         final Map<String, Manifest.Entry> byPath = new HashMap<>();
         for (final Manifest.Entry e : b.entries())
         {
-            byPath.put(e.path, e);
+            byPath.put(e.path(), e);
         }
         final ByteBuffer x = ByteBuffer.allocateDirect(1 << 20);
         final ByteBuffer y = ByteBuffer.allocateDirect(1 << 20);
@@ -53,8 +53,8 @@ public final class TreeComparator
             {
                 return diffs;
             }
-            final Manifest.Entry f = byPath.remove(e.path);
-            final String p = PathGuard.printable(e.path);
+            final Manifest.Entry f = byPath.remove(e.path());
+            final String p = PathGuard.printable(e.path());
             if (f == null)
             {
                 diffs.add("missing: " + p);
@@ -76,10 +76,10 @@ public final class TreeComparator
             }
             if (e.type == DescriptorFlyweight.FILE_HARDLINK)
             {
-                if (!a.entry(e.linkIndex).path.equals(b.entry(f.linkIndex).path))
+                if (!a.entry(e.linkIndex).path().equals(b.entry(f.linkIndex).path()))
                 {
-                    diffs.add("hard link differs: " + p + " is a link of " + a.entry(e.linkIndex).path + " vs " +
-                        b.entry(f.linkIndex).path);
+                    diffs.add("hard link differs: " + p + " is a link of " + a.entry(e.linkIndex).path() + " vs " +
+                        b.entry(f.linkIndex).path());
                 }
                 continue;
             }
@@ -87,7 +87,7 @@ public final class TreeComparator
             {
                 if (!Arrays.equals(e.linkTargetBytes, f.linkTargetBytes))
                 {
-                    diffs.add("symlink target differs: " + p + " -> " + e.linkTarget + " vs " + f.linkTarget);
+                    diffs.add("symlink target differs: " + p + " -> " + e.linkTarget() + " vs " + f.linkTarget());
                 }
                 if (e.mtimeNanos != f.mtimeNanos)
                 {

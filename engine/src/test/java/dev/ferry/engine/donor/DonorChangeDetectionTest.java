@@ -169,7 +169,7 @@ class DonorChangeDetectionTest
             {
                 regular++;
                 final byte[] got = collector.files.getOrDefault(e.index, new byte[0]);
-                assertArrayEquals(Files.readAllBytes(src.resolve(e.path)), got, e.path);
+                assertArrayEquals(Files.readAllBytes(src.resolve(e.path())), got, e.path());
             }
         }
         assertEquals(4, regular);
@@ -210,7 +210,7 @@ class DonorChangeDetectionTest
     {
         for (final Manifest.Entry e : donor.manifest().entries())
         {
-            if (e.path.equals(path))
+            if (e.path().equals(path))
             {
                 return e.index;
             }

@@ -158,7 +158,7 @@ class FaithfulCloneTest
         long n = 0;
         for (final var e : dev.ferry.engine.layout.ManifestScanner.scan(root).entries())
         {
-            if (e.isRegular() && !e.path.startsWith("sparse/"))
+            if (e.isRegular() && !e.path().startsWith("sparse/"))
             {
                 n += e.size;
             }

@@ -137,7 +137,7 @@ class ChunkPlanTest
             final List<String> files = new ArrayList<>();
             for (int s = plan.firstSegment(c); s < plan.firstSegment(c) + plan.segmentCount(c); s++)
             {
-                files.add(m.entry(plan.segmentFile(s)).path + "@" + plan.segmentOffset(s));
+                files.add(m.entry(plan.segmentFile(s)).path() + "@" + plan.segmentOffset(s));
             }
             chunks.add(files);
         }
@@ -258,7 +258,7 @@ class ChunkPlanTest
     {
         for (final Manifest.Entry e : m.entries())
         {
-            if (e.path.equals(path))
+            if (e.path().equals(path))
             {
                 return e.index;
             }
@@ -283,7 +283,7 @@ class ChunkPlanTest
             assertTrue(counted >= before, "the count never goes down");
             if (e.isRegular() && e.size > 0)
             {
-                assertEquals(e.firstChunk() + e.chunkSpan(), counted, "chunks laid out up to " + e.path);
+                assertEquals(e.firstChunk() + e.chunkSpan(), counted, "chunks laid out up to " + e.path());
             }
         }
         assertEquals(plan.chunkCount(), counted, "ChunkPlan.Counter and ChunkPlan.build disagree");

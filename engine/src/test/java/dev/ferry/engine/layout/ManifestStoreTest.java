@@ -65,8 +65,8 @@ class ManifestStoreTest
             final Manifest.Entry got = m.entry(i);
             assertEquals(i, got.index);
             assertArrayEquals(want.pathBytes, got.pathBytes);
-            assertEquals(want.path, got.path);
-            assertEquals(want.path, m.path(i));
+            assertEquals(want.path(), got.path());
+            assertEquals(want.path(), m.path(i));
             assertEquals(want.type, got.type);
             assertEquals(want.type, m.type(i));
             assertEquals(want.size, got.size);

@@ -138,7 +138,7 @@ public final class TestFiles
             {
                 if (e.isRegular() && (e.mode & 06000) != 0)
                 {
-                    Files.setAttribute(copy.resolve(e.path), "unix:mode", e.mode, LinkOption.NOFOLLOW_LINKS);
+                    Files.setAttribute(copy.resolve(e.path()), "unix:mode", e.mode, LinkOption.NOFOLLOW_LINKS);
                 }
             }
         }

@@ -462,6 +462,12 @@ final class RemoteTestSupport
             }
         }
 
+        /** Read timeout from now on, in ms. */
+        void readTimeout(final int ms) throws IOException
+        {
+            socket.setSoTimeout(ms);
+        }
+
         void send(final byte[] bytes) throws IOException
         {
             out.write(bytes);
