@@ -63,7 +63,8 @@ public final class BenchCommand implements Callable<Integer>
     private static final long RESTART_HEARTBEAT_MS = 300;
     private static final long RESTART_WINDOW_MS = 60_000;
 
-    @Parameters(paramLabel = "DIR", arity = "1..*", description = "dataset directories (e.g. peerbench src-large, src-small)")
+    @Parameters(paramLabel = "DIR", arity = "0..*", description = "dataset directories (e.g. peerbench src-large, " +
+        "src-small); at least one unless --many-files is given")
     List<Path> datasets;
 
     @Option(names = "--runs", defaultValue = "3", description = "runs per method (default: ${DEFAULT-VALUE})")
@@ -127,6 +128,13 @@ public final class BenchCommand implements Callable<Integer>
         "changes for --update (default: ${DEFAULT-VALUE})")
     long seed;
 
+    @Option(names = "--many-files", arity = "0..1", paramLabel = "N", fallbackValue = "1000000", description = "race " +
+        "on the many-files set as well (N files of 0-96 bytes in N/1000 directories, default 1,000,000; generated " +
+        "under --work once and kept there for later runs), durable against durable: in each round Ferry with its " +
+        "default fsync against tar|nc followed by sync, and Ferry --no-sync against bare tar|nc, alternating, every " +
+        "destination kept until the end (needs about (1 + 4 x --runs) x N free inodes)")
+    Integer manyFiles;
+
     @Option(names = "--keep", description = "keep the destinations (delete them later yourself: on no-journal ext4, " +
         "creating files right after deleting ~20,000 is many times slower for a few minutes)")
     boolean keep;
@@ -143,7 +151,18 @@ public final class BenchCommand implements Callable<Integer>
             throw new CommandLine.ParameterException(spec.commandLine(),
                 "--runs, --threads and --apply-threads must be at least 1, --warm-up and --restarts at least 0");
         }
-        final Path base = work != null ? work : datasets.get(0).toAbsolutePath().getParent().resolve("ferry-bench-work");
+        if ((datasets == null || datasets.isEmpty()) && manyFiles == null)
+        {
+            throw new CommandLine.ParameterException(spec.commandLine(), "give at least one DIR, or --many-files");
+        }
+        if (manyFiles != null && (manyFiles < 1 || wan != null || restarts > 0 || update))
+        {
+            throw new CommandLine.ParameterException(spec.commandLine(),
+                "--many-files takes N >= 1 and goes with neither --wan, --restarts nor --update");
+        }
+        final Path base = work != null ? work : datasets == null || datasets.isEmpty() ?
+            Path.of(System.getProperty("java.io.tmpdir"), "ferry-bench-work") :
+            datasets.get(0).toAbsolutePath().getParent().resolve("ferry-bench-work");
         Files.createDirectories(base);
         final boolean racePeer = restarts == 0 && wan == null &&
             ("tls".equals(peer) || ("tar-nc".equals(peer) && hasCommand("nc") && hasCommand("tar")));
@@ -159,7 +178,11 @@ public final class BenchCommand implements Callable<Integer>
                 new UpdateBench(out, runs, seed).run(datasets, base, toDelete);
                 return 0;
             }
-            for (final Path dataset : datasets)
+            if (manyFiles != null)
+            {
+                manyFilesRace(out, manyFilesSet(out, base, manyFiles), base, toDelete);
+            }
+            for (final Path dataset : datasets == null ? List.<Path>of() : datasets)
             {
                 if (wan != null)
                 {
@@ -362,6 +385,108 @@ public final class BenchCommand implements Callable<Integer>
         {
             throw new IllegalArgumentException("--wan takes RATE,RTT,WINDOW (e.g. 100M,50ms,1M), got '" + spec + "'", ex);
         }
+    }
+
+    /**
+     * @return the many-files set of {@code files} files under {@code base}, generated unless a finished one is there
+     *     (a marker file written last says so).
+     */
+    private static Path manyFilesSet(final PrintWriter out, final Path base, final int files) throws IOException
+    {
+        final Path set = base.resolve("many-files-" + files);
+        final Path done = base.resolve("many-files-" + files + ".complete");
+        if (!Files.exists(done))
+        {
+            if (Files.exists(set))
+            {
+                deleteTree(set); // an interrupted generation
+            }
+            out.printf(Locale.ROOT, "generating %d files of 0-96 bytes under %s (kept for later runs)%n", files, set);
+            out.flush();
+            final long t0 = System.nanoTime();
+            new DatasetGenerator(10).manyTiny(set, files, Math.max(1, files / 1000));
+            Files.write(done, new byte[0]);
+            out.printf(Locale.ROOT, "  generated in %.1f s%n", (System.nanoTime() - t0) / 1e9);
+        }
+        return set;
+    }
+
+    /**
+     * Durable against durable on many tiny files, same run, alternating: Ferry (fsync at the end, its default)
+     * against {@code tar | nc; sync}, and Ferry {@code --no-sync} against bare {@code tar | nc}. In-process (warm
+     * JVM): whole commands are {@code scripts/many-files-bench.sh}'s. Destinations are deleted at the end only.
+     */
+    private void manyFilesRace(final PrintWriter out, final Path src, final Path base, final List<Path> toDelete)
+        throws Exception
+    {
+        final boolean peer = hasCommand("nc") && hasCommand("tar") && hasCommand("sync");
+        final String[] methods = peer ? new String[] { "ferry", "tar|nc;sync", "ferry --no-sync", "tar|nc" } :
+            new String[] { "ferry", "ferry --no-sync" };
+        final double[][] times = new double[methods.length][runs];
+        final long files = fileCount(src);
+        final long bytes = treeBytes(src);
+        out.printf(Locale.ROOT, "dataset %s: %d files of %s; %d rounds of %s, alternating, destinations kept until " +
+            "the end; Ferry in this warm JVM (%d threads)%s%n", src, files, Units.bytes(bytes), runs,
+            String.join(", ", methods), threads, peer ? "" : "; no nc, tar or sync: racing nobody");
+        out.flush();
+        try (DonorService donor = new DonorService(src, new InetSocketAddress("127.0.0.1", 0),
+            new DonorService.Options().settings(new CloneSettings().checksum(!noChecksum)).maxClones(2)).start())
+        {
+            for (int r = 0; r < runs; r++)
+            {
+                for (int k = 0; k < methods.length; k++)
+                {
+                    // alternate the order from round to round
+                    final int m = (r & 1) == 0 ? k : methods.length - 1 - k;
+                    final String method = methods[m];
+                    settle();
+                    warm(src);
+                    final Path dst = freshDestination(base, method.startsWith("ferry") ? "many-ferry-" : "many-tar-",
+                        src, r, toDelete);
+                    final long t0 = System.nanoTime();
+                    if (method.startsWith("ferry"))
+                    {
+                        final boolean durable = !method.endsWith("--no-sync");
+                        final CloneResult result = new CloneClient(donor.address(), dst, new CloneClient.Options()
+                            .threads(threads).applyThreads(applyThreads)
+                            .settings(new CloneSettings().sync(durable))).run();
+                        if (result.dataBytes() != bytes || fileCount(dst) != files)
+                        {
+                            throw new FerryException(ErrorCode.INTERNAL, method + " copied " + result.dataBytes() +
+                                " of " + bytes + " bytes, " + fileCount(dst) + " of " + files + " files");
+                        }
+                    }
+                    else
+                    {
+                        tarNc(src, dst);
+                        if (method.endsWith("sync"))
+                        {
+                            final Process sync = new ProcessBuilder("sync").redirectErrorStream(true).start();
+                            drain(sync.getInputStream());
+                            sync.waitFor();
+                        }
+                        if (fileCount(dst) != files)
+                        {
+                            throw new FerryException(ErrorCode.INTERNAL, method + " copied " + fileCount(dst) +
+                                " of " + files + " files");
+                        }
+                    }
+                    times[m][r] = (System.nanoTime() - t0) / 1e9;
+                    out.printf(Locale.ROOT, "  run %d %-16s %7.2f s%n", r, method, times[m][r]);
+                    out.flush();
+                }
+            }
+        }
+        for (int m = 0; m < methods.length; m++)
+        {
+            out.printf(Locale.ROOT, "  %-16s median %7.2f s%n", methods[m], median(times[m]));
+        }
+        if (peer)
+        {
+            out.printf(Locale.ROOT, "  ratio ferry / tar|nc;sync (durable) = %.2fx; ferry --no-sync / tar|nc = %.2fx%n",
+                median(times[1]) / median(times[0]), median(times[3]) / median(times[2]));
+        }
+        out.flush();
     }
 
     /**

@@ -58,6 +58,24 @@ public final class DatasetGenerator
     }
 
     /**
+     * The many-files set of issue 10 (as {@code scripts/make-million.sh} makes it): {@code files} files of 0-96
+     * random bytes spread evenly over {@code dirs} directories, {@code root/dNNNN/fNNNNNNN}.
+     */
+    public void manyTiny(final Path root, final int files, final int dirs) throws IOException
+    {
+        final int perDir = (files + dirs - 1) / dirs;
+        int n = 0;
+        for (int d = 0; d < dirs && n < files; d++)
+        {
+            final Path dir = Files.createDirectories(root.resolve(String.format(java.util.Locale.ROOT, "d%04d", d)));
+            for (int i = 0; i < perDir && n < files; i++, n++)
+            {
+                file(dir.resolve(String.format(java.util.Locale.ROOT, "f%07d", n)), random.nextInt(97));
+            }
+        }
+    }
+
+    /**
      * Write one file of {@code size} random bytes.
      */
     public void file(final Path path, final long size) throws IOException
