@@ -29,7 +29,13 @@ import dev.ferry.engine.fs.PathBytes;
  * String, so any Linux name works under any locale. Every entry records its lstat (owner, full mode, mtime, device
  * number) and its xattrs ({@link NativeFs}); regular files that share (dev, ino) become one regular entry and
  * {@link DescriptorFlyweight#FILE_HARDLINK} entries that point at it, so their bytes are sent once. Sockets cannot be
- * recreated and are skipped, each named in {@link Manifest#warnings()}. Not thread-safe.
+ * recreated and are skipped, each named in {@link Manifest#warnings()}.
+ * <p>
+ * Threads: the walk (indexes, hard links, the manifest) runs on the calling thread alone; up to {@link #THREADS}
+ * threads read directories and make each entry's system calls (lstat, readlink, the xattrs) ahead of it, deepest
+ * level first, at most {@code 4 x THREADS} directories ahead. A failure a probing thread meets is kept with its
+ * entry and thrown when the walk reaches it, so errors are the same as a walk on one thread would meet. One scan
+ * per instance.
  */
 public final class ManifestScanner
 {
@@ -53,20 +59,80 @@ public final class ManifestScanner
     private static final byte[] STATE_DIR_BYTES = Wire.utf8(STATE_DIR);
     private static final byte[] NONE = new byte[0];
 
+    /**
+     * Threads that read directories and probe their entries ahead of the walk ({@code ferry.scan.threads}; default
+     * the cores, at most 4; 1 walks on the calling thread alone).
+     */
+    public static final int THREADS = Math.max(1, Integer.getInteger("ferry.scan.threads",
+        Math.min(4, Runtime.getRuntime().availableProcessors())));
+    /** Directories read ahead of the walk at most, per probing thread: bounds the heap the read-ahead holds. */
+    private static final int AHEAD_PER_THREAD = 4;
+
     private final NativeFs fs;
     private final Manifest.Builder entries = new Manifest.Builder();
     private final List<String> warnings = new ArrayList<>();
     private final Map<Inode, Integer> firstLink = new HashMap<>();
-    private final ByteArrayOutputStream xattrOut = new ByteArrayOutputStream();
     private int skipped;
+    /** Probing threads (null: everything on the walking thread), the read-ahead budget, the levels being walked. */
+    private final java.util.concurrent.ExecutorService pool;
+    private final int maxAhead;
+    private int ahead;
+    private final java.util.ArrayDeque<Level> levels = new java.util.ArrayDeque<>();
 
     private record Inode(long dev, long ino)
     {
     }
 
-    private ManifestScanner(final NativeFs fs)
+    /** One entry of a directory as a probing thread found it; the walk turns it into a manifest entry, in order. */
+    private static final class Child
+    {
+        final Path path;
+        final byte[] rel;
+        EntryStat stat;
+        byte[] target = NONE;
+        int xattrCount;
+        byte[] xattrs = NONE;
+        boolean recent;
+        /** Gone between the listing and its probe (a live dataset): not in this snapshot. */
+        boolean vanished;
+        /** What the sequential walk would have thrown at this entry: thrown when the walk reaches it. */
+        Exception failure;
+        /** For a directory: its own listing, read ahead, or null until (or unless) submitted. */
+        java.util.concurrent.Future<Listing> listing;
+
+        Child(final Path path, final byte[] rel)
+        {
+            this.path = path;
+            this.rel = rel;
+        }
+    }
+
+    /** A directory's children in name order, probed; or why it could not be read. */
+    private static final class Listing
+    {
+        Child[] children;
+        /** Removed or replaced since its parent was listed (a live dataset). */
+        boolean gone;
+        IOException failure;
+    }
+
+    /** A directory being walked: its subdirectories, and how many of them have been submitted for read-ahead. */
+    private static final class Level
+    {
+        final List<Child> directories = new ArrayList<>();
+        int submitted;
+    }
+
+    private ManifestScanner(final NativeFs fs, final int threads)
     {
         this.fs = fs;
+        this.maxAhead = threads * AHEAD_PER_THREAD;
+        this.pool = threads <= 1 ? null : java.util.concurrent.Executors.newFixedThreadPool(threads, r ->
+        {
+            final Thread t = new Thread(r, "ferry-scan");
+            t.setDaemon(true);
+            return t;
+        });
     }
 
     /**
@@ -76,94 +142,281 @@ public final class ManifestScanner
      */
     public static Manifest scan(final Path root)
     {
+        return scan(root, THREADS);
+    }
+
+    /**
+     * As {@link #scan(Path)}, with {@code threads} probing threads: the manifest is the same whatever the count (the
+     * walk stays on the calling thread and takes what the others read in its own order).
+     */
+    public static Manifest scan(final Path root, final int threads)
+    {
         if (!Files.isDirectory(root, LinkOption.NOFOLLOW_LINKS))
         {
             throw new FerryException(ErrorCode.IO_ERROR, "donor root " + root + " is not a directory");
         }
-        final ManifestScanner scanner = new ManifestScanner(NativeFs.instance());
+        final ManifestScanner scanner = new ManifestScanner(NativeFs.instance(), threads);
         try
         {
-            scanner.add(root, NONE);
-            scanner.walk(root, NONE);
+            final Child self = scanner.probe(root, NONE, wallNanos());
+            scanner.emit(self);
+            scanner.walk(self, true);
         }
         catch (final IOException ex)
         {
             throw new FerryException(ErrorCode.IO_ERROR, "cannot scan " + root + ": " + ex, ex);
         }
+        finally
+        {
+            if (scanner.pool != null)
+            {
+                scanner.pool.shutdownNow();
+            }
+        }
         return scanner.entries.build(scanner.skipped, scanner.warnings);
     }
 
-    private void walk(final Path dir, final byte[] prefix) throws IOException
+    /**
+     * Emit {@code dir}'s children in name order, descending into each subdirectory as it comes (pre-order). Their
+     * listings are read ahead by the pool, deepest level first, within the budget.
+     */
+    private void walk(final Child dir, final boolean isRoot) throws IOException
     {
-        final List<Path> children = new ArrayList<>();
-        final List<byte[]> names = new ArrayList<>();
+        final Listing listing = take(dir, isRoot);
+        if (listing.gone)
+        {
+            return; // removed or replaced since it was listed (a live dataset): the next pass sees what it became
+        }
+        final Level level = new Level();
+        for (final Child c : listing.children)
+        {
+            if (c.failure == null && !c.vanished && c.stat.type() == EntryStat.S_IFDIR &&
+                !(isRoot && Arrays.equals(c.rel, STATE_DIR_BYTES)))
+            {
+                level.directories.add(c);
+            }
+        }
+        levels.push(level);
+        try
+        {
+            readAhead();
+            for (final Child c : listing.children)
+            {
+                if (isRoot && Arrays.equals(c.rel, STATE_DIR_BYTES))
+                {
+                    skipped++;
+                    continue;
+                }
+                if (emit(c))
+                {
+                    walk(c, false);
+                }
+            }
+        }
+        finally
+        {
+            levels.pop();
+        }
+    }
+
+    /** Submit listings of the directories next in walk order (the deepest level's first) while the budget allows. */
+    private void readAhead()
+    {
+        if (pool == null)
+        {
+            return;
+        }
+        for (final java.util.Iterator<Level> it = levels.iterator(); it.hasNext() && ahead < maxAhead; )
+        {
+            final Level level = it.next(); // the deepest first: its directories come first in the walk
+            while (ahead < maxAhead && level.submitted < level.directories.size())
+            {
+                final Child c = level.directories.get(level.submitted++);
+                final long now = wallNanos();
+                c.listing = pool.submit(() -> list(c.path, c.rel, now));
+                ahead++;
+            }
+        }
+    }
+
+    /**
+     * @return the listing of {@code dir}: read ahead if it was submitted, else read now on this thread.
+     */
+    private Listing take(final Child dir, final boolean isRoot) throws IOException
+    {
+        final Listing l;
+        if (dir.listing == null)
+        {
+            l = list(dir.path, dir.rel, wallNanos());
+        }
+        else
+        {
+            ahead--;
+            try
+            {
+                l = dir.listing.get();
+            }
+            catch (final InterruptedException ex)
+            {
+                Thread.currentThread().interrupt();
+                throw new FerryException(ErrorCode.CANCELLED, "interrupted while scanning the tree");
+            }
+            catch (final java.util.concurrent.ExecutionException ex)
+            {
+                if (ex.getCause() instanceof Error)
+                {
+                    throw (Error)ex.getCause(); // out of heap in a probing thread: as if on this one
+                }
+                throw new FerryException(ErrorCode.INTERNAL, "scanning '" + PathBytes.display(dir.rel) + "' failed: " +
+                    ex.getCause(), ex.getCause());
+            }
+            dir.listing = null;
+            readAhead();
+        }
+        if (l.failure != null)
+        {
+            throw l.failure;
+        }
+        if (l.gone && isRoot)
+        {
+            throw new java.nio.file.NoSuchFileException(dir.path.toString());
+        }
+        return l;
+    }
+
+    /**
+     * Read a directory and probe each entry (any thread: touches nothing of the walk's).
+     */
+    private Listing list(final Path dir, final byte[] prefix, final long now)
+    {
+        final Listing l = new Listing();
+        final List<Child> children = new ArrayList<>();
         try (DirectoryStream<Path> stream = Files.newDirectoryStream(dir))
         {
             for (final Path child : stream)
             {
-                children.add(child);
-                names.add(PathBytes.fileName(child));
+                final byte[] name = PathBytes.fileName(child);
+                children.add(new Child(child, prefix.length == 0 ? name : join(prefix, name)));
             }
         }
         catch (final java.nio.file.NoSuchFileException | java.nio.file.NotDirectoryException ex)
         {
-            if (prefix.length == 0)
-            {
-                throw ex;
-            }
-            return; // removed or replaced since it was listed (a live dataset): the next pass sees what it became
+            l.gone = true;
+            return l;
         }
-        final Integer[] order = new Integer[children.size()];
-        for (int i = 0; i < order.length; i++)
+        catch (final IOException ex)
         {
-            order[i] = i;
+            l.failure = ex;
+            return l;
         }
-        Arrays.sort(order, (a, b) -> Arrays.compareUnsigned(names.get(a), names.get(b)));
-        for (final int i : order)
+        final Child[] sorted = children.toArray(new Child[0]);
+        // names share the parent's prefix: compare the rel bytes from the prefix on
+        final int from = prefix.length == 0 ? 0 : prefix.length + 1;
+        Arrays.sort(sorted, (a, b) -> Arrays.compareUnsigned(a.rel, from, a.rel.length, b.rel, from, b.rel.length));
+        for (final Child c : sorted)
         {
-            final byte[] name = names.get(i);
-            if (prefix.length == 0 && Arrays.equals(name, STATE_DIR_BYTES))
-            {
-                skipped++;
-                continue;
-            }
-            final byte[] rel = prefix.length == 0 ? name : join(prefix, name);
-            if (rel.length > PathBytes.MAX_PATH_BYTES)
-            {
-                throw new FerryException(ErrorCode.IO_ERROR, "path longer than " + PathBytes.MAX_PATH_BYTES +
-                    " bytes: " + PathBytes.display(rel));
-            }
-            final Path child = children.get(i);
-            if (addIfThere(child, rel))
-            {
-                walk(child, rel);
-            }
+            probeInto(c, now);
         }
+        l.children = sorted;
+        return l;
+    }
+
+    private Child probe(final Path path, final byte[] rel, final long now) throws IOException
+    {
+        final Child c = new Child(path, rel);
+        probeInto(c, now);
+        if (c.failure instanceof IOException)
+        {
+            throw (IOException)c.failure;
+        }
+        if (c.failure != null)
+        {
+            throw (RuntimeException)c.failure;
+        }
+        return c;
     }
 
     /**
-     * @return true if {@code path} is a directory to walk into.
+     * The system calls for one entry: lstat, readlink for a symlink, the xattrs. Failures are kept for the walk.
      */
-    /**
-     * {@link #add}, for an entry a live dataset may have removed since its directory was listed: then it is simply
-     * not in this snapshot.
-     */
-    private boolean addIfThere(final Path path, final byte[] rel) throws IOException
+    private void probeInto(final Child c, final long now)
     {
         try
         {
-            return add(path, rel);
+            if (c.rel.length > PathBytes.MAX_PATH_BYTES)
+            {
+                throw new FerryException(ErrorCode.IO_ERROR, "path longer than " + PathBytes.MAX_PATH_BYTES +
+                    " bytes: " + PathBytes.display(c.rel));
+            }
+            final byte[] cPath = PathBytes.cPath(c.path);
+            final EntryStat st = fs.stat(cPath);
+            c.stat = st;
+            final int type = st.type();
+            if (type == EntryStat.S_IFSOCK)
+            {
+                return;
+            }
+            if (type == EntryStat.S_IFLNK)
+            {
+                c.target = fs.readlink(cPath); // exact bytes: "a//b/" stays as it is
+            }
+            if (type == EntryStat.S_IFREG && Math.max(st.mtimeNanos(), st.ctimeNanos()) >= now - RACY_WINDOW_NANOS)
+            {
+                c.recent = true; // a write now may not move its mtime
+            }
+            final ByteArrayOutputStream out = new ByteArrayOutputStream();
+            int count = 0;
+            for (final byte[] name : fs.listXattrs(cPath))
+            {
+                final byte[] value = fs.getXattr(cPath, name);
+                if (value != null)
+                {
+                    DescriptorFlyweight.appendXattr(out, name, value);
+                    count++;
+                }
+            }
+            if (count > DescriptorFlyweight.MAX_XATTRS || out.size() > DescriptorFlyweight.MAX_XATTR_SECTION_BYTES)
+            {
+                throw new FerryException(ErrorCode.IO_ERROR, "'" + PathBytes.display(c.rel) + "' has " + count +
+                    " xattrs in " + out.size() + " bytes, more than the protocol carries (" +
+                    DescriptorFlyweight.MAX_XATTRS + " xattrs, " + DescriptorFlyweight.MAX_XATTR_SECTION_BYTES +
+                    " bytes)");
+            }
+            c.xattrCount = count;
+            c.xattrs = count == 0 ? NONE : out.toByteArray();
         }
         catch (final java.nio.file.NoSuchFileException ex)
         {
-            return false;
+            c.vanished = true; // removed since its directory was listed (a live dataset)
+        }
+        catch (final IOException | RuntimeException ex)
+        {
+            c.failure = ex;
         }
     }
 
-    private boolean add(final Path path, final byte[] rel) throws IOException
+    /**
+     * Append one probed entry to the manifest (the walking thread, in walk order: indexes and hard links are decided
+     * here).
+     *
+     * @return true if it is a directory to walk into.
+     */
+    private boolean emit(final Child c) throws IOException
     {
-        final byte[] cPath = PathBytes.cPath(path);
-        final EntryStat st = fs.stat(cPath);
+        if (c.failure instanceof IOException)
+        {
+            throw (IOException)c.failure;
+        }
+        if (c.failure != null)
+        {
+            throw (RuntimeException)c.failure;
+        }
+        if (c.vanished)
+        {
+            return false;
+        }
+        final EntryStat st = c.stat;
+        final byte[] rel = c.rel;
         final int index = entries.size();
         final int mode = st.permissions();
         int type;
@@ -172,6 +425,8 @@ public final class ManifestScanner
         int flags = 0;
         int link = DescriptorFlyweight.NO_LINK;
         byte[] target = NONE;
+        int xattrCount = c.xattrCount;
+        byte[] xattrs = c.xattrs;
         switch (st.type())
         {
             case EntryStat.S_IFDIR:
@@ -179,7 +434,7 @@ public final class ManifestScanner
                 break;
             case EntryStat.S_IFLNK:
                 type = DescriptorFlyweight.FILE_SYMLINK;
-                target = fs.readlink(cPath); // exact bytes: "a//b/" stays as it is
+                target = c.target;
                 break;
             case EntryStat.S_IFREG:
                 type = DescriptorFlyweight.FILE_REGULAR;
@@ -188,9 +443,9 @@ public final class ManifestScanner
                 {
                     flags = DescriptorFlyweight.FILE_FLAG_SPARSE;
                 }
-                if (Math.max(st.mtimeNanos(), st.ctimeNanos()) >= wallNanos() - RACY_WINDOW_NANOS)
+                if (c.recent)
                 {
-                    flags |= DescriptorFlyweight.FILE_FLAG_RECENT; // a write now may not move its mtime
+                    flags |= DescriptorFlyweight.FILE_FLAG_RECENT;
                 }
                 if (st.nlink() > 1)
                 {
@@ -201,6 +456,8 @@ public final class ManifestScanner
                         size = 0;
                         flags = 0;
                         link = first;
+                        xattrCount = 0; // the link's first entry carries them
+                        xattrs = NONE;
                     }
                 }
                 break;
@@ -219,30 +476,6 @@ public final class ManifestScanner
                 skipped++;
                 warnings.add("skipped socket '" + PathBytes.display(rel) + "': a socket cannot be cloned");
                 return false;
-        }
-        int xattrCount = 0;
-        byte[] xattrs = NONE;
-        if (type != DescriptorFlyweight.FILE_HARDLINK)
-        {
-            xattrOut.reset();
-            for (final byte[] name : fs.listXattrs(cPath))
-            {
-                final byte[] value = fs.getXattr(cPath, name);
-                if (value != null)
-                {
-                    DescriptorFlyweight.appendXattr(xattrOut, name, value);
-                    xattrCount++;
-                }
-            }
-            if (xattrCount > DescriptorFlyweight.MAX_XATTRS ||
-                xattrOut.size() > DescriptorFlyweight.MAX_XATTR_SECTION_BYTES)
-            {
-                throw new FerryException(ErrorCode.IO_ERROR, "'" + PathBytes.display(rel) + "' has " + xattrCount +
-                    " xattrs in " + xattrOut.size() + " bytes, more than the protocol carries (" +
-                    DescriptorFlyweight.MAX_XATTRS + " xattrs, " + DescriptorFlyweight.MAX_XATTR_SECTION_BYTES +
-                    " bytes)");
-            }
-            xattrs = xattrCount == 0 ? NONE : xattrOut.toByteArray();
         }
         entries.add(rel, 0, rel.length, type, size, mode, st.mtimeNanos(), target, st.uid(), st.gid(), rdev, flags,
             link, xattrCount, xattrs);
