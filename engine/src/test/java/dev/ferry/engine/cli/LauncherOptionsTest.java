@@ -72,18 +72,28 @@ class LauncherOptionsTest
 
     private static String cds(final Path jar, final String ferryCds) throws IOException, InterruptedException
     {
-        final ProcessBuilder pb = new ProcessBuilder("bash", "-c", ". \"$0\"; ferry_cds_opts \"$1\"", SCRIPT.toString(),
-            jar.toString());
-        return run(pb.command(), ferryCds);
+        return run(List.of("bash", "-c", ". \"$0\"; ferry_cds_opts \"$1\"", SCRIPT.toString(), jar.toString()),
+            "FERRY_CDS", ferryCds);
     }
 
     private static String run(final List<String> cmd, final String ferryCds) throws IOException, InterruptedException
     {
+        return run(cmd, "FERRY_CDS", ferryCds);
+    }
+
+    /**
+     * Run {@code cmd} with {@code variable} removed from the environment, or set to {@code value} when not null.
+     *
+     * @return its output, stripped; it must exit 0.
+     */
+    private static String run(final List<String> cmd, final String variable, final String value)
+        throws IOException, InterruptedException
+    {
         final ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
-        pb.environment().remove("FERRY_CDS");
-        if (ferryCds != null)
+        pb.environment().remove(variable);
+        if (value != null)
         {
-            pb.environment().put("FERRY_CDS", ferryCds);
+            pb.environment().put(variable, value);
         }
         final Process p = pb.start();
         final String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
@@ -106,16 +116,6 @@ class LauncherOptionsTest
         final List<String> cmd = new ArrayList<>(List.of("bash", "-c", ". \"$0\"; ferry_jvm_opts \"$@\"",
             SCRIPT.toString()));
         cmd.addAll(List.of(args));
-        final ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
-        pb.environment().remove("FERRY_JAVA_OPTS");
-        if (ferryJavaOpts != null)
-        {
-            pb.environment().put("FERRY_JAVA_OPTS", ferryJavaOpts);
-        }
-        final Process p = pb.start();
-        final String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
-        assertTrue(p.waitFor(20, TimeUnit.SECONDS));
-        assertEquals(0, p.exitValue(), out);
-        return out;
+        return run(cmd, "FERRY_JAVA_OPTS", ferryJavaOpts);
     }
 }
