@@ -21,7 +21,7 @@ import dev.ferry.engine.layout.Manifest;
  * keeps its own chunk queue and applied state.
  * <p>
  * Thread-safe: the scan in progress is guarded by this object's monitor; the scan itself runs outside it, on the
- * helper thread of the clone that started it.
+ * scan thread of the clone that started it.
  */
 final class SharedScans
 {

@@ -86,7 +86,9 @@ public final class ManifestScanner
     /** One entry of a directory as a probing thread found it; the walk turns it into a manifest entry, in order. */
     private static final class Child
     {
-        final Path path;
+        /** Kept for a directory (the walk lists it); dropped once any other entry is probed: a huge directory's
+         *  listing holds each child until the walk reaches it. */
+        Path path;
         final byte[] rel;
         EntryStat stat;
         byte[] target = NONE;
@@ -316,6 +318,10 @@ public final class ManifestScanner
         for (final Child c : sorted)
         {
             probeInto(c, now);
+            if (c.stat == null || c.stat.type() != EntryStat.S_IFDIR)
+            {
+                c.path = null;
+            }
         }
         l.children = sorted;
         return l;
