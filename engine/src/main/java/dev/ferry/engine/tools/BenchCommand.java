@@ -450,10 +450,13 @@ public final class BenchCommand implements Callable<Integer>
                         final CloneResult result = new CloneClient(donor.address(), dst, new CloneClient.Options()
                             .threads(threads).applyThreads(applyThreads)
                             .settings(new CloneSettings().sync(durable))).run();
-                        if (result.dataBytes() != bytes || fileCount(dst) != files)
+                        // a file of zeros is a hole that never travels: data and holes make up the bytes
+                        if (result.dataBytes() + result.holeBytes() != bytes || fileCount(dst) != files ||
+                            treeBytes(dst) != bytes)
                         {
                             throw new FerryException(ErrorCode.INTERNAL, method + " copied " + result.dataBytes() +
-                                " of " + bytes + " bytes, " + fileCount(dst) + " of " + files + " files");
+                                " bytes and " + result.holeBytes() + " of holes of " + bytes + ", " + fileCount(dst) +
+                                " of " + files + " files");
                         }
                     }
                     else
