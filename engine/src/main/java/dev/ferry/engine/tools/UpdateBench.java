@@ -336,6 +336,16 @@ final class UpdateBench
         final String cp = System.getProperty("java.class.path");
         if (cp.endsWith(".jar") && !cp.contains(java.io.File.pathSeparator))
         {
+            // what ./ferry gives every command: the class-data archive beside the jar (scripts/ferry-jvm.sh), if
+            // one is newer than it (an archive of another java is ignored by the JVM)
+            final java.io.File jar = new java.io.File(cp);
+            final String stem = jar.getName().substring(0, jar.getName().length() - ".jar".length()) + "-";
+            final java.io.File[] archives = jar.getAbsoluteFile().getParentFile().listFiles((d, n) ->
+                n.startsWith(stem) && n.endsWith(".jsa"));
+            if (archives != null && archives.length == 1 && archives[0].lastModified() > jar.lastModified())
+            {
+                cmd.add("-XX:SharedArchiveFile=" + archives[0].getPath());
+            }
             cmd.add("-jar");
             cmd.add(cp); // ferry.jar: its manifest carries Main-Class and Add-Exports
         }
