@@ -715,6 +715,7 @@ final class ClientTask implements ConnectionHandler
 
     private void executeMetadataOnly()
     {
+        dev.ferry.engine.Trace.mark("COM_EXECUTE for the manifest only");
         final int at = claim(connection, FrameType.COM_EXECUTE, ExecuteFlags.LENGTH);
         connection.sendBuffer().putInt(at, ExecuteFlags.METADATA_ONLY, dev.ferry.core.protocol.Wire.BYTE_ORDER);
         connection.flush();

@@ -210,6 +210,7 @@ final class ManifestReceiver
                     d.blockSize() + " but its configuration said " + layoutBlockSize);
             }
             checkLayout();
+            dev.ferry.engine.Trace.mark("manifest announced: " + d.fileCount() + " entries");
             MemoryBudget.checkChunks(d.chunkCount());
             MemoryBudget.checkEntries(d.fileCount());
             MemoryBudget.checkTogether(d.fileCount(), d.chunkCount());
