@@ -370,9 +370,14 @@ public final class ManifestScanner
             {
                 c.recent = true; // a write now may not move its mtime
             }
+            final List<byte[]> names = fs.listXattrs(cPath);
+            if (names.isEmpty())
+            {
+                return; // most entries: nothing more to read or allocate
+            }
             final ByteArrayOutputStream out = new ByteArrayOutputStream();
             int count = 0;
-            for (final byte[] name : fs.listXattrs(cPath))
+            for (final byte[] name : names)
             {
                 final byte[] value = fs.getXattr(cPath, name);
                 if (value != null)

@@ -128,7 +128,9 @@ public final class VerifyClient implements ConnectionHandler
         }
         catch (final IOException ex)
         {
-            throw new FerryException(ErrorCode.NETWORK, "cannot verify against donor " + donor + ": " + ex.getMessage(), ex);
+            // verify writes nothing, so there is nothing to resume: the default NETWORK hint would say --resume
+            throw new FerryException(ErrorCode.NETWORK, "cannot verify against donor " + donor + ": " + ex.getMessage(),
+                "check the address, and that `ferry donor` runs there; then verify again", ex);
         }
         finally
         {

@@ -72,6 +72,14 @@ class FerryMainTest
         assertTrue(last.startsWith("ferry: error: NETWORK: cannot connect to donor"), err.toString());
         assertTrue(last.contains("ferry donor"), "the hint says what to check: " + last);
         assertTrue(!Files.exists(dir.resolve("dst")), "nothing written");
+
+        // verify writes nothing: its hint must not say --resume
+        Files.createDirectories(dir.resolve("copy"));
+        assertEquals(FerryMain.EXIT_FAILURE, ferry("verify", "--from", "127.0.0.1:" + port, "--to",
+            dir.resolve("copy").toString()));
+        final String verifyLast = lastLine(err);
+        assertTrue(verifyLast.contains("NETWORK: cannot verify against donor"), err.toString());
+        assertTrue(verifyLast.contains("ferry donor") && !verifyLast.contains("--resume"), verifyLast);
     }
 
     @Test
