@@ -38,6 +38,8 @@ final class PagedStore
     /** Where mapped pages are made (each unlinked at once). */
     public static final String DIR_PROP_NAME = "ferry.manifest.dir";
     private static final Path DIR = pageDirectory();
+    /** Written to a page's file before it is mapped (read-only: each write uses a duplicate). */
+    private static final java.nio.ByteBuffer ZEROS = java.nio.ByteBuffer.allocateDirect(64 * 1024).asReadOnlyBuffer();
 
     private UnsafeBuffer[] pages = new UnsafeBuffer[4];
     private int pageCount;
@@ -107,13 +109,20 @@ final class PagedStore
             file = Files.createTempFile(DIR, "ferry-manifest-", ".page");
             try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ, StandardOpenOption.WRITE))
             {
+                // written before it is mapped: a full file system (a small /dev/shm) fails here with ENOSPC,
+                // instead of a SIGBUS at the first touch of a page it could not back
+                for (long at = 0; at < PAGE_SIZE; )
+                {
+                    at += ch.write(ZEROS.duplicate(), at);
+                }
                 return ch.map(FileChannel.MapMode.READ_WRITE, 0, PAGE_SIZE);
             }
         }
         catch (final IOException ex)
         {
-            throw new FerryException(ErrorCode.IO_ERROR, "cannot map a manifest page in " + DIR + " (" +
-                DIR_PROP_NAME + "): " + ex.getMessage(), ex);
+            throw new FerryException(ErrorCode.IO_ERROR, "cannot map a manifest page in " + DIR + ": " +
+                ex.getMessage(), "free space there, or give the JVM -D" + DIR_PROP_NAME + "=DIR on a larger file " +
+                "system (FERRY_JAVA_OPTS)", ex);
         }
         finally
         {
