@@ -312,6 +312,14 @@ public final class Manifest
         }
 
         /**
+         * @return the size of entry {@code index}, already added.
+         */
+        public long fileSize(final int index)
+        {
+            return fixed.pageAt(index / PER_PAGE).getLong(fixedOffset(index) + SIZE_OFFSET);
+        }
+
+        /**
          * @return entry {@code index}, already added, materialised (a new object on each call).
          */
         public Entry entry(final int index)

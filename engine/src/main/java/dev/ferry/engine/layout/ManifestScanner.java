@@ -42,6 +42,11 @@ public final class ManifestScanner
     /** The recipient keeps its incomplete-clone state under this top-level name, so a donor may not ship it. */
     public static final String STATE_DIR = ".ferry";
     /**
+     * A finished copy keeps the piece hashes of its files under this top-level name (the recipient's hash store,
+     * issue 12): reserved like {@link #STATE_DIR}, so a donor neither ships nor is sent one.
+     */
+    public static final String HASH_STORE = ".ferry-hashes";
+    /**
      * A file changed this recently before the scan read its times may be written again within the same timestamp
      * tick, leaving its mtime as it was (timestamps come from the kernel's coarse clock: a few milliseconds on
      * ext4, XFS, btrfs and tmpfs). Such files are flagged {@code RECENT}. Setting {@code ferry.racy.ms}; raise it
@@ -57,6 +62,32 @@ public final class ManifestScanner
     }
 
     private static final byte[] STATE_DIR_BYTES = Wire.utf8(STATE_DIR);
+    private static final byte[] HASH_STORE_BYTES = Wire.utf8(HASH_STORE);
+
+    /**
+     * @return whether bytes {@code [0, len)} of {@code raw} are a top-level name the recipient reserves
+     *     ({@link #STATE_DIR} or {@link #HASH_STORE}).
+     */
+    public static boolean reservedTopName(final byte[] raw, final int len)
+    {
+        return Arrays.equals(raw, 0, len, STATE_DIR_BYTES, 0, STATE_DIR_BYTES.length) ||
+            Arrays.equals(raw, 0, len, HASH_STORE_BYTES, 0, HASH_STORE_BYTES.length);
+    }
+
+    /**
+     * @return whether {@code path}'s first segment is a top-level name the recipient reserves.
+     */
+    public static boolean reservedTop(final String path)
+    {
+        for (final String name : new String[] { STATE_DIR, HASH_STORE })
+        {
+            if (path.startsWith(name) && (path.length() == name.length() || path.charAt(name.length()) == '/'))
+            {
+                return true;
+            }
+        }
+        return false;
+    }
     private static final byte[] NONE = new byte[0];
 
     /**
@@ -193,7 +224,7 @@ public final class ManifestScanner
         for (final Child c : listing.children)
         {
             if (c.failure == null && !c.vanished && c.stat.type() == EntryStat.S_IFDIR &&
-                !(isRoot && Arrays.equals(c.rel, STATE_DIR_BYTES)))
+                !(isRoot && reservedTopName(c.rel, c.rel.length)))
             {
                 level.directories.add(c);
             }
@@ -204,7 +235,7 @@ public final class ManifestScanner
             readAhead();
             for (final Child c : listing.children)
             {
-                if (isRoot && Arrays.equals(c.rel, STATE_DIR_BYTES))
+                if (isRoot && reservedTopName(c.rel, c.rel.length))
                 {
                     skipped++;
                     continue;

@@ -58,6 +58,14 @@ final class BlockWriter
         trackHaveWrites = v;
     }
 
+    /** The copy's hash store being built, or null: each written piece is hashed into it from the block buffer. */
+    private volatile HashStore.Builder store;
+
+    void store(final HashStore.Builder b)
+    {
+        store = b;
+    }
+
     BlockWriter(final ManifestReceiver manifest, final RecipientJournal journal, final DirectWrites direct)
     {
         this.manifest = manifest;
@@ -254,6 +262,11 @@ final class BlockWriter
             else
             {
                 writePieces(ch, plain, position, len, mask, pieceSize);
+            }
+            final HashStore.Builder hashes = store;
+            if (hashes != null)
+            {
+                hashes.onWrite(task, index, position, len, mask, plain);
             }
             journal.markDirty(index);
             if (e.have() && trackHaveWrites)

@@ -669,6 +669,12 @@ public final class CloneClient implements AutoCloseable
         run.throttle(throttle);
         run.passStage(passStage);
         recipient.trackHaveWrites(run.live() && passStage != Stage.FREEZE); // the hash cache's input
+        // the copy's hash store: every write of this process is hashed into it; a resume in a new process (or after
+        // a failed attempt) does not know what the one before wrote, so it writes none (the old one's records no
+        // longer match the files that were written since, and are not used)
+        recipient.hashStore(kind == FRESH ? FileTreeRecipient.STORE_FRESH : kind == UPDATE ||
+            (kind == RESUME_MERGE && passStage != Stage.FILE_COPY) ? FileTreeRecipient.STORE_UPDATE :
+            FileTreeRecipient.STORE_OFF);
         final long dataAtStart = progress.dataBytes();
         // a frozen pass too runs on every connection: the donor reads (and hashes) the hot files on all its loops
         final int taskCount = options.threads;
@@ -761,8 +767,9 @@ public final class CloneClient implements AutoCloseable
                     final HaveList have = recipient.hashHave(Math.max(1, Math.min(4,
                         Runtime.getRuntime().availableProcessors())), run.live() ? hashCache : null);
                     passHave = have;
+                    final long[] stored = recipient.storeHits();
                     Trace.mark("the copy's pieces hashed: " + have.fileCount() + " files, " + have.bytesHashed() +
-                        " bytes");
+                        " bytes read (" + stored[0] + " files, " + stored[1] + " bytes, from the hash store)");
                     progress.onHashed(have.fileCount(), have.bytesHashed(), recipient.movedCount());
                     comparing = have.bytesHashed() * 2 >= progress.estimatedBytes();
                     run.pendingHave(have.isEmpty() ? null : have);
@@ -845,6 +852,7 @@ public final class CloneClient implements AutoCloseable
             {
                 // a live clone moves on to its next pass: what this one applied is made durable and journaled
                 checkpoint(run, recipient);
+                recipient.finishPassStore();
                 hashCache.afterPass(passHave, recipient.entries(), recipient.haveWrites(), recipient.pieceSize());
                 // the first pass copies everything: only a change pass measures how much is left to converge
                 lastPassData = passStage == Stage.CHANGE_COPY ? progress.dataBytes() - dataAtStart : Long.MAX_VALUE;

@@ -29,7 +29,7 @@ import dev.ferry.engine.diff.PieceHasher;
  * memory by one {@link CloneClient} across its passes, within a sixteenth of the heap; not journaled (a resumed
  * clone hashes again). Clone driver thread only.
  */
-final class CopyHashCache
+final class CopyHashCache implements KnownHashes
 {
     private record Version(Object key, long size, long mtimeNanos, long ctimeNanos)
     {
@@ -48,7 +48,8 @@ final class CopyHashCache
      * @return the copy's hashes of {@code e}'s first pieces (as many as the copy has, up to {@code maxPieces}), or
      *     null when nothing is cached for the file as it is now.
      */
-    long[] lookup(final TargetEntry e, final long maxPieces, final int pieceSize)
+    @Override
+    public long[] lookup(final TargetEntry e, final long maxPieces, final int pieceSize)
     {
         final Cached c = byPath.get(e.path());
         if (c == null)

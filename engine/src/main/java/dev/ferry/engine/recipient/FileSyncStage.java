@@ -16,6 +16,7 @@ import dev.ferry.core.protocol.XattrReader;
 import dev.ferry.engine.fs.EntryStat;
 import dev.ferry.engine.fs.NativeFs;
 import dev.ferry.engine.fs.PathBytes;
+import dev.ferry.engine.layout.ManifestScanner;
 
 import static dev.ferry.engine.recipient.RecipientFiles.forceDirectory;
 import static dev.ferry.engine.recipient.RecipientFiles.io;
@@ -38,6 +39,13 @@ final class FileSyncStage
     private final Path target;
     private final Path stateDir;
     private final boolean sync;
+    /** The copy's hash store being built, finished after the copy is forced; or null. */
+    private volatile HashStore.Builder store;
+
+    void store(final HashStore.Builder b)
+    {
+        store = b;
+    }
     private final RecipientJournal journal;
     private int defaultFileMode = -1;
     private int defaultDirMode = -1;
@@ -220,6 +228,24 @@ final class FileSyncStage
                 forceDirectory(target);
             }
             dev.ferry.engine.Trace.mark("FILE SYNC: forced");
+            final HashStore.Builder hashes = store;
+            if (hashes != null)
+            {
+                // every file is final and forced: record them as they are now, before the marker goes
+                store = null;
+                try
+                {
+                    final long kept = hashes.finish(entries, target, sync);
+                    dev.ferry.engine.Trace.mark("FILE SYNC: hash store " + (kept < 0 ? "dropped" : "of " + kept + " files"));
+                }
+                catch (final IOException ex)
+                {
+                    hashes.abandon();
+                    Files.deleteIfExists(target.resolve(ManifestScanner.HASH_STORE));
+                    warnings.add("hash store not kept (" + ex.getMessage() + "): the next update reads the copy",
+                        ManifestScanner.HASH_STORE);
+                }
+            }
             journal.close();
             // the marker goes last: status first, the journal after it, the directory itself at the very end
             Files.deleteIfExists(stateDir.resolve("status"));
@@ -228,6 +254,7 @@ final class FileSyncStage
             Files.deleteIfExists(stateDir.resolve(RecipientJournal.TORN + ".tmp"));
             Files.deleteIfExists(stateDir.resolve(RecipientJournal.TORN));
             Files.deleteIfExists(stateDir.resolve(RecipientJournal.MANIFEST));
+            Files.deleteIfExists(stateDir.resolve(HashStore.BUILDING));
             Files.deleteIfExists(stateDir.resolve(TargetLock.FILE)); // still locked by this process until it exits
             Files.deleteIfExists(stateDir);
             if (rootEntry != null)

@@ -71,6 +71,7 @@ public final class FileTreeRecipient implements RecipientStorage
         this.manifest = new ManifestReceiver(this.target, settings, journal);
         this.blocks = new BlockWriter(manifest, journal, settings.sync() ? new DirectWrites() : null);
         this.fileSync = new FileSyncStage(this.target, stateDir, settings.sync(), journal);
+        this.settingsSync = settings.sync();
     }
 
     /**
@@ -161,6 +162,7 @@ public final class FileTreeRecipient implements RecipientStorage
 
     public void updateInPlace(final boolean checksum)
     {
+        updateChecksum = checksum;
         merge = ResumeMerge.ofTree(target, checksum);
         manifest.mergeWith(merge);
         fileSync.updating(true);
@@ -185,8 +187,201 @@ public final class FileTreeRecipient implements RecipientStorage
      */
     HaveList hashHave(final int threads, final CopyHashCache cache)
     {
-        return HaveList.compute(manifest.entries(), ResumeMerge.keptPastPrefix(plan(), manifest.entries()),
-            pieceSize(), threads, cache);
+        // an update reads the copy's hashes from its store where it describes the file as it is now (not with
+        // --checksum, which asks for every piece to be read)
+        final HashStore old = updateChecksum ? null : HashStore.open(target);
+        final KnownHashes known = cache == null ? old : old == null ? cache : (e, maxPieces, pieceSize) ->
+        {
+            final long[] h = cache.lookup(e, maxPieces, pieceSize);
+            return h != null ? h : old.lookup(e, maxPieces, pieceSize);
+        };
+        try
+        {
+            final HaveList have = HaveList.compute(manifest.entries(),
+                ResumeMerge.keptPastPrefix(plan(), manifest.entries()), pieceSize(), threads, known);
+            storeHits = old == null ? 0 : old.hits();
+            storeHitBytes = old == null ? 0 : old.hitBytes();
+            if (storeMode == STORE_UPDATE)
+            {
+                startUpdateStore(have, old);
+            }
+            return have;
+        }
+        finally
+        {
+            if (old != null)
+            {
+                old.close();
+            }
+        }
+    }
+
+    /** No hash store is written (a resume, a live clone, a local clone). */
+    static final int STORE_OFF = 0;
+    /** A fresh clone: every file of {@link HashStore#MIN_BYTES} or more is hashed as it is written. */
+    static final int STORE_FRESH = 1;
+    /**
+     * An update, or a live clone's pass after the first: compared files keep the hashes sent, overwritten where
+     * written; kept files keep their record; new files are hashed as they are written.
+     */
+    static final int STORE_UPDATE = 2;
+
+    /**
+     * A live clone's pass that another follows has applied everything and made it durable: the store is finished as
+     * the copy is now, so the next pass reads its files' hashes from it. No-op without a store.
+     */
+    void finishPassStore()
+    {
+        final HashStore.Builder b = storeBuilder;
+        if (b == null || manifest.entries() == null)
+        {
+            return;
+        }
+        dropStoreRefs();
+        try
+        {
+            b.finish(manifest.entries(), target, settingsSync);
+        }
+        catch (final IOException ex)
+        {
+            b.abandon();
+            try
+            {
+                Files.deleteIfExists(target.resolve(ManifestScanner.HASH_STORE));
+            }
+            catch (final IOException ignore)
+            {
+                // its records no longer match the files: never used
+            }
+        }
+    }
+
+    private void dropStoreRefs()
+    {
+        blocks.store(null);
+        fileSync.store(null);
+        storeBuilder = null;
+    }
+
+    private int storeMode = STORE_OFF;
+    private final boolean settingsSync;
+    private boolean updateChecksum;
+    private HashStore.Builder storeBuilder;
+    private long storeHits;
+    private long storeHitBytes;
+
+    /**
+     * Which hash store this attempt writes ({@link #STORE_OFF} by default). Before the clone starts.
+     */
+    void hashStore(final int mode)
+    {
+        storeMode = HashStore.ENABLED ? mode : STORE_OFF;
+    }
+
+    /**
+     * @return files, and their bytes, whose hashes the last {@link #hashHave} took from the copy's hash store.
+     */
+    long[] storeHits()
+    {
+        return new long[] { storeHits, storeHitBytes };
+    }
+
+    private void startFreshStore()
+    {
+        dropStore();
+        final TargetEntries entries = manifest.entries();
+        try
+        {
+            final HashStore.Builder b = new HashStore.Builder(stateDir, pieceSize());
+            for (int i = 0; i < entries.size(); i++)
+            {
+                if (entries.type(i) == DescriptorFlyweight.FILE_REGULAR)
+                {
+                    final long size = entries.packed().fileSize(i);
+                    if (HashStore.Builder.wanted(size))
+                    {
+                        b.add(i, size, null);
+                    }
+                }
+            }
+            installStore(b);
+        }
+        catch (final IOException ex)
+        {
+            dropStore(); // the store is an optimisation: the clone goes on without one
+        }
+    }
+
+    private void startUpdateStore(final HaveList have, final HashStore old)
+    {
+        dropStore();
+        final TargetEntries entries = manifest.entries();
+        final int pieceSize = pieceSize();
+        try
+        {
+            final HashStore.Builder b = new HashStore.Builder(stateDir, pieceSize);
+            if (old != null)
+            {
+                b.previous(old.records());
+            }
+            for (int k = 0; k < have.fileSlots(); k++)
+            {
+                final int i = have.fileIndex(k);
+                final long[] sent = have.hashesAt(k);
+                final TargetEntry e = entries.get(i);
+                if (sent != null && e.have() && HashStore.Builder.wanted(e.size))
+                {
+                    b.add(i, e.size, sent);
+                }
+            }
+            for (int i = 0; i < entries.size(); i++)
+            {
+                if (entries.type(i) != DescriptorFlyweight.FILE_REGULAR || entries.is(i, TargetEntries.HAVE))
+                {
+                    continue;
+                }
+                final long size = entries.packed().fileSize(i);
+                if (!HashStore.Builder.wanted(size))
+                {
+                    continue;
+                }
+                if (!entries.is(i, TargetEntries.KEPT))
+                {
+                    b.add(i, size, null); // sent whole into a new file
+                }
+                else if (old != null)
+                {
+                    // kept as it is: its record, if it still describes the file
+                    final long[] known = old.lookup(entries.get(i), (size + pieceSize - 1) / pieceSize, pieceSize);
+                    if (known != null)
+                    {
+                        b.add(i, size, known, old.lastStamp());
+                    }
+                }
+            }
+            installStore(b);
+        }
+        catch (final IOException ex)
+        {
+            dropStore();
+        }
+    }
+
+    private void installStore(final HashStore.Builder b)
+    {
+        storeBuilder = b;
+        blocks.store(b);
+        fileSync.store(b);
+    }
+
+    private void dropStore()
+    {
+        final HashStore.Builder b = storeBuilder;
+        if (b != null)
+        {
+            dropStoreRefs();
+            b.abandon();
+        }
     }
 
     int pieceSize()
@@ -309,6 +504,7 @@ public final class FileTreeRecipient implements RecipientStorage
                 {
                     // the manifest was cut short: forget it, the donor sends it again (directories that exist are kept)
                     blocks.close();
+                    dropStore();
                     manifest.reset();
                 }
                 return locator;
@@ -392,6 +588,11 @@ public final class FileTreeRecipient implements RecipientStorage
         {
             case DescriptorFlyweight.TYPE_STATE:
                 manifest.applyState(d);
+                if (storeMode == STORE_FRESH && merge == null && !updateExpected &&
+                    manifest.stage() == Stage.FILE_COPY && storeBuilder == null)
+                {
+                    startFreshStore(); // the manifest is complete and no data has moved
+                }
                 break;
             case DescriptorFlyweight.TYPE_FILE:
                 manifest.applyFile(d);
@@ -419,6 +620,7 @@ public final class FileTreeRecipient implements RecipientStorage
         final TargetEntries entries = manifest.entries();
         if (error != ErrorCode.OK || entries == null)
         {
+            dropStore();
             return;
         }
         if (manifest.stage() != Stage.FILE_COPY)
@@ -457,5 +659,9 @@ public final class FileTreeRecipient implements RecipientStorage
     public void close()
     {
         blocks.close();
+        if (manifest.stage() != Stage.DONE)
+        {
+            dropStore();
+        }
     }
 }

@@ -54,7 +54,7 @@ public final class HaveList
      * when it holds them for the copy's file as it is now.
      */
     static HaveList compute(final TargetEntries entries, final int[] whole, final int pieceSize, final int threads,
-        final CopyHashCache cache)
+        final KnownHashes cache)
     {
         final List<Integer> wanted = new ArrayList<>();
         if (entries != null)

@@ -331,7 +331,6 @@ final class ManifestReceiver
         {
             throw PathGuard.refused(path, ex.getMessage());
         }
-        final byte[] state = ManifestScanner.STATE_DIR.getBytes(StandardCharsets.US_ASCII);
         int firstSlash = -1;
         int lastSlash = -1;
         for (int i = 0; i < raw.length; i++)
@@ -346,10 +345,10 @@ final class ManifestReceiver
             }
         }
         final int first = firstSlash < 0 ? raw.length : firstSlash;
-        if (first == state.length && Arrays.equals(raw, 0, first, state, 0, state.length))
+        if (ManifestScanner.reservedTopName(raw, first))
         {
-            throw PathGuard.refused(path, "'" + ManifestScanner.STATE_DIR + "' is reserved for the recipient's " +
-                "clone state");
+            throw PathGuard.refused(path, "'" + new String(raw, 0, first, StandardCharsets.US_ASCII) +
+                "' is reserved for the recipient's clone state");
         }
         return lastSlash;
     }

@@ -69,6 +69,11 @@ public final class PathGuard
             {
                 throw refused(path, "'" + ManifestScanner.STATE_DIR + "' is reserved for the recipient's clone state");
             }
+            if (start == 0 && path.regionMatches(0, ManifestScanner.HASH_STORE, 0, len) &&
+                len == ManifestScanner.HASH_STORE.length())
+            {
+                throw refused(path, "'" + ManifestScanner.HASH_STORE + "' is reserved for the copy's hash store");
+            }
             if (end == path.length())
             {
                 break;

@@ -414,10 +414,9 @@ final class ResumeMerge
             final String path = dev.ferry.engine.fs.PathBytes.display(g.pathBytes);
             try
             {
-                if (g.pathBytes.length >= ManifestScanner.STATE_DIR.length() && path.startsWith(ManifestScanner.STATE_DIR) &&
-                    (path.length() == ManifestScanner.STATE_DIR.length() || path.charAt(ManifestScanner.STATE_DIR.length()) == '/'))
+                if (ManifestScanner.reservedTop(path))
                 {
-                    throw PathGuard.refused(path, "'" + ManifestScanner.STATE_DIR + "' is reserved");
+                    throw PathGuard.refused(path, "it is reserved for the recipient's state");
                 }
                 deleteTree(dev.ferry.engine.fs.PathBytes.resolve(target, g.pathBytes));
             }

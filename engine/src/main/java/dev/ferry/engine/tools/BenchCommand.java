@@ -903,7 +903,9 @@ public final class BenchCommand implements Callable<Integer>
     {
         try (Stream<Path> s = Files.walk(root))
         {
-            return s.filter(p -> Files.isRegularFile(p, LinkOption.NOFOLLOW_LINKS) && !p.toString().contains("/.ferry/"))
+            final Path store = root.resolve(dev.ferry.engine.layout.ManifestScanner.HASH_STORE);
+            return s.filter(p -> Files.isRegularFile(p, LinkOption.NOFOLLOW_LINKS) && !p.toString().contains("/.ferry/") &&
+                !p.equals(store))
                 .mapToLong(p ->
                 {
                     try
@@ -922,7 +924,9 @@ public final class BenchCommand implements Callable<Integer>
     {
         try (Stream<Path> s = Files.walk(root))
         {
-            return s.filter(p -> Files.isRegularFile(p, LinkOption.NOFOLLOW_LINKS)).count();
+            // the copy's hash store is not one of the tree's files
+            final Path store = root.resolve(dev.ferry.engine.layout.ManifestScanner.HASH_STORE);
+            return s.filter(p -> Files.isRegularFile(p, LinkOption.NOFOLLOW_LINKS) && !p.equals(store)).count();
         }
     }
 

@@ -34,9 +34,12 @@ import dev.ferry.engine.verify.TreeComparator;
  * rsync daemon making the same update in the same run. The donor tree is a copy of the DIRs; a copy of it is made
  * with a Ferry clone; then the donor changes: 40 random 4 KiB overwrites in the large files (64 MiB and more), an
  * append to one, a truncation of another, 100 small files rewritten, 200 deleted, 200 added, a directory renamed.
- * Each timed run starts from a fresh identical copy of the pristine copy ({@code cp -a}, then {@code sync}, the
- * donor re-read, all untimed) and runs the whole command in a child process, JVM start included for Ferry, default
- * flags ({@code ferry clone --update --from ... --to ...}: forced to disk at the end); Ferry and rsync alternate.
+ * Each timed run starts from a fresh copy of the pristine copy (then {@code sync}, the donor re-read, all untimed):
+ * for Ferry a Ferry clone of it, as last night's copy would be (with the hash store the clone left: the copy's
+ * hashes are not read again), for rsync {@code cp -a}; and a third contender, Ferry on a {@code cp -a} copy, whose
+ * store describes other inodes, so the copy is read and hashed as for a copy Ferry did not make. Each runs the whole
+ * command in a child process, JVM start included for Ferry, default flags ({@code ferry clone --update --from ...
+ * --to ...}: forced to disk at the end); the three take turns.
  * The bytes on the wire are measured in an untimed in-process update through a counting proxy. Then a no-change
  * update of an updated copy (again the whole command), with the JVM's start and an in-process scan of the tree for
  * scale. Every copy is compared with the donor. Tooling; single-threaded.
@@ -90,17 +93,21 @@ final class UpdateBench
             out.println("  donor changed: " + changes);
             out.flush();
 
-            wire(donor, donorTree, pristine, root);
+            try (DonorService yesterday = new DonorService(pristine, new InetSocketAddress("127.0.0.1", 0),
+                new DonorService.Options()).start())
+            {
+                wire(donor, donorTree, yesterday, root);
 
-            final Process daemon = rsyncDaemon(donorTree, rsyncConf);
-            try
-            {
-                timedRuns(donor, pristine, root, donorTree, rsyncConf);
-            }
-            finally
-            {
-                daemon.destroy();
-                daemon.waitFor(10, TimeUnit.SECONDS);
+                final Process daemon = rsyncDaemon(donorTree, rsyncConf);
+                try
+                {
+                    timedRuns(donor, yesterday, pristine, root, donorTree, rsyncConf);
+                }
+                finally
+                {
+                    daemon.destroy();
+                    daemon.waitFor(10, TimeUnit.SECONDS);
+                }
             }
         }
     }
@@ -207,10 +214,10 @@ final class UpdateBench
     /**
      * Untimed: one update in-process through a counting proxy, for the bytes on the wire both ways.
      */
-    private void wire(final DonorService donor, final Path donorTree, final Path pristine, final Path root)
+    private void wire(final DonorService donor, final Path donorTree, final DonorService yesterday, final Path root)
         throws Exception
     {
-        final Path copy = startingCopy(pristine, root, "wire");
+        final Path copy = ferryCopy(yesterday, root, "wire");
         final long sentBefore = donor.bytesSent();
         try (CuttingProxy proxy = new CuttingProxy(donor.address(), new long[0]))
         {
@@ -226,29 +233,39 @@ final class UpdateBench
         }
     }
 
-    private void timedRuns(final DonorService donor, final Path pristine, final Path root, final Path donorTree,
-        final Path rsyncConf) throws Exception
+    private void timedRuns(final DonorService donor, final DonorService yesterday, final Path pristine,
+        final Path root, final Path donorTree, final Path rsyncConf) throws Exception
     {
         final String rsyncUrl = "rsync://127.0.0.1:" + Files.readString(rsyncConf.resolve("port")).trim() + "/donor/";
         final double[] ferry = new double[runs];
+        final double[] ferryCp = new double[runs];
         final double[] rsync = new double[runs];
         final double[] rsyncSync = new double[runs];
         Path updated = null;
         for (int r = 0; r < runs; r++)
         {
-            for (int k = 0; k < 2; k++)
+            for (int k = 0; k < 3; k++)
             {
-                final boolean ferryTurn = ((r + k) % 2) == 0;
-                final Path copy = startingCopy(pristine, root, (ferryTurn ? "ferry-" : "rsync-") + r);
+                final int turn = (r + k) % 3; // 0 ferry on its own copy, 1 rsync, 2 ferry on a cp -a copy
+                final Path copy = turn == 0 ? ferryCopy(yesterday, root, "ferry-" + r) :
+                    startingCopy(pristine, root, (turn == 1 ? "rsync-" : "ferry-cp-") + r);
+                if (turn == 1)
+                {
+                    Files.deleteIfExists(copy.resolve(ManifestScanner.HASH_STORE)); // not part of the tree
+                }
                 BenchCommand.warm(donorTree);
                 BenchCommand.settle();
-                if (ferryTurn)
+                if (turn != 1)
                 {
                     final Timed t = timed(ferryCommand(donor.address(), copy));
-                    ferry[r] = t.seconds;
+                    (turn == 0 ? ferry : ferryCp)[r] = t.seconds;
                     check("ferry", donorTree, copy);
-                    out.printf(Locale.ROOT, "  run %d ferry  %6.2f s   %s%n", r, t.seconds, lastLine(t.output));
-                    updated = copy;
+                    out.printf(Locale.ROOT, "  run %d ferry%s %6.2f s   %s%n", r, turn == 0 ? "         " :
+                        " (cp -a)", t.seconds, lastLine(t.output));
+                    if (turn == 0)
+                    {
+                        updated = copy;
+                    }
                 }
                 else
                 {
@@ -265,12 +282,13 @@ final class UpdateBench
             }
         }
         final double fm = BenchCommand.median(ferry);
+        final double fcm = BenchCommand.median(ferryCp);
         final double rm = BenchCommand.median(rsync);
         final double rsm = BenchCommand.median(rsyncSync);
-        out.printf(Locale.ROOT, "  ferry --update median %.2f s; rsync -a --delete median %.2f s (%.2f s with sync)%n",
-            fm, rm, rsm);
+        out.printf(Locale.ROOT, "  ferry --update median %.2f s (on a cp -a copy, its hashes read: %.2f s); rsync -a " +
+            "--delete median %.2f s (%.2f s with sync)%n", fm, fcm, rm, rsm);
         out.printf(Locale.ROOT, "  ratio rsync / ferry = %.2fx (%.2fx against rsync followed by sync; ferry forces " +
-            "the copy to disk itself)%n", rm / fm, rsm / fm);
+            "the copy to disk itself); on a cp -a copy %.2fx%n", rm / fm, rsm / fm, rm / fcm);
 
         // a no-change update of an up-to-date copy, the whole command, and what that is made of
         BenchCommand.warm(donorTree);
@@ -308,11 +326,25 @@ final class UpdateBench
         out.flush();
     }
 
-    /** The pristine copy copied with {@code cp -a} to a fresh directory: the starting point of one run. */
+    /**
+     * The pristine copy copied with {@code cp -a} to a fresh directory: the starting point of one run (its hash store
+     * came along, but describes the pristine copy's inodes, so no update uses it).
+     */
     private static Path startingCopy(final Path pristine, final Path root, final String name) throws Exception
     {
         final Path copy = root.resolve(name);
         shell("cp -a '" + pristine + "' '" + copy + "'");
+        return copy;
+    }
+
+    /**
+     * A Ferry clone of the pristine copy (untimed): the starting point of one of Ferry's runs, as the copy last
+     * night's clone left, with its hash store.
+     */
+    private static Path ferryCopy(final DonorService yesterday, final Path root, final String name)
+    {
+        final Path copy = root.resolve(name);
+        new CloneClient(yesterday.address(), copy, new CloneClient.Options()).run();
         return copy;
     }
 

@@ -328,13 +328,10 @@ public final class VerifyClient implements ConnectionHandler
                 throw new FerryException(ErrorCode.PATH_REFUSED, "refused donor path '" + PathGuard.printable(path) +
                     "': " + ex.getMessage());
             }
-            if (raw.length == ManifestScanner.STATE_DIR.length() || path.startsWith(ManifestScanner.STATE_DIR + "/"))
+            if (ManifestScanner.reservedTop(path))
             {
-                if (path.equals(ManifestScanner.STATE_DIR) || path.startsWith(ManifestScanner.STATE_DIR + "/"))
-                {
-                    throw new FerryException(ErrorCode.PATH_REFUSED, "refused donor path '" +
-                        PathGuard.printable(path) + "': it is reserved for the recipient's clone state");
-                }
+                throw new FerryException(ErrorCode.PATH_REFUSED, "refused donor path '" +
+                    PathGuard.printable(path) + "': it is reserved for the recipient's clone state");
             }
         }
         paths[index] = path;
@@ -583,7 +580,7 @@ public final class VerifyClient implements ConnectionHandler
         {
             walk.filter(p -> !p.equals(target))
                 .map(p -> PathBytes.display(PathBytes.of(target.relativize(p))))
-                .filter(rel -> !rel.equals(ManifestScanner.STATE_DIR) && !rel.startsWith(ManifestScanner.STATE_DIR + "/"))
+                .filter(rel -> !ManifestScanner.reservedTop(rel))
                 .filter(rel -> !seen.contains(rel))
                 .sorted()
                 .forEach(rel -> differ("extra: " + PathGuard.printable(rel)));
