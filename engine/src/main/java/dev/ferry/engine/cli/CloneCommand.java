@@ -81,6 +81,11 @@ final class CloneCommand implements Callable<Integer>
         "not the tree at one instant)")
     boolean noFreeze;
 
+    @Option(names = "--keep-hashes", description = "hash the copy's files as they are written and keep the hashes " +
+        "in the copy (.ferry-hashes), so that the first --update does not read the copy to compare it (costs one " +
+        "hashing pass over the data; every --update keeps the hashes of what it compared anyway)")
+    boolean keepHashes;
+
     @Option(names = "--update", description = "bring the directory TO (a finished copy, or any directory: this flag " +
         "says so) up to date with the donor, sending only what changed: new and changed pieces of files, renamed " +
         "files moved, vanished entries removed; an interrupted update continues with --resume")
@@ -150,7 +155,7 @@ final class CloneCommand implements Callable<Integer>
             .threads(threads != null ? threads : Math.min(2, maxThreads)).maxThreads(threads != null ? 0 : maxThreads)
             .applyThreads(applyThreads)
             .settings(new dev.ferry.core.config.CloneSettings().sync(!noSync)).onProgress(printer, 1000)
-            .maxRate(rate(maxRate)).compress(compressLevel()).resume(resume).update(update).strict(strict).maxRounds(maxRounds).noFreeze(noFreeze)
+            .maxRate(rate(maxRate)).compress(compressLevel()).resume(resume).update(update).keepHashes(keepHashes).strict(strict).maxRounds(maxRounds).noFreeze(noFreeze)
             .convergeBytes(Units.parseSize(converge)).resumeChecksum(resumeChecksum).maxRestarts(maxRestarts).allowDonors(allowDonors).noSetuid(noSetuid).noWait(noWait)
             .secret(secretFile == null ? null : dev.ferry.engine.SharedSecret.fromFile(secretFile));
         final CloneResult r;

@@ -288,6 +288,21 @@ public final class CloneClient implements AutoCloseable
             return this;
         }
 
+        /**
+         * Hash every file of the copy as it is written ({@code --keep-hashes}), into the copy's hash store, so that
+         * the first {@code --update} need not read the copy's changed files (later updates need not anyway: each
+         * keeps the hashes of what it compared and wrote). Costs the recipient one XXH3-128 pass over the data (on
+         * two cores here, 3 GiB of large files took 4.7-5.2 s instead of 3.8-4.3 s). Default from
+         * {@code -Dferry.hashes.clone}, false.
+         */
+        public Options keepHashes(final boolean v)
+        {
+            keepHashes = v;
+            return this;
+        }
+
+        boolean keepHashes = Boolean.getBoolean("ferry.hashes.clone");
+
         boolean resumeChecksum()
         {
             return resumeChecksum;
@@ -672,7 +687,8 @@ public final class CloneClient implements AutoCloseable
         // the copy's hash store: every write of this process is hashed into it; a resume in a new process (or after
         // a failed attempt) does not know what the one before wrote, so it writes none (the old one's records no
         // longer match the files that were written since, and are not used)
-        recipient.hashStore(kind == FRESH ? FileTreeRecipient.STORE_FRESH : kind == UPDATE ||
+        recipient.hashStore(kind == FRESH ? (options.keepHashes ? FileTreeRecipient.STORE_FRESH :
+            FileTreeRecipient.STORE_OFF) : kind == UPDATE ||
             (kind == RESUME_MERGE && passStage != Stage.FILE_COPY) ? FileTreeRecipient.STORE_UPDATE :
             FileTreeRecipient.STORE_OFF);
         final long dataAtStart = progress.dataBytes();

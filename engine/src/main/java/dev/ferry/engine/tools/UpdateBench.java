@@ -35,9 +35,10 @@ import dev.ferry.engine.verify.TreeComparator;
  * with a Ferry clone; then the donor changes: 40 random 4 KiB overwrites in the large files (64 MiB and more), an
  * append to one, a truncation of another, 100 small files rewritten, 200 deleted, 200 added, a directory renamed.
  * Each timed run starts from a fresh copy of the pristine copy (then {@code sync}, the donor re-read, all untimed):
- * for Ferry a Ferry clone of it, as last night's copy would be (with the hash store the clone left: the copy's
- * hashes are not read again), for rsync {@code cp -a}; and a third contender, Ferry on a {@code cp -a} copy, whose
- * store describes other inodes, so the copy is read and hashed as for a copy Ferry did not make. Each runs the whole
+ * for Ferry a Ferry clone of it with {@code --keep-hashes}, so that it holds the hash store an update of the night
+ * before would have left for the files it compared (the copy's hashes are not read again), for rsync
+ * {@code cp -a}; and a third contender, Ferry on a {@code cp -a} copy, whose store describes other inodes, so the
+ * copy is read and hashed as in the first update after a plain clone. Each runs the whole
  * command in a child process, JVM start included for Ferry, default flags ({@code ferry clone --update --from ...
  * --to ...}: forced to disk at the end); the three take turns.
  * The bytes on the wire are measured in an untimed in-process update through a counting proxy. Then a no-change
@@ -344,7 +345,7 @@ final class UpdateBench
     private static Path ferryCopy(final DonorService yesterday, final Path root, final String name)
     {
         final Path copy = root.resolve(name);
-        new CloneClient(yesterday.address(), copy, new CloneClient.Options()).run();
+        new CloneClient(yesterday.address(), copy, new CloneClient.Options().keepHashes(true)).run();
         return copy;
     }
 

@@ -29,7 +29,8 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * The copy's hash store (issue 12): a clone leaves the hashes of what it wrote, equal to hashing the copy again; an
+ * The copy's hash store (issue 12): a clone with {@code --keep-hashes} leaves the hashes of what it wrote, equal to
+ * hashing the copy again (a plain clone none, and its first update those of what it compared); an
  * update takes the copy's hashes from it instead of reading the copy, and leaves the store right for the next one;
  * a file changed behind the store's back (same size and mtime, a new ctime), a damaged store and {@code --checksum}
  * all make the update read the copy. The suite runs with {@code ferry.hashes.check} on, so every store written in
@@ -125,7 +126,7 @@ class HashStoreTest
         tree(src, r);
         try (DonorService d = donor(src))
         {
-            clone(d, dst, new CloneClient.Options());
+            clone(d, dst, new CloneClient.Options().keepHashes(true));
             assertTrue(Files.isRegularFile(dst.resolve(ManifestScanner.HASH_STORE)), "the copy keeps its hashes");
             assertTrue(TreeComparator.compare(src, dst).isEmpty(), "the store is not part of the copy's tree");
             for (final String rel : new String[] { "big/a.bin", "big/b.bin", "zeros.bin", "sparse.bin", "s3" })
@@ -156,6 +157,29 @@ class HashStoreTest
     }
 
     @Test
+    void aPlainCloneKeepsNoHashesAndItsFirstUpdateLeavesThemForTheNext() throws Exception
+    {
+        final Random r = new Random(16);
+        final Path src = dir.resolve("src");
+        final Path dst = dir.resolve("dst");
+        tree(src, r);
+        try (DonorService d = donor(src))
+        {
+            clone(d, dst, new CloneClient.Options().keepHashes(false));
+            assertFalse(Files.exists(dst.resolve(ManifestScanner.HASH_STORE)), "no hashing pass without --keep-hashes");
+            overwrite(src.resolve("big/a.bin"), 9L * PIECE, random(r, 4096), false);
+            final CloneResult first = clone(d, dst, new CloneClient.Options().update(true));
+            assertEquals(40L * PIECE, first.diff().hashedBytes(), "the first update reads the compared file");
+            assertTrue(TreeComparator.compare(src, dst).isEmpty());
+            assertStored(dst, "big/a.bin");
+            overwrite(src.resolve("big/a.bin"), 33L * PIECE, random(r, 4096), false);
+            final CloneResult second = clone(d, dst, new CloneClient.Options().update(true));
+            assertEquals(0, second.diff().hashedBytes(), "the next one takes its hashes from the store");
+            assertTrue(TreeComparator.compare(src, dst).isEmpty());
+        }
+    }
+
+    @Test
     void aFileChangedBehindTheStoreIsReadAgain() throws Exception
     {
         final Random r = new Random(13);
@@ -164,7 +188,7 @@ class HashStoreTest
         tree(src, r);
         try (DonorService d = donor(src))
         {
-            clone(d, dst, new CloneClient.Options());
+            clone(d, dst, new CloneClient.Options().keepHashes(true));
             // the copy is changed with its size and mtime kept (only its ctime tells): the store no longer holds
             overwrite(dst.resolve("big/a.bin"), 5L * PIECE, random(r, 4096), true);
             // and the donor's version changes elsewhere, so the update compares the file
@@ -185,7 +209,7 @@ class HashStoreTest
         tree(src, r);
         try (DonorService d = donor(src))
         {
-            clone(d, dst, new CloneClient.Options());
+            clone(d, dst, new CloneClient.Options().keepHashes(true));
             overwrite(src.resolve("big/b.bin"), 2L * PIECE, random(r, 10), false);
             final CloneResult c = clone(d, dst, new CloneClient.Options().update(true).resumeChecksum(true));
             assertTrue(c.diff().hashedBytes() >= Files.size(src.resolve("big/a.bin")) + Files.size(src.resolve("big/b.bin")),
@@ -216,12 +240,12 @@ class HashStoreTest
         tree(src, r);
         try (DonorService d = donor(src))
         {
-            clone(d, dst, new CloneClient.Options());
+            clone(d, dst, new CloneClient.Options().keepHashes(true));
         }
         final byte[] first = Files.readAllBytes(dst.resolve(ManifestScanner.HASH_STORE));
         try (DonorService d = donor(dst))
         {
-            final CloneResult c = clone(d, dst2, new CloneClient.Options());
+            final CloneResult c = clone(d, dst2, new CloneClient.Options().keepHashes(true));
             assertEquals(ManifestScanner.scan(src).size(), c.entries(), "the store is not an entry of the copy");
         }
         assertTrue(TreeComparator.compare(src, dst2).isEmpty());
