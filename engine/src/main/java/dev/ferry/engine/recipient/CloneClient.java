@@ -787,7 +787,8 @@ public final class CloneClient implements AutoCloseable
                     Trace.mark("the copy's pieces hashed: " + have.fileCount() + " files, " + have.bytesHashed() +
                         " bytes read (" + stored[0] + " files, " + stored[1] + " bytes, from the hash store)");
                     progress.onHashed(have.fileCount(), have.bytesHashed(), recipient.movedCount());
-                    comparing = have.bytesHashed() * 2 >= progress.estimatedBytes();
+                    // hashes read from the store compare as much as hashes just computed: the donor reads them all
+                    comparing = (have.bytesHashed() + have.bytesKnown()) * 2 >= progress.estimatedBytes();
                     run.pendingHave(have.isEmpty() ? null : have);
                     run.continueWith(merged);
                     run.holdWorkers(false);

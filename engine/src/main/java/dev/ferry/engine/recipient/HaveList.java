@@ -31,13 +31,16 @@ public final class HaveList
     private final int[] files;
     private final long[][] hashes;
     private final long bytesHashed;
+    private final long bytesKnown;
 
-    private HaveList(final int[] whole, final int[] files, final long[][] hashes, final long bytesHashed)
+    private HaveList(final int[] whole, final int[] files, final long[][] hashes, final long bytesHashed,
+        final long bytesKnown)
     {
         this.whole = whole;
         this.files = files;
         this.hashes = hashes;
         this.bytesHashed = bytesHashed;
+        this.bytesKnown = bytesKnown;
     }
 
     /**
@@ -70,10 +73,11 @@ public final class HaveList
         final long[][] out = new long[wanted.size()][];
         if (wanted.isEmpty())
         {
-            return new HaveList(whole, new int[0], out, 0);
+            return new HaveList(whole, new int[0], out, 0, 0);
         }
         final AtomicLong budget = new AtomicLong(Runtime.getRuntime().maxMemory() / 8 / HaveCodec.HASH_LENGTH);
         final boolean[] cached = new boolean[out.length];
+        long known = 0;
         if (cache != null)
         {
             // on the driver thread, before the hashing threads start: the cache is not thread-safe
@@ -85,6 +89,7 @@ public final class HaveList
                 {
                     out[k] = h;
                     cached[k] = true;
+                    known += Math.min(e.size, (long)(h.length / 2) * pieceSize);
                 }
             }
         }
@@ -156,7 +161,7 @@ public final class HaveList
         {
             files[k] = wanted.get(k);
         }
-        return new HaveList(whole, files, out, hashed.get());
+        return new HaveList(whole, files, out, hashed.get(), known);
     }
 
     private static void emptied(final TargetEntry e)
@@ -220,6 +225,14 @@ public final class HaveList
             }
         }
         return c;
+    }
+
+    /**
+     * @return bytes of the copy whose hashes were known without reading it (the live cache, the hash store).
+     */
+    public long bytesKnown()
+    {
+        return bytesKnown;
     }
 
     /**
