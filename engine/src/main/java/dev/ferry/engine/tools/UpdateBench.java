@@ -393,6 +393,7 @@ final class UpdateBench
     private static List<String> ferryCommand(final InetSocketAddress donor, final Path copy)
     {
         final List<String> cmd = javaCommand();
+        cmd.add(1, "-XX:TieredStopAtLevel=1"); // what ./ferry gives an update (scripts/ferry-jvm.sh)
         cmd.addAll(List.of("clone", "--update", "--from", "127.0.0.1:" + donor.getPort(), "--to", copy.toString()));
         return cmd;
     }

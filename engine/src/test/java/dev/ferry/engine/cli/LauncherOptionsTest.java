@@ -19,8 +19,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * The JVM options the {@code ferry} launcher gives each command ({@code scripts/ferry-jvm.sh}, also sourced by the
- * benchmark scripts): C1 only for a plain clone or local copy, the default compilers where Java code hashes whole
- * files ({@code --update}, {@code --checksum}) and for the long-lived commands, and {@code FERRY_JAVA_OPTS}, when set
+ * benchmark scripts): C1 only for a clone (an update too) or local copy, the default compilers where Java code
+ * hashes every file ({@code --checksum}) and for the long-lived commands, and {@code FERRY_JAVA_OPTS}, when set
  * at all, instead of any of them; and the class-data archive it maps ({@code ferry_cds_opts}): used only when newer
  * than the jar, remade when older, never left half-made, and off with {@code FERRY_CDS=0}.
  */
@@ -35,7 +35,8 @@ class LauncherOptionsTest
         assertTrue(Files.isRegularFile(SCRIPT), SCRIPT.toString());
         assertEquals("-XX:TieredStopAtLevel=1", options(null, "clone", "--from", "h:1", "--to", "t"));
         assertEquals("-XX:TieredStopAtLevel=1", options(null, "local", "--from", "a", "--to", "b"));
-        assertEquals("", options(null, "clone", "--update", "--from", "h:1", "--to", "t"));
+        assertEquals("-XX:TieredStopAtLevel=1", options(null, "clone", "--update", "--from", "h:1", "--to", "t"));
+        assertEquals("", options(null, "clone", "--update", "--resume-checksum", "--from", "h:1", "--to", "t"));
         assertEquals("", options(null, "clone", "--from", "h:1", "--to", "t", "--checksum"));
         assertEquals("", options(null, "donor", "--root", "r"));
         assertEquals("", options(null, "bench"));
