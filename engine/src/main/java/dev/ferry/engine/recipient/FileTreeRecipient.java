@@ -271,11 +271,13 @@ public final class FileTreeRecipient implements RecipientStorage
     private long storeHitBytes;
 
     /**
-     * Which hash store this attempt writes ({@link #STORE_OFF} by default). Before the clone starts.
+     * Which hash store this attempt writes ({@link #STORE_OFF} by default; always off with {@code --no-sync}).
+     * Before the clone starts.
      */
     void hashStore(final int mode)
     {
-        storeMode = HashStore.ENABLED ? mode : STORE_OFF;
+        // not with --no-sync: a store whose hashes a crash lost while its stamps survived would be believed
+        storeMode = HashStore.ENABLED && settingsSync ? mode : STORE_OFF;
     }
 
     /**

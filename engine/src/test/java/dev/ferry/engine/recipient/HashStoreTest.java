@@ -180,6 +180,21 @@ class HashStoreTest
     }
 
     @Test
+    void aCloneWithoutSyncKeepsNoStore() throws Exception
+    {
+        final Path src = dir.resolve("src");
+        final Path dst = dir.resolve("dst");
+        tree(src, new Random(17));
+        try (DonorService d = donor(src))
+        {
+            clone(d, dst, new CloneClient.Options().keepHashes(true).settings(new CloneSettings().sync(false)));
+            assertFalse(Files.exists(dst.resolve(ManifestScanner.HASH_STORE)),
+                "a crash could lose an unforced store's hashes and keep its stamps");
+            assertTrue(TreeComparator.compare(src, dst).isEmpty());
+        }
+    }
+
+    @Test
     void aFileChangedBehindTheStoreIsReadAgain() throws Exception
     {
         final Random r = new Random(13);
