@@ -555,12 +555,22 @@ final class ClientTask implements ConnectionHandler
     }
 
     /**
-     * An apply worker finished a block. Worker thread.
+     * Buffers a worker returns, while this task's loop waits for one and the worker still has more of this task's
+     * blocks queued, before it wakes the loop ({@code -Dferry.client.wakeBatch}, default 8; 1 wakes it for every
+     * buffer).
      */
+    static final int WAKE_BATCH = Math.max(1, Integer.getInteger("ferry.client.wakeBatch", 8));
+
+    /** Buffers returned since the loop was last woken for them. The task's one worker thread only. */
+    private int returnedUnwoken;
+
     /**
-     * A worker applied {@code block} (its worker's thread: all of a task's blocks go to one worker). A loop that waits
-     * for buffers is woken for every returned buffer: waking it once per 8 (issue 10) starved a rate-limited clone
-     * (RateLimitTest measured 2.9-3.5 MB/s against 4 MB/s under load).
+     * A worker applied {@code block} (its worker's thread: all of a task's blocks go to one worker). A loop that
+     * waits for buffers is woken at once when the worker has none of this task's blocks left to apply (it must not
+     * idle: a rate-limited clone starved at 2.9-3.5 MB/s against 4 MB/s when every eighth buffer woke the loop
+     * regardless), else once per {@link #WAKE_BATCH} buffers: with many tiny files the worker is the bottleneck and
+     * the loop always waits, and a wakeup per file (an eventfd write, an {@code epoll_wait} return and an eventfd
+     * read, and a context switch) cost the cores the workers needed. The loop's tick drains returned buffers anyway.
      *
      * @param more whether the worker's next queued block is this task's too.
      */
@@ -568,9 +578,17 @@ final class ClientTask implements ConnectionHandler
     {
         done.offer(block);
         run.onAppliedByWorker();
-        if (state >= STATE_COMPLETE || waitingForBuffer)
+        if (state >= STATE_COMPLETE)
         {
             loop.wakeup();
+        }
+        else if (waitingForBuffer)
+        {
+            if (!more || ++returnedUnwoken >= WAKE_BATCH)
+            {
+                returnedUnwoken = 0;
+                loop.wakeup();
+            }
         }
     }
 
