@@ -58,6 +58,18 @@ final class BlockWriter
         trackHaveWrites = v;
     }
 
+    /**
+     * Whether the target was empty (a fresh clone, not a resume or update): every file is then new, so one whose
+     * last byte was written has its length ({@link TargetEntries#LENGTH_WRITTEN}); in a copy an old, longer file
+     * could be under the same name.
+     */
+    private volatile boolean freshTarget;
+
+    void freshTarget(final boolean v)
+    {
+        freshTarget = v;
+    }
+
     /** The copy's hash store being built, or null: each written piece is hashed into it from the block buffer. */
     private volatile HashStore.Builder store;
 
@@ -262,6 +274,11 @@ final class BlockWriter
             else
             {
                 writePieces(ch, plain, position, len, mask, pieceSize);
+                final int last = DescriptorFlyweight.pieceCount(len, pieceSize) - 1;
+                if (freshTarget && position + len == e.size && (mask & (1L << last)) != 0)
+                {
+                    es.set(index, TargetEntries.LENGTH_WRITTEN, true); // its last byte is written: it has its length
+                }
             }
             final HashStore.Builder hashes = store;
             if (hashes != null)

@@ -677,7 +677,10 @@ final class FileSyncStage
                             continue;
                         }
                         final TargetEntry e = es.get(i);
-                        fixLength(e);
+                        if (!es.is(i, TargetEntries.LENGTH_WRITTEN))
+                        {
+                            fixLength(e); // else the clone wrote its last byte into a new file: it has its length
+                        }
                         if (!force)
                         {
                             restoreFile(e, e.existed());

@@ -557,6 +557,7 @@ public final class FileTreeRecipient implements RecipientStorage
                 Files.createDirectories(target);
             }
             Files.createDirectories(stateDir); // the target lock made it
+            blocks.freshTarget(true); // it was empty: every file this clone writes is new
             fileSync.probeDefaultModes();
             manifest.snapshot(locator.snapshotId());
             writeStatus();

@@ -26,6 +26,11 @@ final class TargetEntries
     static final int EXISTED = 4;
     /** FILE SYNC of an update: the entry already has the donor's metadata and this update did not write it. */
     static final int UNCHANGED = 8;
+    /**
+     * A new regular file whose last byte this clone wrote: it has its length, and FILE SYNC need not look (set by the
+     * apply worker that wrote that block; entries do not move while data flows, and each byte has one writer).
+     */
+    static final int LENGTH_WRITTEN = 16;
     private static final int INITIAL = 1024;
 
     private final Path root;
