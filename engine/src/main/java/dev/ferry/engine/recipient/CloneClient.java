@@ -684,9 +684,10 @@ public final class CloneClient implements AutoCloseable
         run.throttle(throttle);
         run.passStage(passStage);
         recipient.trackHaveWrites(run.live() && passStage != Stage.FREEZE); // the hash cache's input
-        // the copy's hash store: every write of this process is hashed into it; a resume in a new process (or after
-        // a failed attempt) does not know what the one before wrote, so it writes none (the old one's records no
-        // longer match the files that were written since, and are not used)
+        // the copy's hash store: every write of this process is hashed into it. A resume in a new process, or after a
+        // first attempt failed, does not know what the one before wrote, so it writes none (the old store's records
+        // no longer match the files written since, and are not used); a live clone's later passes, a retry of one
+        // included, carry on from the store the pass before finished (its stamps tell what was written since)
         recipient.hashStore(kind == FRESH ? (options.keepHashes ? FileTreeRecipient.STORE_FRESH :
             FileTreeRecipient.STORE_OFF) : kind == UPDATE ||
             (kind == RESUME_MERGE && passStage != Stage.FILE_COPY) ? FileTreeRecipient.STORE_UPDATE :

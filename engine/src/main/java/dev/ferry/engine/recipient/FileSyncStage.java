@@ -238,10 +238,17 @@ final class FileSyncStage
                     final long kept = hashes.finish(entries, target, sync);
                     dev.ferry.engine.Trace.mark("FILE SYNC: hash store " + (kept < 0 ? "dropped" : "of " + kept + " files"));
                 }
-                catch (final IOException ex)
+                catch (final IOException | RuntimeException ex)
                 {
                     hashes.abandon();
-                    Files.deleteIfExists(target.resolve(ManifestScanner.HASH_STORE));
+                    try
+                    {
+                        Files.deleteIfExists(target.resolve(ManifestScanner.HASH_STORE));
+                    }
+                    catch (final IOException | RuntimeException ignore)
+                    {
+                        // a directory under that name, say: the next update does not open it
+                    }
                     warnings.add("hash store not kept (" + ex.getMessage() + "): the next update reads the copy",
                         ManifestScanner.HASH_STORE);
                 }
@@ -255,6 +262,7 @@ final class FileSyncStage
             Files.deleteIfExists(stateDir.resolve(RecipientJournal.TORN));
             Files.deleteIfExists(stateDir.resolve(RecipientJournal.MANIFEST));
             Files.deleteIfExists(stateDir.resolve(HashStore.BUILDING));
+            Files.deleteIfExists(stateDir.resolve(HashStore.RETIRED));
             Files.deleteIfExists(stateDir.resolve(TargetLock.FILE)); // still locked by this process until it exits
             Files.deleteIfExists(stateDir);
             if (rootEntry != null)

@@ -138,6 +138,7 @@ public final class FileTreeRecipient implements RecipientStorage
     public void mergeWith(final RecipientJournal.Loaded loaded, final boolean checksum)
     {
         merge = new ResumeMerge(target, loaded, checksum);
+        updateChecksum = checksum; // --checksum reads every compared file, never the hash store
         manifest.mergeWith(merge);
         fileSync.updating(true); // kept and compared files may carry xattrs the donor's entry no longer has
     }
@@ -216,7 +217,7 @@ public final class FileTreeRecipient implements RecipientStorage
         }
     }
 
-    /** No hash store is written (a resume, a live clone, a local clone). */
+    /** No hash store is written (a plain clone, a resume in a new process, a local clone, {@code --no-sync}). */
     static final int STORE_OFF = 0;
     /** A fresh clone: every file of {@link HashStore#MIN_BYTES} or more is hashed as it is written. */
     static final int STORE_FRESH = 1;
@@ -240,7 +241,7 @@ public final class FileTreeRecipient implements RecipientStorage
         dropStoreRefs();
         try
         {
-            b.finish(manifest.entries(), target, settingsSync);
+            b.finish(manifest.entries(), target, settingsSync, false); // before FILE SYNC: mtimes not yet the donor's
         }
         catch (final IOException ex)
         {
@@ -360,6 +361,17 @@ public final class FileTreeRecipient implements RecipientStorage
                         b.add(i, size, known, old.lastStamp());
                     }
                 }
+            }
+            // an update that writes data moves the store in place aside first (a crash must not leave it believed)
+            boolean writes = !have.isEmpty() || have.fileSlots() > 0;
+            for (int i = 0; i < entries.size() && !writes; i++)
+            {
+                writes = entries.type(i) == DescriptorFlyweight.FILE_REGULAR && !entries.is(i, TargetEntries.KEPT) &&
+                    entries.packed().fileSize(i) > 0;
+            }
+            if (writes)
+            {
+                b.retire(target, settingsSync);
             }
             installStore(b);
         }

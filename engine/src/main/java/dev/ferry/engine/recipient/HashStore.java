@@ -16,6 +16,7 @@ import java.util.Arrays;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicReferenceArray;
 
+import net.openhft.hashing.LongHashFunction;
 import org.agrona.collections.Long2LongHashMap;
 
 import dev.ferry.core.protocol.DescriptorFlyweight;
@@ -50,16 +51,23 @@ import dev.ferry.engine.layout.ManifestScanner;
 final class HashStore implements AutoCloseable, KnownHashes
 {
     static final String BUILDING = "hashes";
+    /** Where an update that writes data puts the store in place until it ends (inside {@code .ferry/}). */
+    static final String RETIRED = "hashes.prev";
     static final long MIN_BYTES = Long.getLong("ferry.hashes.minBytes", 1L << 20);
     static final boolean ENABLED = !"false".equalsIgnoreCase(System.getProperty("ferry.hashes"));
     /** Tests: after writing a store, hash every file it describes again and fail on any difference. */
     static final boolean CHECK = Boolean.getBoolean("ferry.hashes.check");
 
     private static final long MAGIC = 0x3153454853595246L; // "FRYSHES1"
-    private static final int VERSION = 1;
+    private static final int VERSION = 2;
     private static final int HEADER = 64;
-    private static final int FIXED = 6 * Long.BYTES + 2 * Integer.BYTES;
+    /** dev, ino, size, mtime, ctime, first slot, checksum (longs), pieces, path length (ints). */
+    private static final int FIXED = 7 * Long.BYTES + 2 * Integer.BYTES;
+    private static final int CHECKSUM_AT = 48;
+    private static final int PIECES_AT = 56;
+    private static final int PATH_LENGTH_AT = 60;
     private static final int SLOT = 16;
+    private static final LongHashFunction FIELDS = LongHashFunction.xx3();
 
     private final FileChannel channel;
     private final int pieceSize;
@@ -96,8 +104,17 @@ final class HashStore implements AutoCloseable, KnownHashes
         FileChannel ch = null;
         try
         {
+            if (!Files.isRegularFile(file, LinkOption.NOFOLLOW_LINKS))
+            {
+                return null; // absent, or something else under the name (a FIFO would block the open)
+            }
             ch = FileChannel.open(file, StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS);
             final long size = ch.size();
+            if (size < HEADER)
+            {
+                ch.close();
+                return null;
+            }
             final ByteBuffer h = ByteBuffer.allocate(HEADER).order(ByteOrder.LITTLE_ENDIAN);
             readFully(ch, h, 0);
             final long slots = h.getLong(16);
@@ -105,8 +122,10 @@ final class HashStore implements AutoCloseable, KnownHashes
             final long recordsAt = h.getLong(32);
             final long indexAt = h.getLong(40);
             final int pieceSize = h.getInt(12);
-            if (size < HEADER || h.getLong(0) != MAGIC || h.getInt(8) != VERSION || pieceSize <= 0 || slots < 0 ||
-                records < 0 || recordsAt != HEADER + slots * SLOT || indexAt < recordsAt ||
+            // every bound checked before it is multiplied, so no damaged count can overflow into a valid-looking one
+            if (h.getLong(0) != MAGIC || h.getInt(8) != VERSION || pieceSize <= 0 || slots < 0 ||
+                slots > (size - HEADER) / SLOT || records < 0 || recordsAt != HEADER + slots * SLOT ||
+                indexAt < recordsAt || indexAt > size || records > (size - indexAt) / Long.BYTES ||
                 indexAt + records * Long.BYTES != size)
             {
                 ch.close();
@@ -123,6 +142,23 @@ final class HashStore implements AutoCloseable, KnownHashes
             closeQuietly(ch);
             return null;
         }
+    }
+
+    /**
+     * @return the checksum of a record: its fixed fields but the checksum itself, its path and its slots' bytes, so
+     *     that a damaged record or hash area (a zeroed sector would read as "never written": zeros) is not believed.
+     */
+    static long checksum(final ByteBuffer fixedFields, final byte[] path, final ByteBuffer slotBytes)
+    {
+        final ByteBuffer f = ByteBuffer.allocate(FIXED).order(ByteOrder.LITTLE_ENDIAN);
+        for (int i = 0; i < FIXED; i++)
+        {
+            f.put(i, fixedFields.get(i));
+        }
+        f.putLong(CHECKSUM_AT, 0);
+        final long fields = FIELDS.hashBytes(f.array());
+        final long name = LongHashFunction.xx3(fields).hashBytes(path);
+        return LongHashFunction.xx3(name).hashBytes(slotBytes.duplicate());
     }
 
     /**
@@ -151,21 +187,30 @@ final class HashStore implements AutoCloseable, KnownHashes
                 return null;
             }
             final long first = fixed.getLong(40);
-            final long filePieces = fixed.getInt(48);
-            final long pieces = Math.min(maxPieces, filePieces);
-            if (first < 0 || first + filePieces > slots || pieces > Integer.MAX_VALUE / 2)
+            final long filePieces = fixed.getInt(PIECES_AT);
+            // a record describes the whole file: fewer pieces would tell the donor that the copy ends early
+            if (first < 0 || filePieces != (stamp[2] + pieceSize - 1) / pieceSize || filePieces > slots - first ||
+                filePieces > Integer.MAX_VALUE / SLOT)
             {
                 return null;
             }
-            final long[] out = read(first, (int)pieces, stamp[2]);
+            final ByteBuffer slotBytes = ByteBuffer.allocate((int)filePieces * SLOT).order(ByteOrder.LITTLE_ENDIAN);
+            readFully(channel, slotBytes, HEADER + first * SLOT);
+            slotBytes.flip();
+            if (checksum(fixed, e.pathBytes, slotBytes) != fixed.getLong(CHECKSUM_AT))
+            {
+                return null;
+            }
+            final long pieces = Math.min(maxPieces, filePieces);
+            final long[] out = read(slotBytes, (int)pieces, stamp[2]);
             lastStamp = stamp;
             hits++;
             hitBytes += Math.min(stamp[2], pieces * pieceSize);
             return out;
         }
-        catch (final IOException ex)
+        catch (final IOException | RuntimeException ex)
         {
-            return null;
+            return null; // a damaged store is not believed, and never fails the update
         }
     }
 
@@ -173,35 +218,30 @@ final class HashStore implements AutoCloseable, KnownHashes
      * @return the hashes of {@code pieces} pieces from slot {@code first} of a file of {@code size} bytes, with the
      *     pieces never written given the hash of zeros.
      */
-    private long[] read(final long first, final int pieces, final long size) throws IOException
+    private long[] read(final ByteBuffer b, final int pieces, final long size)
     {
         final long[] out = new long[pieces * 2];
-        final ByteBuffer b = ByteBuffer.allocate(Math.min(pieces, 4096) * SLOT).order(ByteOrder.LITTLE_ENDIAN);
-        final ZeroHashes zeros = new ZeroHashes(pieceSize);
-        int done = 0;
-        while (done < pieces)
+        for (int i = 0; i < pieces; i++)
         {
-            final int n = Math.min(pieces - done, b.capacity() / SLOT);
-            b.clear().limit(n * SLOT);
-            readFully(channel, b, HEADER + (first + done) * SLOT);
-            for (int i = 0; i < n; i++)
+            long lo = b.getLong(i * SLOT);
+            long hi = b.getLong(i * SLOT + 8);
+            if (lo == 0 && hi == 0)
             {
-                long lo = b.getLong(i * SLOT);
-                long hi = b.getLong(i * SLOT + 8);
-                if (lo == 0 && hi == 0)
+                if (zeros == null)
                 {
-                    final long p = done + i;
-                    final long[] z = zeros.of((int)Math.min(pieceSize, size - p * pieceSize));
-                    lo = z[0];
-                    hi = z[1];
+                    zeros = new ZeroHashes(pieceSize);
                 }
-                out[(done + i) * 2] = lo;
-                out[(done + i) * 2 + 1] = hi;
+                final long[] z = zeros.of((int)Math.min(pieceSize, size - (long)i * pieceSize));
+                lo = z[0];
+                hi = z[1];
             }
-            done += n;
+            out[i * 2] = lo;
+            out[i * 2 + 1] = hi;
         }
         return out;
     }
+
+    private ZeroHashes zeros;
 
     /**
      * @return the offset of the record for {@code path}, or -1.
@@ -236,13 +276,13 @@ final class HashStore implements AutoCloseable, KnownHashes
 
     private byte[] pathAt(final long at) throws IOException
     {
-        if (at < HEADER || at + FIXED > length)
+        if (at < HEADER || at > length - FIXED)
         {
             throw new IOException("record outside the store");
         }
         readFully(channel, fixed.clear(), at);
-        final int len = fixed.getInt(52);
-        if (len < 0 || at + FIXED + len > length)
+        final int len = fixed.getInt(PATH_LENGTH_AT);
+        if (len < 0 || len > 4096 || at + FIXED + len > length)
         {
             throw new IOException("record outside the store");
         }
@@ -398,6 +438,8 @@ final class HashStore implements AutoCloseable, KnownHashes
         private final org.agrona.collections.Int2ObjectHashMap<long[]> carried =
             new org.agrona.collections.Int2ObjectHashMap<>();
         private long previousRecords = -1;
+        /** The store in place, moved aside while this update writes data; null if it was left in place. */
+        private Path retired;
 
         private static final class TaskScratch
         {
@@ -410,8 +452,11 @@ final class HashStore implements AutoCloseable, KnownHashes
             this.stateFile = stateDir.resolve(BUILDING);
             this.pieceSize = pieceSize;
             Files.deleteIfExists(stateFile);
-            this.channel = FileChannel.open(stateFile, StandardOpenOption.CREATE_NEW, StandardOpenOption.READ,
-                StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS);
+            // owner only: it names every large file of the copy, those in private directories too
+            this.channel = FileChannel.open(stateFile, java.util.Set.of(StandardOpenOption.CREATE_NEW,
+                StandardOpenOption.READ, StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS),
+                java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
+                java.nio.file.attribute.PosixFilePermissions.fromString("rw-------")));
         }
 
         /**
@@ -439,6 +484,36 @@ final class HashStore implements AutoCloseable, KnownHashes
         void previous(final long records)
         {
             previousRecords = records;
+        }
+
+        /**
+         * Before this update writes any data: move the store in place into {@code .ferry/}, forced, so that a crash
+         * while files are rewritten (whose ctime changes a crash may lose while their new bytes survive) leaves no
+         * store that a resume or a later update would believe. {@link #finish} puts it back, or replaces it.
+         */
+        void retire(final Path target, final boolean sync) throws IOException
+        {
+            final Path inPlace = target.resolve(ManifestScanner.HASH_STORE);
+            if (!Files.isRegularFile(inPlace, LinkOption.NOFOLLOW_LINKS))
+            {
+                return;
+            }
+            final Path aside = stateFile.resolveSibling(RETIRED);
+            Files.move(inPlace, aside, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+            retired = aside;
+            if (sync)
+            {
+                RecipientFiles.forceDirectory(target);
+            }
+        }
+
+        private void dropRetired() throws IOException
+        {
+            if (retired != null)
+            {
+                Files.deleteIfExists(retired);
+                retired = null;
+            }
         }
 
         /**
@@ -486,6 +561,19 @@ final class HashStore implements AutoCloseable, KnownHashes
          * entry {@code index}, from {@code plain} (the masked pieces in order): hash them into their slots.
          */
         void onWrite(final int task, final int index, final long position, final int len, final long mask,
+            final ApplyData plain)
+        {
+            try
+            {
+                hashInto(task, index, position, len, mask, plain);
+            }
+            catch (final IOException | RuntimeException ex)
+            {
+                broken = true; // the store cannot follow (its own disk full): dropped at the end, the clone goes on
+            }
+        }
+
+        private void hashInto(final int task, final int index, final long position, final int len, final long mask,
             final ApplyData plain) throws IOException
         {
             final long first = firstSlot.get(index);
@@ -565,11 +653,23 @@ final class HashStore implements AutoCloseable, KnownHashes
          */
         long finish(final TargetEntries entries, final Path target, final boolean sync) throws IOException
         {
+            return finish(entries, target, sync, true);
+        }
+
+        /**
+         * @param afterFileSync whether FILE SYNC has given every file the donor's mtime (the end of a clone or update;
+         *     not a live clone's pass that another follows): a file whose mtime is not the donor's then was written
+         *     by something else since, and is left out.
+         */
+        long finish(final TargetEntries entries, final Path target, final boolean sync, final boolean afterFileSync)
+            throws IOException
+        {
             final Path finalFile = target.resolve(ManifestScanner.HASH_STORE);
             if (broken)
             {
                 abandon();
                 Files.deleteIfExists(finalFile);
+                dropRetired();
                 return -1;
             }
             final int n = firstSlot.size();
@@ -587,22 +687,35 @@ final class HashStore implements AutoCloseable, KnownHashes
             Arrays.sort(indexes); // manifest order: the records are written in it
             if (!dirty && previousRecords == n && unchangedSinceCarried(entries, indexes))
             {
-                abandon(); // the store in place says all this already (a no-change update): it is not touched
+                abandon(); // the store in place says all this already (a no-change update): it is not rewritten
+                if (retired != null)
+                {
+                    Files.move(retired, finalFile, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+                    retired = null;
+                }
                 return n;
             }
             final ByteBuffer rec = ByteBuffer.allocate(FIXED + 4096 + 8).order(ByteOrder.LITTLE_ENDIAN);
+            // every slot of a record is read back for its checksum: the store is 1/1024 of the files it describes
             for (final int index : indexes)
             {
                 final TargetEntry e = entries.get(index);
                 final long[] stamp = stamp(e.resolved());
                 final long pieces = (e.size + pieceSize - 1) / pieceSize;
-                if (stamp == null || stamp[2] != e.size || e.pathBytes.length > 4096)
+                if (stamp == null || stamp[2] != e.size || e.pathBytes.length > 4096 || !untouched(entries, index,
+                    e, stamp, afterFileSync))
                 {
                     continue;
                 }
+                final long first = firstSlot.get(index);
+                final ByteBuffer slotBytes = ByteBuffer.allocate((int)pieces * SLOT).order(ByteOrder.LITTLE_ENDIAN);
+                readFully(channel, slotBytes, HEADER + first * SLOT);
+                slotBytes.flip();
                 rec.clear();
                 rec.putLong(stamp[0]).putLong(stamp[1]).putLong(stamp[2]).putLong(stamp[3]).putLong(stamp[4])
-                    .putLong(firstSlot.get(index)).putInt((int)pieces).putInt(e.pathBytes.length).put(e.pathBytes);
+                    .putLong(first).putLong(0).putInt((int)pieces).putInt(e.pathBytes.length);
+                rec.putLong(CHECKSUM_AT, checksum(rec, e.pathBytes, slotBytes));
+                rec.put(e.pathBytes);
                 while (rec.position() % 8 != 0)
                 {
                     rec.put((byte)0);
@@ -639,6 +752,7 @@ final class HashStore implements AutoCloseable, KnownHashes
             {
                 abandon(); // nothing to describe
                 Files.deleteIfExists(finalFile);
+                dropRetired();
                 return 0;
             }
             channel.truncate(pos);
@@ -664,11 +778,32 @@ final class HashStore implements AutoCloseable, KnownHashes
             {
                 Files.move(stateFile, finalFile, StandardCopyOption.REPLACE_EXISTING);
             }
+            dropRetired();
             if (CHECK)
             {
                 check(target, entries);
             }
             return count;
+        }
+
+        /**
+         * @return whether entry {@code index}, now at {@code stamp}, can only have been written by this clone: a file
+         *     carried over from the store in place still has the device, inode, size and mtime it had there (and its
+         *     ctime, unless FILE SYNC restored its owner, mode or xattrs); after FILE SYNC every file has the donor's
+         *     mtime. A program writing the copy behind the target's lock is caught when its write moves the mtime
+         *     after FILE SYNC set it, or a kept file's at all; one that writes and then sets the mtime back before
+         *     FILE SYNC is not (as it fools rsync's quick check): {@code --checksum} reads everything.
+         */
+        private boolean untouched(final TargetEntries entries, final int index, final TargetEntry e,
+            final long[] stamp, final boolean afterFileSync)
+        {
+            if (afterFileSync && stamp[3] != e.mtimeNanos)
+            {
+                return false;
+            }
+            final long[] was = carried.get(index);
+            return was == null || was[0] == stamp[0] && was[1] == stamp[1] && was[2] == stamp[2] &&
+                was[3] == stamp[3] && (was[4] == stamp[4] || !entries.is(index, TargetEntries.UNCHANGED));
         }
 
         private boolean unchangedSinceCarried(final TargetEntries entries, final int[] indexes)

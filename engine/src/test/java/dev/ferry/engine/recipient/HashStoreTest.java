@@ -128,6 +128,9 @@ class HashStoreTest
         {
             clone(d, dst, new CloneClient.Options().keepHashes(true));
             assertTrue(Files.isRegularFile(dst.resolve(ManifestScanner.HASH_STORE)), "the copy keeps its hashes");
+            assertEquals(java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"),
+                Files.getPosixFilePermissions(dst.resolve(ManifestScanner.HASH_STORE)),
+                "it names every large file, those in private directories too: owner only");
             assertTrue(TreeComparator.compare(src, dst).isEmpty(), "the store is not part of the copy's tree");
             for (final String rel : new String[] { "big/a.bin", "big/b.bin", "zeros.bin", "sparse.bin", "s3" })
             {
