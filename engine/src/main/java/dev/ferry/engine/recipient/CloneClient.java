@@ -292,7 +292,7 @@ public final class CloneClient implements AutoCloseable
          * Hash every file of the copy as it is written ({@code --keep-hashes}), into the copy's hash store, so that
          * the first {@code --update} need not read the copy's changed files (later updates need not anyway: each
          * keeps the hashes of what it compared and wrote). Costs the recipient one XXH3-128 pass over the data (on
-         * two cores here, 3 GiB of large files took 4.7-5.2 s instead of 3.8-4.3 s). Default from
+         * two cores here, 3 GiB of large files took 5.2-5.5 s instead of 4.0-4.3 s under C1). Default from
          * {@code -Dferry.hashes.clone}, false.
          */
         public Options keepHashes(final boolean v)

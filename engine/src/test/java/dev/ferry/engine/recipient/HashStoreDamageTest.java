@@ -24,6 +24,13 @@ import dev.ferry.engine.layout.ManifestScanner;
 import dev.ferry.engine.verify.TreeComparator;
 
 import static org.junit.jupiter.api.Assertions.assertDoesNotThrow;
+import static dev.ferry.engine.recipient.HashStoreSupport.BLOCK;
+import static dev.ferry.engine.recipient.HashStoreSupport.PIECE;
+import static dev.ferry.engine.recipient.HashStoreSupport.cloneInto;
+import static dev.ferry.engine.recipient.HashStoreSupport.donor;
+import static dev.ferry.engine.recipient.HashStoreSupport.entry;
+import static dev.ferry.engine.recipient.HashStoreSupport.overwrite;
+import static dev.ferry.engine.recipient.HashStoreSupport.random;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
@@ -38,45 +45,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  */
 class HashStoreDamageTest
 {
-    private static final int BLOCK = 64 * 1024;
-    private static final int PIECE = DescriptorFlyweight.pieceSize(BLOCK);
-
     @TempDir
     Path dir;
-
-    private static DonorService donor(final Path src)
-    {
-        return new DonorService(src, new InetSocketAddress("127.0.0.1", 0), new DonorService.Options()
-            .settings(new CloneSettings().blockSize(BLOCK).chunkSize(4L * BLOCK)).restartWindowMs(60_000)).start();
-    }
-
-    private static CloneResult clone(final DonorService d, final Path dst, final CloneClient.Options o)
-    {
-        return new CloneClient(d.address(), dst, o.threads(2)).run();
-    }
-
-    private static byte[] random(final Random r, final int n)
-    {
-        final byte[] b = new byte[n];
-        r.nextBytes(b);
-        return b;
-    }
-
-    private static void overwrite(final Path p, final long at, final byte[] bytes) throws IOException
-    {
-        try (RandomAccessFile f = new RandomAccessFile(p.toFile(), "rw"))
-        {
-            f.seek(at);
-            f.write(bytes);
-        }
-    }
-
-    private static TargetEntry entry(final Path root, final String rel) throws IOException
-    {
-        final TargetEntries es = new TargetEntries(root);
-        return es.add(rel.getBytes(StandardCharsets.UTF_8), DescriptorFlyweight.FILE_REGULAR,
-            Files.size(root.resolve(rel)), 0644, 0, null, 0, 0, 0, 0, -1, 0, null);
-    }
 
     /** @return the offset of {@code rel}'s record in the store of {@code copy}. */
     private static long recordOf(final Path copy, final String rel) throws IOException
@@ -130,7 +100,7 @@ class HashStoreDamageTest
         final Path dst = dir.resolve("dst");
         try (DonorService d = donor(src))
         {
-            clone(d, dst, new CloneClient.Options().keepHashes(true));
+            cloneInto(d, dst, new CloneClient.Options().keepHashes(true));
         }
         poke(dst, 31, new byte[] { 0x20 }); // records was 2: its byte 7 was 0
         try (HashStore s = HashStore.open(dst))
@@ -148,7 +118,7 @@ class HashStoreDamageTest
         final Path dst = dir.resolve("dst");
         try (DonorService d = donor(src))
         {
-            clone(d, dst, new CloneClient.Options().keepHashes(true));
+            cloneInto(d, dst, new CloneClient.Options().keepHashes(true));
         }
         final long at = recordOf(dst, "big/a.bin");
         poke(dst, at + 56, new byte[] { (byte)0xff, (byte)0xff, (byte)0xff, (byte)0xff });
@@ -171,7 +141,7 @@ class HashStoreDamageTest
         final Path dst = dir.resolve("dst");
         try (DonorService d = donor(src))
         {
-            clone(d, dst, new CloneClient.Options().keepHashes(true));
+            cloneInto(d, dst, new CloneClient.Options().keepHashes(true));
             poke(dst, recordOf(dst, "big/a.bin") + 56, new byte[] { 1, 0, 0, 0 });
             // the donor's file becomes sparse: piece 0 as it was, a hole, new data in the last piece
             final byte[] first = new byte[PIECE];
@@ -186,7 +156,7 @@ class HashStoreDamageTest
                 ch.write(ByteBuffer.wrap(first), 0);
                 ch.write(ByteBuffer.wrap(random(r, PIECE)), 39L * PIECE);
             }
-            clone(d, dst, new CloneClient.Options().update(true));
+            cloneInto(d, dst, new CloneClient.Options().update(true));
             assertEquals(java.util.List.of(), TreeComparator.compare(src, dst), "the copy equals the donor");
         }
     }
@@ -204,17 +174,17 @@ class HashStoreDamageTest
         final Path dst = dir.resolve("dst");
         try (DonorService d = donor(src))
         {
-            clone(d, dst, new CloneClient.Options().keepHashes(true));
-            overwrite(src.resolve("big/a.bin"), 7L * PIECE, random(r, 100)); // something for the update to do
+            cloneInto(d, dst, new CloneClient.Options().keepHashes(true));
+            overwrite(src.resolve("big/a.bin"), 7L * PIECE, random(r, 100), false); // something for the update to do
             final AtomicBoolean done = new AtomicBoolean();
             final byte[] scribble = random(r, 4096);
-            clone(d, dst, new CloneClient.Options().update(true).onProgress(p ->
+            cloneInto(d, dst, new CloneClient.Options().update(true).onProgress(p ->
             {
                 if (p.stage() == CloneStage.FILE_SYNC && done.compareAndSet(false, true))
                 {
                     try
                     {
-                        overwrite(dst.resolve("big/b.bin"), 5L * PIECE, scribble); // b.bin is kept by the update
+                        overwrite(dst.resolve("big/b.bin"), 5L * PIECE, scribble, false); // b.bin is kept by the update
                     }
                     catch (final IOException ex)
                     {
@@ -224,7 +194,7 @@ class HashStoreDamageTest
             }, 1000));
             assertTrue(done.get());
             // the next update: b.bin's mtime differs from the donor's, so it is compared
-            clone(d, dst, new CloneClient.Options().update(true));
+            cloneInto(d, dst, new CloneClient.Options().update(true));
             assertEquals(java.util.List.of(), TreeComparator.compare(src, dst), "the next update mends the copy");
         }
     }
@@ -238,15 +208,15 @@ class HashStoreDamageTest
         final Path dst = dir.resolve("dst");
         try (DonorService d = donor(src))
         {
-            clone(d, dst, new CloneClient.Options().keepHashes(true));
+            cloneInto(d, dst, new CloneClient.Options().keepHashes(true));
             final ByteBuffer f = ByteBuffer.allocate(64).order(ByteOrder.LITTLE_ENDIAN);
             try (FileChannel ch = FileChannel.open(dst.resolve(ManifestScanner.HASH_STORE), StandardOpenOption.READ))
             {
                 ch.read(f, recordOf(dst, "big/a.bin"));
             }
             poke(dst, 64 + (f.getLong(40) + 10) * 16, new byte[16]); // piece 10 of a.bin: 0,0
-            overwrite(src.resolve("big/a.bin"), 10L * PIECE, new byte[PIECE]); // the donor's piece 10 is zeros now
-            clone(d, dst, new CloneClient.Options().update(true));
+            overwrite(src.resolve("big/a.bin"), 10L * PIECE, new byte[PIECE], false); // the donor's piece 10 is zeros now
+            cloneInto(d, dst, new CloneClient.Options().update(true));
             assertEquals(java.util.List.of(), TreeComparator.compare(src, dst), "the copy equals the donor");
         }
     }
@@ -260,9 +230,9 @@ class HashStoreDamageTest
         final Path dst = dir.resolve("dst");
         try (DonorService d = donor(src))
         {
-            clone(d, dst, new CloneClient.Options().keepHashes(true));
+            cloneInto(d, dst, new CloneClient.Options().keepHashes(true));
             Files.setLastModifiedTime(src.resolve("big/b.bin"), java.nio.file.attribute.FileTime.fromMillis(1000));
-            overwrite(src.resolve("big/a.bin"), 3L * PIECE, random(r, 100));
+            overwrite(src.resolve("big/a.bin"), 3L * PIECE, random(r, 100), false);
             final CloneClient[] c = new CloneClient[1];
             c[0] = new CloneClient(d.address(), dst, new CloneClient.Options().update(true).threads(2).onProgress(p ->
             {
@@ -284,7 +254,7 @@ class HashStoreDamageTest
             "the update was interrupted");
         try (DonorService d = donor(src)) // a new donor: the snapshot is gone, so the resume merges by manifest
         {
-            final CloneResult res = clone(d, dst, new CloneClient.Options().resume(true).resumeChecksum(true));
+            final CloneResult res = cloneInto(d, dst, new CloneClient.Options().resume(true).resumeChecksum(true));
             assertTrue(TreeComparator.compare(src, dst).isEmpty());
             assertTrue(res.diff().hashedBytes() >= Files.size(src.resolve("big/b.bin")),
                 "--checksum reads b.bin; hashed " + res.diff().hashedBytes() + " bytes");

@@ -22,6 +22,13 @@ import dev.ferry.engine.layout.ManifestScanner;
 import dev.ferry.engine.verify.TreeComparator;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static dev.ferry.engine.recipient.HashStoreSupport.BLOCK;
+import static dev.ferry.engine.recipient.HashStoreSupport.PIECE;
+import static dev.ferry.engine.recipient.HashStoreSupport.cloneInto;
+import static dev.ferry.engine.recipient.HashStoreSupport.donor;
+import static dev.ferry.engine.recipient.HashStoreSupport.entry;
+import static dev.ferry.engine.recipient.HashStoreSupport.overwrite;
+import static dev.ferry.engine.recipient.HashStoreSupport.random;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
@@ -38,44 +45,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  */
 class HashStoreTest
 {
-    private static final int BLOCK = 64 * 1024;
-    private static final int PIECE = DescriptorFlyweight.pieceSize(BLOCK);
-
     @TempDir
     Path dir;
-
-    private static DonorService donor(final Path src)
-    {
-        return new DonorService(src, new InetSocketAddress("127.0.0.1", 0), new DonorService.Options()
-            .settings(new CloneSettings().blockSize(BLOCK).chunkSize(4L * BLOCK)).restartWindowMs(60_000)).start();
-    }
-
-    private static CloneResult clone(final DonorService d, final Path dst, final CloneClient.Options o)
-    {
-        return new CloneClient(d.address(), dst, o.threads(2)).run();
-    }
-
-    private static byte[] random(final Random r, final int n)
-    {
-        final byte[] b = new byte[n];
-        r.nextBytes(b);
-        return b;
-    }
-
-    private static void overwrite(final Path p, final long at, final byte[] bytes, final boolean keepMtime)
-        throws IOException
-    {
-        final FileTime t = Files.getLastModifiedTime(p);
-        try (RandomAccessFile f = new RandomAccessFile(p.toFile(), "rw"))
-        {
-            f.seek(at);
-            f.write(bytes);
-        }
-        if (keepMtime)
-        {
-            Files.setLastModifiedTime(p, t);
-        }
-    }
 
     /** Big random files, a sparse one, one of zeros, one whose last piece is short, and small files. */
     private static void tree(final Path src, final Random r) throws IOException
@@ -94,13 +65,6 @@ class HashStoreTest
         {
             Files.write(src.resolve("s" + i), random(r, 1 + r.nextInt(3000)));
         }
-    }
-
-    private static TargetEntry entry(final Path root, final String rel) throws IOException
-    {
-        final TargetEntries es = new TargetEntries(root);
-        return es.add(rel.getBytes(java.nio.charset.StandardCharsets.UTF_8), DescriptorFlyweight.FILE_REGULAR,
-            Files.size(root.resolve(rel)), 0644, 0, null, 0, 0, 0, 0, -1, 0, null);
     }
 
     /** What the store says of {@code rel} equals hashing the copy's file now. */
@@ -126,7 +90,7 @@ class HashStoreTest
         tree(src, r);
         try (DonorService d = donor(src))
         {
-            clone(d, dst, new CloneClient.Options().keepHashes(true));
+            cloneInto(d, dst, new CloneClient.Options().keepHashes(true));
             assertTrue(Files.isRegularFile(dst.resolve(ManifestScanner.HASH_STORE)), "the copy keeps its hashes");
             assertEquals(java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"),
                 Files.getPosixFilePermissions(dst.resolve(ManifestScanner.HASH_STORE)),
@@ -140,7 +104,7 @@ class HashStoreTest
             // the donor changes: a piece overwritten in one file, a tail appended to another
             overwrite(src.resolve("big/a.bin"), 17L * PIECE + 100, random(r, 4096), false);
             Files.write(src.resolve("big/b.bin"), random(r, 5000), StandardOpenOption.APPEND);
-            final CloneResult u = clone(d, dst, new CloneClient.Options().update(true));
+            final CloneResult u = cloneInto(d, dst, new CloneClient.Options().update(true));
             assertEquals(2, u.diff().comparedFiles());
             assertEquals(0, u.diff().hashedBytes(), "the copy's hashes came from the store, none read");
             assertTrue(u.networkBytes() < 10L * PIECE, "only changed pieces travel: " + u.networkBytes());
@@ -152,7 +116,7 @@ class HashStoreTest
             // and the store the update left serves the next one
             overwrite(src.resolve("big/a.bin"), 3L * PIECE, random(r, 100), false);
             overwrite(src.resolve("big/b.bin"), 20L * PIECE, random(r, 200), false);
-            final CloneResult u2 = clone(d, dst, new CloneClient.Options().update(true));
+            final CloneResult u2 = cloneInto(d, dst, new CloneClient.Options().update(true));
             assertEquals(2, u2.diff().comparedFiles());
             assertEquals(0, u2.diff().hashedBytes());
             assertTrue(TreeComparator.compare(src, dst).isEmpty());
@@ -168,15 +132,15 @@ class HashStoreTest
         tree(src, r);
         try (DonorService d = donor(src))
         {
-            clone(d, dst, new CloneClient.Options().keepHashes(false));
+            cloneInto(d, dst, new CloneClient.Options().keepHashes(false));
             assertFalse(Files.exists(dst.resolve(ManifestScanner.HASH_STORE)), "no hashing pass without --keep-hashes");
             overwrite(src.resolve("big/a.bin"), 9L * PIECE, random(r, 4096), false);
-            final CloneResult first = clone(d, dst, new CloneClient.Options().update(true));
+            final CloneResult first = cloneInto(d, dst, new CloneClient.Options().update(true));
             assertEquals(40L * PIECE, first.diff().hashedBytes(), "the first update reads the compared file");
             assertTrue(TreeComparator.compare(src, dst).isEmpty());
             assertStored(dst, "big/a.bin");
             overwrite(src.resolve("big/a.bin"), 33L * PIECE, random(r, 4096), false);
-            final CloneResult second = clone(d, dst, new CloneClient.Options().update(true));
+            final CloneResult second = cloneInto(d, dst, new CloneClient.Options().update(true));
             assertEquals(0, second.diff().hashedBytes(), "the next one takes its hashes from the store");
             assertTrue(TreeComparator.compare(src, dst).isEmpty());
         }
@@ -190,7 +154,7 @@ class HashStoreTest
         tree(src, new Random(17));
         try (DonorService d = donor(src))
         {
-            clone(d, dst, new CloneClient.Options().keepHashes(true).settings(new CloneSettings().sync(false)));
+            cloneInto(d, dst, new CloneClient.Options().keepHashes(true).settings(new CloneSettings().sync(false)));
             assertFalse(Files.exists(dst.resolve(ManifestScanner.HASH_STORE)),
                 "a crash could lose an unforced store's hashes and keep its stamps");
             assertTrue(TreeComparator.compare(src, dst).isEmpty());
@@ -206,12 +170,12 @@ class HashStoreTest
         tree(src, r);
         try (DonorService d = donor(src))
         {
-            clone(d, dst, new CloneClient.Options().keepHashes(true));
+            cloneInto(d, dst, new CloneClient.Options().keepHashes(true));
             // the copy is changed with its size and mtime kept (only its ctime tells): the store no longer holds
             overwrite(dst.resolve("big/a.bin"), 5L * PIECE, random(r, 4096), true);
             // and the donor's version changes elsewhere, so the update compares the file
             overwrite(src.resolve("big/a.bin"), 30L * PIECE, random(r, 4096), false);
-            final CloneResult u = clone(d, dst, new CloneClient.Options().update(true));
+            final CloneResult u = cloneInto(d, dst, new CloneClient.Options().update(true));
             assertEquals(40L * PIECE, u.diff().hashedBytes(), "the changed copy was read, not taken from the store");
             assertTrue(TreeComparator.compare(src, dst).isEmpty(), "the copy's own change was mended too");
             assertStored(dst, "big/a.bin");
@@ -227,9 +191,9 @@ class HashStoreTest
         tree(src, r);
         try (DonorService d = donor(src))
         {
-            clone(d, dst, new CloneClient.Options().keepHashes(true));
+            cloneInto(d, dst, new CloneClient.Options().keepHashes(true));
             overwrite(src.resolve("big/b.bin"), 2L * PIECE, random(r, 10), false);
-            final CloneResult c = clone(d, dst, new CloneClient.Options().update(true).resumeChecksum(true));
+            final CloneResult c = cloneInto(d, dst, new CloneClient.Options().update(true).resumeChecksum(true));
             assertTrue(c.diff().hashedBytes() >= Files.size(src.resolve("big/a.bin")) + Files.size(src.resolve("big/b.bin")),
                 "--checksum reads every file: " + c.diff().hashedBytes());
             assertTrue(TreeComparator.compare(src, dst).isEmpty());
@@ -241,7 +205,7 @@ class HashStoreTest
             }
             assertNull(HashStore.open(dst));
             overwrite(src.resolve("big/b.bin"), 7L * PIECE, random(r, 10), false);
-            final CloneResult u = clone(d, dst, new CloneClient.Options().update(true));
+            final CloneResult u = cloneInto(d, dst, new CloneClient.Options().update(true));
             assertEquals(Files.size(src.resolve("big/b.bin")), u.diff().hashedBytes());
             assertTrue(TreeComparator.compare(src, dst).isEmpty());
             assertStored(dst, "big/b.bin"); // and a sound store replaces it
@@ -258,12 +222,12 @@ class HashStoreTest
         tree(src, r);
         try (DonorService d = donor(src))
         {
-            clone(d, dst, new CloneClient.Options().keepHashes(true));
+            cloneInto(d, dst, new CloneClient.Options().keepHashes(true));
         }
         final byte[] first = Files.readAllBytes(dst.resolve(ManifestScanner.HASH_STORE));
         try (DonorService d = donor(dst))
         {
-            final CloneResult c = clone(d, dst2, new CloneClient.Options().keepHashes(true));
+            final CloneResult c = cloneInto(d, dst2, new CloneClient.Options().keepHashes(true));
             assertEquals(ManifestScanner.scan(src).size(), c.entries(), "the store is not an entry of the copy");
         }
         assertTrue(TreeComparator.compare(src, dst2).isEmpty());
