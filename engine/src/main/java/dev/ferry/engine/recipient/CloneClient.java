@@ -686,8 +686,9 @@ public final class CloneClient implements AutoCloseable
         recipient.trackHaveWrites(run.live() && passStage != Stage.FREEZE); // the hash cache's input
         // the copy's hash store: every write of this process is hashed into it. A resume in a new process, or after a
         // first attempt failed, does not know what the one before wrote, so it writes none (the old store's records
-        // no longer match the files written since, and are not used); a live clone's later passes, a retry of one
-        // included, carry on from the store the pass before finished (its stamps tell what was written since)
+        // no longer match the files written since, and are not used); a live clone's later passes carry on from the
+        // store the pass before finished (its stamps tell what was written since); a retry after a pass that failed
+        // finds none in place (that pass had moved it aside) and hashes what it compares
         recipient.hashStore(kind == FRESH ? (options.keepHashes ? FileTreeRecipient.STORE_FRESH :
             FileTreeRecipient.STORE_OFF) : kind == UPDATE ||
             (kind == RESUME_MERGE && passStage != Stage.FILE_COPY) ? FileTreeRecipient.STORE_UPDATE :

@@ -110,6 +110,7 @@ public final class FileTreeRecipient implements RecipientStorage
      */
     public void resumeSameSnapshot(final RecipientJournal.Loaded loaded)
     {
+        dropStoreInPlace(); // an update cut before it moved its store aside: the store must not outlive its writes
         manifest.snapshot(loaded.snapshotId);
         manifest.layout(loaded.chunkSize, loaded.blockSize, loaded.filesPerChunk);
         manifest.journaling(false);
@@ -206,6 +207,10 @@ public final class FileTreeRecipient implements RecipientStorage
             {
                 startUpdateStore(have, old);
             }
+            else
+            {
+                dropStoreInPlace(); // this run writes data and keeps no store: none may outlive those writes
+            }
             return have;
         }
         finally
@@ -243,7 +248,7 @@ public final class FileTreeRecipient implements RecipientStorage
         {
             b.finish(manifest.entries(), target, settingsSync, false); // before FILE SYNC: mtimes not yet the donor's
         }
-        catch (final IOException ex)
+        catch (final IOException | RuntimeException ex)
         {
             b.abandon();
             try
@@ -309,7 +314,7 @@ public final class FileTreeRecipient implements RecipientStorage
             }
             installStore(b);
         }
-        catch (final IOException ex)
+        catch (final IOException | RuntimeException ex)
         {
             dropStore(); // the store is an optimisation: the clone goes on without one
         }
@@ -320,9 +325,10 @@ public final class FileTreeRecipient implements RecipientStorage
         dropStore();
         final TargetEntries entries = manifest.entries();
         final int pieceSize = pieceSize();
+        HashStore.Builder b = null;
         try
         {
-            final HashStore.Builder b = new HashStore.Builder(stateDir, pieceSize);
+            b = new HashStore.Builder(stateDir, pieceSize);
             if (old != null)
             {
                 b.previous(old.records());
@@ -375,9 +381,35 @@ public final class FileTreeRecipient implements RecipientStorage
             }
             installStore(b);
         }
-        catch (final IOException ex)
+        catch (final IOException | RuntimeException ex)
         {
+            if (b != null && b != storeBuilder)
+            {
+                b.abandon();
+            }
             dropStore();
+            dropStoreInPlace();
+        }
+    }
+
+    /**
+     * Remove the copy's store before a run that writes data without keeping one (a resume in a new process, an
+     * update with {@code --no-sync}, a store that could not be laid out): a crash could keep a rewritten file's
+     * new bytes and lose the ctime change its record would no longer match. Forced with the clone's durability.
+     */
+    private void dropStoreInPlace()
+    {
+        final Path inPlace = target.resolve(ManifestScanner.HASH_STORE);
+        try
+        {
+            if (Files.deleteIfExists(inPlace) && settingsSync)
+            {
+                RecipientFiles.forceDirectory(target);
+            }
+        }
+        catch (final IOException | RuntimeException ex)
+        {
+            // a directory under the name, say: HashStore.open never reads anything but a regular file
         }
     }
 

@@ -148,7 +148,9 @@ final class HashStore implements AutoCloseable, KnownHashes
      * @return the checksum of a record: its fixed fields but the checksum itself, its path and its slots' bytes, so
      *     that a damaged record or hash area (a zeroed sector would read as "never written": zeros) is not believed.
      */
-    static long checksum(final ByteBuffer fixedFields, final byte[] path, final ByteBuffer slotBytes)
+    static long checksum(final ByteBuffer fixedFields, final byte[] path, final FileChannel ch, final long first,
+        final int pieces, final long[] out, final int outPieces, final ZeroHashes zeros, final int pieceSize,
+        final long size) throws IOException
     {
         final ByteBuffer f = ByteBuffer.allocate(FIXED).order(ByteOrder.LITTLE_ENDIAN);
         for (int i = 0; i < FIXED; i++)
@@ -157,9 +159,37 @@ final class HashStore implements AutoCloseable, KnownHashes
         }
         f.putLong(CHECKSUM_AT, 0);
         final long fields = FIELDS.hashBytes(f.array());
-        final long name = LongHashFunction.xx3(fields).hashBytes(path);
-        return LongHashFunction.xx3(name).hashBytes(slotBytes.duplicate());
+        long h = LongHashFunction.xx3(fields).hashBytes(path);
+        // the slots in runs of CHUNK_SLOTS, each run's hash seeded with the last: no buffer the size of a file's
+        // hashes (a 64 GiB file has 64 MiB of them)
+        final ByteBuffer chunk = ByteBuffer.allocate(Math.max(1, Math.min(pieces, CHUNK_SLOTS)) * SLOT)
+            .order(ByteOrder.LITTLE_ENDIAN);
+        for (int done = 0; done < pieces; )
+        {
+            final int n = Math.min(pieces - done, CHUNK_SLOTS);
+            chunk.clear().limit(n * SLOT);
+            readFully(ch, chunk, HEADER + (first + done) * SLOT);
+            chunk.flip();
+            h = LongHashFunction.xx3(h).hashBytes(chunk.duplicate());
+            for (int i = 0; out != null && i < n && done + i < outPieces; i++)
+            {
+                long lo = chunk.getLong(i * SLOT);
+                long hi = chunk.getLong(i * SLOT + 8);
+                if (lo == 0 && hi == 0)
+                {
+                    final long[] z = zeros.of((int)Math.min(pieceSize, size - (long)(done + i) * pieceSize));
+                    lo = z[0];
+                    hi = z[1];
+                }
+                out[(done + i) * 2] = lo;
+                out[(done + i) * 2 + 1] = hi;
+            }
+            done += n;
+        }
+        return h;
     }
+
+    private static final int CHUNK_SLOTS = 4096;
 
     /**
      * @return the hashes of {@code e}'s first pieces (up to {@code maxPieces}) as the copy's file is now, or null when
@@ -194,15 +224,21 @@ final class HashStore implements AutoCloseable, KnownHashes
             {
                 return null;
             }
-            final ByteBuffer slotBytes = ByteBuffer.allocate((int)filePieces * SLOT).order(ByteOrder.LITTLE_ENDIAN);
-            readFully(channel, slotBytes, HEADER + first * SLOT);
-            slotBytes.flip();
-            if (checksum(fixed, e.pathBytes, slotBytes) != fixed.getLong(CHECKSUM_AT))
+            final long pieces = Math.min(maxPieces, filePieces);
+            if (pieces * SLOT > Runtime.getRuntime().maxMemory() / 8)
+            {
+                return null; // more hashes than the heap should hold: the file is read and hashed within its budget
+            }
+            if (zeros == null)
+            {
+                zeros = new ZeroHashes(pieceSize);
+            }
+            final long[] out = new long[(int)pieces * 2];
+            if (checksum(fixed, e.pathBytes, channel, first, (int)filePieces, out, (int)pieces, zeros, pieceSize,
+                stamp[2]) != fixed.getLong(CHECKSUM_AT))
             {
                 return null;
             }
-            final long pieces = Math.min(maxPieces, filePieces);
-            final long[] out = read(slotBytes, (int)pieces, stamp[2]);
             lastStamp = stamp;
             hits++;
             hitBytes += Math.min(stamp[2], pieces * pieceSize);
@@ -218,29 +254,6 @@ final class HashStore implements AutoCloseable, KnownHashes
      * @return the hashes of {@code pieces} pieces from slot {@code first} of a file of {@code size} bytes, with the
      *     pieces never written given the hash of zeros.
      */
-    private long[] read(final ByteBuffer b, final int pieces, final long size)
-    {
-        final long[] out = new long[pieces * 2];
-        for (int i = 0; i < pieces; i++)
-        {
-            long lo = b.getLong(i * SLOT);
-            long hi = b.getLong(i * SLOT + 8);
-            if (lo == 0 && hi == 0)
-            {
-                if (zeros == null)
-                {
-                    zeros = new ZeroHashes(pieceSize);
-                }
-                final long[] z = zeros.of((int)Math.min(pieceSize, size - (long)i * pieceSize));
-                lo = z[0];
-                hi = z[1];
-            }
-            out[i * 2] = lo;
-            out[i * 2 + 1] = hi;
-        }
-        return out;
-    }
-
     private ZeroHashes zeros;
 
     /**
@@ -453,10 +466,19 @@ final class HashStore implements AutoCloseable, KnownHashes
             this.pieceSize = pieceSize;
             Files.deleteIfExists(stateFile);
             // owner only: it names every large file of the copy, those in private directories too
-            this.channel = FileChannel.open(stateFile, java.util.Set.of(StandardOpenOption.CREATE_NEW,
-                StandardOpenOption.READ, StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS),
-                java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
-                java.nio.file.attribute.PosixFilePermissions.fromString("rw-------")));
+            final java.util.Set<StandardOpenOption> open = java.util.EnumSet.of(StandardOpenOption.CREATE_NEW,
+                StandardOpenOption.READ, StandardOpenOption.WRITE);
+            FileChannel ch;
+            try
+            {
+                ch = FileChannel.open(stateFile, open, java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
+                    java.nio.file.attribute.PosixFilePermissions.fromString("rw-------")));
+            }
+            catch (final UnsupportedOperationException notPosix)
+            {
+                ch = FileChannel.open(stateFile, open);
+            }
+            this.channel = ch;
         }
 
         /**
@@ -531,7 +553,7 @@ final class HashStore implements AutoCloseable, KnownHashes
                 dirty = true;
             }
             final long pieces = (size + pieceSize - 1) / pieceSize;
-            if (pieces > Integer.MAX_VALUE / 2 || firstSlot.containsKey(index))
+            if (pieces > Integer.MAX_VALUE / SLOT || firstSlot.containsKey(index))
             {
                 return;
             }
@@ -630,14 +652,6 @@ final class HashStore implements AutoCloseable, KnownHashes
             }
         }
 
-        /**
-         * A write the store cannot follow: drop it at the end.
-         */
-        void spoil()
-        {
-            broken = true;
-        }
-
         boolean broken()
         {
             return broken;
@@ -685,6 +699,10 @@ final class HashStore implements AutoCloseable, KnownHashes
                 indexes[k] = (int)keys.nextValue();
             }
             Arrays.sort(indexes); // manifest order: the records are written in it
+            if (afterFileSync)
+            {
+                measureMtimeGranularity();
+            }
             if (!dirty && previousRecords == n && unchangedSinceCarried(entries, indexes))
             {
                 abandon(); // the store in place says all this already (a no-change update): it is not rewritten
@@ -708,13 +726,11 @@ final class HashStore implements AutoCloseable, KnownHashes
                     continue;
                 }
                 final long first = firstSlot.get(index);
-                final ByteBuffer slotBytes = ByteBuffer.allocate((int)pieces * SLOT).order(ByteOrder.LITTLE_ENDIAN);
-                readFully(channel, slotBytes, HEADER + first * SLOT);
-                slotBytes.flip();
                 rec.clear();
                 rec.putLong(stamp[0]).putLong(stamp[1]).putLong(stamp[2]).putLong(stamp[3]).putLong(stamp[4])
                     .putLong(first).putLong(0).putInt((int)pieces).putInt(e.pathBytes.length);
-                rec.putLong(CHECKSUM_AT, checksum(rec, e.pathBytes, slotBytes));
+                rec.putLong(CHECKSUM_AT, checksum(rec, e.pathBytes, channel, first, (int)pieces, null, 0, null,
+                    pieceSize, e.size));
                 rec.put(e.pathBytes);
                 while (rec.position() % 8 != 0)
                 {
@@ -797,13 +813,52 @@ final class HashStore implements AutoCloseable, KnownHashes
         private boolean untouched(final TargetEntries entries, final int index, final TargetEntry e,
             final long[] stamp, final boolean afterFileSync)
         {
-            if (afterFileSync && stamp[3] != e.mtimeNanos)
+            if (afterFileSync && (mtimeGranularity == Long.MAX_VALUE ||
+                stamp[3] != Math.floorDiv(e.mtimeNanos, mtimeGranularity) * mtimeGranularity))
+            {
+                return false; // FILE SYNC gave it the donor's mtime (as this file system keeps it): written since
+            }
+            final long[] was = carried.get(index);
+            if (was == null)
+            {
+                return true;
+            }
+            if (was[0] != stamp[0] || was[1] != stamp[1] || was[2] != stamp[2])
             {
                 return false;
             }
-            final long[] was = carried.get(index);
-            return was == null || was[0] == stamp[0] && was[1] == stamp[1] && was[2] == stamp[2] &&
-                was[3] == stamp[3] && (was[4] == stamp[4] || !entries.is(index, TargetEntries.UNCHANGED));
+            // left alone by FILE SYNC (an update's entry that had the donor's metadata): nothing may have moved;
+            // restored by FILE SYNC (times, mode, owner): its mtime and ctime moved, checked against the donor's above;
+            // a pass that another follows: no FILE SYNC ran, so nothing may have moved either
+            return afterFileSync && !entries.is(index, TargetEntries.UNCHANGED) || was[3] == stamp[3] && was[4] == stamp[4];
+        }
+
+        /** The mtime granularity of the copy's file system, in ns (1 on ext4 and XFS; a second or two elsewhere). */
+        private long mtimeGranularity = 1;
+
+        private void measureMtimeGranularity()
+        {
+            try
+            {
+                final long probe = 1_000_000_000L * 1_000_000_123L + 456_789_123L; // an odd number of nanoseconds
+                Files.setLastModifiedTime(stateFile, FileTime.from(java.time.Instant.ofEpochSecond(
+                    probe / 1_000_000_000L, probe % 1_000_000_000L)));
+                final java.time.Instant back = Files.getLastModifiedTime(stateFile, LinkOption.NOFOLLOW_LINKS).toInstant();
+                final long read = back.getEpochSecond() * 1_000_000_000L + back.getNano();
+                for (long g = 1; g <= 2_000_000_000L; g = g == 1_000_000_000L ? 2_000_000_000L : g * 10)
+                {
+                    if (read == Math.floorDiv(probe, g) * g)
+                    {
+                        mtimeGranularity = g;
+                        return;
+                    }
+                }
+                mtimeGranularity = Long.MAX_VALUE; // no granularity explains it: keep no record that relies on it
+            }
+            catch (final IOException | RuntimeException ex)
+            {
+                mtimeGranularity = Long.MAX_VALUE;
+            }
         }
 
         private boolean unchangedSinceCarried(final TargetEntries entries, final int[] indexes)

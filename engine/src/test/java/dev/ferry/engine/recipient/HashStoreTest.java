@@ -147,6 +147,28 @@ class HashStoreTest
     }
 
     @Test
+    void aLiveCloneOfTwoPassesKeepsTheFilesOfItsFirstPass() throws Exception
+    {
+        final Path src = dir.resolve("src");
+        final Path dst = dir.resolve("dst");
+        tree(src, new Random(18));
+        // a donor with freeze hooks always makes a frozen pass after the first: the first pass's files are carried
+        // over by the frozen one, whose FILE SYNC then gives them the donor's mtimes
+        try (DonorService d = new DonorService(src, new java.net.InetSocketAddress("127.0.0.1", 0),
+            new DonorService.Options().settings(new CloneSettings().blockSize(BLOCK).chunkSize(4L * BLOCK))
+                .restartWindowMs(60_000).freezeCmd("true").thawCmd("true")).start())
+        {
+            final CloneResult r = cloneInto(d, dst, new CloneClient.Options().keepHashes(true));
+            assertTrue(r.live().passes() >= 2, "passes: " + r.live().passes());
+            assertTrue(TreeComparator.compare(src, dst).isEmpty());
+            for (final String rel : new String[] { "big/a.bin", "big/b.bin", "sparse.bin" })
+            {
+                assertStored(dst, rel);
+            }
+        }
+    }
+
+    @Test
     void aCloneWithoutSyncKeepsNoStore() throws Exception
     {
         final Path src = dir.resolve("src");
