@@ -652,11 +652,6 @@ final class HashStore implements AutoCloseable, KnownHashes
             }
         }
 
-        boolean broken()
-        {
-            return broken;
-        }
-
         /**
          * After FILE SYNC forced the copy: record each laid-out file as it is now, force the store and move it to
          * {@code target}'s root (replacing the old one). Dropped instead, with the old store, if a write could not
