@@ -3,7 +3,6 @@ package dev.ferry.engine.recipient;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
-import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
@@ -185,25 +184,10 @@ final class CopyHashCache implements KnownHashes
         return hitBytes;
     }
 
+    /** The file's stamp ({@link HashStore#stamp}: device, inode, size, mtime, ctime), or null. */
     private static Version version(final Path p)
     {
-        try
-        {
-            final Map<String, Object> a = Files.readAttributes(p, "unix:ino,dev,size,lastModifiedTime,ctime",
-                LinkOption.NOFOLLOW_LINKS);
-            return new Version(a.get("dev") + ":" + a.get("ino"), (Long)a.get("size"),
-                nanos((java.nio.file.attribute.FileTime)a.get("lastModifiedTime")),
-                nanos((java.nio.file.attribute.FileTime)a.get("ctime")));
-        }
-        catch (final IOException | UnsupportedOperationException | IllegalArgumentException ex)
-        {
-            return null;
-        }
-    }
-
-    private static long nanos(final java.nio.file.attribute.FileTime t)
-    {
-        final java.time.Instant i = t.toInstant();
-        return i.getEpochSecond() * 1_000_000_000L + i.getNano();
+        final long[] s = HashStore.stamp(p);
+        return s == null ? null : new Version(s[0] + ":" + s[1], s[2], s[3], s[4]);
     }
 }
