@@ -253,6 +253,18 @@ public final class PathBytes
      */
     public static String display(final byte[] bytes, final int offset, final int length)
     {
+        // nearly every name is printable ASCII without a backslash: shown as it is, one copy (a manifest entry's
+        // display was a StringBuilder append per byte, measurable in a short-lived client's manifest)
+        int i0 = offset;
+        final int end0 = offset + length;
+        while (i0 < end0 && bytes[i0] >= 0x20 && bytes[i0] < 0x7f && bytes[i0] != '\\')
+        {
+            i0++;
+        }
+        if (i0 == end0)
+        {
+            return new String(bytes, offset, length, StandardCharsets.ISO_8859_1);
+        }
         final StringBuilder sb = new StringBuilder(length + 8);
         final int end = offset + length;
         int i = offset;

@@ -561,7 +561,9 @@ final class ManifestReceiver
             {
                 merge.merge(e);
             }
-            if (type == DescriptorFlyweight.FILE_DIRECTORY && !isRoot)
+            // a directory the merge found here (an update's scan, a resume's lstat) is not made again: in an update
+            // of a tree that had them all, each one cost a failed mkdir, an exception and another lstat
+            if (type == DescriptorFlyweight.FILE_DIRECTORY && !isRoot && !e.existed())
             {
                 try
                 {

@@ -142,6 +142,10 @@ class PathBytesTest
     void displayIsOneUnambiguousTerminalSafeLine()
     {
         assertEquals("caf\u00e9", PathBytes.display("café".getBytes(StandardCharsets.UTF_8)));
+        // printable ASCII is shown as it is (the fast path), a slice of it too
+        assertEquals("src/d 01/~f-10.dat", PathBytes.display("src/d 01/~f-10.dat".getBytes(StandardCharsets.US_ASCII)));
+        assertEquals("d 01", PathBytes.display("src/d 01/~f".getBytes(StandardCharsets.US_ASCII), 4, 4));
+        assertEquals("", PathBytes.display(new byte[0]));
         assertEquals("\\xff\\xfe", PathBytes.display(bytes(0xff, 0xfe)));
         assertEquals("a\\x80b", PathBytes.display(bytes('a', 0x80, 'b')));
         assertEquals("new\\x0aline", PathBytes.display(bytes('n', 'e', 'w', '\n', 'l', 'i', 'n', 'e')));
