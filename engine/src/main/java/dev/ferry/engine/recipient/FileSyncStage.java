@@ -414,7 +414,8 @@ final class FileSyncStage
         {
             return false;
         }
-        return mtime == e.mtimeNanos && mode == SetidPolicy.mode(e.type, e.mode, noSetuid, root, root) &&
+        return MtimeGranularity.same(mtime, e.mtimeNanos, mtimeGranularity) &&
+            mode == SetidPolicy.mode(e.type, e.mode, noSetuid, root, root) &&
             sameOwnerAndXattrs(e, uid, gid);
     }
 
@@ -473,6 +474,13 @@ final class FileSyncStage
     }
 
     private boolean updating;
+    /** How finely the copy keeps mtimes: an entry whose mtime is the donor's at it is left alone. */
+    private long mtimeGranularity = MtimeGranularity.EXACT;
+
+    void mtimeGranularity(final long g)
+    {
+        mtimeGranularity = g;
+    }
 
     private void removeStaleXattrs(final TargetEntry e)
     {

@@ -165,9 +165,16 @@ public final class FileTreeRecipient implements RecipientStorage
     public void updateInPlace(final boolean checksum)
     {
         updateChecksum = checksum;
-        merge = ResumeMerge.ofTree(target, checksum);
+        final long granularity = MtimeGranularity.measure(stateDir);
+        if (granularity != MtimeGranularity.EXACT)
+        {
+            dev.ferry.engine.Trace.mark("update: the copy keeps mtimes to " + (granularity == MtimeGranularity.UNKNOWN ?
+                "an unknown granularity: compared exactly" : granularity + " ns: compared at that"));
+        }
+        merge = ResumeMerge.ofTree(target, checksum, granularity);
         manifest.mergeWith(merge);
         fileSync.updating(true);
+        fileSync.mtimeGranularity(granularity);
     }
 
     RecipientJournal journal()

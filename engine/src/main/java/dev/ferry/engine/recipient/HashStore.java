@@ -829,8 +829,8 @@ final class HashStore implements AutoCloseable, KnownHashes
         private boolean untouched(final TargetEntries entries, final int index, final TargetEntry e,
             final long[] stamp, final boolean afterFileSync)
         {
-            if (afterFileSync && (mtimeGranularity == Long.MAX_VALUE ||
-                stamp[3] != Math.floorDiv(e.mtimeNanos, mtimeGranularity) * mtimeGranularity))
+            if (afterFileSync && (mtimeGranularity == MtimeGranularity.UNKNOWN ||
+                stamp[3] != MtimeGranularity.kept(e.mtimeNanos, mtimeGranularity)))
             {
                 return false; // FILE SYNC gave it the donor's mtime (as this file system keeps it): written since
             }
@@ -856,24 +856,11 @@ final class HashStore implements AutoCloseable, KnownHashes
         {
             try
             {
-                final long probe = 1_000_000_000L * 1_000_000_123L + 456_789_123L; // an odd number of nanoseconds
-                Files.setLastModifiedTime(stateFile, FileTime.from(java.time.Instant.ofEpochSecond(
-                    probe / 1_000_000_000L, probe % 1_000_000_000L)));
-                final java.time.Instant back = Files.getLastModifiedTime(stateFile, LinkOption.NOFOLLOW_LINKS).toInstant();
-                final long read = back.getEpochSecond() * 1_000_000_000L + back.getNano();
-                for (long g = 1; g <= 2_000_000_000L; g = g == 1_000_000_000L ? 2_000_000_000L : g * 10)
-                {
-                    if (read == Math.floorDiv(probe, g) * g)
-                    {
-                        mtimeGranularity = g;
-                        return;
-                    }
-                }
-                mtimeGranularity = Long.MAX_VALUE; // no granularity explains it: keep no record that relies on it
+                mtimeGranularity = MtimeGranularity.measureOn(stateFile);
             }
             catch (final IOException | RuntimeException ex)
             {
-                mtimeGranularity = Long.MAX_VALUE;
+                mtimeGranularity = MtimeGranularity.UNKNOWN;
             }
         }
 

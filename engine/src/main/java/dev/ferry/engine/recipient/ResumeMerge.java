@@ -106,14 +106,17 @@ final class ResumeMerge
     private final Map<String, OldEntry> old = new HashMap<>();
     /** Compare piece hashes of every file that exists, even when its size and mtime match. */
     private final boolean checksum;
+    /** How finely the copy keeps mtimes ({@link MtimeGranularity}): the quick check compares at it. */
+    private long granularity = MtimeGranularity.EXACT;
     private long moved;
 
     /**
      * An update: what the copy has is the target's tree as it is now (scanned like a donor's tree, by raw names).
      */
-    static ResumeMerge ofTree(final Path target, final boolean checksum)
+    static ResumeMerge ofTree(final Path target, final boolean checksum, final long granularity)
     {
         final ResumeMerge m = new ResumeMerge(target, null, checksum);
+        m.granularity = granularity;
         final Manifest tree;
         try
         {
@@ -287,7 +290,7 @@ final class ResumeMerge
         {
             e.existed(true);
             if (!checksum && o != null && !o.recent && o.type == e.type && o.complete && o.size == e.size &&
-                o.mtimeNanos == e.mtimeNanos && hereSize == e.size)
+                MtimeGranularity.same(o.mtimeNanos, e.mtimeNanos, granularity) && hereSize == e.size)
             {
                 e.kept(true); // the quick check: same size and mtime, all of it written
                 e.present(o.scanned ? o : null); // not written by this update: FILE SYNC compares its metadata
@@ -329,7 +332,8 @@ final class ResumeMerge
                 {
                     continue;
                 }
-                final List<OldEntry> candidates = vanished.get(e.size + ":" + e.mtimeNanos);
+                final List<OldEntry> candidates = vanished.get(e.size + ":" +
+                    MtimeGranularity.kept(e.mtimeNanos, granularity)); // the copy's mtime as its file system keeps it
                 if (candidates == null || candidates.isEmpty() || Files.exists(e.resolved(), LinkOption.NOFOLLOW_LINKS))
                 {
                     continue;

@@ -72,7 +72,7 @@ class FileSyncUpdateTest
         entry(entries, "d/written", DescriptorFlyweight.FILE_REGULAR, 11, fileMode, uid, gid, MTIME + 1);
         entry(entries, "d/mode", DescriptorFlyweight.FILE_REGULAR, 8, fileMode, uid, gid);
         entry(entries, "d/stray-xattr", DescriptorFlyweight.FILE_REGULAR, 15, fileMode, uid, gid);
-        final ResumeMerge merge = ResumeMerge.ofTree(target, false);
+        final ResumeMerge merge = ResumeMerge.ofTree(target, false, MtimeGranularity.EXACT);
         for (int i = 0; i < entries.size(); i++)
         {
             merge.merge(entries.get(i));
