@@ -52,7 +52,10 @@ final class VerifyCommand implements Callable<Integer>
             out.println(PeerText.escape(d)); // names come from the donor's manifest and the disk
         }
         out.println((diffs.isEmpty() ? "identical: " : diffs.size() + " differences; checked ") + v.entriesChecked() +
-            " entries and " + v.blocksChecked() + " block checksums");
+            " entries and " + v.blocksChecked() + " block checksums" + (v.coarseMtimes() == 0 ? "" : " (" +
+            v.coarseMtimes() + " mtimes equal to the donor's to the " + (v.mtimeGranularityAccepted() == 1_000_000_000L ?
+            "second" : (v.mtimeGranularityAccepted() / 1_000_000_000L) + " seconds") + ", all the copy's file system " +
+            "keeps)"));
         return diffs.isEmpty() ? 0 : FerryMain.EXIT_FAILURE;
     }
 }

@@ -142,10 +142,77 @@ public final class VerifyClient implements ConnectionHandler
         }
         if (paths != null)
         {
+            judgeMtimes();
             reportBlocks();
             findExtra();
         }
         return differences;
+    }
+
+    /**
+     * Mtimes the copy holds cut to a whole second (or two), waiting for the verdict: on a file system that keeps no
+     * fractions of a second (ext4 with 128-byte inodes, ext3, HFS+, FAT, some NFS and SMB servers) that is all a copy
+     * can hold, and an update compares at it. The copy's file system is judged coarse, without writing to it, when
+     * none of its entries kept a fraction the donor's mtime had.
+     */
+    private final List<String> coarseMtimes = new ArrayList<>();
+    private long coarseCount;
+    private long coarseGranularity = 1_000_000_000L;
+    private boolean finerThanSeconds;
+
+    private void mtimeDiffers(final long copy, final long donorMtime, final String shown)
+    {
+        if (copy == Math.floorDiv(donorMtime, 1_000_000_000L) * 1_000_000_000L ||
+            copy == Math.floorDiv(donorMtime, 2_000_000_000L) * 2_000_000_000L)
+        {
+            if (copy != Math.floorDiv(donorMtime, 1_000_000_000L) * 1_000_000_000L)
+            {
+                coarseGranularity = 2_000_000_000L;
+            }
+            coarseCount++;
+            if (coarseMtimes.size() < MAX_DIFFERENCES)
+            {
+                coarseMtimes.add("mtime differs: " + shown);
+            }
+            return;
+        }
+        differ("mtime differs: " + shown);
+    }
+
+    private void judgeMtimes()
+    {
+        if (coarseCount == 0)
+        {
+            return;
+        }
+        if (finerThanSeconds)
+        {
+            for (final String d : coarseMtimes)
+            {
+                differ(d); // other entries kept their fractions: these lost theirs
+            }
+            return;
+        }
+        coarseMtimesAccepted = coarseCount;
+    }
+
+    private long coarseMtimesAccepted;
+
+    /**
+     * @return how many entries' mtimes matched the donor's only cut to {@link #mtimeGranularityAccepted()}, on a copy
+     *     whose file system keeps no fractions of a second (0 otherwise).
+     */
+    public long coarseMtimes()
+    {
+        return coarseMtimesAccepted;
+    }
+
+    /**
+     * @return the granularity (ns) at which {@link #coarseMtimes()} entries matched.
+     */
+    public long mtimeGranularityAccepted()
+    {
+        return coarseGranularity;
     }
 
     public long blocksChecked()
@@ -403,7 +470,11 @@ public final class VerifyClient implements ConnectionHandler
             }
             if (st.mtimeNanos() != desc.mtimeNanos())
             {
-                differ("mtime differs: " + shown);
+                mtimeDiffers(st.mtimeNanos(), desc.mtimeNanos(), shown);
+            }
+            else if (desc.mtimeNanos() % 1_000_000_000L != 0)
+            {
+                finerThanSeconds = true; // the copy kept this mtime's fraction of a second
             }
             if (type == DescriptorFlyweight.FILE_SYMLINK)
             {

@@ -22,13 +22,15 @@ import dev.ferry.engine.donor.DonorService;
 import dev.ferry.engine.layout.TestFiles;
 import dev.ferry.engine.recipient.CloneClient;
 import dev.ferry.engine.recipient.CloneResult;
+import dev.ferry.engine.verify.VerifyClient;
 
 /**
  * A copy on a file system that keeps mtimes to the second (ext4 made with 128-byte inodes, loop-mounted: root only)
  * holds the donor's mtimes cut to the second. An update compares them at that granularity: with nothing changed it
  * keeps every file by the quick check (none read or hashed) and touches no entry; a file rewritten with its size kept
  * and a new mtime is compared and mended. Compared exactly, every file failed the quick check and was read on both
- * sides, and FILE SYNC set every entry's times again.
+ * sides, and FILE SYNC set every entry's times again. {@code ferry verify} accepts such mtimes on that copy, and still
+ * reports one cut to the second on a copy whose other entries kept their fractions.
  */
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
 class CoarseMtimeUpdateTest
@@ -101,6 +103,19 @@ class CoarseMtimeUpdateTest
                     assertEquals(Files.getLastModifiedTime(p).toInstant().getEpochSecond(),
                         Files.getLastModifiedTime(c).toInstant().getEpochSecond(), "mtime of " + c);
                 }
+
+                // ferry verify judges the copy's mtimes the same way, without writing to it
+                final VerifyClient coarse = new VerifyClient(d.address(), dst, new CloneClient.Options());
+                assertEquals(List.of(), coarse.run());
+                assertEquals(files.size() + 3, coarse.coarseMtimes(), "the files, d, d/e and the root matched to the second");
+                // on a copy that keeps fractions, one mtime cut to the second is still a difference
+                final Path fine = dir.resolve("fine");
+                UpdateTest.clone(d, fine, new CloneClient.Options());
+                final Instant was = Files.getLastModifiedTime(fine.resolve("f2")).toInstant();
+                Files.setLastModifiedTime(fine.resolve("f2"), FileTime.from(Instant.ofEpochSecond(was.getEpochSecond())));
+                final VerifyClient exact = new VerifyClient(d.address(), fine, new CloneClient.Options());
+                assertEquals(List.of("mtime differs: f2"), exact.run());
+                assertEquals(0, exact.coarseMtimes());
             }
         }
         finally
