@@ -367,11 +367,22 @@ public final class FileTreeRecipient implements RecipientStorage
                 }
                 else if (old != null)
                 {
-                    // kept as it is: its record, if it still describes the file
-                    final long[] known = old.lookup(entries.get(i), (size + pieceSize - 1) / pieceSize, pieceSize);
-                    if (known != null)
+                    // kept as it is: its record, if it still describes the file; a file the merge moved here (a
+                    // rename on the donor) has its record under the old path, checked as the file was before the
+                    // move, and carried with the stamp the move left
+                    final TargetEntry e = entries.get(i);
+                    final ResumeMerge.Moved m = merge == null ? null : merge.movedFrom(i);
+                    final long pieces = (size + pieceSize - 1) / pieceSize;
+                    final long[] known = m == null ? old.lookup(e, pieces, pieceSize) :
+                        old.lookup(m.oldPath(), null, m.stampBefore(), pieces, pieceSize);
+                    final long[] stamp = m == null ? old.lastStamp() : HashStore.stamp(e.resolved());
+                    if (known != null && stamp != null)
                     {
-                        b.add(i, size, known, old.lastStamp());
+                        b.add(i, size, known, stamp);
+                        if (m != null)
+                        {
+                            b.changed(); // its record moves to the new path: the store in place no longer says this
+                        }
                     }
                 }
             }

@@ -222,18 +222,28 @@ final class HashStore implements AutoCloseable, KnownHashes
     @Override
     public long[] lookup(final TargetEntry e, final long maxPieces, final int pieceSize)
     {
+        return lookup(e.pathBytes, e.resolved(), null, maxPieces, pieceSize);
+    }
+
+    /**
+     * As {@link #lookup(TargetEntry, long, int)}, for the record of {@code path} checked against {@code stamp} (null:
+     * the file at {@code file} as it is now): an update that moved a file found its record under the old path, as
+     * the file was just before the move.
+     */
+    long[] lookup(final byte[] path, final Path file, final long[] given, final long maxPieces, final int pieceSize)
+    {
         if (pieceSize != this.pieceSize)
         {
             return null;
         }
         try
         {
-            final long at = find(e.pathBytes);
+            final long at = find(path);
             if (at < 0)
             {
                 return null;
             }
-            final long[] stamp = stamp(e.resolved());
+            final long[] stamp = given != null ? given : stamp(file);
             readFully(channel, fixed.clear(), at);
             if (stamp == null || fixed.getLong(0) != stamp[0] || fixed.getLong(8) != stamp[1] ||
                 fixed.getLong(16) != stamp[2] || fixed.getLong(24) != stamp[3] || fixed.getLong(32) != stamp[4])
@@ -258,7 +268,7 @@ final class HashStore implements AutoCloseable, KnownHashes
                 zeros = new ZeroHashes(pieceSize);
             }
             final long[] out = new long[(int)pieces * 2];
-            if (checksum(fixed, e.pathBytes, channel, first, (int)filePieces, out, (int)pieces, zeros, pieceSize,
+            if (checksum(fixed, path, channel, first, (int)filePieces, out, (int)pieces, zeros, pieceSize,
                 stamp[2]) != fixed.getLong(CHECKSUM_AT))
             {
                 return null;
@@ -597,6 +607,15 @@ final class HashStore implements AutoCloseable, KnownHashes
                 }
             }
             slots += pieces;
+        }
+
+        /**
+         * Something this store will say differs from the store in place (a record under a new path): it is written
+         * even when nothing else changed.
+         */
+        void changed()
+        {
+            dirty = true;
         }
 
         /**

@@ -340,12 +340,16 @@ final class ResumeMerge
                 }
                 final OldEntry o = pick(candidates, e.pathBytes);
                 final Path from = dev.ferry.engine.fs.PathBytes.resolve(target, o.pathBytes);
+                final long[] before;
                 try
                 {
                     if (!Files.isRegularFile(from, LinkOption.NOFOLLOW_LINKS))
                     {
                         continue;
                     }
+                    // the file as it was before the move (which changes its ctime): its hash store record is checked
+                    // against this, under its old path
+                    before = HashStore.Builder.wanted(e.size) ? HashStore.stamp(from) : null;
                     Files.move(from, e.resolved(), java.nio.file.StandardCopyOption.ATOMIC_MOVE);
                 }
                 catch (final IOException ex)
@@ -354,6 +358,10 @@ final class ResumeMerge
                 }
                 o.seen = true;
                 moved++;
+                if (before != null)
+                {
+                    movedFrom.put(i, new Moved(o.pathBytes, before));
+                }
                 e.existed(true);
                 if (checksum)
                 {
@@ -397,6 +405,23 @@ final class ResumeMerge
     long moved()
     {
         return moved;
+    }
+
+    /** A file this merge moved into place: its old path, and its stamp just before the move. */
+    record Moved(byte[] oldPath, long[] stampBefore)
+    {
+    }
+
+    private final org.agrona.collections.Int2ObjectHashMap<Moved> movedFrom =
+        new org.agrona.collections.Int2ObjectHashMap<>();
+
+    /**
+     * @return how entry {@code index} came to be here if this merge moved it from another path (a rename on the
+     *     donor) and it is large enough for the hash store, else null.
+     */
+    Moved movedFrom(final int index)
+    {
+        return movedFrom.get(index);
     }
 
     /**

@@ -205,6 +205,32 @@ class HashStoreTest
     }
 
     @Test
+    void aFileTheUpdateMovedKeepsItsHashes() throws Exception
+    {
+        final Random r = new Random(17);
+        final Path src = dir.resolve("src");
+        final Path dst = dir.resolve("dst");
+        tree(src, r);
+        try (DonorService d = donor(src))
+        {
+            cloneInto(d, dst, new CloneClient.Options().keepHashes(true));
+            // the donor renames the directory: the update moves the copy's files (no bytes travel) ...
+            Files.move(src.resolve("big"), src.resolve("large"));
+            final CloneResult moved = cloneInto(d, dst, new CloneClient.Options().update(true));
+            assertEquals(2, moved.diff().movedFiles(), moved.diff().toString());
+            assertEquals(0, moved.dataBytes());
+            assertStored(dst, "large/a.bin"); // ... and their records move with them
+            assertStored(dst, "large/b.bin");
+            // so when one changes next, the copy's hashes come from the store: nothing of the copy is read
+            overwrite(src.resolve("large/a.bin"), 7L * PIECE, random(r, 4096), false);
+            final CloneResult u = cloneInto(d, dst, new CloneClient.Options().update(true));
+            assertEquals(1, u.diff().comparedFiles(), u.diff().toString());
+            assertEquals(0, u.diff().hashedBytes(), "the moved file's hashes came from the store");
+            assertTrue(TreeComparator.compare(src, dst).isEmpty());
+        }
+    }
+
+    @Test
     void checksumAndADamagedStoreReadTheCopy() throws Exception
     {
         final Random r = new Random(14);
