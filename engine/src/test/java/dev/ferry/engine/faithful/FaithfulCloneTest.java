@@ -148,7 +148,11 @@ class FaithfulCloneTest
             final EntryStat x = fs.stat(PathBytes.cPath(src.resolve(f)));
             final EntryStat y = fs.stat(PathBytes.cPath(dst.resolve(f)));
             assertEquals(x.size(), y.size(), f);
-            assertTrue(y.blocks() <= x.blocks(), f + ": copy allocates " + y.blocks() + " blocks, source " + x.blocks());
+            // st_blocks counts ext4's extent-tree blocks too: a copy written beside other writers can land in more
+            // extents than fit in the inode and get one (seen in CI under load: 392 against 384). A filled hole here
+            // is 4 MiB or more, 8,192 blocks: a margin of two 4 KiB blocks cannot hide one
+            assertTrue(y.blocks() <= x.blocks() + 16, f + ": copy allocates " + y.blocks() + " blocks, source " +
+                x.blocks());
         }
     }
 
