@@ -148,12 +148,33 @@ class FaithfulCloneTest
             final EntryStat x = fs.stat(PathBytes.cPath(src.resolve(f)));
             final EntryStat y = fs.stat(PathBytes.cPath(dst.resolve(f)));
             assertEquals(x.size(), y.size(), f);
-            // st_blocks counts ext4's extent-tree blocks too: a copy written beside other writers can land in more
-            // extents than fit in the inode and get one (seen in CI under load: 392 against 384). A filled hole here
-            // is 4 MiB or more, 8,192 blocks: a margin of two 4 KiB blocks cannot hide one
+            // no data where the source has a hole: every data extent of the copy lies within one of the source's
+            final List<long[]> srcData = dataExtents(src.resolve(f));
+            for (final long[] c : dataExtents(dst.resolve(f)))
+            {
+                assertTrue(srcData.stream().anyMatch(e -> e[0] <= c[0] && c[0] + c[1] <= e[0] + e[1]), f +
+                    ": the copy has data at " + c[0] + "+" + c[1] + ", a hole in the source");
+            }
+            // st_blocks also counts ext4's extent-tree blocks, which a copy written beside other writers can need
+            // (seen once in CI under load: 392 against 384): a margin of two 4 KiB blocks for them
             assertTrue(y.blocks() <= x.blocks() + 16, f + ": copy allocates " + y.blocks() + " blocks, source " +
                 x.blocks());
         }
+    }
+
+    /** The data extents of {@code p} (offset, length), as SEEK_DATA/SEEK_HOLE report them. */
+    private static List<long[]> dataExtents(final Path p) throws IOException
+    {
+        final List<long[]> out = new java.util.ArrayList<>();
+        try (dev.ferry.engine.fs.DataExtentCursor c = NativeFs.instance().newDataExtentCursor())
+        {
+            c.open(PathBytes.cPath(p));
+            while (c.next())
+            {
+                out.add(new long[] { c.offset(), c.length() });
+            }
+        }
+        return out;
     }
 
     /** Bytes of the regular files that are not sparse (each hard-link group once). */
