@@ -86,6 +86,11 @@ final class CloneCommand implements Callable<Integer>
         "hashing pass over the data; every --update keeps the hashes of what it compared anyway)")
     boolean keepHashes;
 
+    @Option(names = "--coarse-mtimes", description = "with --update, on a copy whose file system keeps mtimes to the " +
+        "second (or two), compare mtimes at that, like rsync's --modify-window: a same-size rewrite within one such " +
+        "tick is then missed (--checksum finds it); without it every file of such a copy is compared piece by piece")
+    boolean coarseMtimes;
+
     @Option(names = "--update", description = "bring the directory TO (a finished copy, or any directory: this flag " +
         "says so) up to date with the donor, sending only what changed: new and changed pieces of files, renamed " +
         "files moved, vanished entries removed; an interrupted update continues with --resume")
@@ -155,7 +160,7 @@ final class CloneCommand implements Callable<Integer>
             .threads(threads != null ? threads : Math.min(2, maxThreads)).maxThreads(threads != null ? 0 : maxThreads)
             .applyThreads(applyThreads)
             .settings(new dev.ferry.core.config.CloneSettings().sync(!noSync)).onProgress(printer, 1000)
-            .maxRate(rate(maxRate)).compress(compressLevel()).resume(resume).update(update).keepHashes(keepHashes).strict(strict).maxRounds(maxRounds).noFreeze(noFreeze)
+            .maxRate(rate(maxRate)).compress(compressLevel()).resume(resume).update(update).keepHashes(keepHashes).coarseMtimes(coarseMtimes).strict(strict).maxRounds(maxRounds).noFreeze(noFreeze)
             .convergeBytes(Units.parseSize(converge)).resumeChecksum(resumeChecksum).maxRestarts(maxRestarts).allowDonors(allowDonors).noSetuid(noSetuid).noWait(noWait)
             .secret(secretFile == null ? null : dev.ferry.engine.SharedSecret.fromFile(secretFile));
         final CloneResult r;

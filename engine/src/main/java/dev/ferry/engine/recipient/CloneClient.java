@@ -303,6 +303,20 @@ public final class CloneClient implements AutoCloseable
 
         boolean keepHashes = Boolean.getBoolean("ferry.hashes.clone");
 
+        /**
+         * An update's quick check compares mtimes at the copy's file system's granularity ({@code --coarse-mtimes}),
+         * when it keeps whole seconds (or two): rsync's {@code --modify-window}. Without it such a copy has every
+         * file compared piece by piece, which is correct but reads it all; with it a same-size rewrite within one
+         * tick of the copy's clock is missed until the file changes again. Off by default.
+         */
+        public Options coarseMtimes(final boolean v)
+        {
+            coarseMtimes = v;
+            return this;
+        }
+
+        boolean coarseMtimes;
+
         boolean resumeChecksum()
         {
             return resumeChecksum;
@@ -740,7 +754,7 @@ public final class CloneClient implements AutoCloseable
                     recipient.expectUpdate();
                     run.readCopyMeanwhile(() ->
                     {
-                        recipient.updateInPlace(options.resumeChecksum);
+                        recipient.updateInPlace(options.resumeChecksum, options.coarseMtimes);
                         Trace.mark("update: the copy scanned");
                     });
                     run.holdWorkers(true);

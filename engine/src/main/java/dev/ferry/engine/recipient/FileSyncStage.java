@@ -306,6 +306,12 @@ final class FileSyncStage
     /**
      * @return what FILE SYNC could not reproduce, one line per kind (the library never prints: the CLI does).
      */
+    /** A warning of the run, shown with FILE SYNC's at the end. */
+    void warn(final String kind, final String entry)
+    {
+        warnings.add(kind, entry);
+    }
+
     java.util.List<String> warnings()
     {
         return warnings.lines();

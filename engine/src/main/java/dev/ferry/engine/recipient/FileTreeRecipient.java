@@ -164,6 +164,16 @@ public final class FileTreeRecipient implements RecipientStorage
 
     public void updateInPlace(final boolean checksum)
     {
+        updateInPlace(checksum, false);
+    }
+
+    /**
+     * @param coarseMtimes let the quick check compare mtimes at the copy's file system's granularity
+     *     ({@code --coarse-mtimes}); without it a copy that keeps whole seconds has every file compared piece by
+     *     piece (correct, and slow), and the update says so.
+     */
+    public void updateInPlace(final boolean checksum, final boolean coarseMtimes)
+    {
         updateChecksum = checksum;
         final long granularity = MtimeGranularity.measure(stateDir);
         if (granularity != MtimeGranularity.EXACT)
@@ -171,7 +181,14 @@ public final class FileTreeRecipient implements RecipientStorage
             dev.ferry.engine.Trace.mark("update: the copy keeps mtimes to " + (granularity == MtimeGranularity.UNKNOWN ?
                 "an unknown granularity: compared exactly" : granularity + " ns: compared at that"));
         }
-        merge = ResumeMerge.ofTree(target, checksum, granularity);
+        if (granularity != MtimeGranularity.EXACT && granularity != MtimeGranularity.UNKNOWN && !coarseMtimes &&
+            !checksum)
+        {
+            fileSync.warn("the copy's file system keeps mtimes to " + (granularity / 1_000_000) + " ms, so every " +
+                "file is compared piece by piece; --coarse-mtimes compares mtimes at that (a same-size rewrite " +
+                "within one such tick is then missed)", ".");
+        }
+        merge = ResumeMerge.ofTree(target, checksum, coarseMtimes ? granularity : MtimeGranularity.EXACT);
         manifest.mergeWith(merge);
         fileSync.updating(true);
         fileSync.mtimeGranularity(granularity);
@@ -376,7 +393,11 @@ public final class FileTreeRecipient implements RecipientStorage
                     final long[] known = m == null ? old.lookup(e, pieces, pieceSize) :
                         old.lookup(m.oldPath(), null, m.stampBefore(), pieces, pieceSize);
                     final long[] stamp = m == null ? old.lastStamp() : HashStore.stamp(e.resolved());
-                    if (known != null && stamp != null)
+                    final long[] was = m == null ? null : m.stampBefore();
+                    // the move changes only the ctime: anything else moved since, and the record is not carried
+                    final boolean same = m == null || stamp != null && stamp[0] == was[0] && stamp[1] == was[1] &&
+                        stamp[2] == was[2] && stamp[3] == was[3];
+                    if (known != null && stamp != null && same)
                     {
                         b.add(i, size, known, stamp);
                         if (m != null)

@@ -363,9 +363,9 @@ final class ResumeMerge
                     movedFrom.put(i, new Moved(o.pathBytes, before));
                 }
                 e.existed(true);
-                if (checksum)
+                if (checksum || o.mtimeNanos != e.mtimeNanos)
                 {
-                    e.have(true);
+                    e.have(true); // matched only at the copy's mtime granularity: the pieces decide
                 }
                 else
                 {

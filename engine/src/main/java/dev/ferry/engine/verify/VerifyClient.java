@@ -155,45 +155,60 @@ public final class VerifyClient implements ConnectionHandler
      * can hold, and an update compares at it. The copy's file system is judged coarse, without writing to it, when
      * none of its entries kept a fraction the donor's mtime had.
      */
-    private final List<String> coarseMtimes = new ArrayList<>();
-    private long coarseCount;
+    /** Mtimes equal to the donor's cut to a second, and those equal only cut to two seconds (FAT's step). */
+    private final List<String> oneSecond = new ArrayList<>();
+    private final List<String> twoSeconds = new ArrayList<>();
+    private long oneSecondCount;
+    private long twoSecondCount;
     private long coarseGranularity = 1_000_000_000L;
     private boolean finerThanSeconds;
+    private boolean oddSecondSeen;
 
     private void mtimeDiffers(final long copy, final long donorMtime, final String shown)
     {
-        if (copy == Math.floorDiv(donorMtime, 1_000_000_000L) * 1_000_000_000L ||
-            copy == Math.floorDiv(donorMtime, 2_000_000_000L) * 2_000_000_000L)
+        final boolean cutToOne = copy == Math.floorDiv(donorMtime, 1_000_000_000L) * 1_000_000_000L;
+        if (cutToOne || copy == Math.floorDiv(donorMtime, 2_000_000_000L) * 2_000_000_000L)
         {
-            if (copy != Math.floorDiv(donorMtime, 1_000_000_000L) * 1_000_000_000L)
+            final List<String> kind = cutToOne ? oneSecond : twoSeconds;
+            if (cutToOne)
             {
-                coarseGranularity = 2_000_000_000L;
+                oneSecondCount++;
             }
-            coarseCount++;
-            if (coarseMtimes.size() < MAX_DIFFERENCES)
+            else
             {
-                coarseMtimes.add("mtime differs: " + shown);
+                twoSecondCount++;
+            }
+            if (kind.size() < MAX_DIFFERENCES)
+            {
+                kind.add("mtime differs: " + shown);
             }
             return;
         }
         differ("mtime differs: " + shown);
     }
 
+    /**
+     * One granularity from the copy's own evidence: any copy mtime with a fraction of a second means it keeps
+     * fractions (every cut mtime is a difference); a whole odd second rules out two-second steps (those that fit
+     * only them are differences).
+     */
     private void judgeMtimes()
     {
-        if (coarseCount == 0)
-        {
-            return;
-        }
         if (finerThanSeconds)
         {
-            for (final String d : coarseMtimes)
-            {
-                differ(d); // other entries kept their fractions: these lost theirs
-            }
+            oneSecond.forEach(this::differ);
+            twoSeconds.forEach(this::differ);
             return;
         }
-        coarseMtimesAccepted = coarseCount;
+        if (oddSecondSeen)
+        {
+            twoSeconds.forEach(this::differ);
+            coarseMtimesAccepted = oneSecondCount;
+            coarseGranularity = 1_000_000_000L;
+            return;
+        }
+        coarseMtimesAccepted = oneSecondCount + twoSecondCount;
+        coarseGranularity = twoSecondCount > 0 ? 2_000_000_000L : 1_000_000_000L;
     }
 
     private long coarseMtimesAccepted;
@@ -468,13 +483,17 @@ public final class VerifyClient implements ConnectionHandler
                 }
                 return;
             }
+            if (st.mtimeNanos() % 1_000_000_000L != 0)
+            {
+                finerThanSeconds = true; // the copy's file system keeps fractions of a second
+            }
+            else if (Math.floorMod(st.mtimeNanos(), 2_000_000_000L) != 0)
+            {
+                oddSecondSeen = true; // and whole odd seconds: it does not keep two-second steps
+            }
             if (st.mtimeNanos() != desc.mtimeNanos())
             {
                 mtimeDiffers(st.mtimeNanos(), desc.mtimeNanos(), shown);
-            }
-            else if (desc.mtimeNanos() % 1_000_000_000L != 0)
-            {
-                finerThanSeconds = true; // the copy kept this mtime's fraction of a second
             }
             if (type == DescriptorFlyweight.FILE_SYMLINK)
             {

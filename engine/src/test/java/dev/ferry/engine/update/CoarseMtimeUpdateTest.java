@@ -26,10 +26,10 @@ import dev.ferry.engine.verify.VerifyClient;
 
 /**
  * A copy on a file system that keeps mtimes to the second (ext4 made with 128-byte inodes, loop-mounted: root only)
- * holds the donor's mtimes cut to the second. An update compares them at that granularity: with nothing changed it
- * keeps every file by the quick check (none read or hashed) and touches no entry; a file rewritten with its size kept
- * and a new mtime is compared and mended. Compared exactly, every file failed the quick check and was read on both
- * sides, and FILE SYNC set every entry's times again. {@code ferry verify} accepts such mtimes on that copy, and still
+ * holds the donor's mtimes cut to the second. By default an update then compares every file piece by piece and warns;
+ * with {@code --coarse-mtimes} it compares mtimes at that granularity: with nothing changed it keeps every file by
+ * the quick check (none read or hashed) and touches no entry; a file rewritten with its size kept and a new mtime is
+ * compared and mended. Before, every file failed the quick check and FILE SYNC set every entry's times again. {@code ferry verify} accepts such mtimes on that copy, and still
  * reports one cut to the second on a copy whose other entries kept their fractions.
  */
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
@@ -79,8 +79,17 @@ class CoarseMtimeUpdateTest
                 final Instant kept = Files.getLastModifiedTime(dst.resolve("f2")).toInstant();
                 Assumptions.assumeTrue(kept.getNano() == 0, "this file system kept " + kept + ": not coarse");
 
+                // by default such a copy is compared piece by piece (correct, and it reads everything), and says so
+                final CloneResult plain = UpdateTest.clone(d, dst, new CloneClient.Options().update(true));
+                assertEquals(0, plain.diff().keptFiles(), plain.diff().toString());
+                assertEquals(files.size(), plain.diff().comparedFiles(), plain.diff().toString());
+                assertEquals(0, plain.dataBytes());
+                assertTrue(plain.warnings().stream().anyMatch(w -> w.contains("--coarse-mtimes")), plain.warnings()
+                    .toString());
+
                 final java.util.Map<String, Object> before = UpdateTest.ctimes(dst);
-                final CloneResult none = UpdateTest.clone(d, dst, new CloneClient.Options().update(true));
+                final CloneResult none = UpdateTest.clone(d, dst, new CloneClient.Options().update(true)
+                    .coarseMtimes(true));
                 assertEquals(files.size(), none.diff().keptFiles(), "every file kept by the quick check: " + none.diff());
                 assertEquals(0, none.diff().comparedFiles(), "none compared: " + none.diff());
                 assertEquals(0, none.diff().hashedBytes(), "none read: " + none.diff());
@@ -93,7 +102,8 @@ class CoarseMtimeUpdateTest
                 final byte[] now = UpdateTest.random(r, (int)Files.size(changed));
                 Files.write(changed, now);
                 Files.setLastModifiedTime(changed, FileTime.from(Instant.ofEpochSecond(base + 100, 1)));
-                final CloneResult one = UpdateTest.clone(d, dst, new CloneClient.Options().update(true));
+                final CloneResult one = UpdateTest.clone(d, dst, new CloneClient.Options().update(true)
+                    .coarseMtimes(true));
                 assertEquals(files.size() - 1, one.diff().keptFiles(), one.diff().toString());
                 assertTrue(java.util.Arrays.equals(now, Files.readAllBytes(dst.resolve("d/f4"))), "d/f4 mended");
                 for (final Path p : files)
@@ -116,6 +126,11 @@ class CoarseMtimeUpdateTest
                 final VerifyClient exact = new VerifyClient(d.address(), fine, new CloneClient.Options());
                 assertEquals(List.of("mtime differs: f2"), exact.run());
                 assertEquals(0, exact.coarseMtimes());
+                // on the coarse copy, an mtime a second early (the donor's cut to two seconds, FAT's step) is a
+                // difference: the copy's whole odd seconds show that it keeps one-second steps
+                Files.setLastModifiedTime(dst.resolve("d/f1"), FileTime.from(Instant.ofEpochSecond(base)));
+                assertEquals(List.of("mtime differs: d/f1"), new VerifyClient(d.address(), dst,
+                    new CloneClient.Options()).run());
             }
         }
         finally
