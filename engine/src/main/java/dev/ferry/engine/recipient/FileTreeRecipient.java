@@ -184,7 +184,8 @@ public final class FileTreeRecipient implements RecipientStorage
         if (granularity != MtimeGranularity.EXACT && granularity != MtimeGranularity.UNKNOWN && !coarseMtimes &&
             !checksum)
         {
-            fileSync.warn("the copy's file system keeps mtimes to " + (granularity / 1_000_000) + " ms, so every " +
+            fileSync.warn("the copy's file system keeps mtimes to " + (granularity >= 1_000_000 ? granularity /
+                1_000_000 + " ms" : granularity + " ns") + ", so every " +
                 "file is compared piece by piece; --coarse-mtimes compares mtimes at that (a same-size rewrite " +
                 "within one such tick is then missed)", ".");
         }

@@ -25,6 +25,22 @@ import java.util.stream.Stream;
  */
 public final class TestFiles
 {
+
+    /** Write {@code bytes} at {@code at} of {@code p}; with {@code keepMtime} its mtime is set back after. */
+    public static void overwrite(final Path p, final long at, final byte[] bytes, final boolean keepMtime)
+        throws IOException
+    {
+        final java.nio.file.attribute.FileTime t = Files.getLastModifiedTime(p);
+        try (java.io.RandomAccessFile f = new java.io.RandomAccessFile(p.toFile(), "rw"))
+        {
+            f.seek(at);
+            f.write(bytes);
+        }
+        if (keepMtime)
+        {
+            Files.setLastModifiedTime(p, t);
+        }
+    }
     private static final boolean ROOT = runningAsRoot();
 
     private TestFiles()

@@ -1,12 +1,10 @@
 package dev.ferry.engine.recipient;
 
 import java.io.IOException;
-import java.io.RandomAccessFile;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.FileTime;
 import java.util.Random;
 
 import dev.ferry.core.config.CloneSettings;
@@ -39,21 +37,6 @@ final class HashStoreSupport
         final byte[] b = new byte[n];
         r.nextBytes(b);
         return b;
-    }
-
-    /** Write {@code bytes} at {@code at} of {@code p}; with {@code keepMtime} its mtime is set back after. */
-    static void overwrite(final Path p, final long at, final byte[] bytes, final boolean keepMtime) throws IOException
-    {
-        final FileTime t = Files.getLastModifiedTime(p);
-        try (RandomAccessFile f = new RandomAccessFile(p.toFile(), "rw"))
-        {
-            f.seek(at);
-            f.write(bytes);
-        }
-        if (keepMtime)
-        {
-            Files.setLastModifiedTime(p, t);
-        }
     }
 
     /** A manifest entry for the file {@code rel} under {@code root}, at its size now. */

@@ -27,7 +27,7 @@ import static dev.ferry.engine.recipient.HashStoreSupport.PIECE;
 import static dev.ferry.engine.recipient.HashStoreSupport.cloneInto;
 import static dev.ferry.engine.recipient.HashStoreSupport.donor;
 import static dev.ferry.engine.recipient.HashStoreSupport.entry;
-import static dev.ferry.engine.recipient.HashStoreSupport.overwrite;
+import static dev.ferry.engine.layout.TestFiles.overwrite;
 import static dev.ferry.engine.recipient.HashStoreSupport.random;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;

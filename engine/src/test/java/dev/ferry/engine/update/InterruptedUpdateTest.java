@@ -96,8 +96,8 @@ class InterruptedUpdateTest
         for (int i = 0; i < COMPARED; i++)
         {
             final Path p = src.resolve("cmp/c" + i + ".bin");
-            UpdateTest.overwrite(p, 12_288L * (i + 1), UpdateTest.random(r, 4096), false);
-            UpdateTest.overwrite(p, COMPARED_SIZE - 65_536L * (i + 1), UpdateTest.random(r, 4096), false);
+            dev.ferry.engine.layout.TestFiles.overwrite(p, 12_288L * (i + 1), UpdateTest.random(r, 4096), false);
+            dev.ferry.engine.layout.TestFiles.overwrite(p, COMPARED_SIZE - 65_536L * (i + 1), UpdateTest.random(r, 4096), false);
         }
         Files.createDirectories(src.resolve("new"));
         for (int i = 0; i < NEW; i++)

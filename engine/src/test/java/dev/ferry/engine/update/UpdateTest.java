@@ -25,6 +25,7 @@ import dev.ferry.engine.recipient.CloneResult;
 import dev.ferry.engine.recipient.FileTreeRecipient;
 import dev.ferry.engine.verify.TreeComparator;
 
+import static dev.ferry.engine.layout.TestFiles.overwrite;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
@@ -94,20 +95,6 @@ class UpdateTest
     {
         Files.getFileAttributeView(p, UserDefinedFileAttributeView.class)
             .write(name.substring("user.".length()), ByteBuffer.wrap(value.getBytes(StandardCharsets.UTF_8)));
-    }
-
-    static void overwrite(final Path p, final long at, final byte[] bytes, final boolean keepMtime) throws IOException
-    {
-        final FileTime t = Files.getLastModifiedTime(p);
-        try (RandomAccessFile f = new RandomAccessFile(p.toFile(), "rw"))
-        {
-            f.seek(at);
-            f.write(bytes);
-        }
-        if (keepMtime)
-        {
-            Files.setLastModifiedTime(p, t);
-        }
     }
 
     @Test
