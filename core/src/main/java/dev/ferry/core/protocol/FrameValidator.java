@@ -53,8 +53,7 @@ public final class FrameValidator
             case FrameType.COM_RES_LOCS:
                 return LocatorCodec.validate(buffer, body, bodyLength);
             case FrameType.COM_EXECUTE:
-                return bodyLength == 0 || (bodyLength == ExecuteFlags.LENGTH &&
-                    ExecuteFlags.isValid(buffer.getInt(body, Wire.BYTE_ORDER))) ? ErrorCode.OK : ErrorCode.MALFORMED_FRAME;
+                return ExecuteFlags.isValidBody(buffer, body, bodyLength) ? ErrorCode.OK : ErrorCode.MALFORMED_FRAME;
             case FrameType.COM_CLONE:
             case FrameType.PING:
                 return bodyLength == 0 ? ErrorCode.OK : ErrorCode.MALFORMED_FRAME;

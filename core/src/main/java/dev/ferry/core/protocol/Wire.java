@@ -17,7 +17,7 @@ public final class Wire
     /** Oldest protocol version this build speaks. */
     public static final int PROTOCOL_MIN = 3;
     /** Newest protocol version this build speaks. */
-    public static final int PROTOCOL_MAX = 3;
+    public static final int PROTOCOL_MAX = 4;
     /** Bytes of the {@code uint16} length that precedes every string. */
     public static final int STRING_LENGTH_SIZE = 2;
     /** Longest string the protocol carries (a path or a symlink target), in UTF-8 bytes. */

@@ -43,6 +43,16 @@ public interface DonorStorage extends AutoCloseable
     void execute(Locator locator, int task, int flags);
 
     /**
+     * A hint that came with a manifest-only COM_EXECUTE (protocol 4, {@code ExecuteFlags.HASH_AHEAD}): the recipient
+     * will compare piece by piece the regular files whose mtime is later than {@code newerThanNanos} (ns since the
+     * epoch; {@code Long.MIN_VALUE}: every file), so the engine may read and hash them while the recipient merges
+     * the manifest. What the clone sends must not depend on it. By default ignored.
+     */
+    default void hashAhead(Locator locator, long newerThanNanos)
+    {
+    }
+
+    /**
      * Record that the recipient applied the first {@code appliedBlocks} blocks of {@code chunk}: the donor's own
      * view of the clone's progress ({@link #acknowledgedBytes}), which a restart must not undercut.
      */

@@ -458,8 +458,14 @@ class DecoderFuzzTest
                     break;
 
                 case FrameType.COM_EXECUTE:
-                    assertTrue(bodyLength == 0 || (bodyLength == ExecuteFlags.LENGTH &&
+                    assertTrue(bodyLength == 0 || ((bodyLength == ExecuteFlags.LENGTH ||
+                        bodyLength == ExecuteFlags.LENGTH_HASH_AHEAD) &&
                         ExecuteFlags.isValid(b.getInt(body, Wire.BYTE_ORDER))), "execute body " + bodyLength);
+                    if (bodyLength == ExecuteFlags.LENGTH_HASH_AHEAD)
+                    {
+                        assertTrue((b.getInt(body, Wire.BYTE_ORDER) & ExecuteFlags.HASH_AHEAD) != 0);
+                        b.getLong(body + ExecuteFlags.NEWER_THAN_OFFSET, Wire.BYTE_ORDER);
+                    }
                     break;
 
                 case FrameType.COM_CLONE:

@@ -189,6 +189,33 @@ class FrameValidatorTest
     }
 
     @Test
+    void executeHashAheadCarriesItsNewerThanWithTheManifestOnly()
+    {
+        final int ahead = ExecuteFlags.METADATA_ONLY | ExecuteFlags.HASH_AHEAD;
+        assertEquals(ErrorCode.OK, validate(frames.frame(FrameType.COM_EXECUTE, (b, o) ->
+        {
+            b.putInt(o, ahead, Wire.BYTE_ORDER);
+            b.putLong(o + ExecuteFlags.NEWER_THAN_OFFSET, Long.MIN_VALUE, Wire.BYTE_ORDER);
+            return ExecuteFlags.LENGTH_HASH_AHEAD;
+        })));
+        assertEquals(ErrorCode.OK, validate(frames.frame(FrameType.COM_EXECUTE, (b, o) ->
+        {
+            b.putInt(o, ahead | ExecuteFlags.LIVE, Wire.BYTE_ORDER);
+            return ExecuteFlags.LENGTH_HASH_AHEAD;
+        })));
+        // the flag without its int64, the int64 without the flag, and the flag with anything but a manifest-only pass
+        for (final int[] bad : new int[][]{ { ahead, 4 }, { ExecuteFlags.METADATA_ONLY, 12 },
+            { ExecuteFlags.HASH_AHEAD, 12 }, { ahead | ExecuteFlags.CHECKSUMS_ONLY, 12 }, { ahead, 8 }, { ahead, 16 } })
+        {
+            assertEquals(ErrorCode.MALFORMED_FRAME, validate(frames.frame(FrameType.COM_EXECUTE, (b, o) ->
+            {
+                b.putInt(o, bad[0], Wire.BYTE_ORDER);
+                return bad[1];
+            })), "flags " + bad[0] + ", " + bad[1] + " bytes");
+        }
+    }
+
+    @Test
     void executeCompressCarriesALevelInRange()
     {
         for (final int level : new int[]{ ExecuteFlags.MIN_LEVEL, 3, ExecuteFlags.MAX_LEVEL })

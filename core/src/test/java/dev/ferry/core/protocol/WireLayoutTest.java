@@ -103,6 +103,17 @@ class WireLayoutTest
     }
 
     @Test
+    void executeHashAheadBytes()
+    {
+        // section 4.8a, protocol 4: METADATA_ONLY | HASH_AHEAD, then the int64 newer-than (10 s after the epoch)
+        buffer.putInt(0, ExecuteFlags.METADATA_ONLY | ExecuteFlags.HASH_AHEAD, Wire.BYTE_ORDER);
+        buffer.putLong(ExecuteFlags.NEWER_THAN_OFFSET, 10_000_000_000L, Wire.BYTE_ORDER);
+        assertBytes("11000000" + "00e40b5402000000", 0, 12);
+        assertEquals(12, ExecuteFlags.LENGTH_HASH_AHEAD);
+        assertEquals(4, ExecuteFlags.HASH_AHEAD_PROTOCOL);
+    }
+
+    @Test
     void dataDescriptorWithScatteredPieces()
     {
         // a 1 MiB block (16 KiB pieces) of which pieces 0 and 2 travel, the others matched the recipient's hashes

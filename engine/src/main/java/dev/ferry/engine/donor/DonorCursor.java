@@ -121,6 +121,8 @@ final class DonorCursor
     private final int pieceSize;
     private final PieceHasher hasher = new PieceHasher();
     private final HaveSet have;
+    /** Piece hashes the donor computed before COM_HAVE arrived (protocol 4), or null. */
+    private final HashAhead ahead;
     /** Where blocks of scattered pieces are gathered (made on first use: a block's size). */
     private ByteBuffer gather;
     private UnsafeBuffer gatherView;
@@ -145,6 +147,7 @@ final class DonorCursor
         this.phase = master ? PHASE_META_START : PHASE_DATA;
         this.pieceSize = DescriptorFlyweight.pieceSize(plan.blockSize());
         this.have = donor.have();
+        this.ahead = this.have == null ? null : donor.ahead();
     }
 
     /**
@@ -566,7 +569,23 @@ final class DonorCursor
         ByteBuffer source = null;
         int base = 0;
         final boolean shrunk = live && !small && mask != 0 && channel.size() < position + length;
-        if (mask != 0 && (small || diff || zeroCheck || shrunk))
+        final long[] early = diff && ahead != null && !small && !zeroCheck && !shrunk ?
+            ahead.covering(entry.index, firstPiece, DescriptorFlyweight.pieceCount(length, pieceSize)) : null;
+        if (early != null)
+        {
+            // hashed ahead, after the snapshot like any read here: compared without mapping the block again
+            for (int i = 0, n = DescriptorFlyweight.pieceCount(length, pieceSize); i < n; i++)
+            {
+                final long piece = firstPiece + i;
+                if ((mask & (1L << i)) != 0 && piece < hashed && early[(int)piece << 1] == hashes[(int)piece << 1] &&
+                    early[((int)piece << 1) + 1] == hashes[((int)piece << 1) + 1])
+                {
+                    mask &= ~(1L << i);
+                    same |= 1L << i;
+                }
+            }
+        }
+        else if (mask != 0 && (small || diff || zeroCheck || shrunk))
         {
             if (small)
             {

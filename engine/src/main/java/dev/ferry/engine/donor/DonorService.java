@@ -437,6 +437,8 @@ public final class DonorService implements AutoCloseable
     /**
      * A clone ended (for good): its one end line, logged once.
      */
+    private final java.util.concurrent.atomic.AtomicLong hashedAheadUsed = new java.util.concurrent.atomic.AtomicLong();
+
     private void cloneEnded(final DonorSnapshot c, final int code, final String why)
     {
         if (!c.endLogged.compareAndSet(false, true))
@@ -445,11 +447,23 @@ public final class DonorService implements AutoCloseable
         }
         final double seconds = (System.nanoTime() - c.startNanos) / 1e9;
         final long bytes = c.bytesSent.get();
+        final long ahead = c.storage instanceof FileTreeDonor ? ((FileTreeDonor)c.storage).hashedAheadUsed() : 0;
+        hashedAheadUsed.addAndGet(ahead);
         options.logger.log(code == ErrorCode.OK ? System.Logger.Level.INFO : System.Logger.Level.WARNING,
             String.format(java.util.Locale.ROOT, "clone ended: client %s, snapshot %s, result %s%s, %d bytes sent in " +
-            "%.1f s (%.1f MB/s)", c.client, Long.toHexString(c.snapshotId()), ErrorCode.name(code),
+            "%.1f s (%.1f MB/s)%s", c.client, Long.toHexString(c.snapshotId()), ErrorCode.name(code),
             code == ErrorCode.OK || why == null || why.isEmpty() ? "" : " (" + why + ")", bytes, seconds,
-            seconds > 0 ? bytes / seconds / 1e6 : 0));
+            seconds > 0 ? bytes / seconds / 1e6 : 0, ahead == 0 ? "" : ", " + ahead + " piece hashes computed " +
+            "ahead of COM_HAVE"));
+    }
+
+    /**
+     * @return piece hashes that the data passes of ended clones took from those computed ahead of {@code COM_HAVE}
+     *     (an update's donor hashes the files it will compare while the client merges: {@link HashAhead}).
+     */
+    public long hashedAheadUsed()
+    {
+        return hashedAheadUsed.get();
     }
 
     /**

@@ -337,8 +337,18 @@ final class DonorSession implements ConnectionHandler, CopyCallback
             case FrameType.COM_EXECUTE:
             {
                 expect(STATE_EXECUTE, type);
-                final int flags = length == ExecuteFlags.LENGTH ? body.getInt(offset, Wire.BYTE_ORDER) : 0;
+                final int flags = length >= ExecuteFlags.LENGTH ? body.getInt(offset, Wire.BYTE_ORDER) : 0;
                 metadataOnly = (flags & ExecuteFlags.METADATA_ONLY) != 0;
+                if ((flags & ExecuteFlags.HASH_AHEAD) != 0)
+                {
+                    if (locator.protocol() < ExecuteFlags.HASH_AHEAD_PROTOCOL)
+                    {
+                        throw new FerryException(ErrorCode.MALFORMED_FRAME, "COM_EXECUTE flag HASH_AHEAD needs protocol " +
+                            ExecuteFlags.HASH_AHEAD_PROTOCOL + ", this session speaks " + locator.protocol());
+                    }
+                    clone.storage.hashAhead(locator, body.getLong(offset + ExecuteFlags.NEWER_THAN_OFFSET,
+                        Wire.BYTE_ORDER));
+                }
                 if ((flags & ExecuteFlags.LIVE) != 0)
                 {
                     connection.padShortRegions(true); // a file truncated mid-send: zeros, and the next pass fixes it

@@ -44,6 +44,16 @@ public final class FileTreeDonor implements DonorStorage
     private volatile long snapshotId;
     private volatile int protocol;
     private volatile dev.ferry.engine.diff.HaveSet have;
+    private volatile HashAhead ahead;
+    private volatile boolean closed;
+    private static final boolean HASH_AHEAD = !"false".equals(System.getProperty("ferry.donor.hashAhead"));
+    /**
+     * Threads hashing ahead: half the cores (at least one, at most four), so that the loops and the rest of the
+     * machine keep theirs. Measured on this 2-core machine shared with the client (one thread, two, none; five
+     * alternating updates each): 1.66 s, 1.87 s and 1.75 s medians.
+     */
+    private static final int HASH_AHEAD_THREADS = Integer.getInteger("ferry.donor.hashAheadThreads",
+        Math.max(1, Math.min(4, Runtime.getRuntime().availableProcessors() / 2)));
     private volatile java.util.function.Consumer<String> scanWarnings =
         w -> System.err.println("ferry donor: warning: " + w);
     private long presetId;
@@ -169,9 +179,51 @@ public final class FileTreeDonor implements DonorStorage
      * What the recipient already has of the snapshot's files ({@code COM_HAVE}): installed by the session that
      * received it, before the restart whose cursors use it begins; cursors made after it compare piece hashes.
      */
-    public void have(final dev.ferry.engine.diff.HaveSet h)
+    public synchronized void have(final dev.ferry.engine.diff.HaveSet h)
     {
         have = h;
+        final HashAhead a = ahead;
+        if (a != null)
+        {
+            a.stop(); // the data pass begins: its cursors take what is hashed and hash the rest as they read
+        }
+    }
+
+    /**
+     * The recipient will compare, piece by piece, the regular files whose mtime is after {@code newerThanNanos}
+     * (protocol 4, {@code COM_EXECUTE} with {@code HASH_AHEAD}): hash them now, on threads of their own, until the
+     * data pass begins ({@link #have}) or the snapshot ends. Once per snapshot; off with
+     * {@code -Dferry.donor.hashAhead=false}.
+     */
+    @Override
+    public synchronized void hashAhead(final Locator locator, final long newerThanNanos)
+    {
+        final Manifest m = manifest;
+        if (!HASH_AHEAD || m == null || ahead != null || have != null || closed || locator == null ||
+            locator.snapshotId() != snapshotId)
+        {
+            return;
+        }
+        ahead = new HashAhead(root, m, dev.ferry.core.protocol.DescriptorFlyweight.pieceSize(plan.blockSize()),
+            newerThanNanos, Runtime.getRuntime().maxMemory() / 16 / dev.ferry.core.protocol.HaveCodec.HASH_LENGTH,
+            HASH_AHEAD_THREADS).start();
+    }
+
+    /**
+     * @return the hashes computed ahead of {@code COM_HAVE}, or null.
+     */
+    HashAhead ahead()
+    {
+        return ahead;
+    }
+
+    /**
+     * @return pieces whose hash the data pass took from those computed ahead (0 without).
+     */
+    public long hashedAheadUsed()
+    {
+        final HashAhead a = ahead;
+        return a == null ? 0 : a.usedPieces();
     }
 
     dev.ferry.engine.diff.HaveSet have()
@@ -566,6 +618,12 @@ public final class FileTreeDonor implements DonorStorage
     @Override
     public void close()
     {
+        closed = true;
+        final HashAhead a = ahead;
+        if (a != null)
+        {
+            a.stop();
+        }
         for (int i = 0; i < LocatorCodec.MAX_TASKS; i++)
         {
             final DonorCursor c = cursors.getAndSet(i, null);

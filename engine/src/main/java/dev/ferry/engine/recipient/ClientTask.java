@@ -71,6 +71,8 @@ final class ClientTask implements ConnectionHandler
     private final EventLoop loop;
     private final MpscArrayQueue<BlockBuffer> done;
     private final ArrayDeque<BlockBuffer> free = new ArrayDeque<>();
+    /** Block buffers this task has made so far (at most the pool's size); the loop thread's. */
+    private int buffersMade;
     private final UnsafeBuffer pendingDescriptor = new UnsafeBuffer(ByteBuffer.allocateDirect(DescriptorFlyweight.DATA_LENGTH));
     private final DescriptorFlyweight desc = new DescriptorFlyweight();
     private final Int2IntHashMap ackBlocks = new Int2IntHashMap(-1);
@@ -245,11 +247,7 @@ final class ClientTask implements ConnectionHandler
             {
                 expect(type, FrameType.COM_RES_CONFIG);
                 final Map<String, String> config = ConfigCodec.decode(body, offset);
-                blockSize = run.validateConfig(config);
-                for (int i = 0; i < run.poolBuffers(); i++)
-                {
-                    free.push(new BlockBuffer(this, blockSize));
-                }
+                blockSize = run.validateConfig(config); // buffers are made as blocks arrive (acquireBody)
                 if (metadataOnly)
                 {
                     if (!run.copyReady())
@@ -521,7 +519,14 @@ final class ClientTask implements ConnectionHandler
                 "data frame length " + length + " disagrees with its descriptor" : "data frame without a descriptor"));
             return null;
         }
-        final BlockBuffer b = free.poll();
+        BlockBuffer b = free.poll();
+        if (b == null && buffersMade < run.poolBuffers())
+        {
+            // made on first need, not all at COM_RES_CONFIG: zeroing a pool of 32 blocks took 30-45 ms before
+            // COM_EXECUTE, and a manifest-only task or a small update never needs most of them
+            b = new BlockBuffer(this, blockSize);
+            buffersMade++;
+        }
         if (b == null)
         {
             waitingForBuffer = true;
@@ -734,8 +739,21 @@ final class ClientTask implements ConnectionHandler
     private void executeMetadataOnly()
     {
         dev.ferry.engine.Trace.mark("COM_EXECUTE for the manifest only");
-        final int at = claim(connection, FrameType.COM_EXECUTE, ExecuteFlags.LENGTH);
-        connection.sendBuffer().putInt(at, ExecuteFlags.METADATA_ONLY, dev.ferry.core.protocol.Wire.BYTE_ORDER);
+        final long newerThan = run.hashAheadHint();
+        if (newerThan != FileTreeRecipient.NO_HINT && real.protocol() >= ExecuteFlags.HASH_AHEAD_PROTOCOL)
+        {
+            // an update: the donor may hash the files it will compare while this side merges the manifest
+            final int at = claim(connection, FrameType.COM_EXECUTE, ExecuteFlags.LENGTH_HASH_AHEAD);
+            connection.sendBuffer().putInt(at, ExecuteFlags.METADATA_ONLY | ExecuteFlags.HASH_AHEAD,
+                dev.ferry.core.protocol.Wire.BYTE_ORDER);
+            connection.sendBuffer().putLong(at + ExecuteFlags.NEWER_THAN_OFFSET, newerThan,
+                dev.ferry.core.protocol.Wire.BYTE_ORDER);
+        }
+        else
+        {
+            final int at = claim(connection, FrameType.COM_EXECUTE, ExecuteFlags.LENGTH);
+            connection.sendBuffer().putInt(at, ExecuteFlags.METADATA_ONLY, dev.ferry.core.protocol.Wire.BYTE_ORDER);
+        }
         connection.flush();
     }
 

@@ -669,6 +669,15 @@ final class CloneRun
         return copyState == 1;
     }
 
+    /**
+     * @return for an update whose copy has been read: the newer-than of COM_EXECUTE's HASH_AHEAD (the newest mtime
+     *     among the copy's regular files; Long.MIN_VALUE with --checksum), else {@link FileTreeRecipient#NO_HINT}.
+     */
+    long hashAheadHint()
+    {
+        return copyState == 1 ? recipient.hashAheadHint() : FileTreeRecipient.NO_HINT;
+    }
+
     boolean metadataOnlyComplete()
     {
         return metadataOnlyComplete;

@@ -195,6 +195,26 @@ public final class FileTreeRecipient implements RecipientStorage
         fileSync.mtimeGranularity(granularity);
     }
 
+    /** {@link #hashAheadHint()} when there is none to give. */
+    static final long NO_HINT = Long.MAX_VALUE;
+
+    /**
+     * @return after {@link #updateInPlace}: which donor files the update will compare piece by piece, for the
+     *     donor to hash ahead (COM_EXECUTE HASH_AHEAD): those modified after the newest mtime among the copy's
+     *     regular files (no file of the copy has such an mtime, so none of them passes the quick check); with
+     *     {@code --checksum} every file (Long.MIN_VALUE). {@link #NO_HINT} when the copy has no regular file or this
+     *     is not an update.
+     */
+    long hashAheadHint()
+    {
+        final ResumeMerge m = merge;
+        if (m == null || !m.isUpdate() || m.newestFileMtime() == Long.MIN_VALUE)
+        {
+            return NO_HINT;
+        }
+        return updateChecksum ? Long.MIN_VALUE : m.newestFileMtime();
+    }
+
     RecipientJournal journal()
     {
         return journal;

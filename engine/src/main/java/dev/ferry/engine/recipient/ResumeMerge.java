@@ -109,6 +109,20 @@ final class ResumeMerge
     /** How finely the copy keeps mtimes ({@link MtimeGranularity}): the quick check compares at it. */
     private long granularity = MtimeGranularity.EXACT;
     private long moved;
+    /** Made by {@link #ofTree}: the copy is a tree being updated. */
+    private boolean update;
+    /** The newest mtime among the copy's regular files (an update), Long.MIN_VALUE if it has none. */
+    private long newestFileMtime = Long.MIN_VALUE;
+
+    boolean isUpdate()
+    {
+        return update;
+    }
+
+    long newestFileMtime()
+    {
+        return newestFileMtime;
+    }
 
     /**
      * An update: what the copy has is the target's tree as it is now (scanned like a donor's tree, by raw names).
@@ -139,9 +153,14 @@ final class ResumeMerge
                 linked[e.linkIndex] = true;
             }
         }
+        m.update = true;
         for (int i = 0; i < tree.size(); i++)
         {
             final Manifest.Entry e = scanned[i];
+            if (e.type == DescriptorFlyweight.FILE_REGULAR || e.type == DescriptorFlyweight.FILE_HARDLINK)
+            {
+                m.newestFileMtime = Math.max(m.newestFileMtime, e.mtimeNanos);
+            }
             m.old.put(e.path(), new OldEntry(e.type == DescriptorFlyweight.FILE_HARDLINK ? DescriptorFlyweight.FILE_REGULAR :
                 e.type, e.size, e.mtimeNanos, true, linked[i], e.pathBytes, e));
         }

@@ -14,6 +14,8 @@ import java.util.List;
 import java.util.Random;
 
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.io.TempDir;
 
 import dev.ferry.core.config.CloneSettings;
@@ -47,7 +49,13 @@ class UpdateTest
 
     static DonorService donor(final Path src)
     {
+        return donor(src, dev.ferry.core.protocol.Wire.PROTOCOL_MAX);
+    }
+
+    static DonorService donor(final Path src, final int protocolMax)
+    {
         return new DonorService(src, new InetSocketAddress("127.0.0.1", 0), new DonorService.Options()
+            .protocols(dev.ferry.core.protocol.Wire.PROTOCOL_MIN, protocolMax)
             .settings(new CloneSettings().blockSize(BLOCK).chunkSize(CHUNK)).restartWindowMs(60_000)).start();
     }
 
@@ -97,14 +105,19 @@ class UpdateTest
             .write(name.substring("user.".length()), ByteBuffer.wrap(value.getBytes(StandardCharsets.UTF_8)));
     }
 
-    @Test
-    void everyKindOfChangeIsBroughtOverAndOnlyChangesTravel() throws Exception
+    /**
+     * Against a donor of this build (protocol 4: it hashes the big files ahead while the client merges) and one of
+     * protocol 3, to which the client must not send COM_EXECUTE's HASH_AHEAD (it would refuse the frame).
+     */
+    @ParameterizedTest(name = "donor protocol {0}")
+    @ValueSource(ints = { dev.ferry.core.protocol.Wire.PROTOCOL_MIN, dev.ferry.core.protocol.Wire.PROTOCOL_MAX })
+    void everyKindOfChangeIsBroughtOverAndOnlyChangesTravel(final int protocol) throws Exception
     {
         final Random r = new Random(5);
         final Path src = dir.resolve("src");
         final Path dst = dir.resolve("dst");
         buildTree(src, r);
-        try (DonorService d = donor(src))
+        try (DonorService d = donor(src, protocol))
         {
             clone(d, dst, new CloneClient.Options());
             assertEquals(List.of(), TreeComparator.compare(src, dst));
@@ -155,6 +168,10 @@ class UpdateTest
             assertEquals(6, u.diff().movedFiles(), "renamed.bin and the five files of the moved directory: " + u.diff());
             assertTrue(u.diff().comparedFiles() >= 3, u.diff().toString());
             assertTrue(u.diff().unchangedBytes() > 3_000_000, "a.bin, c.bin, d.bin kept their other pieces: " + u.diff());
+            if (protocol < dev.ferry.core.protocol.ExecuteFlags.HASH_AHEAD_PROTOCOL)
+            {
+                assertEquals(0, d.hashedAheadUsed(), "a protocol 3 donor hashes nothing ahead");
+            }
         }
     }
 
