@@ -98,6 +98,7 @@ final class UpdateBench
                 new DonorService.Options()).start())
             {
                 wire(donor, donorTree, yesterday, root);
+                warmDonor(root);
 
                 final Process daemon = rsyncDaemon(donorTree, rsyncConf);
                 try
@@ -111,6 +112,93 @@ final class UpdateBench
                 }
             }
         }
+    }
+
+    /** Drops everything: the warm-up donor's clone lines are not the bench's. */
+    private static final System.Logger QUIET = new System.Logger()
+    {
+        @Override
+        public String getName()
+        {
+            return "ferry.bench.warm";
+        }
+
+        @Override
+        public boolean isLoggable(final Level level)
+        {
+            return false;
+        }
+
+        @Override
+        public void log(final Level level, final java.util.ResourceBundle bundle, final String msg,
+            final Throwable thrown)
+        {
+        }
+
+        @Override
+        public void log(final Level level, final java.util.ResourceBundle bundle, final String format,
+            final Object... params)
+        {
+        }
+    };
+
+    /** Untimed updates the donor's JVM serves before the timed runs ({@link #warmDonor}). */
+    static final int WARM_UPDATES = 5;
+
+    /**
+     * Untimed: {@link #WARM_UPDATES} updates of a small tree (four files of 16 MiB, 300 small ones) from another
+     * donor in this JVM, so that the timed runs meet a donor whose code is compiled, as a donor that has been
+     * running for a while is. Measured with a fresh {@code ferry donor} serving this bench's update: its first four
+     * updates took 2.17-2.56 s, the fifth and sixth 1.64-1.76 s, while its C2 compiler went from 218 compilations
+     * in the first to 12-21 in the fourth to sixth (and took 46% of the donor's CPU samples in the third). The timed
+     * clients are child processes, as cold as ever.
+     */
+    private void warmDonor(final Path root) throws Exception
+    {
+        final long start = System.nanoTime();
+        final Path tree = root.resolve("warm-donor");
+        final Path copy = root.resolve("warm-copy");
+        final Random random = new Random(seed + 1);
+        Files.createDirectories(tree.resolve("big"));
+        for (int i = 0; i < 4; i++)
+        {
+            Files.write(tree.resolve("big/f" + i), bytes(random, 16 << 20));
+        }
+        for (int i = 0; i < 300; i++)
+        {
+            Files.createDirectories(tree.resolve("small/d" + i % 3));
+            Files.write(tree.resolve("small/d" + i % 3 + "/s" + i), bytes(random, 1 + random.nextInt(16 << 10)));
+        }
+        try (DonorService d = new DonorService(tree, new InetSocketAddress("127.0.0.1", 0),
+            new DonorService.Options().logger(QUIET)).start())
+        {
+            new CloneClient(d.address(), copy, new CloneClient.Options()).run();
+            final byte[] four = new byte[OVERWRITE_BYTES];
+            for (int u = 0; u < WARM_UPDATES; u++)
+            {
+                for (int i = 0; i < 4; i++)
+                {
+                    random.nextBytes(four);
+                    try (RandomAccessFile f = new RandomAccessFile(tree.resolve("big/f" + i).toFile(), "rw"))
+                    {
+                        f.seek(random.nextInt((16 << 20) - OVERWRITE_BYTES));
+                        f.write(four);
+                    }
+                }
+                for (int i = 0; i < 20; i++)
+                {
+                    final int n = random.nextInt(300);
+                    Files.write(tree.resolve("small/d" + n % 3 + "/s" + n), bytes(random, 1 + random.nextInt(16 << 10)));
+                }
+                new CloneClient(d.address(), copy, new CloneClient.Options().update(true)).run();
+            }
+        }
+        check("ferry (warm-up)", tree, copy);
+        BenchCommand.deleteTree(tree);
+        BenchCommand.deleteTree(copy);
+        out.printf(Locale.ROOT, "  donor warmed: %d untimed updates of a small tree from this JVM in %.1f s (as a donor " +
+            "running for a while is; the timed clients start cold)%n", WARM_UPDATES, (System.nanoTime() - start) / 1e9);
+        out.flush();
     }
 
     /**
