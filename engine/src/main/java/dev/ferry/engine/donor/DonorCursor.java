@@ -577,8 +577,9 @@ final class DonorCursor
             for (int i = 0, n = DescriptorFlyweight.pieceCount(length, pieceSize); i < n; i++)
             {
                 final long piece = firstPiece + i;
-                if ((mask & (1L << i)) != 0 && piece < hashed && early[(int)piece << 1] == hashes[(int)piece << 1] &&
-                    early[((int)piece << 1) + 1] == hashes[((int)piece << 1) + 1])
+                final int at = (int)(piece % HashAhead.UNIT_PIECES) << 1; // the unit's hashes start at its first piece
+                if ((mask & (1L << i)) != 0 && piece < hashed && early[at] == hashes[(int)piece << 1] &&
+                    early[at + 1] == hashes[((int)piece << 1) + 1])
                 {
                     mask &= ~(1L << i);
                     same |= 1L << i;

@@ -47,13 +47,6 @@ public final class FileTreeDonor implements DonorStorage
     private volatile HashAhead ahead;
     private volatile boolean closed;
     private static final boolean HASH_AHEAD = !"false".equals(System.getProperty("ferry.donor.hashAhead"));
-    /**
-     * Threads hashing ahead: half the cores (at least one, at most four), so that the loops and the rest of the
-     * machine keep theirs. Measured on this 2-core machine shared with the client (one thread, two, none; five
-     * alternating updates each): 1.66 s, 1.87 s and 1.75 s medians.
-     */
-    private static final int HASH_AHEAD_THREADS = Integer.getInteger("ferry.donor.hashAheadThreads",
-        Math.max(1, Math.min(4, Runtime.getRuntime().availableProcessors() / 2)));
     private volatile java.util.function.Consumer<String> scanWarnings =
         w -> System.err.println("ferry donor: warning: " + w);
     private long presetId;
@@ -204,9 +197,29 @@ public final class FileTreeDonor implements DonorStorage
         {
             return;
         }
+        // threads and memory come from the JVM's budget (HashAhead.BUDGET), shared by every snapshot: half the cores
+        // by default, so that the loops and the rest of the machine keep theirs (measured on this 2-core machine
+        // shared with the client, five alternating updates each: one thread 1.66 s, two 1.87 s, none 1.75 s)
         ahead = new HashAhead(root, m, dev.ferry.core.protocol.DescriptorFlyweight.pieceSize(plan.blockSize()),
-            newerThanNanos, Runtime.getRuntime().maxMemory() / 16 / dev.ferry.core.protocol.HaveCodec.HASH_LENGTH,
-            HASH_AHEAD_THREADS).start();
+            newerThanNanos, HashAhead.BUDGET).start();
+    }
+
+    /**
+     * A restart without {@code COM_HAVE} (the update found nothing to compare, or a plain restart): whatever was
+     * hashed ahead will not be used, so stop and free it now rather than when the snapshot ends.
+     */
+    private synchronized void dropUnusedAhead()
+    {
+        final HashAhead a = ahead;
+        if (a != null)
+        {
+            a.stop();
+            if (have == null)
+            {
+                a.release();
+                ahead = null;
+            }
+        }
     }
 
     /**
@@ -357,6 +370,7 @@ public final class FileTreeDonor implements DonorStorage
                         plan.chunkCount());
                 }
                 restartFrom(state);
+                dropUnusedAhead();
                 return install(0, new DonorCursor(this, !metadataDone, queue),
                     Locator.real(Locator.ENGINE_FILE_TREE, protocol, snapshotId, 0,
                     metadataDone ? Stage.FILE_COPY : Stage.METADATA));
@@ -618,11 +632,15 @@ public final class FileTreeDonor implements DonorStorage
     @Override
     public void close()
     {
-        closed = true;
-        final HashAhead a = ahead;
+        final HashAhead a;
+        synchronized (this)
+        {
+            closed = true; // under the lock that hashAhead checks it with: no thread starts after this
+            a = ahead;
+        }
         if (a != null)
         {
-            a.stop();
+            a.release();
         }
         for (int i = 0; i < LocatorCodec.MAX_TASKS; i++)
         {

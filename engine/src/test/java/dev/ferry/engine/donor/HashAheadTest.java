@@ -82,19 +82,22 @@ class HashAheadTest
         assertEquals(2, ahead.files(), "big.bin and other.bin, not the small file");
         assertEquals(pieces + (2 * 1024 * 1024) / piece(), ahead.hashedPieces());
 
-        final long[] h = ahead.covering(big, 0, pieces);
-        assertNotNull(h);
+        assertNull(ahead.covering(big, HashAhead.UNIT_PIECES - 1, 2), "a range across two units is not covered");
         final PieceHasher hasher = new PieceHasher();
         final ByteBuffer buffer = ByteBuffer.allocateDirect(piece());
         for (int p = 0; p < pieces; p++)
         {
+            final long[] h = ahead.covering(big, p, 1);
+            assertNotNull(h, "piece " + p);
             final int len = Math.min(piece(), BIG - p * piece());
             buffer.clear();
             buffer.put(donorBytes, p * piece(), len);
             hasher.hash(buffer, 0, len);
-            assertEquals(hasher.low(), h[2 * p], "piece " + p);
-            assertEquals(hasher.high(), h[2 * p + 1], "piece " + p);
+            final int at = 2 * (p % HashAhead.UNIT_PIECES);
+            assertEquals(hasher.low(), h[at], "piece " + p);
+            assertEquals(hasher.high(), h[at + 1], "piece " + p);
         }
+        assertNull(ahead.covering(big, pieces, 1), "past the file's last piece");
 
         // the copy differs from the donor in pieces 3 and 1100 (the second unit): only those two travel
         final byte[] copy = donorBytes.clone();
@@ -154,6 +157,52 @@ class HashAheadTest
         final HashAhead ahead = hashAheadAndWait(real, Long.MIN_VALUE);
         assertNull(ahead.covering(indexOf("big.bin"), 0, 1), "not the file the snapshot saw: not hashed");
         assertNotNull(ahead.covering(indexOf("other.bin"), 0, 1));
+    }
+
+    @Test
+    void theJvmsBudgetIsTakenAsUnitsAreHashedAndGivenBackWhenTheSnapshotEnds() throws Exception
+    {
+        final long before = HashAhead.BUDGET.piecesLeft();
+        final int threads = HashAhead.BUDGET.threadsFree();
+        final Locator real = begin(tree());
+        final HashAhead ahead = hashAheadAndWait(real, Long.MIN_VALUE);
+        assertEquals(before - ahead.hashedPieces(), HashAhead.BUDGET.piecesLeft(), "hashes held");
+        assertEquals(threads, HashAhead.BUDGET.threadsFree(), "threads given back when they end");
+        donor.close();
+        donor = null;
+        assertEquals(before, HashAhead.BUDGET.piecesLeft(), "given back with the snapshot");
+    }
+
+    @Test
+    void aRestartWithoutHaveDropsWhatWasHashedAhead() throws Exception
+    {
+        final long before = HashAhead.BUDGET.piecesLeft();
+        final Locator real = begin(tree());
+        hashAheadAndWait(real, Long.MIN_VALUE);
+        final AppliedState nothing = new AppliedState(donor.plan().chunkCount());
+        final Locator data = donor.begin(CloneMode.RESTART, new Locator(Locator.ENGINE_FILE_TREE, Locator.KIND_RESTART,
+            real.protocol(), real.protocol(), real.snapshotId(), 0, Stage.FILE_COPY, nothing));
+        assertNull(donor.ahead(), "nothing to compare: dropped");
+        assertEquals(before, HashAhead.BUDGET.piecesLeft());
+        drain(data); // and the pass sends every file as usual
+        assertEquals(0, donor.hashedAheadUsed());
+    }
+
+    @Test
+    void aBudgetThatHoldsNothingHashesNothingAndThePassStillSendsOnlyWhatDiffers() throws Exception
+    {
+        final Path src = tree();
+        final byte[] donorBytes = Files.readAllBytes(src.resolve("big.bin"));
+        final Locator real = begin(src);
+        final HashAhead ahead = new HashAhead(src, donor.manifest(), piece(), Long.MIN_VALUE,
+            new HashAhead.Budget(100, 1)).start();
+        ahead.join(20_000);
+        assertEquals(0, ahead.files(), "no file fits 100 pieces");
+        final int big = indexOf("big.bin");
+        final byte[] copy = donorBytes.clone();
+        copy[5 * piece()] ^= 1;
+        final Collector c = drain(restartWith(real, have(big, copy)));
+        assertEquals(List.of(5L * piece()), c.offsets(big));
     }
 
     // helpers
