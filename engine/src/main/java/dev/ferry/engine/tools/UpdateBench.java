@@ -142,11 +142,16 @@ final class UpdateBench
         }
     };
 
+    /** {@code -Dferry.bench.trace=true}: the timed Ferry runs trace their steps, printed after each run. */
+    private static final boolean TRACE = Boolean.getBoolean("ferry.bench.trace");
+
     /** Untimed updates the donor's JVM serves before the timed runs ({@link #warmDonor}). */
     static final int WARM_UPDATES = 5;
+    /** Small files of the warm-up tree: enough that the scan's and the manifest's loops are compiled too. */
+    private static final int WARM_SMALL = 2000;
 
     /**
-     * Untimed: {@link #WARM_UPDATES} updates of a small tree (four files of 16 MiB, 300 small ones) from another
+     * Untimed: {@link #WARM_UPDATES} updates of a small tree (four files of 16 MiB, 2,000 small ones) from another
      * donor in this JVM, so that the timed runs meet a donor whose code is compiled, as a donor that has been
      * running for a while is. Measured with a fresh {@code ferry donor} serving this bench's update: its first four
      * updates took 2.17-2.56 s, the fifth and sixth 1.64-1.76 s, while its C2 compiler went from 218 compilations
@@ -164,10 +169,10 @@ final class UpdateBench
         {
             Files.write(tree.resolve("big/f" + i), bytes(random, 16 << 20));
         }
-        for (int i = 0; i < 300; i++)
+        for (int i = 0; i < WARM_SMALL; i++)
         {
-            Files.createDirectories(tree.resolve("small/d" + i % 3));
-            Files.write(tree.resolve("small/d" + i % 3 + "/s" + i), bytes(random, 1 + random.nextInt(16 << 10)));
+            Files.createDirectories(tree.resolve("small/d" + i % 20));
+            Files.write(tree.resolve("small/d" + i % 20 + "/s" + i), bytes(random, 1 + random.nextInt(4 << 10)));
         }
         try (DonorService d = new DonorService(tree, new InetSocketAddress("127.0.0.1", 0),
             new DonorService.Options().logger(QUIET)).start())
@@ -187,8 +192,8 @@ final class UpdateBench
                 }
                 for (int i = 0; i < 20; i++)
                 {
-                    final int n = random.nextInt(300);
-                    Files.write(tree.resolve("small/d" + n % 3 + "/s" + n), bytes(random, 1 + random.nextInt(16 << 10)));
+                    final int n = random.nextInt(WARM_SMALL);
+                    Files.write(tree.resolve("small/d" + n % 20 + "/s" + n), bytes(random, 1 + random.nextInt(4 << 10)));
                 }
                 new CloneClient(d.address(), copy, new CloneClient.Options().update(true)).run();
             }
@@ -351,6 +356,11 @@ final class UpdateBench
                     check("ferry", donorTree, copy);
                     out.printf(Locale.ROOT, "  run %d ferry%s %6.2f s   %s%n", r, turn == 0 ? "         " :
                         " (cp -a)", t.seconds, lastLine(t.output));
+                    if (TRACE)
+                    {
+                        out.println(t.output.lines().filter(l -> l.startsWith("ferry trace:"))
+                            .collect(java.util.stream.Collectors.joining("\n", "", "")));
+                    }
                     if (turn == 0)
                     {
                         updated = copy;
@@ -482,6 +492,10 @@ final class UpdateBench
     {
         final List<String> cmd = javaCommand();
         cmd.add(1, "-XX:TieredStopAtLevel=1"); // what ./ferry gives an update (scripts/ferry-jvm.sh)
+        if (TRACE)
+        {
+            cmd.add(1, "-Dferry.trace=true");
+        }
         cmd.addAll(List.of("clone", "--update", "--from", "127.0.0.1:" + donor.getPort(), "--to", copy.toString()));
         return cmd;
     }
