@@ -5,7 +5,6 @@ import dev.ferry.engine.layout.TestFiles;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
@@ -33,7 +32,6 @@ import dev.ferry.core.protocol.ErrorCode;
 import dev.ferry.core.protocol.FerryException;
 import dev.ferry.core.protocol.Wire;
 import dev.ferry.core.spi.CloneMode;
-import dev.ferry.core.spi.CopyCallback;
 import dev.ferry.core.spi.DonorStorage;
 import dev.ferry.core.spi.Locator;
 
@@ -234,10 +232,9 @@ class DonorChangeDetectionTest
      * Accepts everything, reassembles each file from the offered blocks and checks each block's CRC; optionally
      * appends to one file when its first block is offered.
      */
-    private final class Collector implements CopyCallback
+    private final class Collector extends OfferedBytes
     {
         final Map<Integer, byte[]> files = new HashMap<>();
-        final DescriptorFlyweight d = new DescriptorFlyweight();
         final int victimIndex;
         final Path appendTo;
         int victimBlocks;
@@ -250,47 +247,7 @@ class DonorChangeDetectionTest
         }
 
         @Override
-        public boolean onDescriptor(final DirectBuffer descriptor, final int offset, final int length)
-        {
-            d.wrap(descriptor, offset, length);
-            assertEquals(ErrorCode.OK, d.validate());
-            return true;
-        }
-
-        @Override
-        public boolean onFileRegion(final DirectBuffer descriptor, final int offset, final int length,
-            final FileChannel channel, final long position, final int count)
-        {
-            final ByteBuffer b = ByteBuffer.allocate(count);
-            try
-            {
-                while (b.hasRemaining())
-                {
-                    if (channel.read(b, position + b.position()) < 0)
-                    {
-                        break;
-                    }
-                }
-            }
-            catch (final IOException ex)
-            {
-                throw new UncheckedIOException(ex);
-            }
-            onData(descriptor, offset, length, b.array(), b.position());
-            return true;
-        }
-
-        @Override
-        public boolean onBuffer(final DirectBuffer descriptor, final int offset, final int length,
-            final DirectBuffer data, final int dataOffset, final int dataLength)
-        {
-            final byte[] bytes = new byte[dataLength];
-            data.getBytes(dataOffset, bytes);
-            onData(descriptor, offset, length, bytes, dataLength);
-            return true;
-        }
-
-        private void onData(final DirectBuffer descriptor, final int offset, final int length, final byte[] bytes,
+        void onData(final DirectBuffer descriptor, final int offset, final int length, final byte[] bytes,
             final int n)
         {
             d.wrap(descriptor, offset, length);

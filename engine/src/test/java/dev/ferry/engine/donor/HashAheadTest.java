@@ -1,9 +1,7 @@
 package dev.ferry.engine.donor;
 
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.FileTime;
@@ -26,7 +24,6 @@ import dev.ferry.core.protocol.HaveCodec;
 import dev.ferry.core.protocol.Wire;
 import dev.ferry.core.spi.AppliedState;
 import dev.ferry.core.spi.CloneMode;
-import dev.ferry.core.spi.CopyCallback;
 import dev.ferry.core.spi.DonorStorage;
 import dev.ferry.core.spi.Locator;
 import dev.ferry.core.spi.Stage;
@@ -301,9 +298,8 @@ class HashAheadTest
     }
 
     /** Records, per file, the offset and bytes of every piece a DATA frame carries. */
-    private static final class Collector implements CopyCallback
+    private static final class Collector extends OfferedBytes
     {
-        private final DescriptorFlyweight d = new DescriptorFlyweight();
         private final List<long[]> pieces = new ArrayList<>(); // file, offset
         private final List<byte[]> bytes = new ArrayList<>();
 
@@ -333,44 +329,7 @@ class HashAheadTest
         }
 
         @Override
-        public boolean onDescriptor(final DirectBuffer descriptor, final int offset, final int length)
-        {
-            d.wrap(descriptor, offset, length);
-            assertEquals(ErrorCode.OK, d.validate());
-            return true;
-        }
-
-        @Override
-        public boolean onFileRegion(final DirectBuffer descriptor, final int offset, final int length,
-            final FileChannel channel, final long position, final int count)
-        {
-            final ByteBuffer b = ByteBuffer.allocate(count);
-            try
-            {
-                while (b.hasRemaining() && channel.read(b, position + b.position()) >= 0)
-                {
-                    // read on
-                }
-            }
-            catch (final IOException ex)
-            {
-                throw new UncheckedIOException(ex);
-            }
-            onData(descriptor, offset, length, b.array());
-            return true;
-        }
-
-        @Override
-        public boolean onBuffer(final DirectBuffer descriptor, final int offset, final int length,
-            final DirectBuffer data, final int dataOffset, final int dataLength)
-        {
-            final byte[] b = new byte[dataLength];
-            data.getBytes(dataOffset, b);
-            onData(descriptor, offset, length, b);
-            return true;
-        }
-
-        private void onData(final DirectBuffer descriptor, final int offset, final int length, final byte[] body)
+        void onData(final DirectBuffer descriptor, final int offset, final int length, final byte[] body, final int n)
         {
             d.wrap(descriptor, offset, length);
             assertEquals(DescriptorFlyweight.TYPE_DATA, d.type());
@@ -388,7 +347,7 @@ class HashAheadTest
                     at += len;
                 }
             }
-            assertEquals(body.length, at, "the body is the masked pieces");
+            assertEquals(n, at, "the body is the masked pieces");
         }
     }
 }
