@@ -15,6 +15,7 @@ import java.util.concurrent.atomic.AtomicIntegerArray;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReferenceArray;
 
+import org.agrona.CloseHelper;
 import org.agrona.IoUtil;
 import org.agrona.collections.Int2IntHashMap;
 
@@ -363,7 +364,7 @@ final class HashAhead
                     }
                     if (channelSlot != s)
                     {
-                        closeQuietly(channel);
+                        CloseHelper.quietClose(channel);
                         channel = null;
                         channel = FileChannel.open(path, StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS);
                         channelSlot = s;
@@ -377,7 +378,7 @@ final class HashAhead
                     // the file went away, shrank under the map (SIGBUS) or cannot be read: its cursor meets the
                     // same and reports it; here the rest of it is left to the cursor
                     skipRest(p, s, u);
-                    closeQuietly(channel);
+                    CloseHelper.quietClose(channel);
                     channel = null;
                     channelSlot = -1;
                 }
@@ -385,7 +386,7 @@ final class HashAhead
         }
         finally
         {
-            closeQuietly(channel);
+            CloseHelper.quietClose(channel);
         }
     }
 
@@ -433,21 +434,6 @@ final class HashAhead
         for (int u = from + 1; u < p.slotFirstUnit[s + 1]; u++)
         {
             p.units.compareAndSet(u, UNIT_NEW, UNIT_SKIPPED);
-        }
-    }
-
-    private static void closeQuietly(final FileChannel channel)
-    {
-        if (channel != null)
-        {
-            try
-            {
-                channel.close();
-            }
-            catch (final IOException ignore)
-            {
-                // read-only
-            }
         }
     }
 }

@@ -208,7 +208,7 @@ public final class FileTreeRecipient implements RecipientStorage
     long hashAheadHint()
     {
         final ResumeMerge m = merge;
-        if (m == null || !m.isUpdate() || m.newestFileMtime() == Long.MIN_VALUE)
+        if (m == null || m.newestFileMtime() == Long.MIN_VALUE) // no update, or a copy without a regular file
         {
             return NO_HINT;
         }

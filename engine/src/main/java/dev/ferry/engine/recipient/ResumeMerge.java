@@ -109,15 +109,11 @@ final class ResumeMerge
     /** How finely the copy keeps mtimes ({@link MtimeGranularity}): the quick check compares at it. */
     private long granularity = MtimeGranularity.EXACT;
     private long moved;
-    /** Made by {@link #ofTree}: the copy is a tree being updated. */
-    private boolean update;
-    /** The newest mtime among the copy's regular files (an update), Long.MIN_VALUE if it has none. */
+    /**
+     * The newest mtime among the copy's regular files, found by {@link #ofTree} (an update); Long.MIN_VALUE if it
+     * has none, or for a merge with a resume journal.
+     */
     private long newestFileMtime = Long.MIN_VALUE;
-
-    boolean isUpdate()
-    {
-        return update;
-    }
 
     long newestFileMtime()
     {
@@ -153,7 +149,6 @@ final class ResumeMerge
                 linked[e.linkIndex] = true;
             }
         }
-        m.update = true;
         for (int i = 0; i < tree.size(); i++)
         {
             final Manifest.Entry e = scanned[i];
