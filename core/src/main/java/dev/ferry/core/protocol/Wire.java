@@ -17,7 +17,12 @@ public final class Wire
     /** Oldest protocol version this build speaks. */
     public static final int PROTOCOL_MIN = 3;
     /** Newest protocol version this build speaks. */
-    public static final int PROTOCOL_MAX = 4;
+    public static final int PROTOCOL_MAX = 5;
+    /**
+     * The first version with streamed manifests: a {@code COM_INIT} whose version locator has stage METADATA asks the
+     * donor to announce entries and send the data of closed chunks while it still scans (PROTOCOL.md 6.5).
+     */
+    public static final int STREAM_PROTOCOL = 5;
     /** Bytes of the {@code uint16} length that precedes every string. */
     public static final int STRING_LENGTH_SIZE = 2;
     /** Longest string the protocol carries (a path or a symlink target), in UTF-8 bytes. */

@@ -49,6 +49,10 @@ final class DonorCursor
     private static final int PHASE_META_END = 2;
     private static final int PHASE_DATA = 3;
     private static final int PHASE_DONE = 4;
+    /** A streamed manifest (PROTOCOL.md 6.5): entries as the scan adds them, and the data of closed chunks. */
+    private static final int PHASE_STREAM = 5;
+    /** While a manifest streams: at most this many entries are announced before a block of data goes again. */
+    private static final int STREAM_FILES_PER_TURN = 256;
     private static final int OFFERS_PER_CALL = 256;
     private static final int MAP_WINDOW = 64 * 1024 * 1024;
     /** Bodies shorter than this travel uncompressed: a zstd frame's header would eat most of the gain. */
@@ -59,7 +63,12 @@ final class DonorCursor
     private final Path root;
     private final Manifest manifest;
     private final ChunkPlan plan;
-    private final ChunkQueue queue;
+    private ChunkQueue queue;
+    /** The scan of a streamed snapshot (the master only), or null. */
+    private final StreamedScan stream;
+    /** While the manifest streams: the next chunk to send (they go in order), entries announced since the last block. */
+    private int nextStreamChunk;
+    private int announcedSinceData;
     private final boolean checksum;
     private final int smallBlock;
     /** Room for the largest FILE descriptor: two strings at their cap and the xattr section at its cap. */
@@ -145,6 +154,7 @@ final class DonorCursor
         this.readView = new UnsafeBuffer(readBuffer);
         this.descriptor = new UnsafeBuffer(ByteBuffer.allocateDirect(master ? DESCRIPTOR_CAPACITY : 4096));
         this.phase = master ? PHASE_META_START : PHASE_DATA;
+        this.stream = master ? donor.stream() : null;
         this.pieceSize = DescriptorFlyweight.pieceSize(plan.blockSize());
         this.have = donor.have();
         this.ahead = this.have == null ? null : donor.ahead();
@@ -260,14 +270,27 @@ final class DonorCursor
             {
                 case PHASE_META_START:
                 {
-                    final int len = DescriptorFlyweight.encodeState(descriptor, 0, Stage.METADATA, manifest.size(),
+                    // a streamed manifest's counts are not known yet: they come in the STATE that ends it
+                    final int len = stream != null ?
+                        DescriptorFlyweight.encodeState(descriptor, 0, Stage.METADATA, 0, 0, 0, plan.blockSize()) :
+                        DescriptorFlyweight.encodeState(descriptor, 0, Stage.METADATA, manifest.size(),
                         plan.chunkCount(), manifest.totalBytes(), plan.blockSize());
                     if (!callback.onDescriptor(descriptor, 0, len))
                     {
                         return DonorStorage.COPY_MORE;
                     }
-                    phase = PHASE_META_FILES;
-                    Trace.mark("donor: manifest of " + manifest.size() + " entries starts");
+                    phase = stream != null ? PHASE_STREAM : PHASE_META_FILES;
+                    Trace.mark("donor: manifest of " + manifest.size() + " entries starts" +
+                        (stream != null ? " (streamed)" : ""));
+                    break;
+                }
+                case PHASE_STREAM:
+                {
+                    final int result = stream(callback);
+                    if (result != 0)
+                    {
+                        return result;
+                    }
                     break;
                 }
                 case PHASE_META_FILES:
@@ -311,6 +334,95 @@ final class DonorCursor
             }
         }
         return DonorStorage.COPY_MORE;
+    }
+
+    /**
+     * One step of a streamed manifest: announce the next entry the scan published, or send a block of the chunk in
+     * hand, or start the next chunk that is closed within what was announced, or end the manifest once the scan is
+     * done and every entry is out. Entries and blocks take turns, so the recipient writes early files while it
+     * still learns later ones.
+     *
+     * @return 0 to go on, or a COPY_* result to return (COPY_MORE with nothing offered: nothing to send yet; the
+     *     session asks again on its next tick).
+     */
+    private int stream(final CopyCallback callback)
+    {
+        final FerryException failed = stream.failure();
+        if (failed != null)
+        {
+            throw failed;
+        }
+        final int published = stream.published();
+        if (metaIndex < published && (announcedSinceData < STREAM_FILES_PER_TURN || !dataReady()))
+        {
+            final int len = manifest.encodeFile(descriptor, 0, metaIndex);
+            if (!callback.onDescriptor(descriptor, 0, len))
+            {
+                return DonorStorage.COPY_MORE;
+            }
+            metaIndex++;
+            announcedSinceData++;
+            return 0;
+        }
+        if (stream.done() && metaIndex == manifest.size())
+        {
+            // the manifest is whole: end it now, so the workers attach; the chunk in hand goes on after it
+            if (queue == null)
+            {
+                queue = donor.streamEnded(nextStreamChunk); // the chunk in hand is below it
+            }
+            final int len = DescriptorFlyweight.encodeState(descriptor, 0, Stage.FILE_COPY, manifest.size(),
+                plan.chunkCount(), manifest.totalBytes(), plan.blockSize());
+            if (!callback.onDescriptor(descriptor, 0, len))
+            {
+                return DonorStorage.COPY_MORE;
+            }
+            phase = PHASE_DATA;
+            Trace.mark("donor: streamed manifest sent, " + manifest.size() + " entries; " + nextStreamChunk + " of " +
+                plan.chunkCount() + " chunks taken with it");
+            return 0;
+        }
+        if (dataReady())
+        {
+            if (chunk < 0)
+            {
+                chunk = nextStreamChunk++;
+                block = 0;
+                segment = plan.segmentOf(chunk, 0);
+                segmentEndBlock = plan.segmentFirstBlock(segment) + plan.segmentBlocks(segment);
+            }
+            announcedSinceData = 0;
+            return offerBlock(callback);
+        }
+        return DonorStorage.COPY_MORE;
+    }
+
+    /**
+     * @return whether a block can go now while the manifest streams: the chunk in hand has blocks left, or the next
+     *     chunk is closed within the entries announced (so the recipient, laying out what it was told, knows it
+     *     whole), its files are announced, and its racy window has passed.
+     */
+    private boolean dataReady()
+    {
+        if (chunk >= 0)
+        {
+            return true;
+        }
+        final int c = nextStreamChunk;
+        if (c >= plan.closedChunks())
+        {
+            return false;
+        }
+        final int first = plan.firstSegment(c);
+        final int segments = plan.segmentCount(c);
+        if (plan.segmentFile(first + segments - 1) >= metaIndex)
+        {
+            return false; // its last file is not announced yet
+        }
+        final boolean closedWithin = c + 1 < plan.chunkCount() && plan.segmentFile(plan.firstSegment(c + 1)) < metaIndex ||
+            segments >= donor.settings().filesPerChunk() || plan.chunkBytes(c) >= donor.settings().chunkSize() ||
+            manifest.size(plan.segmentFile(first)) >= donor.settings().chunkSize();
+        return closedWithin && stream.readable(c, System.nanoTime());
     }
 
     /**

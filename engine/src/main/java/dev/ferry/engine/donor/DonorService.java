@@ -427,11 +427,11 @@ public final class DonorService implements AutoCloseable
      */
     void cloneStarted(final DonorSnapshot c)
     {
+        final FileTreeDonor f = c.storage instanceof FileTreeDonor ? (FileTreeDonor)c.storage : null;
         options.logger.log(System.Logger.Level.INFO, "clone started: client " + c.client + ", snapshot " +
-            Long.toHexString(c.snapshotId()) + (c.storage instanceof FileTreeDonor ? ", " +
-            ((FileTreeDonor)c.storage).manifest().size() + " entries, " + ((FileTreeDonor)c.storage).manifest().totalBytes() +
-            " bytes" + (((FileTreeDonor)c.storage).scanShared() ? " (scan shared with a clone that began with it)" : "") :
-            ""));
+            Long.toHexString(c.snapshotId()) + (f == null ? "" : f.streamed() ? ", manifest streamed while the tree " +
+            "is scanned" : ", " + f.manifest().size() + " entries, " + f.manifest().totalBytes() + " bytes" +
+            (f.scanShared() ? " (scan shared with a clone that began with it)" : "")));
     }
 
     /**
@@ -449,12 +449,30 @@ public final class DonorService implements AutoCloseable
         final long bytes = c.bytesSent.get();
         final long ahead = c.storage instanceof FileTreeDonor ? ((FileTreeDonor)c.storage).hashedAheadUsed() : 0;
         hashedAheadUsed.addAndGet(ahead);
+        final String streamed = c.storage instanceof FileTreeDonor ? ((FileTreeDonor)c.storage).streamedSummary() : "";
+        if (!streamed.isEmpty())
+        {
+            streamedClones.incrementAndGet();
+            streamedChunks.addAndGet(((FileTreeDonor)c.storage).streamedChunks());
+        }
         options.logger.log(code == ErrorCode.OK ? System.Logger.Level.INFO : System.Logger.Level.WARNING,
             String.format(java.util.Locale.ROOT, "clone ended: client %s, snapshot %s, result %s%s, %d bytes sent in " +
-            "%.1f s (%.1f MB/s)%s", c.client, Long.toHexString(c.snapshotId()), ErrorCode.name(code),
+            "%.1f s (%.1f MB/s)%s%s", c.client, Long.toHexString(c.snapshotId()), ErrorCode.name(code),
             code == ErrorCode.OK || why == null || why.isEmpty() ? "" : " (" + why + ")", bytes, seconds,
             seconds > 0 ? bytes / seconds / 1e6 : 0, ahead == 0 ? "" : ", " + ahead + " piece hashes computed " +
-            "ahead of COM_HAVE"));
+            "ahead of COM_HAVE", streamed));
+    }
+
+    private final java.util.concurrent.atomic.AtomicLong streamedClones = new java.util.concurrent.atomic.AtomicLong();
+    private final java.util.concurrent.atomic.AtomicLong streamedChunks = new java.util.concurrent.atomic.AtomicLong();
+
+    /**
+     * @return ended clones whose manifest streamed (protocol 5), and the chunks they sent before their manifest was
+     *     whole (the data that moved while the donor still scanned).
+     */
+    public long[] streamed()
+    {
+        return new long[] { streamedClones.get(), streamedChunks.get() };
     }
 
     /**

@@ -45,6 +45,10 @@ public final class FileTreeDonor implements DonorStorage
     private volatile int protocol;
     private volatile dev.ferry.engine.diff.HaveSet have;
     private volatile HashAhead ahead;
+    /** A streamed snapshot's scan (protocol 5, the client asked in COM_INIT), or null. */
+    private volatile StreamedScan stream;
+    /** A streamed snapshot's acknowledgements while its manifest streams (the master's loop thread only). */
+    private int[] streamAcks = new int[0];
     private volatile boolean closed;
     private static final boolean HASH_AHEAD = !"false".equals(System.getProperty("ferry.donor.hashAhead"));
     private volatile java.util.function.Consumer<String> scanWarnings =
@@ -174,6 +178,11 @@ public final class FileTreeDonor implements DonorStorage
      */
     public synchronized void have(final dev.ferry.engine.diff.HaveSet h)
     {
+        if (stream != null)
+        {
+            throw new FerryException(ErrorCode.UNEXPECTED_COMMAND, "COM_HAVE for a streamed snapshot, which serves " +
+                "a whole clone only");
+        }
         have = h;
         final HashAhead a = ahead;
         if (a != null)
@@ -193,7 +202,7 @@ public final class FileTreeDonor implements DonorStorage
     {
         final Manifest m = manifest;
         if (!HASH_AHEAD || m == null || ahead != null || have != null || closed || locator == null ||
-            locator.snapshotId() != snapshotId)
+            locator.snapshotId() != snapshotId || stream != null) // a streamed snapshot's execute refuses the flag
         {
             return;
         }
@@ -319,6 +328,10 @@ public final class FileTreeDonor implements DonorStorage
                 }
                 checkEngine(locator);
                 protocol = negotiate(protocolMin, protocolMax, locator.protocolMin(), locator.protocolMax());
+                if (locator.stage() == Stage.METADATA && protocol >= dev.ferry.core.protocol.Wire.STREAM_PROTOCOL)
+                {
+                    return beginStreamed();
+                }
                 final boolean frozen = locator.stage() == dev.ferry.core.spi.Stage.FREEZE;
                 final boolean[] scanned = { sharedScans == null || frozen };
                 final SharedScans.Scan scan = scanned[0] ? scan(frozen) : sharedScans.scan(() ->
@@ -349,6 +362,12 @@ public final class FileTreeDonor implements DonorStorage
             case ATTACH:
             {
                 checkSnapshot(locator);
+                if (queue == null)
+                {
+                    throw new FerryException(ErrorCode.UNEXPECTED_COMMAND, "COM_ATTACH while the manifest of snapshot " +
+                        Long.toHexString(snapshotId) + " is still streaming: workers attach after the STATE that " +
+                        "starts the file copy");
+                }
                 final int task = locator.taskIndex();
                 if (task < 1 || task >= LocatorCodec.MAX_TASKS)
                 {
@@ -362,6 +381,15 @@ public final class FileTreeDonor implements DonorStorage
             {
                 checkSnapshot(locator);
                 final boolean metadataDone = locator.stage() >= Stage.FILE_COPY;
+                if (stream != null && !metadataDone)
+                {
+                    return restartStreamed();
+                }
+                if (metadataDone && queue == null)
+                {
+                    throw new FerryException(ErrorCode.BAD_LOCATOR, "a restart in the file copy of snapshot " +
+                        Long.toHexString(snapshotId) + ", whose manifest has not been sent whole");
+                }
                 final AppliedState state = metadataDone ? locator.applied() : new AppliedState(plan.chunkCount());
                 if (state == null || state.chunkCount() != plan.chunkCount())
                 {
@@ -378,6 +406,126 @@ public final class FileTreeDonor implements DonorStorage
             default:
                 throw new FerryException(ErrorCode.BAD_LOCATOR, "a donor cannot begin in mode " + mode);
         }
+    }
+
+    /**
+     * A streamed snapshot (PROTOCOL.md 6.5): the scan goes on on a thread of its own, the master's cursor announces
+     * entries and sends closed chunks as they come, and the chunk queue the workers share is made when the manifest
+     * is whole ({@link #streamEnded}).
+     */
+    private Locator beginStreamed()
+    {
+        final StreamedScan s = new StreamedScan(root, settings, w -> scanWarnings.accept(w));
+        manifest = s.manifest;
+        plan = s.plan;
+        queue = null;
+        applied = null;
+        long id = presetId;
+        while (id == 0)
+        {
+            id = RANDOM.nextLong();
+        }
+        snapshotId = id;
+        stream = s;
+        s.start();
+        return install(0, new DonorCursor(this, true, null),
+            Locator.real(Locator.ENGINE_FILE_TREE, protocol, snapshotId, 0, Stage.METADATA));
+    }
+
+    /**
+     * A streamed snapshot restarted before its client had the whole manifest: everything is sent again, from the
+     * first entry (the scan, done or not, stays).
+     */
+    private Locator restartStreamed()
+    {
+        for (int i = 0; i < LocatorCodec.MAX_TASKS; i++)
+        {
+            final DonorCursor c = cursors.getAndSet(i, null);
+            if (c != null)
+            {
+                c.close();
+            }
+        }
+        queue = null;
+        applied = null;
+        streamAcks = new int[0];
+        return install(0, new DonorCursor(this, true, null),
+            Locator.real(Locator.ENGINE_FILE_TREE, protocol, snapshotId, 0, Stage.METADATA));
+    }
+
+    StreamedScan stream()
+    {
+        return stream;
+    }
+
+    /**
+     * @return whether this snapshot's manifest streams (protocol 5, the client asked).
+     */
+    public boolean streamed()
+    {
+        return stream != null;
+    }
+
+    private volatile int streamedChunks;
+    private volatile long streamedScanNanos;
+
+    /**
+     * @return chunks a streamed snapshot's master took before the manifest was whole (the last time it ended).
+     */
+    public int streamedChunks()
+    {
+        return streamedChunks;
+    }
+
+    /**
+     * @return for the donor's log: how a streamed manifest went, or "" for one scanned whole.
+     */
+    public String streamedSummary()
+    {
+        final StreamedScan s = stream;
+        if (s == null)
+        {
+            return "";
+        }
+        return String.format(java.util.Locale.ROOT, ", manifest streamed (%d entries scanned in %.1f s; %d of %d " +
+            "chunks taken before it was whole)", manifest.size(), streamedScanNanos / 1e9, streamedChunks,
+            plan.chunkCount());
+    }
+
+    /**
+     * The streamed manifest is whole (the scan is done and the master has announced every entry): chunks from
+     * {@code fromChunk} on, which the master has not taken, become the queue every task reserves from, and the
+     * acknowledgements so far move to the table of the complete plan. Master's loop thread, before it sends the STATE
+     * that starts the file copy (so a worker that attaches after it finds the queue).
+     *
+     * @return the queue.
+     */
+    ChunkQueue streamEnded(final int fromChunk)
+    {
+        streamedChunks = fromChunk;
+        final StreamedScan scan = stream;
+        streamedScanNanos = scan == null ? 0 : scan.nanos();
+        final ChunkPlan p = plan;
+        final AtomicIntegerArray a = new AtomicIntegerArray(p.chunkCount());
+        final int[] acks = streamAcks;
+        for (int c = 0; c < Math.min(acks.length, p.chunkCount()); c++)
+        {
+            a.set(c, acks[c]);
+        }
+        final int[] all = p.order();
+        final int[] rest = new int[Math.max(0, p.chunkCount() - fromChunk)];
+        int n = 0;
+        for (final int c : all)
+        {
+            if (c >= fromChunk)
+            {
+                rest[n++] = c;
+            }
+        }
+        applied = a;
+        final ChunkQueue q = new ChunkQueue(rest, null);
+        queue = q;
+        return q;
     }
 
     /**
@@ -508,7 +656,22 @@ public final class FileTreeDonor implements DonorStorage
     public void ack(final Locator locator, final int task, final int chunk, final int appliedBlocks, final boolean complete)
     {
         final AtomicIntegerArray a = applied;
-        if (chunk < 0 || chunk >= a.length())
+        if (a == null && stream != null)
+        {
+            // the manifest still streams: only the master's loop thread acknowledges, chunks it was sent
+            if (chunk < 0 || chunk >= plan.closedChunks())
+            {
+                throw new FerryException(ErrorCode.BAD_DESCRIPTOR, "acknowledged chunk " + chunk + " has not been sent");
+            }
+            if (chunk >= streamAcks.length)
+            {
+                streamAcks = java.util.Arrays.copyOf(streamAcks, Math.max(chunk + 1, 2 * streamAcks.length));
+            }
+            final int b = complete ? plan.chunkBlocks(chunk) : Math.min(appliedBlocks, plan.chunkBlocks(chunk));
+            streamAcks[chunk] = Math.max(streamAcks[chunk], b);
+            return;
+        }
+        if (a == null || chunk < 0 || chunk >= a.length())
         {
             throw new FerryException(ErrorCode.BAD_DESCRIPTOR, "acknowledged chunk " + chunk + " does not exist");
         }
@@ -519,6 +682,12 @@ public final class FileTreeDonor implements DonorStorage
     @Override
     public void execute(final Locator locator, final int task, final int flags)
     {
+        if (stream != null && (flags & ~(dev.ferry.core.protocol.ExecuteFlags.COMPRESS |
+            dev.ferry.core.protocol.ExecuteFlags.LIVE | dev.ferry.core.protocol.ExecuteFlags.LEVEL_MASK)) != 0)
+        {
+            throw new FerryException(ErrorCode.UNEXPECTED_COMMAND, "a streamed snapshot serves a whole clone: " +
+                "COM_EXECUTE flags " + Integer.toHexString(flags) + " are not for it");
+        }
         if ((flags & dev.ferry.core.protocol.ExecuteFlags.METADATA_ONLY) != 0)
         {
             metadataOnly(locator, task);
@@ -641,6 +810,11 @@ public final class FileTreeDonor implements DonorStorage
         if (a != null)
         {
             a.release();
+        }
+        final StreamedScan s = stream;
+        if (s != null)
+        {
+            s.cancel();
         }
         for (int i = 0; i < LocatorCodec.MAX_TASKS; i++)
         {

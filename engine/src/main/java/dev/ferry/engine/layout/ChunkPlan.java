@@ -18,33 +18,43 @@ public final class ChunkPlan
     private final Manifest manifest;
     private final long chunkSize;
     private final int blockSize;
-    private final int chunkCount;
-    private final int[] chunkFirstSegment;
-    private final int[] chunkSegmentCount;
-    private final int[] chunkBlocks;
-    private final long[] chunkBytes;
+    private final int filesPerChunk;
+    /** Chunks laid out so far (all of them once the plan is complete); volatile for a growing plan's readers. */
+    private volatile int chunkCount;
+    /** Of those, how many are closed: no later entry can add to them (a growing plan's readers use only these). */
+    private volatile int closedChunks;
+    private int segments;
+    /** The batch chunk small files are added to, or -1. */
+    private int openChunk = -1;
+    /** Entries laid out (a growing plan appends them in order). */
+    private int laidOut;
+    private int[] chunkFirstSegment;
+    private int[] chunkSegmentCount;
+    private int[] chunkBlocks;
+    private long[] chunkBytes;
     /**
      * A segment per regular file with data (and per chunk of a large file): its file and first block. Off the heap,
      * since there are as many as files (issue 10); the per-chunk tables are on it.
      */
     private final OffHeapInts segmentFile;
     private final OffHeapInts segmentFirstBlock;
-    private final int[] order;
+    private int[] order;
+    private final boolean growing;
 
-    private ChunkPlan(final Manifest manifest, final long chunkSize, final int blockSize, final int chunks,
-        final int segments)
+    private ChunkPlan(final Manifest manifest, final long chunkSize, final int blockSize, final int filesPerChunk,
+        final int chunks, final int segments, final boolean growing)
     {
         this.manifest = manifest;
         this.chunkSize = chunkSize;
         this.blockSize = blockSize;
-        this.chunkCount = chunks;
+        this.filesPerChunk = filesPerChunk;
+        this.growing = growing;
         this.chunkFirstSegment = new int[chunks];
         this.chunkSegmentCount = new int[chunks];
         this.chunkBlocks = new int[chunks];
         this.chunkBytes = new long[chunks];
-        this.segmentFile = new OffHeapInts(segments);
-        this.segmentFirstBlock = new OffHeapInts(segments);
-        this.order = new int[chunks];
+        this.segmentFile = growing ? OffHeapInts.growing() : new OffHeapInts(segments);
+        this.segmentFirstBlock = growing ? OffHeapInts.growing() : new OffHeapInts(segments);
     }
 
     /**
@@ -72,60 +82,162 @@ public final class ChunkPlan
             throw new IllegalArgumentException("a manifest of " + counter.chunks() + " chunks and " + segments +
                 " segments is too large to lay out");
         }
-        final ChunkPlan plan = new ChunkPlan(manifest, chunkSize, blockSize, (int)counter.chunks(), (int)segments);
-        plan.fill(filesPerChunk);
+        final ChunkPlan plan = new ChunkPlan(manifest, chunkSize, blockSize, filesPerChunk, (int)counter.chunks(),
+            (int)segments, false);
+        for (int i = 0; i < n; i++)
+        {
+            plan.append(i);
+        }
+        plan.finish();
         return plan;
     }
 
-    private void fill(final int filesPerChunk)
+    /**
+     * A plan that grows with a growing manifest ({@link Manifest.Builder#live}): {@link #append} lays out each
+     * entry as it arrives, by the same rules as {@link #build}, so donor and recipient agree chunk by chunk while a
+     * streamed manifest is still arriving (PROTOCOL.md 6.5). One writer; readers on other threads use only chunks below
+     * {@link #closedChunks()} (read it first) until {@link #finish}.
+     */
+    public static ChunkPlan growing(final Manifest manifest, final long chunkSize, final int blockSize,
+        final int filesPerChunk)
     {
-        int chunks = 0;
-        int segments = 0;
-        int openChunk = -1;
-        final int n = manifest.size();
-        for (int i = 0; i < n; i++)
+        return new ChunkPlan(manifest, chunkSize, blockSize, filesPerChunk, 16, 0, true);
+    }
+
+    /**
+     * Lay out entry {@code i}, the next one (entries come in order), and record its chunk range in the manifest.
+     * A segment's offset and length are not stored: a batched file's segment is the whole file, a large file's
+     * segments are its chunks in order.
+     *
+     * @throws IllegalArgumentException if the plan would pass {@link dev.ferry.core.protocol.LocatorCodec#MAX_CHUNKS}
+     *     chunks or 2^31 segments.
+     */
+    public void append(final int i)
+    {
+        if (i != laidOut)
         {
-            final long size = manifest.isRegular(i) ? manifest.size(i) : 0;
-            if (size == 0)
-            {
-                manifest.chunks(i, 0, 0);
-                continue;
-            }
-            if (size >= chunkSize)
-            {
-                openChunk = -1; // a chunk's segments are contiguous: close the batch before this file's own chunks
-                final int first = chunks;
-                long off = 0;
-                while (off < size)
-                {
-                    final long len = Math.min(chunkSize, size - off);
-                    chunkFirstSegment[chunks] = segments;
-                    chunkSegmentCount[chunks] = 1;
-                    chunkBlocks[chunks] = blocks(len, blockSize);
-                    chunkBytes[chunks] = len;
-                    chunks++;
-                    segmentFile.set(segments, i);
-                    segmentFirstBlock.set(segments, 0);
-                    segments++;
-                    off += len;
-                }
-                manifest.chunks(i, first, chunks - first);
-                continue;
-            }
-            if (openChunk < 0 || chunkBytes[openChunk] + size > chunkSize || chunkSegmentCount[openChunk] >= filesPerChunk)
-            {
-                openChunk = chunks++;
-                chunkFirstSegment[openChunk] = segments;
-            }
-            segmentFile.set(segments, i);
-            segmentFirstBlock.set(segments, chunkBlocks[openChunk]);
-            segments++;
-            chunkSegmentCount[openChunk]++;
-            chunkBlocks[openChunk] += blocks(size, blockSize);
-            chunkBytes[openChunk] += size;
-            manifest.chunks(i, openChunk, 1);
+            throw new IllegalStateException("entry " + i + " laid out where " + laidOut + " was due");
         }
-        sortBySizeDescending(chunkBytes, order);
+        laidOut++;
+        final long size = manifest.isRegular(i) ? manifest.size(i) : 0;
+        if (size == 0)
+        {
+            manifest.chunks(i, 0, 0);
+            return;
+        }
+        int chunks = chunkCount;
+        if (size >= chunkSize)
+        {
+            openChunk = -1; // a chunk's segments are contiguous: close the batch before this file's own chunks
+            final long span = (size - 1) / chunkSize + 1;
+            ensure(chunks + span, segments + span);
+            final int first = chunks;
+            long off = 0;
+            while (off < size)
+            {
+                final long len = Math.min(chunkSize, size - off);
+                chunkFirstSegment[chunks] = segments;
+                chunkSegmentCount[chunks] = 1;
+                chunkBlocks[chunks] = blocks(len, blockSize);
+                chunkBytes[chunks] = len;
+                chunks++;
+                segmentFile.set(segments, i);
+                segmentFirstBlock.set(segments, 0);
+                segments++;
+                off += len;
+            }
+            manifest.chunks(i, first, chunks - first);
+            publish(chunks);
+            return;
+        }
+        if (openChunk < 0 || chunkBytes[openChunk] + size > chunkSize || chunkSegmentCount[openChunk] >= filesPerChunk)
+        {
+            ensure(chunks + 1, segments + 1);
+            openChunk = chunks++;
+            chunkFirstSegment[openChunk] = segments;
+        }
+        else
+        {
+            ensure(chunks, segments + 1);
+        }
+        segmentFile.set(segments, i);
+        segmentFirstBlock.set(segments, chunkBlocks[openChunk]);
+        segments++;
+        chunkSegmentCount[openChunk]++;
+        chunkBlocks[openChunk] += blocks(size, blockSize);
+        chunkBytes[openChunk] += size;
+        manifest.chunks(i, openChunk, 1);
+        publish(chunks);
+    }
+
+    /**
+     * The chunks laid out: all closed but a batch that a later small file could still join.
+     */
+    private void publish(final int chunks)
+    {
+        final boolean batchOpen = openChunk >= 0 && chunkSegmentCount[openChunk] < filesPerChunk &&
+            chunkBytes[openChunk] < chunkSize;
+        chunkCount = chunks;
+        closedChunks = batchOpen ? chunks - 1 : chunks;
+    }
+
+    private void ensure(final long chunks, final long segmentsNeeded)
+    {
+        final long cap = growing ? dev.ferry.core.protocol.LocatorCodec.MAX_CHUNKS : Integer.MAX_VALUE - 8;
+        if (chunks > cap || segmentsNeeded > Integer.MAX_VALUE - 8)
+        {
+            throw new IllegalArgumentException("a manifest of more than " + cap + " chunks or 2^31 segments is too " +
+                "large to lay out");
+        }
+        if (chunks > chunkBlocks.length)
+        {
+            final int n = (int)Math.min(cap, Math.max(chunks, 2L * chunkBlocks.length));
+            chunkFirstSegment = java.util.Arrays.copyOf(chunkFirstSegment, n);
+            chunkSegmentCount = java.util.Arrays.copyOf(chunkSegmentCount, n);
+            chunkBlocks = java.util.Arrays.copyOf(chunkBlocks, n);
+            chunkBytes = java.util.Arrays.copyOf(chunkBytes, n);
+        }
+        if (growing)
+        {
+            segmentFile.ensure((int)segmentsNeeded);
+            segmentFirstBlock.ensure((int)segmentsNeeded);
+        }
+    }
+
+    /**
+     * Every entry is laid out: every chunk is closed, and the reservation order is made (largest first).
+     */
+    public void finish()
+    {
+        openChunk = -1;
+        final int chunks = chunkCount;
+        if (chunkBlocks.length != chunks)
+        {
+            chunkFirstSegment = java.util.Arrays.copyOf(chunkFirstSegment, chunks);
+            chunkSegmentCount = java.util.Arrays.copyOf(chunkSegmentCount, chunks);
+            chunkBlocks = java.util.Arrays.copyOf(chunkBlocks, chunks);
+            chunkBytes = java.util.Arrays.copyOf(chunkBytes, chunks);
+        }
+        final int[] o = new int[chunks];
+        sortBySizeDescending(chunkBytes, o);
+        order = o;
+        closedChunks = chunks;
+    }
+
+    /**
+     * @return chunks that no later entry can add to: all of them once the plan is complete.
+     */
+    public int closedChunks()
+    {
+        return closedChunks;
+    }
+
+    /**
+     * @return entries laid out so far.
+     */
+    public int entriesLaidOut()
+    {
+        return laidOut;
     }
 
     /**

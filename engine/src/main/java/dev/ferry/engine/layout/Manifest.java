@@ -211,6 +211,13 @@ public final class Manifest
     private final int regularFiles;
     private final int skipped;
     private final List<String> warnings;
+    /**
+     * A growing manifest's builder (a streamed scan, or a recipient taking a streamed manifest): {@link #size} and the
+     * totals are the builder's, read through its volatile count; null for a manifest built once.
+     */
+    private final Builder live;
+    /** A growing manifest's end: the scan's skipped count and warnings, once it is complete. */
+    private volatile Manifest finished;
     private final List<Entry> view = new EntryList();
 
     /**
@@ -220,10 +227,12 @@ public final class Manifest
     {
         private final PagedStore fixed = new PagedStore();
         private final PagedStore names = new PagedStore();
-        private int size;
+        /** Volatile: a growing manifest's readers ({@link #live}) see entries below it complete. */
+        private volatile int size;
         private long totalBytes;
         private int regularFiles;
         private boolean built;
+        private Manifest liveView;
 
         /**
          * Append the next entry (its index is {@link #size()}).
@@ -289,7 +298,7 @@ public final class Manifest
                 totalBytes += fileSize;
                 regularFiles++;
             }
-            size++;
+            size = size + 1; // the one writer; the volatile write publishes the entry to a live view's readers
         }
 
         public void add(final Entry e)
@@ -378,6 +387,53 @@ public final class Manifest
             built = true;
             return new Manifest(this, skipped, warnings);
         }
+
+        /**
+         * @return a view that grows as entries are added (a streamed manifest, PROTOCOL.md 6.5): other threads may
+         *     read entries below its {@link Manifest#size()} while this builder appends; {@link Manifest#finish} ends
+         *     it. The same view on every call.
+         */
+        public Manifest live()
+        {
+            if (liveView == null)
+            {
+                liveView = new Manifest(this);
+            }
+            return liveView;
+        }
+    }
+
+    private Manifest(final Builder live)
+    {
+        this.fixed = live.fixed;
+        this.names = live.names;
+        this.size = -1;
+        this.totalBytes = -1;
+        this.regularFiles = -1;
+        this.skipped = 0;
+        this.warnings = List.of();
+        this.live = live;
+    }
+
+    /**
+     * End a growing manifest: {@code built}, the builder's manifest once the last entry was added, gives the skipped
+     * count and the warnings. Its writer thread; readers see it through {@link #isComplete()}.
+     */
+    public void finish(final Manifest built)
+    {
+        if (live == null || built.fixed != fixed)
+        {
+            throw new IllegalStateException("not this manifest's builder");
+        }
+        finished = built;
+    }
+
+    /**
+     * @return true unless this is a growing manifest that is not finished yet.
+     */
+    public boolean isComplete()
+    {
+        return live == null || finished != null;
     }
 
     public Manifest(final List<Entry> entries, final int skipped)
@@ -399,6 +455,7 @@ public final class Manifest
         this.regularFiles = b.regularFiles;
         this.skipped = skipped;
         this.warnings = List.copyOf(warnings);
+        this.live = null;
     }
 
     private static Builder fill(final List<Entry> entries)
@@ -413,9 +470,10 @@ public final class Manifest
 
     private UnsafeBuffer fixedPage(final int index)
     {
-        if (index < 0 || index >= size)
+        final int n = live == null ? size : live.size;
+        if (index < 0 || index >= n)
         {
-            throw new IndexOutOfBoundsException("entry " + index + " of " + size);
+            throw new IndexOutOfBoundsException("entry " + index + " of " + n);
         }
         return fixed.pageAt(index / PER_PAGE);
     }
@@ -604,7 +662,7 @@ public final class Manifest
 
     public int size()
     {
-        return size;
+        return live == null ? size : live.size;
     }
 
     /**
@@ -620,12 +678,14 @@ public final class Manifest
      */
     public long totalBytes()
     {
-        return totalBytes;
+        final Manifest f = finished;
+        return live == null ? totalBytes : f != null ? f.totalBytes : -1;
     }
 
     public int regularFiles()
     {
-        return regularFiles;
+        final Manifest f = finished;
+        return live == null ? regularFiles : f != null ? f.regularFiles : -1;
     }
 
     /**
@@ -633,7 +693,8 @@ public final class Manifest
      */
     public int skipped()
     {
-        return skipped;
+        final Manifest f = finished;
+        return live == null || f == null ? skipped : f.skipped;
     }
 
     /**
@@ -641,7 +702,8 @@ public final class Manifest
      */
     public List<String> warnings()
     {
-        return warnings;
+        final Manifest f = finished;
+        return live == null || f == null ? warnings : f.warnings;
     }
 
     private static final byte[] NO_BYTES = new byte[0];
@@ -657,7 +719,7 @@ public final class Manifest
         @Override
         public int size()
         {
-            return size;
+            return Manifest.this.size();
         }
     }
 }

@@ -100,7 +100,9 @@ public final class ManifestScanner
     private static final int AHEAD_PER_THREAD = 4;
 
     private final NativeFs fs;
-    private final Manifest.Builder entries = new Manifest.Builder();
+    private final Manifest.Builder entries;
+    /** Told each entry's index as soon as it is in the manifest (a streamed scan), or null. */
+    private final java.util.function.IntConsumer onEntry;
     private final List<String> warnings = new ArrayList<>();
     private final Map<Inode, Integer> firstLink = new HashMap<>();
     private int skipped;
@@ -156,9 +158,12 @@ public final class ManifestScanner
         int submitted;
     }
 
-    private ManifestScanner(final NativeFs fs, final int threads)
+    private ManifestScanner(final NativeFs fs, final int threads, final Manifest.Builder into,
+        final java.util.function.IntConsumer onEntry)
     {
         this.fs = fs;
+        this.entries = into;
+        this.onEntry = onEntry;
         this.maxAhead = threads * AHEAD_PER_THREAD;
         this.pool = threads <= 1 ? null : java.util.concurrent.Executors.newFixedThreadPool(threads, r ->
         {
@@ -184,11 +189,25 @@ public final class ManifestScanner
      */
     public static Manifest scan(final Path root, final int threads)
     {
+        return scanInto(root, threads, new Manifest.Builder(), null);
+    }
+
+    /**
+     * As {@link #scan(Path, int)}, into {@code into} (the builder of a growing manifest, {@link Manifest.Builder#live}),
+     * telling {@code onEntry} (if not null) each entry's index on this thread right after the entry is added, so a
+     * streamed scan lays it out and publishes it while the walk goes on. An exception {@code onEntry} throws ends the
+     * scan and is thrown from here.
+     *
+     * @return the manifest, built (the builder takes no more).
+     */
+    public static Manifest scanInto(final Path root, final int threads, final Manifest.Builder into,
+        final java.util.function.IntConsumer onEntry)
+    {
         if (!Files.isDirectory(root, LinkOption.NOFOLLOW_LINKS))
         {
             throw new FerryException(ErrorCode.IO_ERROR, "donor root " + root + " is not a directory");
         }
-        final ManifestScanner scanner = new ManifestScanner(NativeFs.instance(), threads);
+        final ManifestScanner scanner = new ManifestScanner(NativeFs.instance(), threads, into, onEntry);
         try
         {
             final Child self = scanner.probe(root, NONE, wallNanos());
@@ -521,6 +540,10 @@ public final class ManifestScanner
         }
         entries.add(rel, 0, rel.length, type, size, mode, st.mtimeNanos(), target, st.uid(), st.gid(), rdev, flags,
             link, xattrCount, xattrs);
+        if (onEntry != null)
+        {
+            onEntry.accept(index);
+        }
         return type == DescriptorFlyweight.FILE_DIRECTORY && rel.length > 0;
     }
 

@@ -16,7 +16,12 @@ import dev.ferry.engine.layout.ChunkPlan;
 final class AckedBlocks
 {
     private final ChunkPlan plan;
-    private final AtomicIntegerArray blocks;
+    private AtomicIntegerArray blocks;
+    /**
+     * The plan still grows (a streamed manifest, PROTOCOL.md 6.5): only the master's loop thread uses this table then,
+     * and it grows it; {@link #complete} sizes it to the whole plan before any other thread sees it.
+     */
+    private boolean growing;
 
     /**
      * @param seed what earlier generations applied (null: nothing).
@@ -34,6 +39,43 @@ final class AckedBlocks
         }
     }
 
+    /**
+     * @return the acknowledgements of a streamed manifest's plan, which grows as its entries arrive (master's thread).
+     */
+    static AckedBlocks growing(final ChunkPlan plan)
+    {
+        final AckedBlocks a = new AckedBlocks(plan, null);
+        a.growing = true;
+        return a;
+    }
+
+    /**
+     * The streamed manifest is whole: size the table to the plan (master's thread, before it is published).
+     */
+    void complete()
+    {
+        final AtomicIntegerArray exact = new AtomicIntegerArray(plan.chunkCount());
+        for (int c = 0; c < Math.min(blocks.length(), exact.length()); c++)
+        {
+            exact.set(c, blocks.get(c));
+        }
+        blocks = exact;
+        growing = false;
+    }
+
+    private void room(final int chunks)
+    {
+        if (chunks > blocks.length())
+        {
+            final AtomicIntegerArray grown = new AtomicIntegerArray(Math.max(chunks, 2 * blocks.length()));
+            for (int c = 0; c < blocks.length(); c++)
+            {
+                grown.set(c, blocks.get(c));
+            }
+            blocks = grown;
+        }
+    }
+
     ChunkPlan plan()
     {
         return plan;
@@ -44,6 +86,10 @@ final class AckedBlocks
      */
     void onApplied(final int chunk, final int applied)
     {
+        if (growing && chunk >= 0 && chunk < plan.closedChunks())
+        {
+            room(chunk + 1);
+        }
         if (chunk < 0 || chunk >= blocks.length())
         {
             throw new FerryException(ErrorCode.BAD_DESCRIPTOR, "data for chunk " + chunk + " outside the announced " +
@@ -69,6 +115,10 @@ final class AckedBlocks
      */
     int resumeBlock(final int chunk)
     {
+        if (chunk >= blocks.length())
+        {
+            return 0; // a streamed plan's chunk not acknowledged yet
+        }
         final int b = blocks.get(chunk);
         return b >= plan.chunkBlocks(chunk) ? 0 : b;
     }

@@ -193,7 +193,7 @@ final class BlockWriter
     {
         final int currentStage = manifest.stage();
         final TargetEntries es = manifest.entries();
-        if (es == null || currentStage != Stage.FILE_COPY)
+        if (es == null || currentStage != Stage.FILE_COPY && !(currentStage == Stage.METADATA && manifest.streaming()))
         {
             throw new FerryException(ErrorCode.BAD_DESCRIPTOR, "data before the manifest was complete");
         }
@@ -405,9 +405,9 @@ final class BlockWriter
     void force(final int index) throws IOException
     {
         final TargetEntries es = manifest.entries();
-        if (es == null || index < 0 || index >= es.size())
+        if (es == null || index < 0 || index >= es.size() || es.type(index) != DescriptorFlyweight.FILE_REGULAR)
         {
-            return;
+            return; // only regular files have blocks
         }
         try (FileChannel ch = FileChannel.open(es.get(index).resolved(), StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS))
         {

@@ -168,6 +168,14 @@ final class ClientTask implements ConnectionHandler
         metadataOnly = true;
     }
 
+    /**
+     * @return this task's acknowledgements (its own loop thread).
+     */
+    AckedBlocks acked()
+    {
+        return acked;
+    }
+
     void stop()
     {
         if (runner != null)
@@ -282,7 +290,7 @@ final class ClientTask implements ConnectionHandler
                     {
                         throw new FerryException(ErrorCode.BAD_DESCRIPTOR, "COM_RES_COMPLETE where data was announced");
                     }
-                    if (acked == null)
+                    if (acked == null || run.manifestStreaming())
                     {
                         throw new FerryException(ErrorCode.BAD_DESCRIPTOR, "the donor completed before its manifest " +
                             "reached the file copy stage");
@@ -423,7 +431,7 @@ final class ClientTask implements ConnectionHandler
         final dev.ferry.engine.layout.ChunkPlan plan = acked == null ? null : acked.plan();
         final int chunk = d.dataChunk();
         final int block = d.dataBlock();
-        if (plan == null || chunk >= plan.chunkCount() || block >= plan.chunkBlocks(chunk))
+        if (plan == null || chunk >= plan.closedChunks() || block >= plan.chunkBlocks(chunk))
         {
             throw new FerryException(ErrorCode.BAD_DESCRIPTOR, "block " + block + " of chunk " + chunk +
                 " is outside the manifest's " + (plan == null ? 0 : plan.chunkCount()) + " chunks");

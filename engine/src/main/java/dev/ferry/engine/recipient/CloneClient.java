@@ -677,6 +677,8 @@ public final class CloneClient implements AutoCloseable
         return run.donorChanged() == 0 || rounds >= options.maxRounds;
     }
 
+    /** {@code -Dferry.stream=false}: never ask for a streamed manifest (PROTOCOL.md 6.5). */
+    static final boolean STREAM = !"false".equals(System.getProperty("ferry.stream"));
     private static final int FRESH = 0;
     private static final int RESUME_SAME = 1;
     private static final int RESUME_MERGE = 2;
@@ -759,6 +761,10 @@ public final class CloneClient implements AutoCloseable
                     });
                     run.holdWorkers(true);
                 }
+                // a whole fresh clone streams its manifest when the donor can (protocol 5): data flows while the donor
+                // still scans; a fresh hash store needs the whole manifest before any data; a live clone's later
+                // passes compare against the whole manifest of the first
+                run.askForStream(kind == FRESH && STREAM && !options.keepHashes && passStage == Stage.FILE_COPY);
                 master = new ClientTask(run, 0, CloneMode.START);
                 if (kind == RESUME_MERGE || kind == UPDATE)
                 {

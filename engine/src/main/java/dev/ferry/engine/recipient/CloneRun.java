@@ -99,6 +99,8 @@ final class CloneRun
 
     // the driver's alone
     private boolean metadataDone;
+    /** This run asked for a streamed manifest in COM_INIT ({@link #askForStream}). */
+    private boolean streamAsked;
     private boolean masterAccepted;
     private boolean metadataOnlyComplete;
     private volatile HaveList pendingHave;
@@ -243,6 +245,14 @@ final class CloneRun
     /**
      * @return the acknowledged blocks of this generation, or null before the manifest is complete.
      */
+    /**
+     * @return whether a streamed manifest is still arriving.
+     */
+    boolean manifestStreaming()
+    {
+        return recipient.manifestStreaming();
+    }
+
     AckedBlocks acked()
     {
         return acked;
@@ -320,6 +330,7 @@ final class CloneRun
         final Locator current = locator;
         if (task.index() == 0 && task.mode() == CloneMode.START)
         {
+            recipient.streamedManifest(streamAsked && real.protocol() >= dev.ferry.core.protocol.Wire.STREAM_PROTOCOL);
             recipient.applyBegin(CloneMode.START, real);
         }
         else if (task.index() == 0 && task.mode() == CloneMode.RESTART)
@@ -381,6 +392,12 @@ final class CloneRun
             {
                 progress.estimate(d.estimatedBytes(), d.fileCount());
                 progress.stage(Stage.METADATA);
+                final ChunkPlan streamed = recipient.streamPlan();
+                if (streamed != null)
+                {
+                    // a streamed manifest: data of closed chunks comes with it, acknowledged on this connection
+                    return AckedBlocks.growing(streamed);
+                }
             }
             else if (d.stage() == Stage.FILE_COPY)
             {
@@ -397,7 +414,20 @@ final class CloneRun
                     entriesCounted = true; // directories, symlinks, empty files: complete once created
                     progress.onEntriesDone(Math.max(0, recipient.entryCount() - ClientTask.filesWithData(p)));
                 }
-                final AckedBlocks a = new AckedBlocks(p, null);
+                Trace.mark("manifest applied on the master's connection");
+                final AckedBlocks streamedAcks = task.acked();
+                final AckedBlocks a;
+                if (streamedAcks != null && streamedAcks.plan() == p)
+                {
+                    // what was applied while the manifest streamed stays applied
+                    streamedAcks.complete();
+                    progress.estimate(d.estimatedBytes(), d.fileCount());
+                    a = streamedAcks;
+                }
+                else
+                {
+                    a = new AckedBlocks(p, null);
+                }
                 post(new Event(Event.METADATA_DONE, task.generation(), 0, 0, null, a, null));
                 return a;
             }
@@ -508,7 +538,20 @@ final class CloneRun
     {
         final Locator v = recipient.applyBegin(CloneMode.VERSION, null);
         final Locator l = Locator.version(v.engineId(), options.protocolMin(), options.protocolMax());
+        if (passStage == Stage.FILE_COPY && streamAsked)
+        {
+            return l.withStage(Stage.METADATA); // stream the manifest, if the donor speaks protocol 5 (PROTOCOL.md 6.5)
+        }
         return passStage == Stage.FILE_COPY ? l : l.withStage(passStage); // CHANGE_COPY, or FREEZE: freeze first
+    }
+
+    /**
+     * Ask the donor to stream the manifest (a whole fresh clone's first pass: no resume, update or hash store). Driver,
+     * before any task.
+     */
+    void askForStream(final boolean on)
+    {
+        streamAsked = on && options.protocolMax() >= dev.ferry.core.protocol.Wire.STREAM_PROTOCOL;
     }
 
     /**

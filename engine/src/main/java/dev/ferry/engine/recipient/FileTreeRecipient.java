@@ -99,6 +99,30 @@ public final class FileTreeRecipient implements RecipientStorage
     /**
      * @return the chunk plan of the manifest received (the donor's own layout, rebuilt), or null before it.
      */
+    /**
+     * Take the manifest streamed (protocol 5): the donor accepted what {@link CloneRun} asked for in COM_INIT.
+     */
+    void streamedManifest(final boolean on)
+    {
+        manifest.streamed(on);
+    }
+
+    /**
+     * @return the plan of a streamed manifest as far as it arrived, or null (master's thread).
+     */
+    ChunkPlan streamPlan()
+    {
+        return manifest.streamPlan();
+    }
+
+    /**
+     * @return whether a streamed manifest is still arriving (data of closed chunks may be applied meanwhile).
+     */
+    boolean manifestStreaming()
+    {
+        return manifest.streaming();
+    }
+
     public ChunkPlan plan()
     {
         return manifest.plan();

@@ -69,6 +69,12 @@ final class ManifestReceiver
     private boolean journaling = true;
     /** Resume by manifest: what to do with what the interrupted clone left (null unless merging). */
     private ResumeMerge merge;
+    /**
+     * The donor streams the manifest (protocol 5, PROTOCOL.md 6.5): its counts come at the end, and the plan grows
+     * with each FILE descriptor, so data for closed chunks may arrive while later entries still do.
+     */
+    private boolean streamed;
+    private volatile boolean streaming;
 
     ManifestReceiver(final Path target, final CloneSettings settings, final RecipientJournal journal)
     {
@@ -114,6 +120,36 @@ final class ManifestReceiver
     }
 
     /**
+     * The donor accepted to stream this clone's manifest (its real locator's protocol, when the client asked): set
+     * before the metadata stage; a restart keeps it.
+     */
+    void streamed(final boolean on)
+    {
+        streamed = on;
+    }
+
+    boolean streamed()
+    {
+        return streamed;
+    }
+
+    /**
+     * @return true while a streamed manifest arrives: data for the chunks closed so far may be applied.
+     */
+    boolean streaming()
+    {
+        return streaming;
+    }
+
+    /**
+     * @return the plan of a streamed manifest as far as it arrived (master's thread), or null.
+     */
+    ChunkPlan streamPlan()
+    {
+        return streamed ? layoutPlan : null;
+    }
+
+    /**
      * A restart in the metadata stage: forget the manifest, the donor sends it again (directories that exist are
      * kept).
      */
@@ -124,6 +160,9 @@ final class ManifestReceiver
         layoutEntries = null;
         paths = null;
         lastParent = -1;
+        layoutManifest = null;
+        layoutPlan = null;
+        streaming = false;
         stage = Stage.NONE;
     }
 
@@ -189,12 +228,12 @@ final class ManifestReceiver
             {
                 throw new FerryException(ErrorCode.BAD_DESCRIPTOR, "the donor announced the manifest twice");
             }
-            if (d.fileCount() > FileTreeRecipient.MAX_ENTRIES)
+            if (!streamed && d.fileCount() > FileTreeRecipient.MAX_ENTRIES)
             {
                 throw new FerryException(ErrorCode.BAD_DESCRIPTOR, "the donor announced " + d.fileCount() +
                     " entries, more than the recipient's limit of " + FileTreeRecipient.MAX_ENTRIES);
             }
-            if (d.chunkCount() > LocatorCodec.MAX_CHUNKS)
+            if (!streamed && d.chunkCount() > LocatorCodec.MAX_CHUNKS)
             {
                 throw new FerryException(ErrorCode.BAD_DESCRIPTOR, "the donor announced " + d.chunkCount() +
                     " chunks, more than the protocol's limit of " + LocatorCodec.MAX_CHUNKS);
@@ -210,26 +249,42 @@ final class ManifestReceiver
                     d.blockSize() + " but its configuration said " + layoutBlockSize);
             }
             checkLayout();
-            dev.ferry.engine.Trace.mark("manifest announced: " + d.fileCount() + " entries");
-            MemoryBudget.checkChunks(d.chunkCount());
-            MemoryBudget.checkEntries(d.fileCount());
-            MemoryBudget.checkTogether(d.fileCount(), d.chunkCount());
-            // grown as entries arrive: a 48-byte STATE frame must not make the recipient reserve memory for 10^8 entries
-            announced = (int)d.fileCount();
-            announcedChunks = d.chunkCount();
+            dev.ferry.engine.Trace.mark("manifest announced: " + (streamed ? "streamed" : d.fileCount() + " entries"));
+            if (streamed)
+            {
+                // the counts come at the end: the caps bound what arrives, and the heap is checked as it grows
+                announced = (int)FileTreeRecipient.MAX_ENTRIES;
+                announcedChunks = LocatorCodec.MAX_CHUNKS;
+            }
+            else
+            {
+                MemoryBudget.checkChunks(d.chunkCount());
+                MemoryBudget.checkEntries(d.fileCount());
+                MemoryBudget.checkTogether(d.fileCount(), d.chunkCount());
+                // grown as entries arrive: a 48-byte STATE frame must not make the recipient reserve memory for 10^8
+                // entries
+                announced = (int)d.fileCount();
+                announcedChunks = d.chunkCount();
+            }
             chunks = new ChunkPlan.Counter(chunkSize, filesPerChunk);
             entries = new TargetEntries(target);
             layoutEntries = entries.packed();
             paths = new PathIndex(layoutEntries);
             layoutManifest = null;
             layoutPlan = null;
+            if (streamed)
+            {
+                layoutManifest = layoutEntries.live();
+                layoutPlan = ChunkPlan.growing(layoutManifest, chunkSize, d.blockSize(), filesPerChunk);
+            }
             blockSize = d.blockSize();
             stage = Stage.METADATA;
+            streaming = streamed;
             if (journaling)
             {
                 try
                 {
-                    journal.begin(snapshotId, chunkSize, blockSize, filesPerChunk, d.fileCount() + 2);
+                    journal.begin(snapshotId, chunkSize, blockSize, filesPerChunk, streamed ? 0 : d.fileCount() + 2);
                     journal.appendDescriptor(d.buffer(), d.offset(), d.length());
                 }
                 catch (final IOException ex)
@@ -240,6 +295,17 @@ final class ManifestReceiver
         }
         else if (newStage == Stage.FILE_COPY)
         {
+            if (streamed && entries != null && stage == Stage.METADATA)
+            {
+                if (d.fileCount() != received)
+                {
+                    throw new FerryException(ErrorCode.BAD_DESCRIPTOR, "the donor ended its streamed manifest with " +
+                        d.fileCount() + " entries but sent " + received);
+                }
+                announced = received;
+                layoutPlan.finish();
+                layoutManifest.finish(layoutEntries.build(0, List.of()));
+            }
             if (entries == null || received != announced)
             {
                 throw new FerryException(ErrorCode.BAD_DESCRIPTOR, "the donor started the file copy after " + received +
@@ -254,7 +320,14 @@ final class ManifestReceiver
                 try
                 {
                     journal.appendDescriptor(d.buffer(), d.offset(), d.length());
-                    journal.completeManifest();
+                    if (streamed)
+                    {
+                        journal.completeStreamedManifest(d.fileCount(), d.chunkCount(), d.estimatedBytes());
+                    }
+                    else
+                    {
+                        journal.completeManifest();
+                    }
                 }
                 catch (final IOException ex)
                 {
@@ -262,6 +335,7 @@ final class ManifestReceiver
                 }
             }
             stage = Stage.FILE_COPY;
+            streaming = false; // after the stage: an apply worker between the two sees one or the other
         }
         else
         {
@@ -588,6 +662,16 @@ final class ManifestReceiver
             throw io("cannot create '" + PathGuard.printable(path) + "'", ex);
         }
         received++;
+        if (streamed)
+        {
+            layoutPlan.append(index);
+            if ((received & (received - 1)) == 0 && received >= 1024)
+            {
+                // a streamed manifest has no count up front: the heap is checked as it doubles
+                MemoryBudget.checkEntries(received);
+                MemoryBudget.checkTogether(received, layoutPlan.chunkCount());
+            }
+        }
         if (journaling)
         {
             try

@@ -48,6 +48,9 @@ public final class RecipientJournal
     public static final String TORN = "torn";
     private static final long MAGIC = 0x4C4E524A_59525246L; // "FRRYJRNL"
     private static final int HEADER = 48;
+    private static final int ENTRIES_OFFSET = 32;
+    /** Where a STATE descriptor's file count, chunk count and estimated bytes lie (three int64s). */
+    private static final int STATE_COUNTS_OFFSET = 8;
     private static final int COMPLETE_OFFSET = 40;
     private static final int FORMAT_OFFSET = 44;
     /**
@@ -62,6 +65,11 @@ public final class RecipientJournal
     private FileChannel manifest;
     private final ByteBuffer pending = ByteBuffer.allocate(256 * 1024).order(ByteOrder.LITTLE_ENDIAN);
     private volatile AtomicLongArray dirty = new AtomicLongArray(1);
+    /**
+     * A block was written before the table of dirty files had room for its file (a streamed manifest's data, which
+     * comes before the manifest is whole): the next checkpoint forces the whole file system, or every file.
+     */
+    private volatile boolean unmarkedWrites;
     private volatile AtomicLongArray torn = new AtomicLongArray(1);
     private volatile boolean tornChanged;
     private int entryCount;
@@ -155,6 +163,26 @@ public final class RecipientJournal
     /**
      * The metadata stage ended: mark the manifest complete and force it (always: it is small and resume needs it).
      */
+    /**
+     * A streamed manifest ended (PROTOCOL.md 6.5): its METADATA STATE was journaled with no counts, so they are written
+     * into it now, and the journal reads as one of a manifest sent whole; then as {@link #completeManifest()}.
+     */
+    void completeStreamedManifest(final long files, final long chunks, final long bytes) throws IOException
+    {
+        if (manifest == null)
+        {
+            return;
+        }
+        flushPending();
+        final ByteBuffer counts = ByteBuffer.allocate(24).order(ByteOrder.LITTLE_ENDIAN).putLong(files).putLong(chunks)
+            .putLong(bytes).flip();
+        while (counts.hasRemaining())
+        {
+            manifest.write(counts, HEADER + 4 + STATE_COUNTS_OFFSET + counts.position());
+        }
+        completeManifest();
+    }
+
     void completeManifest() throws IOException
     {
         if (manifest == null)
@@ -162,6 +190,10 @@ public final class RecipientJournal
             return;
         }
         flushPending();
+        // the count of what really arrived (a streamed manifest announced none up front)
+        final ByteBuffer count = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(descriptorsWritten).flip();
+        manifest.write(count, ENTRIES_OFFSET);
+        entryCount = descriptorsWritten;
         final ByteBuffer done = ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN).putInt(1).flip();
         manifest.write(done, COMPLETE_OFFSET);
         manifest.force(true);
@@ -182,7 +214,11 @@ public final class RecipientJournal
         final AtomicLongArray d = dirty;
         final int word = index >>> 6;
         final long bit = 1L << (index & 63);
-        if (word < d.length() && (d.get(word) & bit) == 0)
+        if (word >= d.length())
+        {
+            unmarkedWrites = true;
+        }
+        else if ((d.get(word) & bit) == 0)
         {
             d.getAndAccumulate(word, bit, (a, b) -> a | b);
         }
@@ -238,6 +274,18 @@ public final class RecipientJournal
             return;
         }
         final AtomicLongArray d = dirty;
+        if (sync && unmarkedWrites)
+        {
+            // blocks written while a streamed manifest arrived were not marked: force them all, once
+            unmarkedWrites = false;
+            if (!Durability.syncFileSystem(dir))
+            {
+                for (int i = 0; i < entryCount; i++)
+                {
+                    recipient.force(i);
+                }
+            }
+        }
         if (sync)
         {
             // take and clear the dirty bits first: a file marked after this point is forced by the next checkpoint

@@ -234,6 +234,76 @@ class ChunkPlanTest
      * A manifest with a directory "d", then one regular file per size named d/f0, d/f1..., and {@code extras}
      * symlinks and directories interleaved every 7 files.
      */
+    /**
+     * A growing plan (a streamed manifest) laid out entry by entry ends equal to the plan built at once, and at every
+     * step its closed chunks are exactly those no later entry can change: each closed chunk already has its final
+     * tables, and the one left open is a batch below both caps.
+     */
+    @ParameterizedTest(name = "chunk={0} block={1} filesPerChunk={2}")
+    @MethodSource("settings")
+    void aGrowingPlanEqualsTheBuiltOneAtEveryClosedChunk(final long chunkSize, final int blockSize,
+        final int filesPerChunk)
+    {
+        final SplittableRandom r = new SplittableRandom(chunkSize * 31 + filesPerChunk);
+        final long[] sizes = new long[2000];
+        for (int i = 0; i < sizes.length; i++)
+        {
+            final int k = r.nextInt(8);
+            sizes[i] = k == 0 ? 0 : k == 1 ? chunkSize * (1 + r.nextInt(3)) + r.nextInt(3) - 1 : k == 2 ? chunkSize :
+                k == 3 ? chunkSize / 2 : 1 + r.nextInt((int)Math.min(blockSize * 3L, Integer.MAX_VALUE - 1));
+        }
+        final Manifest whole = manifest(sizes, 40);
+        final ChunkPlan built = ChunkPlan.build(whole, chunkSize, blockSize, filesPerChunk);
+        final Manifest.Builder b = new Manifest.Builder();
+        final Manifest live = b.live();
+        final ChunkPlan growing = ChunkPlan.growing(live, chunkSize, blockSize, filesPerChunk);
+        int closedBefore = 0;
+        for (int i = 0; i < whole.size(); i++)
+        {
+            b.add(whole.entry(i));
+            growing.append(i);
+            final int closed = growing.closedChunks();
+            assertTrue(closed >= closedBefore, "closed chunks never go back");
+            assertTrue(closed == growing.chunkCount() || closed == growing.chunkCount() - 1);
+            for (int c = closedBefore; c < closed; c++)
+            {
+                assertEquals(built.chunkBlocks(c), growing.chunkBlocks(c), "chunk " + c + " closed with its final blocks");
+                assertEquals(built.chunkBytes(c), growing.chunkBytes(c));
+                assertEquals(built.segmentCount(c), growing.segmentCount(c));
+                assertEquals(built.firstSegment(c), growing.firstSegment(c));
+            }
+            if (closed < growing.chunkCount())
+            {
+                final int open = closed;
+                assertTrue(growing.segmentCount(open) < filesPerChunk && growing.chunkBytes(open) < chunkSize,
+                    "only a batch below both caps stays open");
+            }
+            closedBefore = closed;
+        }
+        growing.finish();
+        live.finish(b.build(0, List.of()));
+        assertEquals(built.chunkCount(), growing.chunkCount());
+        assertEquals(built.chunkCount(), growing.closedChunks());
+        assertArrayEquals(built.order(), growing.order());
+        for (int c = 0; c < built.chunkCount(); c++)
+        {
+            for (int s = built.firstSegment(c); s < built.firstSegment(c) + built.segmentCount(c); s++)
+            {
+                assertEquals(built.segmentFile(s), growing.segmentFile(s));
+                assertEquals(built.segmentFirstBlock(s), growing.segmentFirstBlock(s));
+                assertEquals(built.segmentOffset(s), growing.segmentOffset(s));
+                assertEquals(built.segmentLength(s), growing.segmentLength(s));
+            }
+        }
+        for (int i = 0; i < whole.size(); i++)
+        {
+            assertEquals(whole.firstChunk(i), live.firstChunk(i));
+            assertEquals(whole.chunkSpan(i), live.chunkSpan(i));
+        }
+        assertEquals(whole.totalBytes(), live.totalBytes());
+        assertTrue(live.isComplete());
+    }
+
     static Manifest manifest(final long[] sizes, final int extras)
     {
         final List<Manifest.Entry> entries = new ArrayList<>();
