@@ -67,6 +67,8 @@ final class ClientTask implements ConnectionHandler
     private final Locator request;
     /** Acknowledged blocks of this generation: from the driver, or (master) from the manifest this task received. */
     private AckedBlocks acked;
+    /** For the trace: this task has received a data block. */
+    private boolean firstData;
     private Locator real;
     private final EventLoop loop;
     private final MpscArrayQueue<BlockBuffer> done;
@@ -401,6 +403,11 @@ final class ClientTask implements ConnectionHandler
                         " bytes, block size is " + blockSize);
                 }
                 checkPlacement(desc);
+                if (!firstData)
+                {
+                    firstData = true;
+                    dev.ferry.engine.Trace.mark("first data block on connection " + index);
+                }
                 pendingDescriptor.putBytes(0, body, offset, DescriptorFlyweight.DATA_LENGTH);
                 expectData = true;
                 break;
