@@ -240,6 +240,14 @@ final class DonorCursor
             new long[]{ c.blocksTried(), c.blocksCompressed(), c.bytesIn(), c.bytesOut(), c.nanos() };
     }
 
+    /**
+     * @return chunks this master has taken while its manifest streamed (they are sent in order from 0).
+     */
+    int streamedChunksTaken()
+    {
+        return nextStreamChunk;
+    }
+
     long bytesOffered()
     {
         return bytesOffered;

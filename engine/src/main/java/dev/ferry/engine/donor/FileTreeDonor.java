@@ -658,8 +658,9 @@ public final class FileTreeDonor implements DonorStorage
         final AtomicIntegerArray a = applied;
         if (a == null && stream != null)
         {
-            // the manifest still streams: only the master's loop thread acknowledges, chunks it was sent
-            if (chunk < 0 || chunk >= plan.closedChunks())
+            // the manifest still streams: only the master's loop thread acknowledges, and only chunks it was sent
+            final DonorCursor master = cursors.get(0);
+            if (chunk < 0 || master == null || chunk >= master.streamedChunksTaken())
             {
                 throw new FerryException(ErrorCode.BAD_DESCRIPTOR, "acknowledged chunk " + chunk + " has not been sent");
             }

@@ -35,7 +35,9 @@ final class StreamedScan implements Runnable
      * written within the racy window ({@link DescriptorFlyweight#FILE_FLAG_RECENT}) waits that window out after it was
      * scanned, as a whole scan does before any read ({@link FileTreeDonor}); 0 for the others.
      */
-    private long[] readableAt = new long[16];
+    private volatile long[] readableAt = new long[16];
+    /** The latest of {@link #readableAt} (scan thread). */
+    private long lastReadableAt;
     private volatile int published;
     private volatile boolean done;
     private volatile FerryException failure;
@@ -64,6 +66,13 @@ final class StreamedScan implements Runnable
         try
         {
             final Manifest built = ManifestScanner.scanInto(root, ManifestScanner.THREADS, builder, this::laidOut);
+            // the chunks left when the manifest ends go to every task's queue, read without asking readable(): the
+            // racy window of the last files written before the scan is waited out here, as a whole scan does
+            for (long left = lastReadableAt - System.nanoTime(); lastReadableAt != 0 && left > 0 && !cancelled;
+                left = lastReadableAt - System.nanoTime())
+            {
+                java.util.concurrent.locks.LockSupport.parkNanos(left);
+            }
             plan.finish();
             manifest.finish(built);
             for (final String w : built.warnings())
@@ -98,15 +107,18 @@ final class StreamedScan implements Runnable
         if (span > 0 && (manifest.flags(i) & DescriptorFlyweight.FILE_FLAG_RECENT) != 0)
         {
             final int first = manifest.firstChunk(i);
-            if (first + span > readableAt.length)
+            long[] r = readableAt;
+            if (first + span > r.length)
             {
-                readableAt = Arrays.copyOf(readableAt, Math.max(first + span, 2 * readableAt.length));
+                r = Arrays.copyOf(r, Math.max(first + span, 2 * r.length));
+                readableAt = r;
             }
             final long at = System.nanoTime() + ManifestScanner.RACY_WINDOW_NANOS;
             for (int c = first; c < first + span; c++)
             {
-                readableAt[c] = at;
+                r[c] = at;
             }
+            lastReadableAt = at;
         }
         published = i + 1;
     }

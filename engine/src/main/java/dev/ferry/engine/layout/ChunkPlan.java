@@ -28,10 +28,11 @@ public final class ChunkPlan
     private int openChunk = -1;
     /** Entries laid out (a growing plan appends them in order). */
     private int laidOut;
-    private int[] chunkFirstSegment;
-    private int[] chunkSegmentCount;
-    private int[] chunkBlocks;
-    private long[] chunkBytes;
+    /** Volatile: a growing plan replaces them as it grows, and readers on other threads take the newest. */
+    private volatile int[] chunkFirstSegment;
+    private volatile int[] chunkSegmentCount;
+    private volatile int[] chunkBlocks;
+    private volatile long[] chunkBytes;
     /**
      * A segment per regular file with data (and per chunk of a large file): its file and first block. Off the heap,
      * since there are as many as files (issue 10); the per-chunk tables are on it.

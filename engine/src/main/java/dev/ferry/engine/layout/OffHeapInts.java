@@ -18,7 +18,8 @@ final class OffHeapInts
     /** The largest table in direct memory (64 KiB): the connections' block pools need that memory. */
     static final int DIRECT_MAX = 1 << 14;
 
-    private UnsafeBuffer[] pages;
+    /** Volatile: a growing table replaces it (readers on other threads take the newest). */
+    private volatile UnsafeBuffer[] pages;
     private int length;
     private final boolean growing;
 

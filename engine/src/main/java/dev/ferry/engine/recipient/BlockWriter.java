@@ -191,9 +191,12 @@ final class BlockWriter
      */
     void apply(final int task, final DescriptorFlyweight d, final ApplyData data)
     {
+        // streaming first: the master sets the stage to FILE_COPY before it clears it, so a worker that sees it
+        // cleared sees the new stage
+        final boolean streaming = manifest.streaming();
         final int currentStage = manifest.stage();
         final TargetEntries es = manifest.entries();
-        if (es == null || currentStage != Stage.FILE_COPY && !(currentStage == Stage.METADATA && manifest.streaming()))
+        if (es == null || currentStage != Stage.FILE_COPY && !(currentStage == Stage.METADATA && streaming))
         {
             throw new FerryException(ErrorCode.BAD_DESCRIPTOR, "data before the manifest was complete");
         }

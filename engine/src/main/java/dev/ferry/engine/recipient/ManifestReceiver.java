@@ -75,6 +75,9 @@ final class ManifestReceiver
      */
     private boolean streamed;
     private volatile boolean streaming;
+    /** A streamed manifest's chunks and entries as far as the heap was checked for them. */
+    private long checkedChunks;
+    private long checkedEntries;
 
     ManifestReceiver(final Path target, final CloneSettings settings, final RecipientJournal journal)
     {
@@ -163,6 +166,8 @@ final class ManifestReceiver
         layoutManifest = null;
         layoutPlan = null;
         streaming = false;
+        checkedChunks = 0;
+        checkedEntries = 0;
         stage = Stage.NONE;
     }
 
@@ -304,6 +309,12 @@ final class ManifestReceiver
                 }
                 announced = received;
                 layoutPlan.finish();
+                if (d.chunkCount() != layoutPlan.chunkCount())
+                {
+                    // before the journal is completed with these counts
+                    throw new FerryException(ErrorCode.BAD_DESCRIPTOR, "the donor ended its streamed manifest with " +
+                        d.chunkCount() + " chunks but its entries lay out " + layoutPlan.chunkCount());
+                }
                 layoutManifest.finish(layoutEntries.build(0, List.of()));
             }
             if (entries == null || received != announced)
@@ -511,6 +522,14 @@ final class ManifestReceiver
                 "' with a size of " + size + " bytes, more than the recipient's file system holds (" + fs + " bytes)");
         }
         final long laidOut = chunks.add(true, size);
+        if (streamed && laidOut > checkedChunks)
+        {
+            // a streamed manifest has no count up front: the chunk tables are checked before they grow past what the
+            // heap holds (each time they double, and before one file lays out more)
+            MemoryBudget.checkChunks(laidOut);
+            MemoryBudget.checkTogether(received + 1, laidOut);
+            checkedChunks = Math.max(2 * checkedChunks, laidOut);
+        }
         if (laidOut > announcedChunks)
         {
             throw new FerryException(ErrorCode.BAD_DESCRIPTOR, "the donor announced '" + PathGuard.printable(path) +
@@ -551,6 +570,13 @@ final class ManifestReceiver
         {
             throw new FerryException(ErrorCode.BAD_DESCRIPTOR, "file index " + index + " is outside the " + announced +
                 " entries the donor announced");
+        }
+        if (streamed && received >= checkedEntries)
+        {
+            // no count up front: before the entries pass what was checked, check twice as many (at most the cap)
+            checkedEntries = Math.min(FileTreeRecipient.MAX_ENTRIES, Math.max(1024, 2L * received));
+            MemoryBudget.checkEntries(checkedEntries);
+            MemoryBudget.checkTogether(checkedEntries, chunks.chunks());
         }
         final byte[] raw = d.pathBytes();
         final String path = PathBytes.display(raw);
@@ -665,12 +691,6 @@ final class ManifestReceiver
         if (streamed)
         {
             layoutPlan.append(index);
-            if ((received & (received - 1)) == 0 && received >= 1024)
-            {
-                // a streamed manifest has no count up front: the heap is checked as it doubles
-                MemoryBudget.checkEntries(received);
-                MemoryBudget.checkTogether(received, layoutPlan.chunkCount());
-            }
         }
         if (journaling)
         {

@@ -181,6 +181,9 @@ public final class RecipientJournal
             manifest.write(counts, HEADER + 4 + STATE_COUNTS_OFFSET + counts.position());
         }
         completeManifest();
+        // the blocks written while it streamed were marked in a table too small for them, or in the one the new
+        // table replaces: the first checkpoint forces them all before it records any as applied
+        unmarkedWrites = true;
     }
 
     void completeManifest() throws IOException

@@ -28,14 +28,20 @@ final class TargetEntries
     static final int UNCHANGED = 8;
     /**
      * A new regular file whose last byte this clone wrote: it has its length, and FILE SYNC need not look (set by the
-     * apply worker that wrote that block; entries do not move while data flows, and each byte has one writer).
+     * apply worker that wrote that block; the state pages never move, and each byte has one writer at a time).
      */
     static final int LENGTH_WRITTEN = 16;
     private static final int INITIAL = 1024;
 
     private final Path root;
     private final Manifest.Builder packed;
-    private byte[] state = new byte[INITIAL];
+    /**
+     * The state bytes, in pages that never move once made (only the table of pages grows, by copy): an apply worker
+     * that sets a bit while the master appends entries of a streamed manifest writes the page every table shares.
+     */
+    private volatile byte[][] state = new byte[][] { new byte[PAGE] };
+    private static final int PAGE_BITS = 12;
+    private static final int PAGE = 1 << PAGE_BITS;
     /** An update's scan of the copy for entries it found in place: null until the first is recorded. */
     private ResumeMerge.OldEntry[] present;
 
@@ -62,9 +68,15 @@ final class TargetEntries
         final int index = packed.size();
         packed.add(pathBytes, 0, pathBytes.length, type, size, mode, mtimeNanos, linkTargetBytes, uid, gid, rdev,
             flags, linkIndex, xattrCount, xattrs);
-        if (index == state.length)
+        final byte[][] pages = state;
+        if ((index >>> PAGE_BITS) >= pages.length)
         {
-            state = Arrays.copyOf(state, state.length * 2);
+            final byte[][] grown = Arrays.copyOf(pages, pages.length * 2);
+            for (int i = pages.length; i < grown.length; i++)
+            {
+                grown[i] = new byte[PAGE];
+            }
+            state = grown;
         }
         return new TargetEntry(this, index, pathBytes, type, size, mode, mtimeNanos,
             type == DescriptorFlyweight.FILE_SYMLINK ? linkTargetBytes : null, uid, gid, rdev, flags, linkIndex,
@@ -110,12 +122,19 @@ final class TargetEntries
 
     boolean is(final int index, final int bit)
     {
-        return (state[index] & bit) != 0;
+        return (state[index >>> PAGE_BITS][index & (PAGE - 1)] & bit) != 0;
     }
 
     void set(final int index, final int bit, final boolean on)
     {
-        state[index] = (byte)(on ? state[index] | bit : state[index] & ~bit);
+        final byte[] page = state[index >>> PAGE_BITS];
+        final int i = index & (PAGE - 1);
+        page[i] = (byte)(on ? page[i] | bit : page[i] & ~bit);
+    }
+
+    private int capacity()
+    {
+        return state.length << PAGE_BITS;
     }
 
     ResumeMerge.OldEntry present(final int index)
@@ -131,11 +150,11 @@ final class TargetEntries
             {
                 return;
             }
-            present = new ResumeMerge.OldEntry[state.length];
+            present = new ResumeMerge.OldEntry[capacity()];
         }
         else if (present.length <= index)
         {
-            present = Arrays.copyOf(present, state.length);
+            present = Arrays.copyOf(present, capacity());
         }
         present[index] = o;
     }

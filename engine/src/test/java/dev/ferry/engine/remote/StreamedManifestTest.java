@@ -212,6 +212,53 @@ class StreamedManifestTest
     }
 
     @Test
+    void aStreamedFileThatLaysOutMoreChunksThanTheHeapHoldsIsRefusedBeforeAnyTable() throws Exception
+    {
+        final Path dst = dir.resolve("dst");
+        final java.util.Map<String, String> config = ScriptedDonorTest.goodConfig();
+        config.put("chunk_size", String.valueOf(RemoteTestSupport.BLOCK)); // a chunk of one block
+        final long size = 100L * 1024 * 1024 * 1024; // 1.6 million chunks: more than a quarter of this heap's tables
+        try (ScriptedDonorTest.ScriptedDonor donor = new ScriptedDonorTest.ScriptedDonor((p) ->
+        {
+            ScriptedDonorTest.handshake(p, ScriptedDonorTest.real(), config, true);
+            p.send(ScriptedDonorTest.state(Stage.METADATA, 0, 0, 0));
+            p.send(ScriptedDonorTest.file(0, 0, 0, 0755, DescriptorFlyweight.FILE_DIRECTORY, 0, 0, ""));
+            p.send(ScriptedDonorTest.file(1, size, 0, 0644, DescriptorFlyweight.FILE_REGULAR, 0,
+                (int)(size / RemoteTestSupport.BLOCK), "huge"));
+            p.read();
+        }))
+        {
+            final FerryException ex = assertTimeoutPreemptively(Duration.ofSeconds(15), () ->
+                assertThrows(FerryException.class, () -> new CloneClient(donor.address(), dst, scriptedClient()).run()));
+            assertEquals(ErrorCode.name(ErrorCode.CONFIG_MISMATCH), ErrorCode.name(ex.code()), ex.getMessage());
+        }
+    }
+
+    @Test
+    void aStreamedManifestThatEndsWithTheWrongChunkCountIsRefusedAndLeavesNoCompleteJournal() throws Exception
+    {
+        final byte[] hello = "hello".getBytes(StandardCharsets.UTF_8);
+        final Path dst = dir.resolve("dst");
+        try (ScriptedDonorTest.ScriptedDonor donor = new ScriptedDonorTest.ScriptedDonor((p) ->
+        {
+            ScriptedDonorTest.handshake(p, ScriptedDonorTest.real(), ScriptedDonorTest.goodConfig(), true);
+            p.send(ScriptedDonorTest.state(Stage.METADATA, 0, 0, 0));
+            p.send(ScriptedDonorTest.file(0, 0, 0, 0755, DescriptorFlyweight.FILE_DIRECTORY, 0, 0, ""));
+            p.send(ScriptedDonorTest.file(1, hello.length, 0, 0644, DescriptorFlyweight.FILE_REGULAR, 0, 1, "a"));
+            p.send(ScriptedDonorTest.state(Stage.FILE_COPY, 2, 7, hello.length)); // its entries lay out one chunk
+            p.read();
+        }))
+        {
+            final FerryException ex = assertTimeoutPreemptively(Duration.ofSeconds(15), () ->
+                assertThrows(FerryException.class, () -> new CloneClient(donor.address(), dst, scriptedClient()).run()));
+            assertEquals(ErrorCode.name(ErrorCode.BAD_DESCRIPTOR), ErrorCode.name(ex.code()), ex.getMessage());
+            assertTrue(ex.getMessage().contains("7 chunks"), ex.getMessage());
+            assertEquals(null, dev.ferry.engine.recipient.RecipientJournal.load(
+                dst.resolve(dev.ferry.engine.layout.ManifestScanner.STATE_DIR)), "no journal a resume would trust");
+        }
+    }
+
+    @Test
     void aLargeFilesChunksAreWholeAsSoonAsItIsAnnounced() throws Exception
     {
         final int block = RemoteTestSupport.BLOCK; // the scripted configuration's
