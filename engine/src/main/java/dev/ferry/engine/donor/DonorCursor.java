@@ -51,8 +51,12 @@ final class DonorCursor
     private static final int PHASE_DONE = 4;
     /** A streamed manifest (PROTOCOL.md 6.5): entries as the scan adds them, and the data of closed chunks. */
     private static final int PHASE_STREAM = 5;
-    /** While a manifest streams: at most this many entries are announced before a block of data goes again. */
-    private static final int STREAM_FILES_PER_TURN = 256;
+    /**
+     * While a manifest streams: blocks sent and not yet acknowledged at most ({@code ferry.donor.stream.window}). Data
+     * then goes at the pace the recipient's apply worker takes it (it acknowledges every 5 ms), and never fills the
+     * master's block buffers, which would stop the connection that carries the manifest; entries go in between.
+     */
+    static final int STREAM_WINDOW = Integer.getInteger("ferry.donor.stream.window", 64);
     private static final int OFFERS_PER_CALL = 256;
     private static final int MAP_WINDOW = 64 * 1024 * 1024;
     /** Bodies shorter than this travel uncompressed: a zstd frame's header would eat most of the gain. */
@@ -68,7 +72,8 @@ final class DonorCursor
     private final StreamedScan stream;
     /** While the manifest streams: the next chunk to send (they go in order), entries announced since the last block. */
     private int nextStreamChunk;
-    private int announcedSinceData;
+    /** Blocks this task has had accepted by the connection. */
+    private long blocksAccepted;
     private final boolean checksum;
     private final int smallBlock;
     /** Room for the largest FILE descriptor: two strings at their cap and the xattr section at its cap. */
@@ -347,8 +352,8 @@ final class DonorCursor
     /**
      * One step of a streamed manifest: announce the next entry the scan published, or send a block of the chunk in
      * hand, or start the next chunk that is closed within what was announced, or end the manifest once the scan is
-     * done and every entry is out. Entries and blocks take turns, so the recipient writes early files while it
-     * still learns later ones.
+     * done and every entry is out. Blocks go while fewer than {@link #STREAM_WINDOW} are unacknowledged, entries
+     * otherwise, so the recipient writes early files while it still learns later ones.
      *
      * @return 0 to go on, or a COPY_* result to return (COPY_MORE with nothing offered: nothing to send yet; the
      *     session asks again on its next tick).
@@ -361,7 +366,20 @@ final class DonorCursor
             throw failed;
         }
         final int published = stream.published();
-        if (metaIndex < published && (announcedSinceData < STREAM_FILES_PER_TURN || !dataReady()))
+        // a block while the window has room, else an entry: data at the recipient's pace, the manifest in between
+        final boolean room = blocksAccepted - donor.streamAckedBlocks() < STREAM_WINDOW;
+        if (room && dataReady())
+        {
+            if (chunk < 0)
+            {
+                chunk = nextStreamChunk++;
+                block = 0;
+                segment = plan.segmentOf(chunk, 0);
+                segmentEndBlock = plan.segmentFirstBlock(segment) + plan.segmentBlocks(segment);
+            }
+            return offerBlock(callback);
+        }
+        if (metaIndex < published)
         {
             final int len = manifest.encodeFile(descriptor, 0, metaIndex);
             if (!callback.onDescriptor(descriptor, 0, len))
@@ -369,7 +387,6 @@ final class DonorCursor
                 return DonorStorage.COPY_MORE;
             }
             metaIndex++;
-            announcedSinceData++;
             return 0;
         }
         if (stream.done() && metaIndex == manifest.size())
@@ -390,19 +407,7 @@ final class DonorCursor
                 plan.chunkCount() + " chunks taken with it");
             return 0;
         }
-        if (dataReady())
-        {
-            if (chunk < 0)
-            {
-                chunk = nextStreamChunk++;
-                block = 0;
-                segment = plan.segmentOf(chunk, 0);
-                segmentEndBlock = plan.segmentFirstBlock(segment) + plan.segmentBlocks(segment);
-            }
-            announcedSinceData = 0;
-            return offerBlock(callback);
-        }
-        return DonorStorage.COPY_MORE;
+        return DonorStorage.COPY_MORE; // nothing to send until the scan or the acknowledgements move
     }
 
     /**
@@ -476,6 +481,7 @@ final class DonorCursor
             return DonorStorage.COPY_MORE;
         }
         prepared = false;
+        blocksAccepted++;
         if (!checksumsOnly)
         {
             bytesOffered += preparedRaw;

@@ -49,6 +49,7 @@ public final class FileTreeDonor implements DonorStorage
     private volatile StreamedScan stream;
     /** A streamed snapshot's acknowledgements while its manifest streams (the master's loop thread only). */
     private int[] streamAcks = new int[0];
+    private long streamAckedBlocks;
     private volatile boolean closed;
     private static final boolean HASH_AHEAD = !"false".equals(System.getProperty("ferry.donor.hashAhead"));
     private volatile java.util.function.Consumer<String> scanWarnings =
@@ -449,6 +450,7 @@ public final class FileTreeDonor implements DonorStorage
         queue = null;
         applied = null;
         streamAcks = new int[0];
+        streamAckedBlocks = 0;
         return install(0, new DonorCursor(this, true, null),
             Locator.real(Locator.ENGINE_FILE_TREE, protocol, snapshotId, 0, Stage.METADATA));
     }
@@ -456,6 +458,14 @@ public final class FileTreeDonor implements DonorStorage
     StreamedScan stream()
     {
         return stream;
+    }
+
+    /**
+     * @return blocks acknowledged while the manifest streams (the master's loop thread, which acknowledges them).
+     */
+    long streamAckedBlocks()
+    {
+        return streamAckedBlocks;
     }
 
     /**
@@ -669,7 +679,11 @@ public final class FileTreeDonor implements DonorStorage
                 streamAcks = java.util.Arrays.copyOf(streamAcks, Math.max(chunk + 1, 2 * streamAcks.length));
             }
             final int b = complete ? plan.chunkBlocks(chunk) : Math.min(appliedBlocks, plan.chunkBlocks(chunk));
-            streamAcks[chunk] = Math.max(streamAcks[chunk], b);
+            if (b > streamAcks[chunk])
+            {
+                streamAckedBlocks += b - streamAcks[chunk];
+                streamAcks[chunk] = b;
+            }
             return;
         }
         if (a == null || chunk < 0 || chunk >= a.length())
