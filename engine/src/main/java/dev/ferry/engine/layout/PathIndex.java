@@ -18,6 +18,11 @@ public final class PathIndex
     private final Manifest.Builder entries;
     private OffHeapInts table;
     private int count;
+    /**
+     * Each indexed entry's full hash, by entry index: the table keeps only a tag of it, and growing the table moves
+     * every entry by its hash, which would otherwise be read again from the builder's store byte by byte.
+     */
+    private final OffHeapInts hashes = OffHeapInts.growing();
 
     public PathIndex(final Manifest.Builder entries)
     {
@@ -30,7 +35,14 @@ public final class PathIndex
      */
     public int find(final byte[] path, final int offset, final int length)
     {
-        final int h = hash(path, offset, length);
+        return find(path, offset, length, hash(path, offset, length));
+    }
+
+    /**
+     * As {@link #find(byte[], int, int)}, with the path's {@link #hash} already computed.
+     */
+    public int find(final byte[] path, final int offset, final int length, final int h)
+    {
         final int tag = tag(h);
         final int mask = table.length() - 1;
         for (int slot = h & mask; ; slot = (slot + 1) & mask)
@@ -53,6 +65,14 @@ public final class PathIndex
      */
     public void add(final int index)
     {
+        add(index, entries.pathHash(index));
+    }
+
+    /**
+     * As {@link #add(int)}, with its path's {@link #hash} already computed (the caller looked it up first).
+     */
+    public void add(final int index, final int hash)
+    {
         if (index < 0 || index >= INDEX_MASK)
         {
             throw new IllegalArgumentException("entry index " + index + " is beyond the path index's 2^27 - 2");
@@ -70,13 +90,15 @@ public final class PathIndex
                 }
             }
         }
+        hashes.ensure(index + 1);
+        hashes.set(index, hash);
         put(index);
         count++;
     }
 
     private void put(final int index)
     {
-        final int h = entries.pathHash(index);
+        final int h = hashes.get(index);
         final int mask = table.length() - 1;
         int slot = h & mask;
         while (table.get(slot) != 0)
@@ -95,7 +117,7 @@ public final class PathIndex
      * FNV-1a over the bytes, then mixed so that linear probing on the low bits spreads
      * ({@link Manifest.Builder#pathHash} computes the same over a stored path).
      */
-    static int hash(final byte[] b, final int offset, final int length)
+    public static int hash(final byte[] b, final int offset, final int length)
     {
         int h = 0x811C9DC5;
         for (int i = offset; i < offset + length; i++)

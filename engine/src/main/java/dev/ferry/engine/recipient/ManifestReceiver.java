@@ -75,6 +75,8 @@ final class ManifestReceiver
      */
     private boolean streamed;
     private volatile boolean streaming;
+    /** The hash of the path of the entry being applied (looked up, then indexed with it). */
+    private int pathHash;
     /** A streamed manifest's chunks and entries as far as the heap was checked for them. */
     private long checkedChunks;
     private long checkedEntries;
@@ -601,7 +603,8 @@ final class ManifestReceiver
             lastParent = parentLength < 0 ? -1 : parent;
             lastParentLength = parentLength;
             checkIndex(index);
-            if (paths.find(raw, 0, raw.length) >= 0)
+            pathHash = PathIndex.hash(raw, 0, raw.length);
+            if (paths.find(raw, 0, raw.length, pathHash) >= 0)
             {
                 throw new FerryException(ErrorCode.BAD_DESCRIPTOR, "the donor announced '" +
                     PathGuard.printable(path) + "' twice");
@@ -654,7 +657,7 @@ final class ManifestReceiver
         // packed first (the table and the path index grow together); a failure below ends the clone
         final TargetEntry e = entries.add(raw, type, d.fileSize(), d.mode(), d.mtimeNanos(), linkTarget, d.uid(),
             d.gid(), d.rdev(), d.fileFlags(), d.linkIndex(), d.xattrCount(), d.xattrBytes());
-        paths.add(index);
+        paths.add(index, isRoot ? PathIndex.hash(raw, 0, 0) : pathHash);
         try
         {
             if (merge != null)
