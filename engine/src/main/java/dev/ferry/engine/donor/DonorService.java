@@ -429,8 +429,8 @@ public final class DonorService implements AutoCloseable
     {
         final FileTreeDonor f = c.storage instanceof FileTreeDonor ? (FileTreeDonor)c.storage : null;
         options.logger.log(System.Logger.Level.INFO, "clone started: client " + c.client + ", snapshot " +
-            Long.toHexString(c.snapshotId()) + (f == null ? "" : f.streamed() ? ", manifest streamed while the tree " +
-            "is scanned" : ", " + f.manifest().size() + " entries, " + f.manifest().totalBytes() + " bytes" +
+            Long.toHexString(c.snapshotId()) + (f == null ? "" : (f.streamed() ? ", manifest streamed while the " +
+            "tree is scanned" : ", " + f.manifest().size() + " entries, " + f.manifest().totalBytes() + " bytes") +
             (f.scanShared() ? " (scan shared with a clone that began with it)" : "")));
     }
 

@@ -416,7 +416,24 @@ public final class FileTreeDonor implements DonorStorage
      */
     private Locator beginStreamed()
     {
-        final StreamedScan s = new StreamedScan(root, settings, w -> scanWarnings.accept(w));
+        final StreamedScan s;
+        if (sharedScans != null)
+        {
+            // clones that begin while another's streamed scan runs share it, as whole scans are shared
+            final boolean[] made = { false };
+            s = sharedScans.streamed(() ->
+            {
+                made[0] = true;
+                return new StreamedScan(root, settings, w -> scanWarnings.accept(w));
+            });
+            scanShared = !made[0];
+        }
+        else
+        {
+            s = new StreamedScan(root, settings, w -> scanWarnings.accept(w));
+            s.retain();
+            s.start();
+        }
         manifest = s.manifest;
         plan = s.plan;
         queue = null;
@@ -428,7 +445,6 @@ public final class FileTreeDonor implements DonorStorage
         }
         snapshotId = id;
         stream = s;
-        s.start();
         return install(0, new DonorCursor(this, true, null),
             Locator.real(Locator.ENGINE_FILE_TREE, protocol, snapshotId, 0, Stage.METADATA));
     }
@@ -829,7 +845,7 @@ public final class FileTreeDonor implements DonorStorage
         final StreamedScan s = stream;
         if (s != null)
         {
-            s.cancel();
+            s.release();
         }
         for (int i = 0; i < LocatorCodec.MAX_TASKS; i++)
         {

@@ -39,6 +39,11 @@ final class SharedScans
     }
 
     private CompletableFuture<Scan> running;
+    /**
+     * The last streamed scan (PROTOCOL.md 6.5), weakly: the snapshots that stream it hold it, and once they are gone
+     * its manifest's pages must not stay for the sake of a scan nobody can join any more.
+     */
+    private java.lang.ref.WeakReference<StreamedScan> streaming = new java.lang.ref.WeakReference<>(null);
     private long scans;
     private long joined;
 
@@ -85,6 +90,31 @@ final class SharedScans
             {
                 running = null;
             }
+        }
+    }
+
+    /**
+     * A streamed snapshot's scan: the one in progress, joined, or a new one that {@code maker} makes, started here. A
+     * joiner streams the same manifest and plan from their first entry with its own cursors, chunk queue and
+     * acknowledgements; each snapshot releases the scan when it ends ({@link StreamedScan#release}), and the last one
+     * to leave a scan still running stops it.
+     */
+    StreamedScan streamed(final Supplier<StreamedScan> maker)
+    {
+        synchronized (this)
+        {
+            final StreamedScan s = streaming.get();
+            if (s != null && !s.done() && s.failure() == null && s.retain())
+            {
+                joined++;
+                return s;
+            }
+            final StreamedScan made = maker.get();
+            made.retain();
+            streaming = new java.lang.ref.WeakReference<>(made);
+            scans++;
+            made.start();
+            return made;
         }
     }
 

@@ -166,10 +166,38 @@ final class StreamedScan implements Runnable
     }
 
     /**
-     * Stop the scan at its next entry (the snapshot ended). Any thread.
+     * Stop the scan at its next entry (every snapshot it served ended). Any thread.
      */
     void cancel()
     {
         cancelled = true;
+    }
+
+    private int users;
+
+    /**
+     * One more snapshot streams this scan ({@link SharedScans#streamed}).
+     *
+     * @return false if it was stopped already (every snapshot it served has ended).
+     */
+    synchronized boolean retain()
+    {
+        if (cancelled)
+        {
+            return false;
+        }
+        users++;
+        return true;
+    }
+
+    /**
+     * A snapshot that streamed this scan ended: the last one stops a scan still running.
+     */
+    synchronized void release()
+    {
+        if (--users <= 0)
+        {
+            cancel();
+        }
     }
 }

@@ -43,8 +43,13 @@ class SharedScanCloneTest
         RemoteTestSupport.makeWritable(base);
     }
 
-    @Test
-    void clientsStartedTogetherShareTheDonorsScanAndAllFinishIdentical() throws Exception
+    /**
+     * @param keepHashes with the hash store the manifest comes whole (a whole scan is shared); without it a fresh
+     *                   clone streams its manifest, and the streamed scan is shared (PROTOCOL.md 6.5).
+     */
+    @org.junit.jupiter.params.ParameterizedTest(name = "keepHashes={0}")
+    @org.junit.jupiter.params.provider.ValueSource(booleans = { true, false })
+    void clientsStartedTogetherShareTheDonorsScanAndAllFinishIdentical(final boolean keepHashes) throws Exception
     {
         final Path src = base.resolve("src");
         final RemoteTestSupport.Expected expected = RemoteTestSupport.buildEdgeCaseTree(src, true);
@@ -71,7 +76,7 @@ class SharedScanCloneTest
                 {
                     start.await(10, TimeUnit.SECONDS);
                     return new CloneClient(donor.address(), dst, new CloneClient.Options().threads(2)
-                        .settings(new CloneSettings().sync(false))).run();
+                        .keepHashes(keepHashes).settings(new CloneSettings().sync(false))).run();
                 }));
             }
             final long bytes = RemoteTestSupport.regularBytes(src);
