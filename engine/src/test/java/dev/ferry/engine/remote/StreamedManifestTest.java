@@ -167,6 +167,13 @@ class StreamedManifestTest
             .transport(new TransportSettings().readTimeoutMs(5_000).heartbeatMs(200));
     }
 
+    /** The client against a scripted donor fails, within 15 s, with the exception it throws. */
+    private static FerryException refused(final ScriptedDonorTest.ScriptedDonor donor, final Path dst)
+    {
+        return assertTimeoutPreemptively(Duration.ofSeconds(15), () ->
+            assertThrows(FerryException.class, () -> new CloneClient(donor.address(), dst, scriptedClient()).run()));
+    }
+
     @Test
     void dataOfAChunkTheRecipientCannotKnowWholeIsRefused() throws Exception
     {
@@ -185,8 +192,7 @@ class StreamedManifestTest
             p.read();
         }))
         {
-            final FerryException ex = assertTimeoutPreemptively(Duration.ofSeconds(15), () ->
-                assertThrows(FerryException.class, () -> new CloneClient(donor.address(), dst, scriptedClient()).run()));
+            final FerryException ex = refused(donor, dst);
             assertEquals(ErrorCode.name(ErrorCode.BAD_DESCRIPTOR), ErrorCode.name(ex.code()), ex.getMessage());
             assertTrue(ex.getMessage().contains("chunk 0 is outside"), ex.getMessage());
         }
@@ -205,8 +211,7 @@ class StreamedManifestTest
             p.read();
         }))
         {
-            final FerryException ex = assertTimeoutPreemptively(Duration.ofSeconds(15), () ->
-                assertThrows(FerryException.class, () -> new CloneClient(donor.address(), dst, scriptedClient()).run()));
+            final FerryException ex = refused(donor, dst);
             assertEquals(ErrorCode.name(ErrorCode.BAD_DESCRIPTOR), ErrorCode.name(ex.code()), ex.getMessage());
         }
     }
@@ -228,8 +233,7 @@ class StreamedManifestTest
             p.read();
         }))
         {
-            final FerryException ex = assertTimeoutPreemptively(Duration.ofSeconds(15), () ->
-                assertThrows(FerryException.class, () -> new CloneClient(donor.address(), dst, scriptedClient()).run()));
+            final FerryException ex = refused(donor, dst);
             assertEquals(ErrorCode.name(ErrorCode.CONFIG_MISMATCH), ErrorCode.name(ex.code()), ex.getMessage());
         }
     }
@@ -249,8 +253,7 @@ class StreamedManifestTest
             p.read();
         }))
         {
-            final FerryException ex = assertTimeoutPreemptively(Duration.ofSeconds(15), () ->
-                assertThrows(FerryException.class, () -> new CloneClient(donor.address(), dst, scriptedClient()).run()));
+            final FerryException ex = refused(donor, dst);
             assertEquals(ErrorCode.name(ErrorCode.BAD_DESCRIPTOR), ErrorCode.name(ex.code()), ex.getMessage());
             assertTrue(ex.getMessage().contains("7 chunks"), ex.getMessage());
             assertEquals(null, dev.ferry.engine.recipient.RecipientJournal.load(
