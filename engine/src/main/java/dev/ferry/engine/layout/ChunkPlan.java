@@ -234,14 +234,6 @@ public final class ChunkPlan
     }
 
     /**
-     * @return entries laid out so far.
-     */
-    public int entriesLaidOut()
-    {
-        return laidOut;
-    }
-
-    /**
      * Counts the chunks a manifest lays out while its entries arrive, by the rules of {@link #build}, without building
      * anything: a recipient checks each FILE descriptor against the count the donor announced, so one descriptor
      * with an absurd size is refused before any table is built for it. O(1) memory and work per entry. One thread.

@@ -167,6 +167,17 @@ class StreamedManifestTest
             .transport(new TransportSettings().readTimeoutMs(5_000).heartbeatMs(200));
     }
 
+    /**
+     * A scripted protocol 5 donor's start: the handshake, the STATE that opens a streamed manifest (no counts), the root.
+     */
+    private static void streamedStart(final RemoteTestSupport.RawPeer p, final java.util.Map<String, String> config)
+        throws java.io.IOException
+    {
+        ScriptedDonorTest.handshake(p, ScriptedDonorTest.real(), config, true);
+        p.send(ScriptedDonorTest.state(Stage.METADATA, 0, 0, 0));
+        p.send(ScriptedDonorTest.file(0, 0, 0, 0755, DescriptorFlyweight.FILE_DIRECTORY, 0, 0, ""));
+    }
+
     /** The client against a scripted donor fails, within 15 s, with the exception it throws. */
     private static FerryException refused(final ScriptedDonorTest.ScriptedDonor donor, final Path dst)
     {
@@ -181,9 +192,7 @@ class StreamedManifestTest
         final Path dst = dir.resolve("dst");
         try (ScriptedDonorTest.ScriptedDonor donor = new ScriptedDonorTest.ScriptedDonor((p) ->
         {
-            ScriptedDonorTest.handshake(p, ScriptedDonorTest.real(), ScriptedDonorTest.goodConfig(), true);
-            p.send(ScriptedDonorTest.state(Stage.METADATA, 0, 0, 0));
-            p.send(ScriptedDonorTest.file(0, 0, 0, 0755, DescriptorFlyweight.FILE_DIRECTORY, 0, 0, ""));
+            streamedStart(p, ScriptedDonorTest.goodConfig());
             p.send(ScriptedDonorTest.file(1, hello.length, 0, 0644, DescriptorFlyweight.FILE_REGULAR, 0, 1, "a"));
             // chunk 0 is a batch another small file could still join: its last block is not known yet
             p.send(ScriptedDonorTest.data(1, 0, 0, 0, hello,
@@ -204,9 +213,7 @@ class StreamedManifestTest
         final Path dst = dir.resolve("dst");
         try (ScriptedDonorTest.ScriptedDonor donor = new ScriptedDonorTest.ScriptedDonor((p) ->
         {
-            ScriptedDonorTest.handshake(p, ScriptedDonorTest.real(), ScriptedDonorTest.goodConfig(), true);
-            p.send(ScriptedDonorTest.state(Stage.METADATA, 0, 0, 0));
-            p.send(ScriptedDonorTest.file(0, 0, 0, 0755, DescriptorFlyweight.FILE_DIRECTORY, 0, 0, ""));
+            streamedStart(p, ScriptedDonorTest.goodConfig());
             p.send(ScriptedDonorTest.state(Stage.FILE_COPY, 2, 0, 0)); // it sent one entry
             p.read();
         }))
@@ -225,9 +232,7 @@ class StreamedManifestTest
         final long size = 100L * 1024 * 1024 * 1024; // 1.6 million chunks: more than a quarter of this heap's tables
         try (ScriptedDonorTest.ScriptedDonor donor = new ScriptedDonorTest.ScriptedDonor((p) ->
         {
-            ScriptedDonorTest.handshake(p, ScriptedDonorTest.real(), config, true);
-            p.send(ScriptedDonorTest.state(Stage.METADATA, 0, 0, 0));
-            p.send(ScriptedDonorTest.file(0, 0, 0, 0755, DescriptorFlyweight.FILE_DIRECTORY, 0, 0, ""));
+            streamedStart(p, config);
             p.send(ScriptedDonorTest.file(1, size, 0, 0644, DescriptorFlyweight.FILE_REGULAR, 0,
                 (int)(size / RemoteTestSupport.BLOCK), "huge"));
             p.read();
@@ -245,9 +250,7 @@ class StreamedManifestTest
         final Path dst = dir.resolve("dst");
         try (ScriptedDonorTest.ScriptedDonor donor = new ScriptedDonorTest.ScriptedDonor((p) ->
         {
-            ScriptedDonorTest.handshake(p, ScriptedDonorTest.real(), ScriptedDonorTest.goodConfig(), true);
-            p.send(ScriptedDonorTest.state(Stage.METADATA, 0, 0, 0));
-            p.send(ScriptedDonorTest.file(0, 0, 0, 0755, DescriptorFlyweight.FILE_DIRECTORY, 0, 0, ""));
+            streamedStart(p, ScriptedDonorTest.goodConfig());
             p.send(ScriptedDonorTest.file(1, hello.length, 0, 0644, DescriptorFlyweight.FILE_REGULAR, 0, 1, "a"));
             p.send(ScriptedDonorTest.state(Stage.FILE_COPY, 2, 7, hello.length)); // its entries lay out one chunk
             p.read();
@@ -272,9 +275,7 @@ class StreamedManifestTest
         final int blocks = (int)(chunk / block);
         try (ScriptedDonorTest.ScriptedDonor donor = new ScriptedDonorTest.ScriptedDonor((p) ->
         {
-            ScriptedDonorTest.handshake(p, ScriptedDonorTest.real(), ScriptedDonorTest.goodConfig(), true);
-            p.send(ScriptedDonorTest.state(Stage.METADATA, 0, 0, 0));
-            p.send(ScriptedDonorTest.file(0, 0, 0, 0755, DescriptorFlyweight.FILE_DIRECTORY, 0, 0, ""));
+            streamedStart(p, ScriptedDonorTest.goodConfig());
             p.send(ScriptedDonorTest.file(1, chunk, 0, 0644, DescriptorFlyweight.FILE_REGULAR, 0, 1, "big"));
             for (int b = 0; b < blocks; b++)
             {
