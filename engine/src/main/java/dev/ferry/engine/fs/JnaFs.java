@@ -34,6 +34,15 @@ final class JnaFs extends NativeFs
      *
      * @throws LinkageError if JNA or libc cannot be loaded.
      */
+    @Override
+    public java.nio.ByteBuffer untouchedBuffer(final int capacity)
+    {
+        // JNA frees the memory when the Memory is unreachable, and holds the Memory while this buffer is reachable;
+        // a slice or duplicate keeps its parent buffer, so the memory outlives every view of it
+        return new com.sun.jna.Memory(Math.max(1, capacity)).getByteBuffer(0, capacity)
+            .order(java.nio.ByteOrder.BIG_ENDIAN);
+    }
+
     static JnaFs load()
     {
         final byte[] root = { '/', 0 };

@@ -9,6 +9,8 @@ import java.nio.file.StandardOpenOption;
 
 import com.sun.nio.file.ExtendedOpenOption;
 
+import dev.ferry.engine.fs.NativeFs;
+
 /**
  * Direct I/O ({@code O_DIRECT}) for the bytes of large files (issue 10): written from the block buffer straight to the
  * device, they never pass through the page cache. That saves the kernel's copy into the cache (on this machine the
@@ -108,6 +110,7 @@ final class DirectWrites
     {
         // alignedSlice moves the start up to the next aligned address and rounds the capacity down to the alignment
         final int rounded = (capacity + ALIGN - 1) & ~(ALIGN - 1);
-        return ByteBuffer.allocateDirect(rounded + ALIGN).alignedSlice(ALIGN).limit(capacity).slice();
+        // untouched: the pool's buffers are faulted in only as far as blocks fill them (NativeFs.untouchedBuffer)
+        return NativeFs.instance().untouchedBuffer(rounded + ALIGN).alignedSlice(ALIGN).limit(capacity).slice();
     }
 }

@@ -144,6 +144,7 @@ final class UpdateBench
 
     /** {@code -Dferry.bench.trace=true}: the timed Ferry runs trace their steps, printed after each run. */
     private static final boolean TRACE = Boolean.getBoolean("ferry.bench.trace");
+    private static final String CLIENT_OPTS = System.getProperty("ferry.bench.clientOpts", "");
 
     /** Untimed updates the donor's JVM serves before the timed runs ({@link #warmDonor}). */
     static final int WARM_UPDATES = 5;
@@ -358,7 +359,7 @@ final class UpdateBench
                         " (cp -a)", t.seconds, lastLine(t.output));
                     if (TRACE)
                     {
-                        out.println(t.output.lines().filter(l -> l.startsWith("ferry trace:"))
+                        out.println(t.output.lines().filter(l -> l.startsWith("ferry trace:") || !CLIENT_OPTS.isEmpty())
                             .collect(java.util.stream.Collectors.joining("\n", "", "")));
                     }
                     if (turn == 0)
@@ -492,6 +493,14 @@ final class UpdateBench
     {
         final List<String> cmd = javaCommand();
         cmd.add(1, "-XX:TieredStopAtLevel=1"); // what ./ferry gives an update (scripts/ferry-jvm.sh)
+        int at = 2;
+        for (final String opt : CLIENT_OPTS.trim().split("\\s+"))
+        {
+            if (!opt.isEmpty())
+            {
+                cmd.add(at++, opt); // -Dferry.bench.clientOpts: JVM options to try on the timed client (say so)
+            }
+        }
         if (TRACE)
         {
             cmd.add(1, "-Dferry.trace=true");

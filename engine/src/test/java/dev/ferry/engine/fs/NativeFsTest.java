@@ -97,6 +97,62 @@ class NativeFsTest
 
     @ParameterizedTest(name = "{0}")
     @MethodSource("both")
+    void untouchedBuffersHoldWhatIsWrittenWhileASliceOfThemLives(final NativeFs fs)
+    {
+        final int capacity = 3 * 1024 * 1024 + 5;
+        java.nio.ByteBuffer root = fs.untouchedBuffer(capacity);
+        assertTrue(root.isDirect());
+        assertEquals(capacity, root.capacity());
+        assertEquals(java.nio.ByteOrder.BIG_ENDIAN, root.order());
+        final java.nio.ByteBuffer aligned = root.alignedSlice(BLOCK).slice();
+        root = null;
+        for (int i = 0; i + 8 <= aligned.capacity(); i += 4093)
+        {
+            aligned.putLong(i, 0x0123456789abcdefL ^ i);
+        }
+        for (int gc = 0; gc < 3; gc++)
+        {
+            System.gc(); // the root buffer is unreachable but for the slice: its memory must stay
+            fs.untouchedBuffer(capacity).putLong(0, -1L); // and a new buffer must not be handed the same memory
+        }
+        for (int i = 0; i + 8 <= aligned.capacity(); i += 4093)
+        {
+            assertEquals(0x0123456789abcdefL ^ i, aligned.getLong(i), "at " + i);
+        }
+    }
+
+    /** The point of the native buffer: a pool's 1 MiB buffers cost only the pages blocks fill (issue 12). */
+    @Test
+    void nativeUntouchedBuffersAreFaultedInOnlyWhereWritten() throws IOException
+    {
+        final NativeFs fs = NativeFs.instance();
+        final long before = residentKib();
+        final java.nio.ByteBuffer[] pool = new java.nio.ByteBuffer[64];
+        for (int i = 0; i < pool.length; i++)
+        {
+            pool[i] = fs.untouchedBuffer(1 << 20);
+            pool[i].put(0, (byte)1); // one page of each
+        }
+        final long grown = residentKib() - before;
+        // 64 MiB reserved; a zeroed pool would make all of it resident
+        assertTrue(grown < 16 * 1024, "resident memory grew by " + grown + " KiB for 64 buffers of 1 MiB");
+        assertEquals(1, pool[pool.length - 1].get(0));
+    }
+
+    private static long residentKib() throws IOException
+    {
+        for (final String line : Files.readAllLines(Path.of("/proc/self/status")))
+        {
+            if (line.startsWith("VmRSS:"))
+            {
+                return Long.parseLong(line.replaceAll("[^0-9]", ""));
+            }
+        }
+        throw new IllegalStateException("no VmRSS in /proc/self/status");
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("both")
     void syncfsSyncsExt4OrSaysUnsupported(final NativeFs fs) throws IOException
     {
         Files.write(dir.resolve("dirty"), new byte[1 << 20]);
