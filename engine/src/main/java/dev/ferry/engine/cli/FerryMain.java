@@ -81,6 +81,7 @@ public final class FerryMain implements Runnable
     {
         // out of heap, a command must end within seconds with a message, never hang (issue 10)
         FatalErrors.armHalt(EXIT_FAILURE);
+        dev.ferry.engine.fs.NativeFs.warmInBackground();
         final int code = run(args, new PrintWriter(System.out, true), new PrintWriter(System.err, true));
         System.exit(code);
     }

@@ -55,6 +55,23 @@ public abstract class NativeFs
     }
 
     /**
+     * Starts choosing the implementation on a daemon thread, for a command's {@code main}: loading JNA and binding
+     * libc took about 50 ms of the main thread in a profiled update's client, before its first connection; begun at
+     * the start, it overlaps the command line's parsing and the target's lock. Does nothing unless the setting asks
+     * for JNA (a bad value is reported by the first real use, as without this).
+     */
+    public static void warmInBackground()
+    {
+        if (!NATIVE_DEFAULT.equalsIgnoreCase(System.getProperty(NATIVE_PROP_NAME, NATIVE_DEFAULT)))
+        {
+            return;
+        }
+        final Thread t = new Thread(NativeFs::instance, "ferry-native-init");
+        t.setDaemon(true);
+        t.start();
+    }
+
+    /**
      * The pure-Java fallback, always available; for tests that compare both implementations.
      */
     public static NativeFs pureJava()
