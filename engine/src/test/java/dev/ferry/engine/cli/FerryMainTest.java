@@ -43,10 +43,31 @@ class FerryMainTest
     void helpListsTheCommands()
     {
         assertEquals(0, ferry("--help"));
-        for (final String command : List.of("demo", "donor", "clone", "local", "bench", "verify"))
+        for (final String command : List.of("demo", "donor", "clone", "status", "local", "bench", "verify", "help"))
         {
-            assertTrue(out.toString().contains(command), command + " missing from: " + out);
+            assertTrue(out.toString().contains("\n  " + command + " "), command + " missing from: " + out);
         }
+    }
+
+    /** Only the subcommand a command line names is built (FerryMain.addSubcommands); the others still answer. */
+    @Test
+    void eachCommandIsFoundWhenOnlyItIsBuilt()
+    {
+        for (final String command : List.of("demo", "donor", "clone", "status", "local", "bench", "verify"))
+        {
+            out.getBuffer().setLength(0);
+            assertEquals(0, ferry(command, "--help"), command);
+            assertTrue(out.toString().startsWith("Usage: ferry " + command + " "), out.toString());
+            out.getBuffer().setLength(0);
+            assertEquals(0, ferry("help", command), command);
+            assertTrue(out.toString().startsWith("Usage: ferry " + command + " "), out.toString());
+        }
+        err.getBuffer().setLength(0);
+        assertEquals(FerryMain.EXIT_USAGE, ferry("clon"));
+        assertTrue(err.toString().contains("Did you mean: ferry clone"), err.toString()); // the list was there to search
+        out.getBuffer().setLength(0);
+        assertEquals(0, ferry("-V"));
+        assertTrue(out.toString().startsWith("ferry "), out.toString());
     }
 
     @Test
