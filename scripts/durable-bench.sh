@@ -42,7 +42,7 @@ for spec in $JARS; do
   log="$WORK/donor-$name.log"
   java $JAVA_OPTS $(ferry_cds_opts "$jar") -jar "$jar" donor --root "$SRC" --listen 127.0.0.1:0 > "$log" 2>&1 &
   donor_pid[$name]=$!
-  for _ in $(seq 100); do grep -qo '127.0.0.1:[0-9]*' "$log" && break; sleep 0.1; done
+  for _ in $(seq 100); do grep -qo '127.0.0.1:[0-9]*' "$log" 2>/dev/null && break; sleep 0.1; done
   donor_port[$name]=$(grep -o '127.0.0.1:[0-9]*' "$log" | head -1 | cut -d: -f2)
 done
 trap 'for p in "${donor_pid[@]}"; do kill $p 2>/dev/null || true; done; [ -n "$MNT" ] && umount "$MNT"; rm -rf "$WORK"' EXIT
