@@ -20,9 +20,9 @@ import dev.ferry.core.protocol.FerryException;
  * so it is read in place from {@link #page}. The first page is direct memory that starts small and doubles up to the
  * page size, so a manifest of a few entries costs a few KiB; every further page is a memory-mapped file (in
  * {@link #DIR_PROP_NAME}, by default {@code /dev/shm} when there is one, else {@code java.io.tmpdir}), unlinked as
- * soon as it is mapped, so it counts against neither the heap nor {@code -XX:MaxDirectMemorySize}, which the block
- * pools of the connections need (a million-file clone whose connections grew to six ran out of direct memory with
- * the pages there). Nothing of it is on the heap but the page table: the heap a manifest needs no longer grows with
+ * soon as it is mapped, so it counts against neither the heap nor {@code -XX:MaxDirectMemorySize} (a million-file
+ * clone whose connections grew to six ran out of direct memory with the pages there, when the block pools were direct
+ * buffers too; with the native seam they now come from malloc, {@code NativeFs.untouchedBuffer}). Nothing of it is on the heap but the page table: the heap a manifest needs no longer grows with
  * its entries (issue 10).
  * <p>
  * One writer appends; readers on other threads need a happens-before edge with the appends (the manifest is
