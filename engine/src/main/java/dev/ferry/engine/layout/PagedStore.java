@@ -22,8 +22,8 @@ import dev.ferry.core.protocol.FerryException;
  * {@link #DIR_PROP_NAME}, by default {@code /dev/shm} when there is one, else {@code java.io.tmpdir}), unlinked as
  * soon as it is mapped, so it counts against neither the heap nor {@code -XX:MaxDirectMemorySize} (a million-file
  * clone whose connections grew to six ran out of direct memory with the pages there, when the block pools were direct
- * buffers too; with the native seam they now come from malloc, {@code NativeFs.untouchedBuffer}). Nothing of it is on the heap but the page table: the heap a manifest needs no longer grows with
- * its entries (issue 10).
+ * buffers too; with the native seam they now come from malloc, {@code NativeFs.untouchedBuffer}). Nothing of it is
+ * on the heap but the page table: the heap a manifest needs no longer grows with its entries (issue 10).
  * <p>
  * One writer appends; readers on other threads need a happens-before edge with the appends (the manifest is
  * published through a volatile field or a thread start). The memory is released when the store is unreachable (the
