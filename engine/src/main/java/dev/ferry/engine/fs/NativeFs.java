@@ -220,9 +220,9 @@ public abstract class NativeFs
      * it from {@code malloc} instead, whose large blocks the kernel maps on first touch: a block buffer of 1 MiB that
      * only ever holds a few KiB (a batch of tiny files, the pieces of an update) costs those few KiB. Measured here
      * (issue 12): the update's client spent 0.23 s of CPU in the page faults of zeroing its block pools, on the
-     * connection's thread. The contents are not zeroed: callers read only what they wrote. Released when the buffer
-     * (and every slice of it) is unreachable, as a direct buffer is; not counted against
-     * {@code -XX:MaxDirectMemorySize}.
+     * connection's thread. The contents are not zeroed: callers read only what they wrote. Released some time after
+     * the buffer and every slice of it are unreachable (JNA notices when it makes a later one), as a direct buffer is
+     * after a collection; not counted against {@code -XX:MaxDirectMemorySize}.
      *
      * @return a direct buffer of {@code capacity} bytes, big-endian as any new buffer.
      */
