@@ -5,6 +5,9 @@
 # Fresh destinations every run, source re-read and dirty pages written back (untimed) before each run.
 #   dd      : with DD=1, also `dd oflag=direct` of every regular file (4 MiB writes) then `sync`: what the device takes
 #             for the same bytes, the floor for large files (no network, no page cache)
+# FLOOR=1   : also `tar x` of an archive of SRC kept in /dev/shm (made once, untimed), then `sync`: the recipient's own
+#             work (create, write and force the files) with no donor, no network and no archive read from disk, the
+#             floor for many small files; needs /dev/shm room for the archive
 # FERRY_JARS="name=path.jar ..." compares several builds (e.g. before/after) in the same run; default ./ferry's jar.
 # Each clone runs with the JVM options ./ferry gives it (scripts/ferry-jvm.sh; FERRY_JAVA_OPTS replaces them).
 # FRESH_FS=SIZE (as root) gives every destination a new loop-mounted ext4 of SIZE (no journal, like this machine's
@@ -37,6 +40,8 @@ drop_dst() {
 declare -A donor_pid donor_port
 settle() { find "$SRC" -type f -exec cat {} + > /dev/null; sync; sleep 1; }
 now() { date +%s.%N; }
+# busy CPU-seconds of the whole machine so far (user+nice+system+irq+softirq from /proc/stat; USER_HZ=100)
+busy() { awk '/^cpu / {print ($2+$3+$4+$7+$8)/100}' /proc/stat; }
 for spec in $JARS; do
   name=${spec%%=*}; jar=${spec#*=}
   log="$WORK/donor-$name.log"
@@ -47,14 +52,26 @@ for spec in $JARS; do
 done
 trap 'for p in "${donor_pid[@]}"; do kill $p 2>/dev/null || true; done; [ -n "$MNT" ] && umount "$MNT"; rm -rf "$WORK"' EXIT
 declare -A times
+ARCHIVE=""
+if [ -n "${FLOOR:-}" ]; then
+  ARCHIVE=/dev/shm/durable-bench-$$.tar; tar cf "$ARCHIVE" -C "$SRC" .
+  trap 'for p in "${donor_pid[@]}"; do kill $p 2>/dev/null || true; done; [ -n "$MNT" ] && umount "$MNT"; rm -rf "$WORK" "$ARCHIVE"' EXIT
+fi
 for run in $(seq "$RUNS"); do
-  for spec in $JARS tar-nc ${DD:+dd}; do
+  for spec in $JARS tar-nc ${DD:+dd} ${FLOOR:+tarx-ram}; do
     name=${spec%%=*}; dst_parent; dst="$PARENT/dst-$name-$run"
     settle
+    [ -n "$ARCHIVE" ] && cat "$ARCHIVE" > /dev/null
+    c0=$(busy)
     if [ "$name" = dd ]; then
       t0=$(now)
       (cd "$SRC" && find . -type d -exec mkdir -p "$dst/{}" \; && find . -type f -exec dd if={} of="$dst/{}" bs=4M oflag=direct status=none \;)
       sync
+      t1=$(now)
+    elif [ "$name" = tarx-ram ]; then
+      mkdir -p "$dst"
+      t0=$(now)
+      tar xf "$ARCHIVE" -C "$dst"; sync
       t1=$(now)
     elif [ "$name" = tar-nc ]; then
       mkdir -p "$dst"; port=$((20000 + RANDOM % 20000))
@@ -70,9 +87,9 @@ for run in $(seq "$RUNS"); do
       java $JAVA_OPTS $(ferry_cds_opts "$jar") $(ferry_jvm_opts clone) -jar "$jar" clone --from 127.0.0.1:${donor_port[$name]} --to "$dst" > "$WORK/clone.log" 2>&1 || { cat "$WORK/clone.log"; exit 1; }
       t1=$(now)
     fi
-    t=$(echo "$t1 - $t0" | bc -l)
+    t=$(echo "$t1 - $t0" | bc -l); cpu=$(echo "$(busy) - $c0" | bc -l)
     times[$name]="${times[$name]:-} $t"
-    printf 'run %d %-10s %6.2f s\n' "$run" "$name" "$t"
+    printf 'run %d %-10s %6.2f s   machine CPU %6.2f s\n' "$run" "$name" "$t" "$cpu"
     drop_dst "$dst"   # untimed: the next run starts with the same free memory and disk
   done
 done
@@ -84,5 +101,9 @@ for spec in $JARS; do
   if [ -n "${DD:-}" ]; then
     dd=$(echo "${times[dd]}" | median)
     printf '%-10s median %6.2f s   dd oflag=direct;sync median %6.2f s   ferry time / dd time = %.2f\n' "$name" "$m" "$dd" "$(echo "$m / $dd" | bc -l)"
+  fi
+  if [ -n "${FLOOR:-}" ]; then
+    fl=$(echo "${times[tarx-ram]}" | median)
+    printf '%-10s median %6.2f s   tar x from RAM;sync median %6.2f s   ferry time / floor time = %.2f\n' "$name" "$m" "$fl" "$(echo "$m / $fl" | bc -l)"
   fi
 done
