@@ -7,7 +7,9 @@
 #             for the same bytes, the floor for large files (no network, no page cache)
 # FLOOR=1   : also `tar x` of an archive of SRC kept in /dev/shm (made once, untimed), then `sync`: the recipient's own
 #             work (create, write and force the files) with no donor, no network and no archive read from disk, the
-#             floor for many small files; needs /dev/shm room for the archive
+#             floor for many small files; needs /dev/shm room for the archive. FLOOR=2 adds `tar x` of two archives
+#             (SRC's top-level entries taken alternately) by two processes at once, then `sync`: both cores creating
+#             files, still with no donor and no network
 # FERRY_JARS="name=path.jar ..." compares several builds (e.g. before/after) in the same run; default ./ferry's jar.
 # Each clone runs with the JVM options ./ferry gives it (scripts/ferry-jvm.sh; FERRY_JAVA_OPTS replaces them).
 # FRESH_FS=SIZE (as root) gives every destination a new loop-mounted ext4 of SIZE (no journal, like this machine's
@@ -52,16 +54,20 @@ for spec in $JARS; do
 done
 trap 'for p in "${donor_pid[@]}"; do kill $p 2>/dev/null || true; done; [ -n "$MNT" ] && umount "$MNT"; rm -rf "$WORK"' EXIT
 declare -A times
-ARCHIVE=""
+ARCHIVE=""; FLOOR2=""; [ "${FLOOR:-}" = 2 ] && FLOOR2=tarx2-ram
 if [ -n "${FLOOR:-}" ]; then
   ARCHIVE=/dev/shm/durable-bench-$$.tar; tar cf "$ARCHIVE" -C "$SRC" .
-  trap 'for p in "${donor_pid[@]}"; do kill $p 2>/dev/null || true; done; [ -n "$MNT" ] && umount "$MNT"; rm -rf "$WORK" "$ARCHIVE"' EXIT
+  if [ "$FLOOR" = 2 ]; then
+    (cd "$SRC" && ls -A | awk 'NR % 2 == 1' > "$WORK/half1" && ls -A | awk 'NR % 2 == 0' > "$WORK/half2")
+    tar cf "$ARCHIVE.1" -C "$SRC" -T "$WORK/half1"; tar cf "$ARCHIVE.2" -C "$SRC" -T "$WORK/half2"
+  fi
+  trap 'for p in "${donor_pid[@]}"; do kill $p 2>/dev/null || true; done; [ -n "$MNT" ] && umount "$MNT"; rm -rf "$WORK" "$ARCHIVE" "$ARCHIVE".[12]' EXIT
 fi
 for run in $(seq "$RUNS"); do
-  for spec in $JARS tar-nc ${DD:+dd} ${FLOOR:+tarx-ram}; do
+  for spec in $JARS tar-nc ${DD:+dd} ${FLOOR:+tarx-ram} $FLOOR2; do
     name=${spec%%=*}; dst_parent; dst="$PARENT/dst-$name-$run"
     settle
-    [ -n "$ARCHIVE" ] && cat "$ARCHIVE" > /dev/null
+    [ -n "$ARCHIVE" ] && cat "$ARCHIVE"* > /dev/null
     c0=$(busy)
     if [ "$name" = dd ]; then
       t0=$(now)
@@ -72,6 +78,11 @@ for run in $(seq "$RUNS"); do
       mkdir -p "$dst"
       t0=$(now)
       tar xf "$ARCHIVE" -C "$dst"; sync
+      t1=$(now)
+    elif [ "$name" = tarx2-ram ]; then
+      mkdir -p "$dst"
+      t0=$(now)
+      tar xf "$ARCHIVE.1" -C "$dst" & half=$!; tar xf "$ARCHIVE.2" -C "$dst"; wait "$half"; sync
       t1=$(now)
     elif [ "$name" = tar-nc ]; then
       mkdir -p "$dst"; port=$((20000 + RANDOM % 20000))
@@ -105,5 +116,9 @@ for spec in $JARS; do
   if [ -n "${FLOOR:-}" ]; then
     fl=$(echo "${times[tarx-ram]}" | median)
     printf '%-10s median %6.2f s   tar x from RAM;sync median %6.2f s   ferry time / floor time = %.2f\n' "$name" "$m" "$fl" "$(echo "$m / $fl" | bc -l)"
+    if [ "$FLOOR" = 2 ]; then
+      f2=$(echo "${times[tarx2-ram]}" | median)
+      printf '%-10s median %6.2f s   2 x tar x from RAM;sync median %6.2f s   ferry time / that time = %.2f\n' "$name" "$m" "$f2" "$(echo "$m / $f2" | bc -l)"
+    fi
   fi
 done
