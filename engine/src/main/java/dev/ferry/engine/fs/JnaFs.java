@@ -17,6 +17,9 @@ final class JnaFs extends NativeFs
 {
     private static final int OPEN_FLAGS =
         LibC.O_RDONLY | LibC.O_NOFOLLOW | LibC.O_CLOEXEC | LibC.O_NONBLOCK | LibC.O_NOCTTY;
+    private static final int WRITE_FLAGS =
+        LibC.O_WRONLY | LibC.O_CREAT | LibC.O_NOFOLLOW | LibC.O_CLOEXEC | LibC.O_NOCTTY;
+    private static final int EINTR = 4;
     private static final int XATTR_RETRIES = 4;
     private static final byte[] EMPTY_PATH = { 0 };
 
@@ -365,6 +368,61 @@ final class JnaFs extends NativeFs
         {
             throw Errno.exception(Native.getLastError(), "utimensat", cPath);
         }
+    }
+
+    @Override
+    public boolean writeWholeFile(final byte[] cPath, final long address, final int length, final long mtimeNanos)
+        throws IOException
+    {
+        PathBytes.checkCPath(cPath);
+        final int fd = LibC.open(cPath, WRITE_FLAGS, 0666);
+        if (fd < 0)
+        {
+            throw Errno.exception(Native.getLastError(), "open", cPath);
+        }
+        boolean closed = false;
+        try
+        {
+            long done = 0;
+            while (done < length)
+            {
+                final long n = LibC.pwrite(fd, new com.sun.jna.Pointer(address + done), length - done, done);
+                if (n < 0)
+                {
+                    final int errno = Native.getLastError();
+                    if (errno == EINTR)
+                    {
+                        continue;
+                    }
+                    throw Errno.exception(errno, "pwrite", cPath);
+                }
+                if (n == 0)
+                {
+                    throw new IOException(PathBytes.display(cPath, 0, cPath.length - 1) + ": pwrite wrote nothing");
+                }
+                done += n;
+            }
+            final long[] times = new long[4];
+            timespec(times, 0, TIME_OMIT);
+            timespec(times, 2, mtimeNanos);
+            if (LibC.futimens(fd, times) != 0)
+            {
+                throw Errno.exception(Native.getLastError(), "futimens", cPath);
+            }
+            closed = true;
+            if (LibC.close(fd) != 0)
+            {
+                throw Errno.exception(Native.getLastError(), "close", cPath); // a late write error (NFS, say)
+            }
+        }
+        finally
+        {
+            if (!closed)
+            {
+                LibC.close(fd);
+            }
+        }
+        return true;
     }
 
     private static void timespec(final long[] times, final int index, final long nanos)

@@ -27,6 +27,7 @@ final class LibC
 
     static final int O_RDONLY = 0;
     static final int O_WRONLY = 1;
+    static final int O_CREAT = 0100;
     static final int O_NOCTTY = 0400;
     static final int O_NONBLOCK = 04000;
     static final int O_CLOEXEC = 02000000;
@@ -109,6 +110,10 @@ final class LibC
     static native int lremovexattr(byte[] path, byte[] name);
 
     static native int utimensat(int dirfd, byte[] path, long[] times, int flags);
+
+    static native int futimens(int fd, long[] times);
+
+    static native long pwrite(int fd, com.sun.jna.Pointer buf, long count, long offset);
 
     /** {@code mknod(2)}, bound on its own: glibc before 2.33 exports only {@code __xmknod}. Any thread. */
     static final class Mknod

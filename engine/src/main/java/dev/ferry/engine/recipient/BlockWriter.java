@@ -70,6 +70,28 @@ final class BlockWriter
         freshTarget = v;
     }
 
+    /**
+     * Which new files a single block may write whole and finish (mtime on the open file, see
+     * {@link FileSyncStage#writerRestores}), or null: set for a fresh clone once the target's modes are known.
+     */
+    private volatile java.util.function.Predicate<TargetEntry> finishesWhole;
+
+    void finishesWhole(final java.util.function.Predicate<TargetEntry> p)
+    {
+        finishesWhole = p;
+    }
+
+    private final dev.ferry.engine.fs.NativeFs fs = dev.ferry.engine.fs.NativeFs.instance();
+    private final java.util.concurrent.atomic.LongAdder wholeFiles = new java.util.concurrent.atomic.LongAdder();
+
+    /**
+     * @return how many files one block wrote whole, with their mtime ({@link #finishesWhole}), so far.
+     */
+    long wholeFiles()
+    {
+        return wholeFiles.sum();
+    }
+
     /** The copy's hash store being built, or null: each written piece is hashed into it from the block buffer. */
     private volatile HashStore.Builder store;
 
@@ -251,6 +273,10 @@ final class BlockWriter
             }
         }
         final ApplyData plain = compressed ? inflate(task, d, e, data, (int)masked) : data;
+        if (position == 0 && len == e.size && masked == len && writeWhole(task, index, e, plain, mask))
+        {
+            return;
+        }
         Int2ObjectHashMap<OpenFile> files = taskFiles.get(task);
         if (files == null)
         {
@@ -303,6 +329,52 @@ final class BlockWriter
         {
             throw io("cannot write '" + PathGuard.printable(e.path()) + "' at offset " + position, ex);
         }
+    }
+
+    /**
+     * A new file that this one block holds whole (every piece, no holes to keep), written and given its mtime by the
+     * native seam in one go ({@link dev.ferry.engine.fs.NativeFs#writeWholeFile}): no channel, and no FILE SYNC pass
+     * by path for its times. A tree of tiny files is almost all such files.
+     *
+     * @return false if this file is not one, or the seam is pure Java: nothing was written.
+     */
+    private boolean writeWhole(final int task, final int index, final TargetEntry e, final ApplyData plain,
+        final long mask)
+    {
+        final java.util.function.Predicate<TargetEntry> whole = finishesWhole;
+        if (whole == null || !freshTarget || !(plain instanceof BufferApplyData) ||
+            (e.flags & DescriptorFlyweight.FILE_FLAG_SPARSE) != 0 || e.pathBytes.length == 0 || !whole.test(e))
+        {
+            return false;
+        }
+        final Int2ObjectHashMap<OpenFile> open = taskFiles.get(task);
+        if (open != null && open.containsKey(index))
+        {
+            return false;
+        }
+        final BufferApplyData b = (BufferApplyData)plain;
+        final long address = org.agrona.BufferUtil.address(b.buffer()) + b.offset();
+        try
+        {
+            if (!fs.writeWholeFile(e.cPath(), address, b.length(), e.mtimeNanos))
+            {
+                return false;
+            }
+        }
+        catch (final IOException ex)
+        {
+            throw io("cannot write '" + PathGuard.printable(e.path()) + "'", ex);
+        }
+        final TargetEntries es = manifest.entries();
+        es.set(index, TargetEntries.LENGTH_WRITTEN | TargetEntries.RESTORED, true);
+        final HashStore.Builder hashes = store;
+        if (hashes != null)
+        {
+            hashes.onWrite(task, index, 0, b.length(), mask, plain);
+        }
+        journal.markDirty(index);
+        wholeFiles.increment();
+        return true;
     }
 
     /**

@@ -104,6 +104,20 @@ final class FileSyncStage
         return root;
     }
 
+    /**
+     * Whether the apply worker that writes a whole new regular file in one block may set its mtime itself and leave
+     * FILE SYNC nothing to restore ({@link TargetEntries#RESTORED}): a fresh clone (not an update), no xattrs, the owner
+     * and group the file gets by being created here, and the mode it gets so (after the set-ID policy). Anything else
+     * waits for FILE SYNC, whose order (owner, xattrs, mtime, mode) it needs. Read by apply workers after the copy
+     * stage began, which the probe of the modes precedes.
+     */
+    boolean writerRestores(final TargetEntry e)
+    {
+        return !updating && defaultFileMode >= 0 && e.type == DescriptorFlyweight.FILE_REGULAR && e.xattrCount == 0 &&
+            !e.kept() && !e.have() && !e.existed() && e.uid == ownUid && e.gid == ownGid &&
+            SetidPolicy.mode(e.type, e.mode, noSetuid, root, root) == defaultFileMode;
+    }
+
     void probeModesIfNeeded() throws IOException
     {
         if (defaultFileMode < 0)
@@ -698,6 +712,11 @@ final class FileSyncStage
                         {
                             continue;
                         }
+                        if (!force && es.is(i, TargetEntries.RESTORED))
+                        {
+                            restored.incrementAndGet(); // its writer set its mtime; the rest it had by creation
+                            continue;
+                        }
                         final TargetEntry e = es.get(i);
                         if (!es.is(i, TargetEntries.LENGTH_WRITTEN))
                         {
@@ -716,7 +735,14 @@ final class FileSyncStage
                                 throw new FerryException(ErrorCode.INTERNAL, "'" + PathGuard.printable(e.path()) +
                                     "' has " + ch.size() + " bytes after the copy, expected " + e.size);
                             }
-                            restoreFile(e, lifted[0] || e.existed());
+                            if (es.is(i, TargetEntries.RESTORED) && !lifted[0])
+                            {
+                                restored.incrementAndGet();
+                            }
+                            else
+                            {
+                                restoreFile(e, lifted[0] || e.existed());
+                            }
                             ch.force(true);
                             forced.incrementAndGet();
                         }

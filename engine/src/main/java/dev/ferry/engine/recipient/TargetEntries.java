@@ -4,6 +4,7 @@ import java.nio.file.Path;
 import java.util.Arrays;
 
 import dev.ferry.core.protocol.DescriptorFlyweight;
+import dev.ferry.engine.fs.PathBytes;
 import dev.ferry.engine.layout.Manifest;
 
 /**
@@ -31,6 +32,11 @@ final class TargetEntries
      * apply worker that wrote that block; the state pages never move, and each byte has one writer at a time).
      */
     static final int LENGTH_WRITTEN = 16;
+    /**
+     * A new regular file written whole by one block whose mtime the apply worker set on the open file, with nothing
+     * else for FILE SYNC to restore ({@link FileSyncStage#writerRestores}): FILE SYNC only forces it, if anything.
+     */
+    static final int RESTORED = 32;
     private static final int INITIAL = 1024;
 
     private final Path root;
@@ -118,6 +124,29 @@ final class TargetEntries
     Path root()
     {
         return root;
+    }
+
+    /** The target directory's absolute path and a '/', as bytes: made at the first {@link #cPath}. */
+    private volatile byte[] rootPrefix;
+
+    /**
+     * @return the NUL-terminated absolute native path of the entry whose relative path is {@code pathBytes} (not
+     *     empty, checked by the manifest), with no {@link Path} made.
+     */
+    byte[] cPath(final byte[] pathBytes)
+    {
+        byte[] prefix = rootPrefix;
+        if (prefix == null)
+        {
+            final byte[] r = PathBytes.of(root.toAbsolutePath());
+            final int n = r.length > 0 && r[r.length - 1] == '/' ? r.length - 1 : r.length;
+            prefix = Arrays.copyOf(r, n + 1);
+            prefix[n] = '/';
+            rootPrefix = prefix;
+        }
+        final byte[] c = Arrays.copyOf(prefix, prefix.length + pathBytes.length + 1);
+        System.arraycopy(pathBytes, 0, c, prefix.length, pathBytes.length);
+        return c;
     }
 
     boolean is(final int index, final int bit)

@@ -499,6 +499,42 @@ class NativeFsTest
             "JDK 17 writes a pre-1970 time with a fraction of a second as the epoch");
     }
 
+    @Test
+    void writeWholeFileWritesTheBytesAndTheMtimeWithoutFollowingALink() throws IOException
+    {
+        final NativeFs fs = NativeFs.instance();
+        final java.nio.ByteBuffer buf = java.nio.ByteBuffer.allocateDirect(100);
+        for (int i = 0; i < 100; i++)
+        {
+            buf.put(i, (byte)(i * 7 + 1));
+        }
+        final long address = org.agrona.BufferUtil.address(buf);
+        final Path file = dir.resolve("whole");
+        final long mtime = 1_234_567_890_123_456_789L;
+        assertTrue(fs.writeWholeFile(cPath(file), address + 10, 70, mtime));
+        final byte[] expected = new byte[70];
+        for (int i = 0; i < 70; i++)
+        {
+            expected[i] = (byte)((i + 10) * 7 + 1);
+        }
+        assertArrayEquals(expected, Files.readAllBytes(file));
+        assertEquals(mtime, EntryStat.read(file).mtimeNanos(), "set on the open file after the write");
+        final Path probe = Files.createFile(dir.resolve("probe"));
+        assertEquals(Files.getAttribute(probe, "unix:mode"), Files.getAttribute(file, "unix:mode"),
+            "the mode new files get here");
+        assertTrue(fs.writeWholeFile(cPath(dir.resolve("empty")), address, 0, -2_000_000_000L));
+        assertEquals(0, Files.size(dir.resolve("empty")));
+        assertEquals(-2_000_000_000L, EntryStat.read(dir.resolve("empty")).mtimeNanos(), "before 1970");
+        final Path link = Files.createSymbolicLink(dir.resolve("link"), probe);
+        final IOException refused = assertThrows(IOException.class,
+            () -> fs.writeWholeFile(cPath(link), address, 70, mtime));
+        assertTrue(refused.getMessage().contains("ELOOP"), refused.getMessage());
+        assertEquals(0, Files.size(probe), "the link's target is untouched");
+        assertFalse(NativeFs.pureJava().writeWholeFile(cPath(dir.resolve("pure")), address, 70, mtime),
+            "the fallback declines: the caller writes through a channel");
+        assertFalse(Files.exists(dir.resolve("pure")));
+    }
+
     /**
      * As uid 65534 in a child JVM: device nodes and trusted.* are refused with AccessDeniedException, and the owner
      * of a mode-000 file can still set its times through the native call (the JDK opens the file and cannot).
