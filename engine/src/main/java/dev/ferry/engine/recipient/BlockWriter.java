@@ -343,6 +343,7 @@ final class BlockWriter
     {
         final java.util.function.Predicate<TargetEntry> whole = finishesWhole;
         if (whole == null || !freshTarget || !(plain instanceof BufferApplyData) ||
+            !((BufferApplyData)plain).buffer().isDirect() ||
             (e.flags & DescriptorFlyweight.FILE_FLAG_SPARSE) != 0 || e.pathBytes.length == 0 || !whole.test(e))
         {
             return false;
