@@ -72,7 +72,8 @@ final class BlockWriter
 
     /**
      * Which new files a single block may write whole and finish (mtime on the open file, see
-     * {@link FileSyncStage#writerRestores}), or null: set for a fresh clone once the target's modes are known.
+     * {@link FileSyncStage#writerRestores}), or null: set with {@link #freshTarget} once the target's modes are known
+     * (a file such a block holds is never in a task's open files: it is opened and closed by that one block).
      */
     private volatile java.util.function.Predicate<TargetEntry> finishesWhole;
 
@@ -342,14 +343,9 @@ final class BlockWriter
         final long mask)
     {
         final java.util.function.Predicate<TargetEntry> whole = finishesWhole;
-        if (whole == null || !freshTarget || !(plain instanceof BufferApplyData) ||
+        if (whole == null || !(plain instanceof BufferApplyData) ||
             !((BufferApplyData)plain).buffer().isDirect() ||
             (e.flags & DescriptorFlyweight.FILE_FLAG_SPARSE) != 0 || e.pathBytes.length == 0 || !whole.test(e))
-        {
-            return false;
-        }
-        final Int2ObjectHashMap<OpenFile> open = taskFiles.get(task);
-        if (open != null && open.containsKey(index))
         {
             return false;
         }

@@ -84,13 +84,6 @@ public final class FileTreeRecipient implements RecipientStorage
     }
 
     /**
-     * Strip set-user-ID and set-group-ID bits from every cloned regular file, whoever runs the clone
-     * ({@code --no-setuid}). Without it they are stripped only when the clone runs as root ({@link SetidPolicy}).
-     * Before {@link #applyEnd}.
-     *
-     * @return this.
-     */
-    /**
      * @return how many new files a single block wrote whole, mtime included, leaving FILE SYNC nothing to restore.
      */
     long wholeFilesWritten()
@@ -98,6 +91,13 @@ public final class FileTreeRecipient implements RecipientStorage
         return blocks.wholeFiles();
     }
 
+    /**
+     * Strip set-user-ID and set-group-ID bits from every cloned regular file, whoever runs the clone
+     * ({@code --no-setuid}). Without it they are stripped only when the clone runs as root ({@link SetidPolicy}).
+     * Before {@link #applyEnd}.
+     *
+     * @return this.
+     */
     public FileTreeRecipient noSetuid(final boolean v)
     {
         fileSync.noSetuid(v);
@@ -768,7 +768,11 @@ public final class FileTreeRecipient implements RecipientStorage
             throw new FerryException(ErrorCode.BAD_DESCRIPTOR, "the clone ended before the file copy stage");
         }
         manifest.stage(Stage.FILE_SYNC);
-        dev.ferry.engine.Trace.mark("FILE SYNC begins; " + blocks.wholeFiles() + " files were written whole with their mtime");
+        if (dev.ferry.engine.Trace.ON)
+        {
+            dev.ferry.engine.Trace.mark("FILE SYNC begins; " + blocks.wholeFiles() + " files were written whole with " +
+                "their mtime");
+        }
         fileSync.run(entries);
         manifest.stage(Stage.DONE);
     }

@@ -122,10 +122,6 @@ final class TargetEntry
     }
 
     /**
-     * @return the entry's path under the target, made on each call (a million of them held cost ~120 MB: issue 10);
-     * {@link ManifestReceiver} checked when the entry arrived that it stays inside the target.
-     */
-    /**
      * @return {@link #resolved()} as a NUL-terminated native path, made without a {@link Path}; not for the target
      *     directory itself.
      */
@@ -134,6 +130,10 @@ final class TargetEntry
         return table.cPath(pathBytes);
     }
 
+    /**
+     * @return the entry's path under the target, made on each call (a million of them held cost ~120 MB: issue 10);
+     * {@link ManifestReceiver} checked when the entry arrived that it stays inside the target.
+     */
     Path resolved()
     {
         return pathBytes.length == 0 ? table.root() : PathBytes.resolve(table.root(), pathBytes);

@@ -32,6 +32,7 @@ import static dev.ferry.core.protocol.DescriptorFlyweight.FILE_REGULAR;
 import static dev.ferry.core.protocol.DescriptorFlyweight.NO_LINK;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -119,7 +120,7 @@ class WholeFileWriteTest
         }
         assertArrayEquals(new byte[] { 1, 2 },
             NativeFs.instance().getXattr(PathBytes.cPath(target.resolve("xattr")), "user.k".getBytes()));
-        assertTrue(!Files.exists(target.resolve(".ferry")), "the clone concluded");
+        assertFalse(Files.exists(target.resolve(".ferry")), "the clone concluded");
     }
 
     private static byte[] bytes(final int n, final int seed)
