@@ -575,9 +575,8 @@ final class ManifestReceiver
         }
         if (streamed && received >= checkedEntries)
         {
-            // no count up front: before the entries pass what was checked, check twice as many (at most the cap)
-            checkedEntries = Math.min(FileTreeRecipient.MAX_ENTRIES, Math.max(1024, 2L * received));
-            MemoryBudget.checkEntries(checkedEntries);
+            // no count up front: before the entries pass what was checked, check how far they may go next
+            checkedEntries = MemoryBudget.nextStreamedCheck(received);
             MemoryBudget.checkTogether(checkedEntries, chunks.chunks());
         }
         final byte[] raw = d.pathBytes();

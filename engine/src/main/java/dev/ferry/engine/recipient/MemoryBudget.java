@@ -96,6 +96,33 @@ public final class MemoryBudget
         }
     }
 
+    /**
+     * A streamed manifest has no count up front: before its entries pass {@code checked}, the recipient checks how far
+     * they may go next. The next checkpoint is twice what arrived (at least 1,024), but no more than this heap holds,
+     * so a manifest the heap does hold is never refused for a doubling it will not reach (ten million entries under
+     * -Xmx64m, whose heap holds 11.2 million: doubling past 8.4 million asked for 16.8 million and was refused).
+     *
+     * @param received entries that have arrived.
+     * @return the next checkpoint: more than {@code received}.
+     * @throws FerryException CONFIG_MISMATCH when one more entry would not fit.
+     */
+    static long nextStreamedCheck(final long received, final long heap)
+    {
+        final long max = maxEntries(heap);
+        if (received + 1 > max)
+        {
+            throw new FerryException(ErrorCode.CONFIG_MISMATCH, "the donor's streamed manifest has passed " + received +
+                " entries; this client's heap of " + mib(heap) + " MiB holds at most " + max + " (at most " +
+                BYTES_PER_ENTRY + " bytes each in two thirds of the heap): give the client more heap (FERRY_JAVA_OPTS=-Xmx...)");
+        }
+        return Math.min(max, Math.max(1024, 2L * received));
+    }
+
+    static long nextStreamedCheck(final long received)
+    {
+        return nextStreamedCheck(received, Runtime.getRuntime().maxMemory());
+    }
+
     private static long mib(final long bytes)
     {
         return bytes / (1024 * 1024);

@@ -80,6 +80,22 @@ class RecipientBoundsTest
     }
 
     @Test
+    void aStreamedManifestIsCheckedUpToWhatTheHeapHoldsAndNoFurther()
+    {
+        final long heap = 64L << 20;
+        final long max = MemoryBudget.maxEntries(heap);
+        assertEquals(11_184_810, max, "-Xmx64m holds ten million entries");
+        assertEquals(1024, MemoryBudget.nextStreamedCheck(0, heap));
+        assertEquals(2_000_000, MemoryBudget.nextStreamedCheck(1_000_000, heap), "doubling while it fits");
+        assertEquals(max, MemoryBudget.nextStreamedCheck(8_388_608, heap), "not a doubling past the heap");
+        assertEquals(max, MemoryBudget.nextStreamedCheck(max - 1, heap));
+        refused(ErrorCode.CONFIG_MISMATCH, "the donor's streamed manifest has passed 11184810 entries; this client's " +
+            "heap of 64 MiB holds at most 11184810", () -> MemoryBudget.nextStreamedCheck(max, heap));
+        assertEquals(FileTreeRecipient.MAX_ENTRIES, MemoryBudget.nextStreamedCheck(90_000_000, 1L << 40),
+            "the protocol's cap on a large heap");
+    }
+
+    @Test
     void entriesArriveInOrder()
     {
         state(Stage.METADATA, 1000, 1000, BLOCK);
