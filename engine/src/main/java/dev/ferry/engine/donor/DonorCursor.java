@@ -30,6 +30,7 @@ import dev.ferry.engine.diff.HaveSet;
 import dev.ferry.engine.diff.PieceHasher;
 import dev.ferry.engine.diff.Zeros;
 import dev.ferry.engine.fs.DataExtentCursor;
+import dev.ferry.engine.fs.EntryStat;
 import dev.ferry.engine.fs.NativeFs;
 import dev.ferry.engine.fs.PathBytes;
 import dev.ferry.core.protocol.Wire;
@@ -141,6 +142,16 @@ final class DonorCursor
     private ByteBuffer gather;
     private UnsafeBuffer gatherView;
 
+    /** The native seam, when it reads a whole small file in one call ({@link NativeFs#readWholeFile}). */
+    private final NativeFs fs = NativeFs.instance();
+    private final long readAddress;
+    private final long[] readStat = new long[3];
+    private byte[] rootPrefix;
+    /** The prepared block's bytes were read whole into {@link #readBuffer}, with no channel. */
+    private boolean wholeRead;
+    /** Cleared when the seam says it cannot: the channel path from then on. */
+    private boolean nativeReads = true;
+
     private DataExtentCursor extents;
     private int extentsFile = -1;
     private boolean extentValid;
@@ -157,6 +168,7 @@ final class DonorCursor
         this.smallBlock = donor.settings().smallBlock();
         this.readBuffer = ByteBuffer.allocateDirect(Math.max(smallBlock, 4096));
         this.readView = new UnsafeBuffer(readBuffer);
+        this.readAddress = readView.addressOffset();
         this.descriptor = new UnsafeBuffer(ByteBuffer.allocateDirect(master ? DESCRIPTOR_CAPACITY : 4096));
         this.phase = master ? PHASE_META_START : PHASE_DATA;
         this.stream = master ? donor.stream() : null;
@@ -531,10 +543,19 @@ final class DonorCursor
             prepared = true;
             return;
         }
+        wholeRead = false;
         if (channelFile != file && vanishedFile != file)
         {
             retire(false);
-            open(entry);
+            if (!checksumsOnly && nativeReads && position == 0 && length == entry.size && length <= smallBlock &&
+                !entry.isSparse())
+            {
+                readWhole(entry, length);
+            }
+            if (!wholeRead && vanishedFile != file)
+            {
+                open(entry);
+            }
         }
         preparedPosition = position;
         preparedLength = length;
@@ -716,7 +737,10 @@ final class DonorCursor
         {
             if (small)
             {
-                readBlock(entry, position, length);
+                if (!wholeRead)
+                {
+                    readBlock(entry, position, length);
+                }
                 source = readBuffer;
             }
             else if (shrunk)
@@ -1008,6 +1032,61 @@ final class DonorCursor
         channelFile = entry.index;
         // no stat here: the check when the segment is retired (after its last block was read) catches any change
         // since the snapshot, at one stat per file instead of two
+    }
+
+    /**
+     * A whole small file into {@link #readBuffer} in one native call ({@link NativeFs#readWholeFile}), checked
+     * against its snapshot from the open file right after the read: the check {@link #checkUnchanged} makes by path
+     * when a channel is retired, made here before the block is offered. Sets {@link #wholeRead}; a vanished file
+     * sets {@link #vanishedFile} (live); a seam that cannot turns {@link #nativeReads} off and the caller opens a
+     * channel.
+     */
+    private void readWhole(final Manifest.Entry entry, final int length)
+    {
+        if (rootPrefix == null)
+        {
+            rootPrefix = PathBytes.prefix(root);
+        }
+        final int n;
+        try
+        {
+            n = fs.readWholeFile(PathBytes.cPath(rootPrefix, entry.pathBytes), readAddress, length, readStat);
+        }
+        catch (final java.nio.file.NoSuchFileException ex)
+        {
+            onChanged(entry, "it was deleted");
+            vanishedFile = entry.index; // live: its blocks carry nothing; the next pass removes it
+            return;
+        }
+        catch (final IOException ex)
+        {
+            throw new FerryException(ErrorCode.IO_ERROR, "cannot read donor file " + entry.path() + ": " + ex.getMessage(), ex);
+        }
+        if (n < 0)
+        {
+            nativeReads = false;
+            return;
+        }
+        wholeRead = true;
+        if (readStat[NativeFs.READ_TYPE] != EntryStat.S_IFREG)
+        {
+            onChanged(entry, "it is no longer a regular file");
+            readView.setMemory(0, length, (byte)0); // live: copied again next pass
+        }
+        else if (n < length)
+        {
+            onChanged(entry, "it is shorter than the " + entry.size + " bytes it had at the snapshot");
+            readView.setMemory(n, length - n, (byte)0); // live: copied again next pass
+        }
+        else if (readStat[NativeFs.READ_SIZE] != entry.size)
+        {
+            onChanged(entry, "its size went from " + entry.size + " to " + readStat[NativeFs.READ_SIZE] + " bytes");
+        }
+        else if (readStat[NativeFs.READ_MTIME] != entry.mtimeNanos)
+        {
+            onChanged(entry, "its modification time changed");
+        }
+        readBuffer.clear().limit(length);
     }
 
     private void checkUnchanged(final Manifest.Entry entry)

@@ -19,6 +19,8 @@ final class JnaFs extends NativeFs
         LibC.O_RDONLY | LibC.O_NOFOLLOW | LibC.O_CLOEXEC | LibC.O_NONBLOCK | LibC.O_NOCTTY;
     private static final int WRITE_FLAGS =
         LibC.O_WRONLY | LibC.O_CREAT | LibC.O_NOFOLLOW | LibC.O_CLOEXEC | LibC.O_NOCTTY;
+    private static final int READ_FLAGS =
+        LibC.O_RDONLY | LibC.O_NOFOLLOW | LibC.O_CLOEXEC | LibC.O_NOCTTY | LibC.O_NONBLOCK;
     private static final int EINTR = 4;
     private static final int XATTR_RETRIES = 4;
     private static final byte[] EMPTY_PATH = { 0 };
@@ -423,6 +425,66 @@ final class JnaFs extends NativeFs
             }
         }
         return true;
+    }
+
+    @Override
+    public int readWholeFile(final byte[] cPath, final long address, final int capacity, final long[] stat)
+        throws IOException
+    {
+        PathBytes.checkCPath(cPath);
+        final int fd = LibC.open(cPath, READ_FLAGS, 0);
+        if (fd < 0)
+        {
+            throw Errno.exception(Native.getLastError(), "open", cPath);
+        }
+        try
+        {
+            int done = 0;
+            int readErrno = 0;
+            while (done < capacity)
+            {
+                final long n = LibC.pread(fd, new com.sun.jna.Pointer(address + done), capacity - done, done);
+                if (n < 0)
+                {
+                    readErrno = Native.getLastError();
+                    if (readErrno == EINTR)
+                    {
+                        readErrno = 0;
+                        continue;
+                    }
+                    break; // thrown below, unless what was opened is no longer a regular file (a FIFO: ESPIPE)
+                }
+                if (n == 0)
+                {
+                    break; // its end
+                }
+                done += (int)n;
+            }
+            final byte[] b = new byte[LibC.STATX_BUFFER_BYTES];
+            if (LibC.statx(fd, EMPTY_PATH, LibC.AT_EMPTY_PATH, LibC.STATX_TYPE | LibC.STATX_SIZE | LibC.STATX_MTIME, b) != 0)
+            {
+                throw Errno.exception(Native.getLastError(), "statx", cPath);
+            }
+            final int mask = (int)LibC.INT.get(b, LibC.STATX_MASK_OFFSET);
+            if ((mask & (LibC.STATX_TYPE | LibC.STATX_SIZE | LibC.STATX_MTIME)) !=
+                (LibC.STATX_TYPE | LibC.STATX_SIZE | LibC.STATX_MTIME))
+            {
+                throw new IOException(PathBytes.display(cPath, 0, cPath.length - 1) +
+                    ": statx gave no type, size or modification time");
+            }
+            stat[READ_SIZE] = (long)LibC.LONG.get(b, LibC.STATX_SIZE_OFFSET);
+            stat[READ_MTIME] = timestamp(b, LibC.STATX_MTIME_OFFSET);
+            stat[READ_TYPE] = (short)LibC.SHORT.get(b, LibC.STATX_MODE_OFFSET) & EntryStat.S_IFMT;
+            if (readErrno != 0 && stat[READ_TYPE] == EntryStat.S_IFREG)
+            {
+                throw Errno.exception(readErrno, "pread", cPath);
+            }
+            return done;
+        }
+        finally
+        {
+            LibC.close(fd); // read-only: a close error loses nothing
+        }
     }
 
     private static void timespec(final long[] times, final int index, final long nanos)

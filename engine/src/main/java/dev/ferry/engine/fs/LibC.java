@@ -115,6 +115,8 @@ final class LibC
 
     static native long pwrite(int fd, com.sun.jna.Pointer buf, long count, long offset);
 
+    static native long pread(int fd, com.sun.jna.Pointer buf, long count, long offset);
+
     /** {@code mknod(2)}, bound on its own: glibc before 2.33 exports only {@code __xmknod}. Any thread. */
     static final class Mknod
     {

@@ -105,6 +105,29 @@ public final class PathBytes
     }
 
     /**
+     * @return {@code root}'s absolute path and one '/', as bytes: the prefix {@link #cPath(byte[], byte[])} takes.
+     */
+    public static byte[] prefix(final Path root)
+    {
+        final byte[] r = of(root.toAbsolutePath());
+        final int n = r.length > 0 && r[r.length - 1] == '/' ? r.length - 1 : r.length;
+        final byte[] prefix = Arrays.copyOf(r, n + 1);
+        prefix[n] = '/';
+        return prefix;
+    }
+
+    /**
+     * @return the NUL-terminated native path of {@code relative} under {@code prefix} (from {@link #prefix}), with no
+     *     {@link Path} made: for a path a manifest has already checked (relative, not empty, no NUL), once per file.
+     */
+    public static byte[] cPath(final byte[] prefix, final byte[] relative)
+    {
+        final byte[] c = Arrays.copyOf(prefix, prefix.length + relative.length + 1);
+        System.arraycopy(relative, 0, c, prefix.length, relative.length);
+        return c;
+    }
+
+    /**
      * The path a NUL-terminated native path names, exactly.
      *
      * @throws IllegalArgumentException if {@code cPath} is not absolute or not terminated by its only NUL.

@@ -138,15 +138,10 @@ final class TargetEntries
         byte[] prefix = rootPrefix;
         if (prefix == null)
         {
-            final byte[] r = PathBytes.of(root.toAbsolutePath());
-            final int n = r.length > 0 && r[r.length - 1] == '/' ? r.length - 1 : r.length;
-            prefix = Arrays.copyOf(r, n + 1);
-            prefix[n] = '/';
+            prefix = PathBytes.prefix(root);
             rootPrefix = prefix;
         }
-        final byte[] c = Arrays.copyOf(prefix, prefix.length + pathBytes.length + 1);
-        System.arraycopy(pathBytes, 0, c, prefix.length, pathBytes.length);
-        return c;
+        return PathBytes.cPath(prefix, pathBytes);
     }
 
     boolean is(final int index, final int bit)

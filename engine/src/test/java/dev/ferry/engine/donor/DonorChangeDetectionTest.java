@@ -1,5 +1,6 @@
 package dev.ferry.engine.donor;
 
+import dev.ferry.engine.fs.NativeFs;
 import dev.ferry.engine.layout.Manifest;
 import dev.ferry.engine.layout.TestFiles;
 
@@ -43,8 +44,9 @@ import static org.junit.jupiter.api.Assertions.fail;
 
 /**
  * {@link FileTreeDonor} refuses to ship a torn copy: a file whose size or mtime differs from the snapshot, before or
- * during its copy, fails the copy with {@link ErrorCode#FILE_CHANGED} naming the file. A control run over an unchanged
- * tree reassembles every file byte for byte from what the donor offered.
+ * during its copy, fails the copy with {@link ErrorCode#FILE_CHANGED} naming the file (a small file read whole by the
+ * native seam is checked right after its one read, so a change after that is after its copy: the snapshot's bytes
+ * ship). A control run over an unchanged tree reassembles every file byte for byte from what the donor offered.
  */
 @Timeout(value = 10, unit = TimeUnit.SECONDS)
 class DonorChangeDetectionTest
@@ -126,6 +128,17 @@ class DonorChangeDetectionTest
                 break;
         }
         final Collector collector = new Collector(victimIndex, change == Change.APPEND_DURING ? victim : null);
+        if (change == Change.APPEND_DURING && size <= smallBlock && NativeFs.instance().isNative())
+        {
+            // read whole in one native call and checked against its snapshot before it is offered: the append comes
+            // after the read, and the copy is the snapshot's bytes
+            final byte[] before = Files.readAllBytes(victim);
+            drain(real, collector);
+            assertEquals(1, collector.victimBlocks);
+            assertArrayEquals(before, collector.files.get(victimIndex));
+            assertEquals(size + 1, Files.size(victim), "the append did happen");
+            return;
+        }
 
         final FerryException ex = assertThrows(FerryException.class, () -> drain(real, collector));
 
@@ -150,6 +163,21 @@ class DonorChangeDetectionTest
         final FerryException ex = assertThrows(FerryException.class, () -> drain(real, new Collector(-1, null)));
         assertTrue(ex.code() == ErrorCode.FILE_CHANGED || ex.code() == ErrorCode.IO_ERROR, ex.describe());
         assertTrue(ex.getMessage().contains(VICTIM), ex.getMessage());
+    }
+
+    @Test
+    void aSmallFileReplacedByAFifoFailsTheCopyWithoutBlocking() throws IOException
+    {
+        org.junit.jupiter.api.Assumptions.assumeTrue(NativeFs.instance().isNative(), "the read that cannot block is native");
+        final Path src = source(100);
+        final Locator real = begin(src, BLOCK);
+        final Path victim = src.resolve(VICTIM);
+        Files.delete(victim);
+        NativeFs.instance().mkfifo(dev.ferry.engine.fs.PathBytes.cPath(victim), 0644);
+        final FerryException ex = assertThrows(FerryException.class, () -> drain(real, new Collector(-1, null)));
+        assertEquals(ErrorCode.name(ErrorCode.FILE_CHANGED), ErrorCode.name(ex.code()), ex.getMessage());
+        assertTrue(ex.getMessage().contains("'" + VICTIM + "'") && ex.getMessage().contains("no longer a regular file"),
+            ex.getMessage());
     }
 
     @ParameterizedTest(name = "smallBlock={0}")

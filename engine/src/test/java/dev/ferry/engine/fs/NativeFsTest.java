@@ -535,6 +535,49 @@ class NativeFsTest
         assertFalse(Files.exists(dir.resolve("pure")));
     }
 
+    @Test
+    @Timeout(value = 30, unit = TimeUnit.SECONDS) // a FIFO must not block the read
+    void readWholeFileReadsTheBytesAndStatsTheOpenFile() throws IOException
+    {
+        final NativeFs fs = NativeFs.instance();
+        final ByteBuffer buf = ByteBuffer.allocateDirect(200);
+        final long address = org.agrona.BufferUtil.address(buf);
+        final long[] stat = new long[3];
+        final byte[] bytes = new byte[150];
+        for (int i = 0; i < bytes.length; i++)
+        {
+            bytes[i] = (byte)(i * 11 + 3);
+        }
+        final Path file = Files.write(dir.resolve("small"), bytes);
+        Files.setLastModifiedTime(file, java.nio.file.attribute.FileTime.from(1_600_000_000_123_456_789L, TimeUnit.NANOSECONDS));
+        assertEquals(150, fs.readWholeFile(cPath(file), address + 20, 180, stat), "to the file's end");
+        final byte[] got = new byte[150];
+        buf.get(20, got);
+        assertArrayEquals(bytes, got);
+        assertEquals(150, stat[NativeFs.READ_SIZE]);
+        assertEquals(EntryStat.read(file).mtimeNanos(), stat[NativeFs.READ_MTIME]);
+        assertEquals(EntryStat.S_IFREG, stat[NativeFs.READ_TYPE]);
+
+        buf.put(0, (byte)0x55).put(100, (byte)0x55);
+        assertEquals(100, fs.readWholeFile(cPath(file), address, 100, stat), "no more than the capacity");
+        assertEquals(bytes[0], buf.get(0));
+        assertEquals((byte)0x55, buf.get(100), "nothing past the capacity");
+        assertEquals(150, stat[NativeFs.READ_SIZE], "the size is the file's, so a caller sees that it grew");
+
+        final Path link = Files.createSymbolicLink(dir.resolve("link"), file);
+        final IOException loop = assertThrows(IOException.class, () -> fs.readWholeFile(cPath(link), address, 100, stat));
+        assertTrue(loop.getMessage().contains("ELOOP"), loop.getMessage());
+        assertThrows(NoSuchFileException.class, () -> fs.readWholeFile(cPath(dir.resolve("gone")), address, 100, stat));
+        final Path fifo = dir.resolve("fifo");
+        fs.mkfifo(cPath(fifo), 0644);
+        assertEquals(0, fs.readWholeFile(cPath(fifo), address, 100, stat), "no writer: nothing, at once");
+        assertEquals(EntryStat.S_IFIFO, stat[NativeFs.READ_TYPE], "the caller sees it is no longer a file");
+        stat[NativeFs.READ_SIZE] = -7;
+        assertEquals(-1, NativeFs.pureJava().readWholeFile(cPath(file), address, 100, stat),
+            "the fallback declines: the caller reads through a channel");
+        assertEquals(-7, stat[NativeFs.READ_SIZE]);
+    }
+
     /**
      * As uid 65534 in a child JVM: device nodes and trusted.* are refused with AccessDeniedException, and the owner
      * of a mode-000 file can still set its times through the native call (the JDK opens the file and cannot).
