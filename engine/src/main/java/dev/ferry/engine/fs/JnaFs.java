@@ -19,8 +19,6 @@ final class JnaFs extends NativeFs
         LibC.O_RDONLY | LibC.O_NOFOLLOW | LibC.O_CLOEXEC | LibC.O_NONBLOCK | LibC.O_NOCTTY;
     private static final int WRITE_FLAGS =
         LibC.O_WRONLY | LibC.O_CREAT | LibC.O_NOFOLLOW | LibC.O_CLOEXEC | LibC.O_NOCTTY;
-    private static final int READ_FLAGS =
-        LibC.O_RDONLY | LibC.O_NOFOLLOW | LibC.O_CLOEXEC | LibC.O_NOCTTY | LibC.O_NONBLOCK;
     private static final int EINTR = 4;
     private static final int XATTR_RETRIES = 4;
     private static final byte[] EMPTY_PATH = { 0 };
@@ -432,7 +430,7 @@ final class JnaFs extends NativeFs
         throws IOException
     {
         PathBytes.checkCPath(cPath);
-        final int fd = LibC.open(cPath, READ_FLAGS, 0);
+        final int fd = LibC.open(cPath, OPEN_FLAGS, 0); // O_NONBLOCK: a FIFO in its place does not block
         if (fd < 0)
         {
             throw Errno.exception(Native.getLastError(), "open", cPath);
