@@ -147,8 +147,6 @@ final class DonorCursor
     private final long readAddress;
     private final long[] readStat = new long[3];
     private byte[] rootPrefix;
-    /** The prepared block's bytes were read whole into {@link #readBuffer}, with no channel. */
-    private boolean wholeRead;
     /** Cleared when the seam says it cannot: the channel path from then on. */
     private boolean nativeReads = true;
 
@@ -543,15 +541,12 @@ final class DonorCursor
             prepared = true;
             return;
         }
-        wholeRead = false;
+        boolean wholeRead = false;
         if (channelFile != file && vanishedFile != file)
         {
             retire(false);
-            if (!checksumsOnly && nativeReads && position == 0 && length == entry.size && length <= smallBlock &&
-                !entry.isSparse())
-            {
-                readWhole(entry, length);
-            }
+            wholeRead = !checksumsOnly && nativeReads && position == 0 && length == entry.size &&
+                length <= smallBlock && !entry.isSparse() && readWhole(entry, length);
             if (!wholeRead && vanishedFile != file)
             {
                 open(entry);
@@ -575,7 +570,7 @@ final class DonorCursor
             }
             else
             {
-                preparePieces(entry, position, length);
+                preparePieces(entry, position, length, wholeRead);
             }
             preparedRaw = preparedBody;
             preparedCompressed = false;
@@ -693,7 +688,11 @@ final class DonorCursor
      * blocks that are read or in sparse files), nor those whose hash matches what the recipient has. The body is the
      * present pieces in order: a region of the file when they are contiguous and large, else bytes in a buffer.
      */
-    private void preparePieces(final Manifest.Entry entry, final long position, final int length) throws IOException
+    /**
+     * @param wholeRead the block is a whole small file already in {@link #readBuffer} ({@link #readWhole}).
+     */
+    private void preparePieces(final Manifest.Entry entry, final long position, final int length,
+        final boolean wholeRead) throws IOException
     {
         final long all = DescriptorFlyweight.allPieces(length, pieceSize);
         final long[] hashes = have == null ? null : have.hashes(entry.index);
@@ -934,7 +933,7 @@ final class DonorCursor
     {
         if (!readInto(readBuffer, length, position))
         {
-            onChanged(entry, "it is shorter than the " + entry.size + " bytes it had at the snapshot");
+            onChanged(entry, shorter(entry));
         }
     }
 
@@ -988,7 +987,7 @@ final class DonorCursor
             mapEnd = Math.min(segmentEnd, position + MAP_WINDOW);
             if (channel.size() < mapEnd)
             {
-                throw changed(entry, "it is shorter than the " + entry.size + " bytes it had at the snapshot");
+                throw changed(entry, shorter(entry));
             }
             map = channel.map(FileChannel.MapMode.READ_ONLY, mapStart, mapEnd - mapStart);
         }
@@ -1037,11 +1036,12 @@ final class DonorCursor
     /**
      * A whole small file into {@link #readBuffer} in one native call ({@link NativeFs#readWholeFile}), checked
      * against its snapshot from the open file right after the read: the check {@link #checkUnchanged} makes by path
-     * when a channel is retired, made here before the block is offered. Sets {@link #wholeRead}; a vanished file
-     * sets {@link #vanishedFile} (live); a seam that cannot turns {@link #nativeReads} off and the caller opens a
-     * channel.
+     * when a channel is retired, made here before the block is offered.
+     *
+     * @return true if the block's bytes are in the buffer; false if the file vanished (live: {@link #vanishedFile}
+     *     is set) or the seam cannot (it turns {@link #nativeReads} off and the caller opens a channel).
      */
-    private void readWhole(final Manifest.Entry entry, final int length)
+    private boolean readWhole(final Manifest.Entry entry, final int length)
     {
         if (rootPrefix == null)
         {
@@ -1056,7 +1056,7 @@ final class DonorCursor
         {
             onChanged(entry, "it was deleted");
             vanishedFile = entry.index; // live: its blocks carry nothing; the next pass removes it
-            return;
+            return false;
         }
         catch (final IOException ex)
         {
@@ -1065,9 +1065,8 @@ final class DonorCursor
         if (n < 0)
         {
             nativeReads = false;
-            return;
+            return false;
         }
-        wholeRead = true;
         if (readStat[NativeFs.READ_TYPE] != EntryStat.S_IFREG)
         {
             onChanged(entry, "it is no longer a regular file");
@@ -1075,18 +1074,15 @@ final class DonorCursor
         }
         else if (n < length)
         {
-            onChanged(entry, "it is shorter than the " + entry.size + " bytes it had at the snapshot");
+            onChanged(entry, shorter(entry));
             readView.setMemory(n, length - n, (byte)0); // live: copied again next pass
         }
-        else if (readStat[NativeFs.READ_SIZE] != entry.size)
+        else
         {
-            onChanged(entry, "its size went from " + entry.size + " to " + readStat[NativeFs.READ_SIZE] + " bytes");
-        }
-        else if (readStat[NativeFs.READ_MTIME] != entry.mtimeNanos)
-        {
-            onChanged(entry, "its modification time changed");
+            checkAgainstSnapshot(entry, readStat[NativeFs.READ_SIZE], readStat[NativeFs.READ_MTIME]);
         }
         readBuffer.clear().limit(length);
+        return true;
     }
 
     private void checkUnchanged(final Manifest.Entry entry)
@@ -1095,21 +1091,32 @@ final class DonorCursor
         try
         {
             final BasicFileAttributes a = Files.readAttributes(path, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
-            final long size = a.size();
-            final long mtime = a.lastModifiedTime().to(TimeUnit.NANOSECONDS);
-            if (size != entry.size)
-            {
-                onChanged(entry, "its size went from " + entry.size + " to " + size + " bytes");
-            }
-            else if (mtime != entry.mtimeNanos)
-            {
-                onChanged(entry, "its modification time changed");
-            }
+            checkAgainstSnapshot(entry, a.size(), a.lastModifiedTime().to(TimeUnit.NANOSECONDS));
         }
         catch (final IOException ex)
         {
             onChanged(entry, "it can no longer be read (" + ex.getMessage() + ")");
         }
+    }
+
+    /**
+     * The size and mtime a file has after its read against the snapshot's: a difference is a change under the read.
+     */
+    private void checkAgainstSnapshot(final Manifest.Entry entry, final long size, final long mtimeNanos)
+    {
+        if (size != entry.size)
+        {
+            onChanged(entry, "its size went from " + entry.size + " to " + size + " bytes");
+        }
+        else if (mtimeNanos != entry.mtimeNanos)
+        {
+            onChanged(entry, "its modification time changed");
+        }
+    }
+
+    private static String shorter(final Manifest.Entry entry)
+    {
+        return "it is shorter than the " + entry.size + " bytes it had at the snapshot";
     }
 
     private static FerryException changed(final Manifest.Entry entry, final String what)
